@@ -1,0 +1,72 @@
+-- Syncing a source on demand. Connectors register in billing._sync_run's dispatch as they land.
+
+CREATE FUNCTION billing._start_run(source_id bigint, trigger text) RETURNS bigint
+LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
+    INSERT INTO billing.sync_runs (source_id, status, trigger, started_at)
+    VALUES ($1, 'running', $2, pg_catalog.clock_timestamp())
+    RETURNING id
+$fn$;
+COMMENT ON FUNCTION billing._start_run(bigint, text) IS 'Creates a running sync run.';
+
+CREATE FUNCTION billing._finish_run(run_id bigint, error text DEFAULT NULL, error_detail text DEFAULT NULL) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
+    UPDATE billing.sync_runs r
+       SET status = CASE WHEN $2 IS NULL THEN 'succeeded' ELSE 'failed' END,
+           finished_at = pg_catalog.clock_timestamp(), error = $2, error_detail = $3,
+           current_entity = NULL, current_page = NULL
+     WHERE r.id = $1;
+    UPDATE billing.sources s SET last_success_at = pg_catalog.clock_timestamp()
+      FROM billing.sync_runs r WHERE r.id = $1 AND s.id = r.source_id AND $2 IS NULL;
+$fn$;
+COMMENT ON FUNCTION billing._finish_run(bigint, text, text) IS 'Ends a run as succeeded, or failed with its error.';
+
+-- Runs one sync run to its end and records how it ended; never raises for a failed sync,
+-- so a background worker can call it for any source.
+-- Procedures that COMMIT cannot carry SET search_path: every name inside is schema-qualified.
+CREATE PROCEDURE billing._sync_run(run_id bigint)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_kind text;
+    v_name text;
+BEGIN
+    SELECT s.kind, s.name INTO v_kind, v_name
+      FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id WHERE r.id = run_id;
+    UPDATE billing.sync_runs r SET status = 'running', started_at = coalesce(r.started_at, pg_catalog.clock_timestamp())
+     WHERE r.id = run_id;
+    COMMIT;
+    IF v_kind = 'manual' THEN
+        -- users load manual sources themselves: there is nothing to fetch
+        PERFORM billing._finish_run(run_id);
+    ELSE
+        PERFORM billing._finish_run(run_id, pg_catalog.format('source "%s": no connector for kind %s in this version', v_name, v_kind));
+    END IF;
+    COMMIT;
+END
+$fn$;
+COMMENT ON PROCEDURE billing._sync_run(bigint) IS 'Runs a queued or running sync run to its end, committing page by page, and records its outcome.';
+
+CREATE PROCEDURE billing.sync(source text)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_run bigint := billing._start_run(billing._source_id(source), 'manual');
+    v_error text;
+    v_detail text;
+BEGIN
+    COMMIT;
+    CALL billing._sync_run(v_run);
+    SELECT r.error, r.error_detail INTO v_error, v_detail FROM billing.sync_runs r WHERE r.id = v_run;
+    IF v_error IS NOT NULL THEN
+        RAISE EXCEPTION 'sync of source "%" failed (run %)', source, v_run
+            USING ERRCODE = 'external_routine_exception', DETAIL = v_error || coalesce(E'\n' || v_detail, ''),
+                  HINT = 'SELECT * FROM billing.sync_runs WHERE id = ' || v_run || ' shows the run.';
+    END IF;
+END
+$fn$;
+COMMENT ON PROCEDURE billing.sync(text) IS 'Syncs a source now, in this session; commits page by page so progress survives an interruption; records a run in billing.sync_runs.';
+
+REVOKE ALL ON FUNCTION billing._start_run(bigint, text), billing._finish_run(bigint, text, text) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE billing._sync_run(bigint), billing.sync(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION billing._start_run(bigint, text), billing._finish_run(bigint, text, text) TO billing_admin;
+GRANT EXECUTE ON PROCEDURE billing._sync_run(bigint), billing.sync(text) TO billing_admin;
+GRANT UPDATE ON billing.sync_runs TO billing_admin;
+GRANT INSERT ON billing.sync_runs TO billing_admin;
