@@ -10,6 +10,8 @@ PG_SYS_BIN=$(pg_config --bindir)
 PG_BIN=$PGB_ROOT$PG_SYS_BIN
 PG_PKGLIB=$(pg_config --pkglibdir)
 PG_SHARE=$(pg_config --sharedir)
+# ../shared holds the vendors' specs and the revenue vectors; CI has it beside the checkout.
+PGB_SHARED=${PGB_SHARED:-$(cd "$PGB_SRC/.." && pwd)/shared}
 PGB_RUN_USER=${PGB_RUN_USER:-$( [ "$(id -u)" -eq 0 ] && echo postgres || id -un )}
 
 pgb_free_port() {

@@ -12,6 +12,11 @@ failures=()
 pgb_make_root
 tests=$PGB_RT/tests
 rm -rf "$tests" && mkdir -p "$tests" && cp -a "$PGB_SRC/sql" "$PGB_SRC/expected" "$PGB_SRC/test" "$tests/"
+if [ -d "$PGB_SHARED/vectors" ]; then
+    mkdir -p "$tests/shared" && cp -a "$PGB_SHARED/vectors" "$tests/shared/"
+    PGB_TEST_CONF="${PGB_TEST_CONF:-}
+pgb_test.vectors_file = '$tests/shared/vectors/revenue_vectors.json'"
+fi
 chown -R "$PGB_RUN_USER" "$tests"
 
 # Fake vendor APIs and their TLS material, when the suite has them.
