@@ -34,7 +34,7 @@ pg_billing--%.sql: $(shell find schema -name '*.sql') Makefile
 	@v='$*'; case "$$v" in \
 	  *--*) from=$${v%%--*}; to=$${v##*--}; \
 	        { echo "-- pg_billing upgrade $$from -> $$to (generated from schema/$$to/, do not edit)"; \
-	          echo "\\echo Use \"ALTER EXTENSION pg_billing UPDATE TO '$$to'\" to load this file. \\quit"; \
+	          printf '%s\n' "\\echo Use \"ALTER EXTENSION pg_billing UPDATE TO '$$to'\" to load this file. \\quit"; \
 	          for f in schema/$$to/*.sql; do echo; echo "-- $$f"; grep -v '^\\echo Use' $$f; done; } > $@ ;; \
 	  *)    { echo "-- pg_billing $$v (generated from schema/, do not edit)"; \
 	          for d in $$(ls schema | sort -V | awk -v v="$$v" '{print} $$0==v{exit}'); do \

@@ -59,7 +59,7 @@ pgb_psql -d pgb_tap_template -c "CREATE EXTENSION pg_billing" -c "CREATE EXTENSI
 for f in $(ls "$tests"/test/pgtap/*.sql 2>/dev/null | sort); do
     name=$(basename "$f" .sql)
     db="pgb_tap_$name"
-    pgb_psql -d postgres -c "DROP DATABASE IF EXISTS \"$db\"" -c "CREATE DATABASE \"$db\" TEMPLATE pgb_tap_template"
+    PGOPTIONS="-c client_min_messages=warning" pgb_psql -d postgres -c "DROP DATABASE IF EXISTS \"$db\"" -c "CREATE DATABASE \"$db\" TEMPLATE pgb_tap_template"
     log=$PGB_RT/pgtap_$name.out
     pgb_as_user env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres \
         pg_prove --verbose --failures -d "$db" "$f" > "$log" 2>&1

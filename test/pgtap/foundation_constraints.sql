@@ -1,0 +1,71 @@
+-- Every table's keys and rules hold, with the SQLSTATE and message a user sees.
+SET client_min_messages = warning;
+SELECT plan(44);
+
+INSERT INTO billing.sources (id, name, kind) VALUES (1, 'book', 'manual'), (2, 'other', 'manual');
+INSERT INTO billing.customers (id, source_id, external_id, name, currency) VALUES (1, 1, 'c1', 'Acme', 'USD');
+
+-- sources
+SELECT throws_ok($$INSERT INTO billing.sources (name, kind) VALUES ('book', 'manual')$$, '23505', NULL, 'source names are unique');
+SELECT throws_like($$INSERT INTO billing.sources (name, kind, base_url) VALUES ('x', 'stripe', 'https://api.stripe.com')$$, '%sources_kind_known%', 'unknown source kinds are refused');
+SELECT throws_like($$INSERT INTO billing.sources (name, kind) VALUES ('x', 'advanced_billing')$$, '%sources_base_url_needed%', 'a connector source needs a base URL');
+SELECT throws_like($$INSERT INTO billing.sources (name, kind, base_url) VALUES ('x', 'pax8', 'ftp://api.pax8.com')$$, '%sources_base_url_https%', 'base URLs are http(s) URLs');
+SELECT throws_like($$INSERT INTO billing.sources (name, kind, schedule) VALUES ('x', 'manual', '10 seconds')$$, '%sources_schedule_positive%', 'schedules are at least a minute');
+SELECT throws_like($$INSERT INTO billing.sources (name, kind, options) VALUES ('x', 'manual', '[1]')$$, '%sources_options_object%', 'options are a JSON object');
+SELECT throws_like($$INSERT INTO billing.sources (name, kind) VALUES ('  ', 'manual')$$, '%sources_name_not_blank%', 'source names are not blank');
+
+-- sync runs and alerts
+SELECT throws_like($$INSERT INTO billing.sync_runs (source_id, status) VALUES (1, 'done')$$, '%sync_runs_status_known%', 'run statuses are the known ones');
+SELECT throws_like($$INSERT INTO billing.sync_runs (source_id, started_at, finished_at) VALUES (1, now(), now() - interval '1 hour')$$, '%sync_runs_finished_after_start%', 'a run does not finish before it starts');
+SELECT throws_like($$INSERT INTO billing.sync_runs (source_id, pages) VALUES (1, -1)$$, '%sync_runs_counts_non_negative%', 'run counts are not negative');
+INSERT INTO billing.alerts (severity, kind, source_id, subject, message) VALUES ('warning', 'source_stale', 1, NULL, 'stale');
+SELECT throws_ok($$INSERT INTO billing.alerts (severity, kind, source_id, subject, message) VALUES ('error', 'source_stale', 1, NULL, 'again')$$, '23505', NULL, 'one open alert per kind, source and subject');
+SELECT lives_ok($$UPDATE billing.alerts SET resolved_at = now(); INSERT INTO billing.alerts (severity, kind, source_id, message) VALUES ('error', 'source_stale', 1, 'again')$$, 'a resolved alert can be raised again');
+SELECT throws_like($$INSERT INTO billing.alerts (severity, kind, message) VALUES ('panic', 'x', 'y')$$, '%alerts_severity_known%', 'alert severities are the known ones');
+
+-- customers, products, contracts, subscriptions
+SELECT throws_ok($$INSERT INTO billing.customers (source_id, external_id) VALUES (1, 'c1')$$, '23505', NULL, 'customers: (source_id, external_id) is unique');
+SELECT lives_ok($$INSERT INTO billing.customers (source_id, external_id) VALUES (2, 'c1')$$, 'the same external id may exist in another source');
+SELECT throws_like($$INSERT INTO billing.customers (source_id, external_id, currency) VALUES (1, 'c2', 'usd')$$, '%customers_currency_iso%', 'currencies are ISO 4217 codes');
+SELECT throws_like($$INSERT INTO billing.customers (source_id, external_id) VALUES (1, '')$$, '%customers_external_id_not_blank%', 'external ids are not empty');
+SELECT throws_ok($$INSERT INTO billing.customers (source_id, external_id) VALUES (99, 'c3')$$, '23503', NULL, 'customers belong to an existing source');
+SELECT throws_like($$INSERT INTO billing.products (source_id, external_id, interval_months) VALUES (1, 'p1', 0)$$, '%products_interval_positive%', 'product intervals are positive');
+SELECT throws_like($$INSERT INTO billing.contracts (source_id, external_id, customer_id, start_date, end_date) VALUES (1, 'k1', 1, '2026-02-01', '2026-01-01')$$, '%contracts_end_after_start%', 'contracts do not end before they start');
+SELECT throws_like($$INSERT INTO billing.subscriptions (source_id, external_id, customer_id, quantity) VALUES (1, 's1', 1, -1)$$, '%subscriptions_quantity_non_negative%', 'quantities are not negative');
+SELECT throws_like($$INSERT INTO billing.subscriptions (source_id, external_id, customer_id, current_period_start, current_period_end) VALUES (1, 's1', 1, '2026-02-01', '2026-01-01')$$, '%subscriptions_period_order%', 'subscription periods do not end before they start');
+SELECT throws_ok($$INSERT INTO billing.subscriptions (source_id, external_id, customer_id) VALUES (1, 's1', 42)$$, '23503', NULL, 'subscriptions belong to an existing customer');
+INSERT INTO billing.subscriptions (source_id, external_id, customer_id) VALUES (1, 's1', 1);
+SELECT throws_ok($$DELETE FROM billing.customers WHERE id = 1$$, '23503', NULL, 'a customer cannot be deleted from under its subscriptions');
+
+-- invoices and lines
+INSERT INTO billing.invoices (id, source_id, external_id, customer_id, issue_date, currency, subtotal, total)
+VALUES (1, 1, 'i1', 1, '2026-01-01', 'USD', 100, 100);
+SELECT throws_ok($$INSERT INTO billing.invoices (source_id, external_id, customer_id, issue_date, currency) VALUES (1, 'i1', 1, '2026-01-01', 'USD')$$, '23505', NULL, 'invoices: (source_id, external_id) is unique');
+SELECT throws_like($$INSERT INTO billing.invoices (source_id, external_id, customer_id, issue_date, currency, status) VALUES (1, 'i2', 1, '2026-01-01', 'USD', 'sent')$$, '%invoices_status_known%', 'invoice statuses are the known ones');
+SELECT throws_like($$INSERT INTO billing.invoices (source_id, external_id, customer_id, issue_date, due_date, currency) VALUES (1, 'i2', 1, '2026-01-10', '2026-01-01', 'USD')$$, '%invoices_due_after_issue%', 'an invoice is not due before it is issued');
+SELECT throws_ok($$INSERT INTO billing.invoices (source_id, external_id, customer_id, currency) VALUES (1, 'i2', 1, 'USD')$$, '23502', NULL, 'invoices have an issue date');
+INSERT INTO billing.invoice_lines (invoice_id, external_id, kind, subtotal, discount, tax, total, period_start, period_end)
+VALUES (1, 'l1', 'plan', 100, 20, 8, 88, '2026-01-01', '2026-02-01');
+SELECT is((SELECT (currency, amount)::text FROM billing.invoice_lines WHERE external_id = 'l1'), '(USD,80)', 'a line takes its invoice''s currency and its amount is net of discount');
+SELECT throws_like($$INSERT INTO billing.invoice_lines (invoice_id, external_id, kind, subtotal, total, period_start, period_end, currency) VALUES (1, 'l2', 'plan', 1, 1, '2026-01-01', '2026-02-01', 'EUR')$$, '%invoice_lines_currency_matches_invoice%', 'a line is in its invoice''s currency');
+SELECT throws_like($$INSERT INTO billing.invoice_lines (invoice_id, external_id, kind, subtotal, total, period_start, period_end) VALUES (1, 'l2', 'plan', 1, 1, '2026-02-01', '2026-01-01')$$, '%invoice_lines_period_order%', 'a line''s period does not end before it starts');
+SELECT throws_like($$INSERT INTO billing.invoice_lines (invoice_id, external_id, kind, subtotal, total, period_start, period_end) VALUES (1, 'l2', 'fee', 1, 1, '2026-01-01', '2026-01-01')$$, '%invoice_lines_kind_known%', 'line kinds are the known ones');
+SELECT throws_like($$INSERT INTO billing.invoice_lines (invoice_id, external_id, kind, subtotal, total, period_start, period_end, recurring) VALUES (1, 'l2', 'plan', 1, 1, '2026-01-01', '2026-02-01', true)$$, '%invoice_lines_recurring_has_interval%', 'a recurring line has an interval');
+SELECT throws_ok($$INSERT INTO billing.invoice_lines (invoice_id, external_id, kind, subtotal, total, period_start, period_end) VALUES (1, 'l1', 'plan', 1, 1, '2026-01-01', '2026-01-01')$$, '23505', NULL, 'line external ids are unique within their invoice');
+SELECT throws_ok($$INSERT INTO billing.invoice_lines (invoice_id, external_id, kind, subtotal, total, period_start, period_end, currency) VALUES (77, 'l9', 'plan', 1, 1, '2026-01-01', '2026-01-01', 'USD')$$, '23503', NULL, 'lines belong to an existing invoice');
+
+-- credit notes, allocations, payments, refunds
+INSERT INTO billing.credit_notes (id, source_id, external_id, customer_id, issue_date, currency, total) VALUES (1, 1, 'cn1', 1, '2026-01-15', 'USD', 10);
+SELECT throws_like($$INSERT INTO billing.credit_notes (source_id, external_id, customer_id, issue_date, currency, status) VALUES (1, 'cn2', 1, '2026-01-15', 'USD', 'paid')$$, '%credit_notes_status_known%', 'credit note statuses are the known ones');
+SELECT throws_like($$INSERT INTO billing.credit_note_lines (credit_note_id, external_id, subtotal, total, period_start) VALUES (1, 'x', 10, 10, '2026-01-15')$$, '%credit_note_lines_period_both_or_none%', 'a credit note line has both period ends or neither');
+SELECT throws_like($$INSERT INTO billing.credit_note_allocations (source_id, external_id, credit_note_id, invoice_id, customer_id, amount, currency, allocated_on) VALUES (1, 'a1', 1, 1, 1, 0, 'USD', '2026-01-15')$$, '%credit_note_allocations_amount_positive%', 'allocations are positive');
+SELECT throws_like($$INSERT INTO billing.refunds (source_id, external_id, customer_id, amount, currency, refund_date) VALUES (1, 'r1', 1, -5, 'USD', '2026-01-20')$$, '%refunds_amount_positive%', 'refunds are positive amounts');
+SELECT throws_ok($$INSERT INTO billing.payments (source_id, external_id, customer_id, amount, currency) VALUES (1, 'p1', 1, 5, 'USD')$$, '23502', NULL, 'payments have a date');
+
+-- settings, rates, maps, outbox
+SELECT throws_like($$INSERT INTO billing.fx_rates VALUES ('EUR', 'USD', '2026-01-01', 0)$$, '%fx_rates_rate_positive%', 'exchange rates are positive');
+SELECT throws_like($$INSERT INTO billing.accounting_maps (map_kind, local_key, remote_code) VALUES ('ledger', 'x', '200')$$, '%accounting_maps_kind_known%', 'accounting map kinds are the known ones');
+SELECT throws_ok($$INSERT INTO billing.accounting_maps (map_kind, local_key, remote_code) VALUES ('account', 'revenue', '200'), ('account', 'revenue', '201')$$, '23505', NULL, 'one mapping per key, also for all sources (source_id null)');
+SELECT throws_like($$INSERT INTO billing.outbox (target_source_id, doc_kind, local_table, local_id, natural_key, idempotency_key, payload, state) VALUES (1, 'invoice', 'statements', 1, 'S1', 'k1', '{}', 'confirmed')$$, '%outbox_confirmed_has_remote%', 'a confirmed outbox row has a remote id');
+
+SELECT * FROM finish();

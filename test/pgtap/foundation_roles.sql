@@ -1,0 +1,52 @@
+-- Roles: PUBLIC has nothing; billing_reader reads data but never credentials; billing_admin manages.
+SET client_min_messages = warning;
+SELECT plan(16);
+
+SELECT billing.add_source('vendor', 'advanced_billing', 'https://acme.chargify.com', '{"api_key": "reader-must-not-see"}');
+CREATE ROLE pgb_test_reader LOGIN IN ROLE billing_reader;
+CREATE ROLE pgb_test_admin LOGIN IN ROLE billing_admin;
+CREATE ROLE pgb_test_nobody LOGIN;
+
+-- PUBLIC
+SELECT is((SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+                  aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
+           WHERE n.nspname = 'billing' AND a.grantee = 0), 0::bigint,
+          'PUBLIC holds no privilege on any table, view or sequence in billing');
+SELECT is((SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace,
+                  aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+           WHERE n.nspname = 'billing' AND a.grantee = 0), 0::bigint,
+          'PUBLIC may execute no function or procedure in billing');
+SELECT is((SELECT count(*) FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+           WHERE n.nspname = 'billing' AND a.grantee = 0), 0::bigint, 'PUBLIC has no privilege on schema billing');
+
+SET ROLE pgb_test_nobody;
+SELECT throws_ok('SELECT count(*) FROM billing.customers', '42501', NULL, 'a role outside the billing roles reads nothing');
+RESET ROLE;
+
+-- billing_reader
+SET ROLE pgb_test_reader;
+SELECT lives_ok('SELECT count(*) FROM billing.invoices', 'a reader reads invoices');
+SELECT is((SELECT name FROM billing.sources), 'vendor', 'a reader sees sources');
+SELECT throws_ok('SELECT * FROM billing._credentials', '42501', NULL, 'a reader cannot read credentials');
+SELECT throws_ok($$SELECT billing.add_source('x', 'manual')$$, '42501', NULL, 'a reader cannot add sources');
+SELECT throws_ok($$SELECT billing.set_setting('past_due_days', '10')$$, '42501', NULL, 'a reader cannot change settings');
+SELECT throws_ok($$INSERT INTO billing.manual_customers (source, external_id) VALUES ('vendor', 'c')$$, '42501', NULL, 'a reader cannot load data');
+SELECT throws_ok($$CALL billing.sync('vendor')$$, '42501', NULL, 'a reader cannot start a sync');
+RESET ROLE;
+
+-- billing_admin
+SET ROLE pgb_test_admin;
+SELECT is((SELECT secret ->> 'api_key' FROM billing._credentials), 'reader-must-not-see', 'an admin can read credentials');
+SELECT lives_ok($$SELECT billing.add_source('book', 'manual')$$, 'an admin adds sources');
+SELECT lives_ok($$SELECT billing.set_setting('past_due_days', '45')$$, 'an admin changes settings');
+RESET ROLE;
+
+-- no view or function hands credentials out
+SELECT is((SELECT count(*) FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+           WHERE d.refobjid = 'billing._credentials'::regclass AND d.classid = 'pg_rewrite'::regclass), 0::bigint,
+          'no view reads billing._credentials');
+SELECT is((SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname = 'billing' AND p.prosecdef), 0::bigint,
+          'no function runs with its owner''s rights (SECURITY DEFINER), so none can read credentials for a reader');
+
+SELECT * FROM finish();
