@@ -16,8 +16,15 @@ INSTALL_SQL = $(foreach v,$(VERSIONS),pg_billing--$(v).sql)
 UPGRADE_SQL = $(foreach p,$(pairs),pg_billing--$(p).sql)
 DATA_built  = $(INSTALL_SQL) $(UPGRADE_SQL)
 
-PG_CONFIG ?= pg_config
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PKG_CONFIG ?= pkg-config
+
+# On a fresh machine PGXS itself is missing, and it is needed before any target runs:
+# install the dependencies first (test/deps.sh is idempotent and quick when all is there).
+ifeq ($(wildcard $(PG_CONFIG)),)
+$(info pg_billing: installing the build dependencies (test/deps.sh))
+$(shell test/deps.sh >&2)
+endif
 PG_CPPFLAGS = -I$(srcdir)/src $(shell $(PKG_CONFIG) --cflags libcurl jansson) -DPGB_VERSION='"$(EXTVERSION)"'
 SHLIB_LINK  = $(shell $(PKG_CONFIG) --libs libcurl jansson)
 # PostgreSQL's headers trip these -Wextra checks; everything else is an error.

@@ -6,10 +6,11 @@ PGB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # One runtime directory per checkout, outside it: the server user must be able to read and write it.
 PGB_RT=${PGB_RT:-/tmp/pg_billing-$(printf '%s' "$PGB_SRC" | md5sum | cut -c1-10)}
 PGB_ROOT=$PGB_RT/pgroot
-PG_SYS_BIN=$(pg_config --bindir)
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PG_SYS_BIN=$("$PG_CONFIG" --bindir)
 PG_BIN=$PGB_ROOT$PG_SYS_BIN
-PG_PKGLIB=$(pg_config --pkglibdir)
-PG_SHARE=$(pg_config --sharedir)
+PG_PKGLIB=$("$PG_CONFIG" --pkglibdir)
+PG_SHARE=$("$PG_CONFIG" --sharedir)
 # ../shared holds the vendors' specs and the revenue vectors; CI has it beside the checkout.
 PGB_SHARED=${PGB_SHARED:-$(cd "$PGB_SRC/.." && pwd)/shared}
 PGB_RUN_USER=${PGB_RUN_USER:-$( [ "$(id -u)" -eq 0 ] && echo postgres || id -un )}
@@ -32,7 +33,7 @@ pgb_make_root() {
         cp -a "$(dirname "$PG_SYS_BIN")/." "$PGB_ROOT$(dirname "$PG_SYS_BIN")/"
         cp -a "$PG_SHARE" "$PGB_ROOT$(dirname "$PG_SHARE")/"
     fi
-    make -s -C "$PGB_SRC" install DESTDIR="$PGB_ROOT" >/dev/null
+    make -s -C "$PGB_SRC" install DESTDIR="$PGB_ROOT" PG_CONFIG="$PG_CONFIG" >/dev/null
     chown -R "$PGB_RUN_USER" "$PGB_RT" 2>/dev/null || true
 }
 
