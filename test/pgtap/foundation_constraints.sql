@@ -1,6 +1,6 @@
 -- Every table's keys and rules hold, with the SQLSTATE and message a user sees.
 SET client_min_messages = warning;
-SELECT plan(44);
+SELECT plan(64);
 
 INSERT INTO billing.sources (id, name, kind) VALUES (1, 'book', 'manual'), (2, 'other', 'manual');
 INSERT INTO billing.customers (id, source_id, external_id, name, currency) VALUES (1, 1, 'c1', 'Acme', 'USD');
@@ -67,5 +67,38 @@ SELECT throws_like($$INSERT INTO billing.fx_rates VALUES ('EUR', 'USD', '2026-01
 SELECT throws_like($$INSERT INTO billing.accounting_maps (map_kind, local_key, remote_code) VALUES ('ledger', 'x', '200')$$, '%accounting_maps_kind_known%', 'accounting map kinds are the known ones');
 SELECT throws_ok($$INSERT INTO billing.accounting_maps (map_kind, local_key, remote_code) VALUES ('account', 'revenue', '200'), ('account', 'revenue', '201')$$, '23505', NULL, 'one mapping per key, also for all sources (source_id null)');
 SELECT throws_like($$INSERT INTO billing.outbox (target_source_id, doc_kind, local_table, local_id, natural_key, idempotency_key, payload, state) VALUES (1, 'invoice', 'statements', 1, 'S1', 'k1', '{}', 'confirmed')$$, '%outbox_confirmed_has_remote%', 'a confirmed outbox row has a remote id');
+
+-- statements
+SELECT throws_like($$INSERT INTO billing.statements (source_id, external_id, customer_id, currency, opened_at, closed_at) VALUES (1, 'st1', 1, 'USD', '2026-02-01', '2026-01-01')$$, '%statements_closed_after_opened%', 'a statement does not close before it opens');
+SELECT throws_ok($$INSERT INTO billing.statements (source_id, external_id, customer_id) VALUES (1, 'st1', 1)$$, '23502', NULL, 'statements have a currency');
+
+-- credentials and checkpoints
+SELECT throws_like($$INSERT INTO billing._credentials (source_id, secret) VALUES (2, '"key"')$$, '%credentials_secret_object%', 'credentials are a JSON object');
+SELECT throws_ok($$INSERT INTO billing._sync_state (source_id, entity) VALUES (1, 'invoices'), (1, 'invoices')$$, '23505', NULL, 'one checkpoint per source and entity');
+
+-- reconciliation mappings and exclusions
+INSERT INTO billing.customers (id, source_id, external_id, name) VALUES (10, 1, 'vendor-co', 'Vendor Co'), (11, 2, 'psa-co', 'PSA Co');
+SELECT throws_like($$INSERT INTO billing.company_map (vendor_company_id, psa_company_id) VALUES (10, 10)$$, '%company_map_distinct%', 'a company does not map to itself');
+SELECT throws_ok($$INSERT INTO billing.company_map (vendor_company_id, psa_company_id) VALUES (10, 11), (10, 1)$$, '23505', NULL, 'a vendor company maps to one PSA company');
+SELECT throws_like($$INSERT INTO billing.company_map (vendor_company_id, psa_company_id, method) VALUES (10, 11, 'guess')$$, '%company_map_method_known%', 'mapping methods are the known ones');
+SELECT throws_ok($$INSERT INTO billing.product_map (vendor_source_id, vendor_sku, psa_source_id, psa_product) VALUES (1, 'SKU1', 2, 'M365'), (1, 'SKU1', 2, 'M365')$$, '23505', NULL, 'a product mapping is not repeated');
+SELECT lives_ok($$INSERT INTO billing.product_map (vendor_source_id, vendor_sku, psa_source_id, psa_product) VALUES (1, 'SKU1', 2, 'M365'), (1, 'SKU1', 2, 'M365-support')$$, 'a vendor product may map to several PSA products');
+SELECT throws_like($$INSERT INTO billing.exclusions (source_id, kind, key) VALUES (1, 'invoice', 'x')$$, '%exclusions_kind_known%', 'exclusions are of companies or products');
+
+-- outbox and push runs
+INSERT INTO billing.outbox (target_source_id, doc_kind, local_table, local_id, natural_key, idempotency_key, payload)
+VALUES (1, 'invoice', 'statements', 1, 'S1', 'pg_billing:1:statement:1', '{}');
+SELECT throws_ok($$INSERT INTO billing.outbox (target_source_id, doc_kind, local_table, local_id, natural_key, idempotency_key, payload) VALUES (1, 'invoice', 'statements', 2, 'S1', 'other-key', '{}')$$, '23505', NULL, 'one outbox document per target, kind and natural key');
+SELECT throws_ok($$INSERT INTO billing.outbox (target_source_id, doc_kind, local_table, local_id, natural_key, idempotency_key, payload) VALUES (1, 'invoice', 'statements', 2, 'S2', 'pg_billing:1:statement:1', '{}')$$, '23505', NULL, 'idempotency keys are unique');
+SELECT throws_like($$INSERT INTO billing.outbox (target_source_id, doc_kind, local_table, local_id, natural_key, idempotency_key, payload) VALUES (1, 'invoice', 'statements', 3, 'S3', repeat('k', 129), '{}')$$, '%outbox_idempotency_key_length%', 'idempotency keys fit Xero''s 128 characters');
+SELECT throws_like($$INSERT INTO billing.push_runs (target_source_id, status) VALUES (1, 'queued')$$, '%push_runs_status_known%', 'push run statuses are the known ones');
+
+-- settings are checked however they are written
+SELECT throws_ok($$SELECT billing.set_setting('recognition', 'weekly')$$, '22023', 'invalid value for setting "recognition": "weekly"', 'a setting takes only its values');
+SELECT throws_ok($$SELECT billing.set_setting('reporting_timezone', 'Mars/Olympus')$$, '22023', NULL, 'the reporting time zone must be a known one');
+SELECT throws_ok($$SELECT billing.set_setting('colour', 'blue')$$, '42704', 'unknown setting "colour"', 'unknown settings are refused');
+SELECT throws_ok($$INSERT INTO billing._setting_values (key, value) VALUES ('past_due_days', '-3')$$, '22023', NULL, 'a direct write to the settings is checked too');
+SELECT is(billing.set_setting('past_due_days', '45'), '30', 'set_setting returns the previous value');
+SELECT is((SELECT value FROM billing.settings WHERE key = 'past_due_days'), '45', 'and the new value is in force');
 
 SELECT * FROM finish();
