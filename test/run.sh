@@ -80,7 +80,9 @@ done
 for t in $(ls "$tests"/test/tap/*.pl 2>/dev/null | sort); do
     name=$(basename "$t" .pl)
     log=$PGB_RT/tap_$name.out
+    rm -rf "$PGB_RT/tap_$name" && mkdir -p "$PGB_RT/tap_$name" && chown "$PGB_RUN_USER" "$PGB_RT/tap_$name"
     pgb_as_user env PATH="$PG_BIN:$PATH" PGB_SRC="$tests" PGB_RT="$PGB_RT" ${PGB_TAP_ENV:-} \
+        PG_REGRESS="$PGB_ROOT$PG_PKGLIB/pgxs/src/test/regress/pg_regress" \
         PERL5LIB="$PGB_ROOT$PG_PKGLIB/pgxs/src/test/perl" TESTDIR="$PGB_RT/tap_$name" \
         prove -v "$t" > "$log" 2>&1
     rc=$?

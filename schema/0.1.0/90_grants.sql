@@ -60,6 +60,11 @@ BEGIN
                   'billing.outbox', 'billing.push_runs']
     LOOP
         PERFORM pg_catalog.pg_extension_config_dump(t::regclass, '');
+        -- the identity sequence too, or a restored database would hand out ids that exist
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                   WHERE a.attrelid = t::regclass AND a.attname = 'id' AND a.attidentity <> '') THEN
+            PERFORM pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence(t, 'id')::regclass, '');
+        END IF;
     END LOOP;
 END
 $dump$;
