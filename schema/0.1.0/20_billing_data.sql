@@ -23,7 +23,6 @@ CREATE TABLE billing.customers (
 );
 COMMENT ON TABLE billing.customers IS 'Customers, companies and contacts from every source (Advanced Billing customers, Pax8 and ConnectWise companies, Splynx customers, Xero contacts, manual loads).';
 COMMENT ON COLUMN billing.customers.id IS 'Surrogate key used by every other table.';
-COMMENT ON COLUMN billing.customers.source_id IS 'The source the record came from.';
 COMMENT ON COLUMN billing.customers.external_id IS 'The provider''s own id (Advanced Billing customer id, Pax8 company uuid, ...).';
 COMMENT ON COLUMN billing.customers.reference IS 'The provider''s customer reference or code (Advanced Billing reference, ConnectWise identifier).';
 COMMENT ON COLUMN billing.customers.name IS 'Person or company name as the provider shows it.';
@@ -32,9 +31,6 @@ COMMENT ON COLUMN billing.customers.email IS 'Billing e-mail address.';
 COMMENT ON COLUMN billing.customers.currency IS 'Default currency (ISO 4217), if the provider has one; documents carry their own.';
 COMMENT ON COLUMN billing.customers.parent_id IS 'Parent customer in a hierarchy, where the provider has one.';
 COMMENT ON COLUMN billing.customers.remote_created_at IS 'Created time at the provider.';
-COMMENT ON COLUMN billing.customers.remote_updated_at IS 'Updated time at the provider; a version older than the stored one is never applied.';
-COMMENT ON COLUMN billing.customers.deleted_at IS 'When a full reconcile found the record deleted upstream (tombstone); null while it exists.';
-COMMENT ON COLUMN billing.customers.synced_at IS 'When pg_billing last wrote this row.';
 COMMENT ON COLUMN billing.customers.raw IS 'The provider''s JSON for this record, as received.';
 
 CREATE TABLE billing.products (
@@ -60,7 +56,6 @@ CREATE TABLE billing.products (
 );
 COMMENT ON TABLE billing.products IS 'Products, price points and catalog items (Advanced Billing products, Pax8 products, ConnectWise catalog items).';
 COMMENT ON COLUMN billing.products.id IS 'Surrogate key.';
-COMMENT ON COLUMN billing.products.source_id IS 'The source the record came from.';
 COMMENT ON COLUMN billing.products.external_id IS 'The provider''s product id.';
 COMMENT ON COLUMN billing.products.sku IS 'SKU, handle or catalog identifier; what reconciliation maps on.';
 COMMENT ON COLUMN billing.products.name IS 'Product name.';
@@ -71,9 +66,6 @@ COMMENT ON COLUMN billing.products.cost IS 'Cost per unit and interval, where gi
 COMMENT ON COLUMN billing.products.currency IS 'Currency of price and cost.';
 COMMENT ON COLUMN billing.products.interval_months IS 'Billing interval in months, for recurring products.';
 COMMENT ON COLUMN billing.products.recurring IS 'True for recurring products.';
-COMMENT ON COLUMN billing.products.remote_updated_at IS 'Updated time at the provider.';
-COMMENT ON COLUMN billing.products.deleted_at IS 'Tombstone: when found deleted upstream.';
-COMMENT ON COLUMN billing.products.synced_at IS 'When pg_billing last wrote this row.';
 COMMENT ON COLUMN billing.products.raw IS 'The provider''s JSON for this record.';
 
 CREATE TABLE billing.contracts (
@@ -99,7 +91,6 @@ CREATE TABLE billing.contracts (
 CREATE INDEX contracts_customer ON billing.contracts (customer_id);
 COMMENT ON TABLE billing.contracts IS 'Contracts that group subscriptions: ConnectWise agreements, and contracts derived from Advanced Billing subscriptions.';
 COMMENT ON COLUMN billing.contracts.id IS 'Surrogate key.';
-COMMENT ON COLUMN billing.contracts.source_id IS 'The source the record came from.';
 COMMENT ON COLUMN billing.contracts.external_id IS 'The provider''s id (ConnectWise agreement id).';
 COMMENT ON COLUMN billing.contracts.customer_id IS 'The customer (company) the contract is with.';
 COMMENT ON COLUMN billing.contracts.name IS 'Contract name.';
@@ -109,9 +100,6 @@ COMMENT ON COLUMN billing.contracts.end_date IS 'Last day of the contract, if it
 COMMENT ON COLUMN billing.contracts.canceled_on IS 'Cancellation date, if cancelled.';
 COMMENT ON COLUMN billing.contracts.billing_cycle IS 'Billing cycle as the provider names it (Monthly, Annual, ...).';
 COMMENT ON COLUMN billing.contracts.currency IS 'Contract currency.';
-COMMENT ON COLUMN billing.contracts.remote_updated_at IS 'Updated time at the provider.';
-COMMENT ON COLUMN billing.contracts.deleted_at IS 'Tombstone: when found deleted upstream.';
-COMMENT ON COLUMN billing.contracts.synced_at IS 'When pg_billing last wrote this row.';
 COMMENT ON COLUMN billing.contracts.raw IS 'The provider''s JSON for this record.';
 
 CREATE TABLE billing.subscriptions (
@@ -152,7 +140,6 @@ CREATE INDEX subscriptions_customer ON billing.subscriptions (customer_id);
 CREATE INDEX subscriptions_ends_at ON billing.subscriptions (ends_at) WHERE deleted_at IS NULL;
 COMMENT ON TABLE billing.subscriptions IS 'Subscriptions: Advanced Billing subscriptions, Pax8 subscriptions, ConnectWise agreement additions, manual loads.';
 COMMENT ON COLUMN billing.subscriptions.id IS 'Surrogate key.';
-COMMENT ON COLUMN billing.subscriptions.source_id IS 'The source the record came from.';
 COMMENT ON COLUMN billing.subscriptions.external_id IS 'The provider''s subscription (or agreement addition) id.';
 COMMENT ON COLUMN billing.subscriptions.customer_id IS 'The customer.';
 COMMENT ON COLUMN billing.subscriptions.contract_id IS 'The contract (ConnectWise agreement) it belongs to, if any.';
@@ -173,9 +160,6 @@ COMMENT ON COLUMN billing.subscriptions.current_period_end IS 'End of the curren
 COMMENT ON COLUMN billing.subscriptions.started_at IS 'When the subscription became active (or the addition became effective).';
 COMMENT ON COLUMN billing.subscriptions.canceled_at IS 'When it was cancelled, if it was.';
 COMMENT ON COLUMN billing.subscriptions.ends_at IS 'When it ends: commitment end, expiry, or delayed cancellation.';
-COMMENT ON COLUMN billing.subscriptions.remote_updated_at IS 'Updated time at the provider.';
-COMMENT ON COLUMN billing.subscriptions.deleted_at IS 'Tombstone: when found deleted upstream.';
-COMMENT ON COLUMN billing.subscriptions.synced_at IS 'When pg_billing last wrote this row.';
 COMMENT ON COLUMN billing.subscriptions.raw IS 'The provider''s JSON for this record (with components and coupons for Advanced Billing).';
 
 CREATE TABLE billing.statements (
@@ -202,7 +186,6 @@ CREATE TABLE billing.statements (
 CREATE INDEX statements_customer ON billing.statements (customer_id);
 COMMENT ON TABLE billing.statements IS 'Advanced Billing statements (legacy sites): the unit pushed to Xero.';
 COMMENT ON COLUMN billing.statements.id IS 'Surrogate key.';
-COMMENT ON COLUMN billing.statements.source_id IS 'The source the record came from.';
 COMMENT ON COLUMN billing.statements.external_id IS 'The provider''s statement id (used as the Xero invoice Reference).';
 COMMENT ON COLUMN billing.statements.customer_id IS 'The customer.';
 COMMENT ON COLUMN billing.statements.subscription_id IS 'The subscription the statement belongs to.';
@@ -213,9 +196,6 @@ COMMENT ON COLUMN billing.statements.starting_balance IS 'Balance carried in.';
 COMMENT ON COLUMN billing.statements.ending_balance IS 'Balance carried out.';
 COMMENT ON COLUMN billing.statements.total IS 'Total of the statement''s charges and credits.';
 COMMENT ON COLUMN billing.statements.currency IS 'Currency (ISO 4217).';
-COMMENT ON COLUMN billing.statements.remote_updated_at IS 'Updated time at the provider.';
-COMMENT ON COLUMN billing.statements.deleted_at IS 'Tombstone: when found deleted upstream.';
-COMMENT ON COLUMN billing.statements.synced_at IS 'When pg_billing last wrote this row.';
 COMMENT ON COLUMN billing.statements.raw IS 'The provider''s JSON for this record.';
 
 CREATE TABLE billing.invoices (
@@ -258,7 +238,6 @@ CREATE INDEX invoices_statement ON billing.invoices (statement_id) WHERE stateme
 CREATE INDEX invoices_subscription ON billing.invoices (subscription_id) WHERE subscription_id IS NOT NULL;
 COMMENT ON TABLE billing.invoices IS 'Invoices from every source. Voided invoices are kept with status voided and count nowhere.';
 COMMENT ON COLUMN billing.invoices.id IS 'Surrogate key.';
-COMMENT ON COLUMN billing.invoices.source_id IS 'The source the record came from.';
 COMMENT ON COLUMN billing.invoices.external_id IS 'The provider''s invoice id (Advanced Billing uid, Pax8 uuid, Splynx id).';
 COMMENT ON COLUMN billing.invoices.number IS 'Invoice number as printed.';
 COMMENT ON COLUMN billing.invoices.customer_id IS 'The customer billed.';
@@ -279,7 +258,4 @@ COMMENT ON COLUMN billing.invoices.credit IS 'Credit applied to the invoice (cre
 COMMENT ON COLUMN billing.invoices.refunded IS 'Amount refunded against the invoice.';
 COMMENT ON COLUMN billing.invoices.paid IS 'Amount paid.';
 COMMENT ON COLUMN billing.invoices.due IS 'Amount still due.';
-COMMENT ON COLUMN billing.invoices.remote_updated_at IS 'Updated time at the provider.';
-COMMENT ON COLUMN billing.invoices.deleted_at IS 'Tombstone: when found deleted upstream.';
-COMMENT ON COLUMN billing.invoices.synced_at IS 'When pg_billing last wrote this row.';
 COMMENT ON COLUMN billing.invoices.raw IS 'The provider''s JSON for this invoice, embedded arrays included.';

@@ -93,7 +93,6 @@ CREATE INDEX credit_notes_customer ON billing.credit_notes (customer_id, issue_d
 CREATE INDEX credit_notes_invoice ON billing.credit_notes (invoice_id) WHERE invoice_id IS NOT NULL;
 COMMENT ON TABLE billing.credit_notes IS 'Credit notes. Amounts are positive, as on the document; revenue treats their lines as negative.';
 COMMENT ON COLUMN billing.credit_notes.id IS 'Surrogate key.';
-COMMENT ON COLUMN billing.credit_notes.source_id IS 'The source the record came from.';
 COMMENT ON COLUMN billing.credit_notes.external_id IS 'The provider''s credit note id (Advanced Billing uid).';
 COMMENT ON COLUMN billing.credit_notes.number IS 'Credit note number as printed.';
 COMMENT ON COLUMN billing.credit_notes.customer_id IS 'The customer credited.';
@@ -110,9 +109,6 @@ COMMENT ON COLUMN billing.credit_notes.total IS 'Total credited.';
 COMMENT ON COLUMN billing.credit_notes.applied IS 'Amount applied to invoices or refunded.';
 COMMENT ON COLUMN billing.credit_notes.remaining IS 'Amount still available.';
 COMMENT ON COLUMN billing.credit_notes.memo IS 'Memo or reason.';
-COMMENT ON COLUMN billing.credit_notes.remote_updated_at IS 'Updated time at the provider.';
-COMMENT ON COLUMN billing.credit_notes.deleted_at IS 'Tombstone: when found deleted upstream.';
-COMMENT ON COLUMN billing.credit_notes.synced_at IS 'When pg_billing last wrote this row.';
 COMMENT ON COLUMN billing.credit_notes.raw IS 'The provider''s JSON for this credit note.';
 
 CREATE TABLE billing.credit_note_lines (
@@ -221,7 +217,6 @@ CREATE INDEX payments_invoice ON billing.payments (invoice_id) WHERE invoice_id 
 CREATE INDEX payments_customer_date ON billing.payments (customer_id, payment_date);
 COMMENT ON TABLE billing.payments IS 'Payments received, applied to an invoice where the provider says so.';
 COMMENT ON COLUMN billing.payments.id IS 'Surrogate key.';
-COMMENT ON COLUMN billing.payments.source_id IS 'The source the record came from.';
 COMMENT ON COLUMN billing.payments.external_id IS 'The provider''s payment or transaction id.';
 COMMENT ON COLUMN billing.payments.customer_id IS 'The paying customer.';
 COMMENT ON COLUMN billing.payments.invoice_id IS 'The invoice paid, if any.';
@@ -232,9 +227,6 @@ COMMENT ON COLUMN billing.payments.received_at IS 'Exact time of the payment, wh
 COMMENT ON COLUMN billing.payments.method IS 'Payment method (credit_card, ach, check, ...).';
 COMMENT ON COLUMN billing.payments.reference IS 'Gateway transaction id or memo.';
 COMMENT ON COLUMN billing.payments.prepayment IS 'True for a prepayment not tied to one invoice.';
-COMMENT ON COLUMN billing.payments.remote_updated_at IS 'Updated time at the provider.';
-COMMENT ON COLUMN billing.payments.deleted_at IS 'Tombstone: when found deleted upstream.';
-COMMENT ON COLUMN billing.payments.synced_at IS 'When pg_billing last wrote this row.';
 COMMENT ON COLUMN billing.payments.raw IS 'The provider''s JSON for this payment.';
 
 CREATE TABLE billing.refunds (
@@ -261,7 +253,6 @@ CREATE INDEX refunds_invoice ON billing.refunds (invoice_id) WHERE invoice_id IS
 CREATE INDEX refunds_customer_date ON billing.refunds (customer_id, refund_date);
 COMMENT ON TABLE billing.refunds IS 'Money paid back. A refund with a credit note whose lines carry service periods is handled by those lines; a cash refund without is contra revenue in its month (rule C2a).';
 COMMENT ON COLUMN billing.refunds.id IS 'Surrogate key.';
-COMMENT ON COLUMN billing.refunds.source_id IS 'The source the record came from.';
 COMMENT ON COLUMN billing.refunds.external_id IS 'The provider''s refund transaction id.';
 COMMENT ON COLUMN billing.refunds.customer_id IS 'The customer refunded.';
 COMMENT ON COLUMN billing.refunds.invoice_id IS 'The invoice refunded.';
@@ -271,9 +262,6 @@ COMMENT ON COLUMN billing.refunds.amount IS 'Amount refunded (positive).';
 COMMENT ON COLUMN billing.refunds.currency IS 'Currency.';
 COMMENT ON COLUMN billing.refunds.refund_date IS 'Date of the refund; contra revenue falls in its month.';
 COMMENT ON COLUMN billing.refunds.memo IS 'Memo or reason.';
-COMMENT ON COLUMN billing.refunds.remote_updated_at IS 'Updated time at the provider.';
-COMMENT ON COLUMN billing.refunds.deleted_at IS 'Tombstone: when found deleted upstream.';
-COMMENT ON COLUMN billing.refunds.synced_at IS 'When pg_billing last wrote this row.';
 COMMENT ON COLUMN billing.refunds.raw IS 'The provider''s JSON for this refund.';
 
 -- A line's currency is its document's; filling it in spares manual loads a column.
@@ -293,3 +281,21 @@ CREATE TRIGGER invoice_lines_fill_currency BEFORE INSERT ON billing.invoice_line
     FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION billing._fill_line_currency();
 CREATE TRIGGER credit_note_lines_fill_currency BEFORE INSERT ON billing.credit_note_lines
     FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION billing._fill_line_currency();
+
+-- The columns every provider record carries mean the same in every table.
+DO $comments$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['customers', 'products', 'contracts', 'subscriptions', 'statements', 'invoices',
+                             'credit_notes', 'payments', 'refunds']
+    LOOP
+        EXECUTE pg_catalog.format('COMMENT ON COLUMN billing.%I.source_id IS %L', t, 'The source the record came from.');
+        EXECUTE pg_catalog.format('COMMENT ON COLUMN billing.%I.remote_updated_at IS %L', t,
+            'Updated time at the provider; a version older than the stored one is never applied.');
+        EXECUTE pg_catalog.format('COMMENT ON COLUMN billing.%I.deleted_at IS %L', t,
+            'When a full reconcile found the record deleted upstream (tombstone); null while it exists.');
+        EXECUTE pg_catalog.format('COMMENT ON COLUMN billing.%I.synced_at IS %L', t, 'When pg_billing last wrote this row.');
+    END LOOP;
+END
+$comments$;
