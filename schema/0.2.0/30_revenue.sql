@@ -29,28 +29,27 @@ COMMENT ON VIEW billing._revenue_lines IS 'Every line that counts for revenue, i
 CREATE VIEW billing._revenue_schedule AS
 SELECT l.customer_id, l.doc_kind, l.doc_id, l.line_id, l.currency, l.amount AS line_amount, m.month,
        CASE
-         WHEN l.period_end = l.period_start THEN l.amount
-         WHEN r.method = 'monthly_even' THEN
-              pg_catalog.round(l.amount * m.k / n.months, 2) - pg_catalog.round(l.amount * (m.k - 1) / n.months, 2)
-         ELSE pg_catalog.round(l.amount * (LEAST(l.period_end, m.next_month) - l.period_start)
-                               / (l.period_end - l.period_start), 2)
-            - pg_catalog.round(l.amount * GREATEST(m.month - l.period_start, 0)
-                               / (l.period_end - l.period_start), 2)
+         WHEN b.days = 0 THEN l.amount
+         -- a scalar subquery reads the setting once per query, not once per row
+         WHEN (SELECT billing._setting('recognition')) = 'monthly_even' THEN
+              pg_catalog.round(l.amount * m.k / b.months, 2) - pg_catalog.round(l.amount * (m.k - 1) / b.months, 2)
+         ELSE pg_catalog.round(l.amount * (LEAST(l.period_end, m.next_month) - l.period_start) / b.days, 2)
+            - pg_catalog.round(l.amount * GREATEST(m.month - l.period_start, 0) / b.days, 2)
        END AS amount
 FROM billing._revenue_lines l
-CROSS JOIN (SELECT billing._setting('recognition') AS method) r
 CROSS JOIN LATERAL (
-    SELECT (pg_catalog.date_trunc('month', l.period_start))::date AS first_month,
-           (pg_catalog.date_trunc('month', GREATEST(l.period_end - 1, l.period_start)))::date AS last_month
+    -- timestamp, not timestamptz: month arithmetic on dates must not depend on the session's time zone
+    SELECT pg_catalog.date_trunc('month', l.period_start::timestamp)::date AS first_month,
+           l.period_end - l.period_start AS days,
+           (pg_catalog.date_part('year', GREATEST(l.period_end - 1, l.period_start))::integer * 12
+            + pg_catalog.date_part('month', GREATEST(l.period_end - 1, l.period_start))::integer)
+           - (pg_catalog.date_part('year', l.period_start)::integer * 12
+              + pg_catalog.date_part('month', l.period_start)::integer) + 1 AS months
 ) b
-CROSS JOIN LATERAL (
-    SELECT ((extract(year FROM b.last_month) - extract(year FROM b.first_month)) * 12
-            + extract(month FROM b.last_month) - extract(month FROM b.first_month) + 1)::integer AS months
-) n
 CROSS JOIN LATERAL (
     SELECT g.k, (b.first_month + pg_catalog.make_interval(months => g.k - 1))::date AS month,
            (b.first_month + pg_catalog.make_interval(months => g.k))::date AS next_month
-    FROM pg_catalog.generate_series(1, n.months) g(k)
+    FROM pg_catalog.generate_series(1, b.months) g(k)
 ) m;
 COMMENT ON VIEW billing._revenue_schedule IS 'Recognised amount of every line in every month it touches (daily or monthly_even, cumulative rounding).';
 
@@ -66,16 +65,15 @@ SELECT l.customer_id, l.doc_kind, l.doc_id, l.line_id, l.currency, l.period_star
               / (l.period_end - l.period_start) / l.interval_months
        END AS mrr
 FROM billing._revenue_lines l
-CROSS JOIN (SELECT billing._setting('past_due_days')::integer AS past_due_days) p
 CROSS JOIN LATERAL (
     SELECT g.m::date AS month, (g.m + interval '1 month' - interval '1 day')::date AS snapshot
-    FROM pg_catalog.generate_series(pg_catalog.date_trunc('month', l.period_start),
-                                    pg_catalog.date_trunc('month', l.period_end - 1), interval '1 month') g(m)
+    FROM pg_catalog.generate_series(pg_catalog.date_trunc('month', l.period_start::timestamp),
+                                    pg_catalog.date_trunc('month', (l.period_end - 1)::timestamp), interval '1 month') g(m)
 ) s
 WHERE l.recurring AND l.kind NOT IN ('usage', 'one_time') AND l.amount <> 0
   AND l.period_end > l.period_start AND s.snapshot < l.period_end
   -- C7: unpaid more than past_due_days after the due date, as of the snapshot day
-  AND NOT (l.due_date IS NOT NULL AND s.snapshot - l.due_date > p.past_due_days
+  AND NOT (l.due_date IS NOT NULL AND s.snapshot - l.due_date > (SELECT billing._setting('past_due_days')::integer)
            AND (l.paid_on IS NULL OR l.paid_on > s.snapshot));
 COMMENT ON VIEW billing._mrr_lines IS 'Monthly recurring revenue of each counting line at each month-end snapshot, exact (not rounded).';
 
@@ -239,7 +237,7 @@ BEGIN
          WHERE f.invoice_id = p_invoice_id AND f.deleted_at IS NULL AND NOT billing._refund_has_period_lines(f.credit_note_id)
          ORDER BY f.refund_date, f.id
     LOOP
-        v_month := date_trunc('month', r.refund_date)::date;
+        v_month := date_trunc('month', r.refund_date::timestamp)::date;
         v_row := ROW(r.customer_id, r.currency, p_invoice_id, r.id, v_month, 0, 0, 0, 0);
         -- the refund's tax share goes back to tax payable, in the invoice's own proportion
         v_net_part := CASE WHEN v_gross <> 0 AND v_gross <> v_net THEN round(r.amount * v_net / v_gross, 2) ELSE r.amount END;
@@ -305,7 +303,7 @@ BEGIN
      CROSS JOIN LATERAL billing._invoice_refund_effects(inv.invoice_id) e;
     -- a refund tied to no invoice has no schedule to cap it: all of it is contra revenue in its month
     INSERT INTO billing._refund_effects (customer_id, currency, invoice_id, refund_id, month, contra)
-    SELECT f.customer_id, f.currency, NULL, f.id, date_trunc('month', f.refund_date)::date, f.amount
+    SELECT f.customer_id, f.currency, NULL, f.id, date_trunc('month', f.refund_date::timestamp)::date, f.amount
       FROM billing.refunds f
       JOIN billing._revenue_work w ON w.txid = p_txid AND w.customer_id = f.customer_id
      WHERE f.invoice_id IS NULL AND f.deleted_at IS NULL AND NOT billing._refund_has_period_lines(f.credit_note_id);
@@ -321,7 +319,7 @@ LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
     lines AS (SELECT l.* FROM billing._revenue_lines l JOIN w USING (customer_id)),
     sched AS (SELECT s.customer_id, s.currency, s.month, sum(s.amount) AS rec
                 FROM billing._revenue_schedule s JOIN w USING (customer_id) GROUP BY 1, 2, 3),
-    billed AS (SELECT customer_id, currency, date_trunc('month', issue_date)::date AS month, sum(amount) AS billed
+    billed AS (SELECT customer_id, currency, date_trunc('month', issue_date::timestamp)::date AS month, sum(amount) AS billed
                  FROM lines GROUP BY 1, 2, 3),
     eff AS (SELECT e.customer_id, e.currency, e.month, sum(e.contra) AS contra, sum(e.excess) AS excess,
                    sum(e.adjust) AS adjust
@@ -330,10 +328,10 @@ LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
               FROM (SELECT customer_id, currency, month FROM sched
                     UNION ALL SELECT customer_id, currency, month FROM billed
                     UNION ALL SELECT customer_id, currency, month FROM eff
-                    UNION ALL SELECT customer_id, currency, date_trunc('month', period_end)::date FROM lines) x
+                    UNION ALL SELECT customer_id, currency, date_trunc('month', period_end::timestamp)::date FROM lines) x
              GROUP BY 1, 2),
     spine AS (SELECT r.customer_id, r.currency, g.m::date AS month
-                FROM rng r CROSS JOIN LATERAL pg_catalog.generate_series(r.first_month, r.last_month, interval '1 month') g(m)),
+                FROM rng r CROSS JOIN LATERAL pg_catalog.generate_series(r.first_month::timestamp, r.last_month::timestamp, interval '1 month') g(m)),
     facts AS (SELECT sp.customer_id, sp.currency, sp.month,
                      coalesce(s.rec, 0) + coalesce(e.adjust, 0) AS line_rec, coalesce(e.contra, 0) AS contra,
                      coalesce(e.excess, 0) AS excess, coalesce(b.billed, 0) AS billed
@@ -344,7 +342,7 @@ LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
     bal AS (SELECT f.*, sum(f.billed - f.line_rec - f.excess)
                           OVER (PARTITION BY f.customer_id, f.currency ORDER BY f.month) AS balance
               FROM facts f),
-    rep AS (SELECT NULLIF(billing._setting('reporting_currency'), '') AS currency)
+    rep AS MATERIALIZED (SELECT NULLIF(billing._setting('reporting_currency'), '') AS currency)
     INSERT INTO billing._revenue_monthly
     SELECT b.customer_id, b.currency, b.month, b.line_rec - b.contra, b.contra, b.billed,
            GREATEST(b.balance, 0), GREATEST(-b.balance, 0), rep.currency,
@@ -359,7 +357,7 @@ COMMENT ON FUNCTION billing._revenue_compute_monthly(bigint) IS 'Writes recognis
 CREATE FUNCTION billing._revenue_compute_mrr(p_txid bigint) RETURNS void
 LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
     WITH w AS (SELECT customer_id FROM billing._revenue_work WHERE txid = p_txid),
-    rep AS (SELECT NULLIF(billing._setting('reporting_currency'), '') AS rcur),
+    rep AS MATERIALIZED (SELECT NULLIF(billing._setting('reporting_currency'), '') AS rcur),
     lm AS (SELECT m.customer_id, m.currency, m.month, sum(m.mrr) AS mrr,
                   sum(m.mrr * CASE WHEN rep.rcur IS NOT NULL
                                    THEN billing._fx_rate(m.currency, rep.rcur, m.period_start) END) AS mrr_rep
@@ -421,7 +419,7 @@ LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
     WITH w AS (SELECT customer_id FROM billing._revenue_work WHERE txid = p_txid),
     ev AS (
         -- invoice or credit note issued, line by line: Dr AR gross, Cr deferred net, Cr tax
-        SELECT l.customer_id, date_trunc('month', l.issue_date)::date AS month, l.currency, a.account, a.v
+        SELECT l.customer_id, date_trunc('month', l.issue_date::timestamp)::date AS month, l.currency, a.account, a.v
           FROM billing._revenue_lines l JOIN w USING (customer_id)
          CROSS JOIN LATERAL (VALUES ('accounts_receivable', l.amount + l.tax), ('deferred_revenue', -l.amount),
                                     ('sales_tax_payable', -l.tax)) a(account, v)
@@ -441,13 +439,13 @@ LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
          CROSS JOIN LATERAL (VALUES ('unbilled_receivables', r.delta), ('deferred_revenue', -r.delta)) a(account, v)
         UNION ALL
         -- payment: Dr cash, Cr AR
-        SELECT p.customer_id, date_trunc('month', p.payment_date)::date, p.currency, a.account, a.v
+        SELECT p.customer_id, date_trunc('month', p.payment_date::timestamp)::date, p.currency, a.account, a.v
           FROM billing.payments p JOIN w USING (customer_id)
          CROSS JOIN LATERAL (VALUES ('cash', p.amount), ('accounts_receivable', -p.amount)) a(account, v)
          WHERE p.deleted_at IS NULL
         UNION ALL
         -- cash refund: Dr AR, Cr cash
-        SELECT f.customer_id, date_trunc('month', f.refund_date)::date, f.currency, a.account, a.v
+        SELECT f.customer_id, date_trunc('month', f.refund_date::timestamp)::date, f.currency, a.account, a.v
           FROM billing.refunds f JOIN w USING (customer_id)
          CROSS JOIN LATERAL (VALUES ('accounts_receivable', f.amount), ('cash', -f.amount)) a(account, v)
          WHERE f.deleted_at IS NULL
@@ -470,8 +468,10 @@ COMMENT ON FUNCTION billing._revenue_compute_journal(bigint) IS 'Writes the jour
 -- Refresh ----------------------------------------------------------------------------------------
 
 -- Runs with the owner's rights: a loader (billing_admin) refreshes results it cannot write itself.
+-- jit is off: generate_series over service periods makes the planner expect billions of rows, and
+-- compiling for that costs seconds on a refresh that takes milliseconds.
 CREATE FUNCTION billing.refresh_revenue(full_recompute boolean DEFAULT false) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, billing, pg_temp AS $fn$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, billing, pg_temp SET jit = off SET work_mem = '64MB' AS $fn$
 DECLARE
     v_txid bigint := txid_current();
     v_count bigint;
@@ -664,7 +664,7 @@ COMMENT ON COLUMN billing.mrr_movements.amount IS 'Size of the movement, positiv
 COMMENT ON COLUMN billing.mrr_movements.reporting_amount IS 'The amount in the reporting currency, when one is set.';
 
 CREATE VIEW billing.mrr_summary AS
-WITH rep AS (SELECT NULLIF(billing._setting('reporting_currency'), '') AS currency),
+WITH rep AS MATERIALIZED (SELECT NULLIF(billing._setting('reporting_currency'), '') AS currency),
 base AS (
     SELECT m.month, m.currency, m.mrr_prev AS mrr_start, m.mrr AS mrr_end, m.customer_id
       FROM billing._mrr_monthly m, rep WHERE rep.currency IS NULL
