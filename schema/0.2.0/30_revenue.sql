@@ -107,6 +107,14 @@ CREATE TABLE billing._revenue_monthly (
     unbilled_end         numeric NOT NULL,
     reporting_currency   text,
     recognized_reporting numeric,
+    -- journal amounts of the documents issued in the month, each line split by its own sign
+    ar_debit             numeric NOT NULL,
+    ar_credit            numeric NOT NULL,
+    deferred_debit       numeric NOT NULL,
+    deferred_credit      numeric NOT NULL,
+    tax_debit            numeric NOT NULL,
+    tax_credit           numeric NOT NULL,
+    unbilled_change      numeric NOT NULL,
     PRIMARY KEY (customer_id, currency, month)
 );
 CREATE INDEX _revenue_monthly_month ON billing._revenue_monthly (month);
@@ -151,19 +159,6 @@ CREATE TABLE billing._mrr_movements (
 );
 CREATE INDEX _mrr_movements_month ON billing._mrr_movements (month);
 COMMENT ON TABLE billing._mrr_movements IS 'Stored result behind billing.mrr_movements; fx rows carry only a signed reporting_amount.';
-
-CREATE TABLE billing._journal (
-    customer_id bigint NOT NULL,
-    source_id   bigint,
-    month       date NOT NULL,
-    account     text NOT NULL,
-    currency    text NOT NULL,
-    debit       numeric NOT NULL,
-    credit      numeric NOT NULL
-);
-CREATE INDEX _journal_customer ON billing._journal (customer_id);
-CREATE INDEX _journal_month ON billing._journal (month);
-COMMENT ON TABLE billing._journal IS 'Stored journal per customer, month, pg_billing account role and currency; billing.journal_entries consolidates it.';
 
 -- Exchange rates (rule C8) -----------------------------------------------------------------------
 
@@ -319,7 +314,10 @@ LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
     lines AS (SELECT l.* FROM billing._revenue_lines l JOIN w USING (customer_id)),
     sched AS (SELECT s.customer_id, s.currency, s.month, sum(s.amount) AS rec
                 FROM billing._revenue_schedule s JOIN w USING (customer_id) GROUP BY 1, 2, 3),
-    billed AS (SELECT customer_id, currency, date_trunc('month', issue_date::timestamp)::date AS month, sum(amount) AS billed
+    billed AS (SELECT customer_id, currency, date_trunc('month', issue_date::timestamp)::date AS month, sum(amount) AS billed,
+                      sum(GREATEST(amount + tax, 0)) AS ar_debit, sum(GREATEST(-(amount + tax), 0)) AS ar_credit,
+                      sum(GREATEST(-amount, 0)) AS deferred_debit, sum(GREATEST(amount, 0)) AS deferred_credit,
+                      sum(GREATEST(-tax, 0)) AS tax_debit, sum(GREATEST(tax, 0)) AS tax_credit
                  FROM lines GROUP BY 1, 2, 3),
     eff AS (SELECT e.customer_id, e.currency, e.month, sum(e.contra) AS contra, sum(e.excess) AS excess,
                    sum(e.adjust) AS adjust
@@ -334,7 +332,10 @@ LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
                 FROM rng r CROSS JOIN LATERAL pg_catalog.generate_series(r.first_month::timestamp, r.last_month::timestamp, interval '1 month') g(m)),
     facts AS (SELECT sp.customer_id, sp.currency, sp.month,
                      coalesce(s.rec, 0) + coalesce(e.adjust, 0) AS line_rec, coalesce(e.contra, 0) AS contra,
-                     coalesce(e.excess, 0) AS excess, coalesce(b.billed, 0) AS billed
+                     coalesce(e.excess, 0) AS excess, coalesce(b.billed, 0) AS billed,
+                     coalesce(b.ar_debit, 0) AS ar_debit, coalesce(b.ar_credit, 0) AS ar_credit,
+                     coalesce(b.deferred_debit, 0) AS deferred_debit, coalesce(b.deferred_credit, 0) AS deferred_credit,
+                     coalesce(b.tax_debit, 0) AS tax_debit, coalesce(b.tax_credit, 0) AS tax_credit
                 FROM spine sp
                 LEFT JOIN sched s USING (customer_id, currency, month)
                 LEFT JOIN billed b USING (customer_id, currency, month)
@@ -342,6 +343,10 @@ LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
     bal AS (SELECT f.*, sum(f.billed - f.line_rec - f.excess)
                           OVER (PARTITION BY f.customer_id, f.currency ORDER BY f.month) AS balance
               FROM facts f),
+    bal2 AS (SELECT b.*, GREATEST(-b.balance, 0)
+                         - coalesce(lag(GREATEST(-b.balance, 0)) OVER (PARTITION BY b.customer_id, b.currency ORDER BY b.month), 0)
+                         AS unbilled_change
+               FROM bal b),
     rep AS MATERIALIZED (SELECT NULLIF(billing._setting('reporting_currency'), '') AS currency)
     INSERT INTO billing._revenue_monthly
     SELECT b.customer_id, b.currency, b.month, b.line_rec - b.contra, b.contra, b.billed,
@@ -349,8 +354,9 @@ LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
            CASE WHEN rep.currency IS NOT NULL THEN
                 round((b.line_rec - b.contra)
                       * billing._fx_rate(b.currency, rep.currency, (b.month + interval '1 month' - interval '1 day')::date), 2)
-           END
-      FROM bal b CROSS JOIN rep
+           END,
+           b.ar_debit, b.ar_credit, b.deferred_debit, b.deferred_credit, b.tax_debit, b.tax_credit, b.unbilled_change
+      FROM bal2 b CROSS JOIN rep
 $fn$;
 COMMENT ON FUNCTION billing._revenue_compute_monthly(bigint) IS 'Writes recognised, billed, deferred and unbilled revenue of the customers being refreshed.';
 
@@ -411,59 +417,31 @@ LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 $fn$;
 COMMENT ON FUNCTION billing._revenue_compute_movements(bigint) IS 'Writes the MRR movements (and fx effects) of the customers being refreshed.';
 
--- The consolidated journal (domain.md section 3). Each event is written as signed amounts per account
--- (positive = debit); an event's negative side lands in the credit column, so a negative line posts
--- the reversed entry (Dr deferred revenue, Cr accounts receivable) without a rule of its own.
-CREATE FUNCTION billing._revenue_compute_journal(p_txid bigint) RETURNS void
+-- The same monthly revenue, MRR and movements from one ordered pass in C (src/engines/); used when
+-- no reporting currency is set, since the C engine works in each row's own currency only.
+CREATE FUNCTION billing._revenue_engine(txid bigint, monthly_even boolean, past_due_days integer)
+RETURNS TABLE (customer_id bigint, currency text, month date, recognized numeric, contra numeric, billed numeric,
+               deferred_end numeric, unbilled_end numeric, mrr numeric, mrr_prev numeric, movement text,
+               movement_amount numeric, ar_debit numeric, ar_credit numeric, deferred_debit numeric,
+               deferred_credit numeric, tax_debit numeric, tax_credit numeric, unbilled_change numeric)
+LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'pgb_revenue_engine';
+COMMENT ON FUNCTION billing._revenue_engine(bigint, boolean, integer) IS 'One ordered pass over the queued customers'' lines: monthly revenue, reported MRR and movements per customer and currency.';
+
+CREATE FUNCTION billing._revenue_compute_fast(p_txid bigint) RETURNS void
 LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
-    WITH w AS (SELECT customer_id FROM billing._revenue_work WHERE txid = p_txid),
-    ev AS (
-        -- invoice or credit note issued, line by line: Dr AR gross, Cr deferred net, Cr tax
-        SELECT l.customer_id, date_trunc('month', l.issue_date::timestamp)::date AS month, l.currency, a.account, a.v
-          FROM billing._revenue_lines l JOIN w USING (customer_id)
-         CROSS JOIN LATERAL (VALUES ('accounts_receivable', l.amount + l.tax), ('deferred_revenue', -l.amount),
-                                    ('sales_tax_payable', -l.tax)) a(account, v)
-        UNION ALL
-        -- month-end recognition (after C2a scaling): Dr deferred, Cr revenue
-        SELECT r.customer_id, r.month, r.currency, a.account, a.v
-          FROM billing._revenue_monthly r JOIN w USING (customer_id)
-         CROSS JOIN LATERAL (VALUES ('deferred_revenue', r.recognized + r.contra),
-                                    ('revenue', -(r.recognized + r.contra))) a(account, v)
-        UNION ALL
-        -- revenue earned before billing moves from deferred to unbilled receivables, and back at invoicing
-        SELECT r.customer_id, r.month, r.currency, a.account, a.v
-          FROM (SELECT r.customer_id, r.month, r.currency,
-                       r.unbilled_end - coalesce(lag(r.unbilled_end) OVER (PARTITION BY r.customer_id, r.currency
-                                                                           ORDER BY r.month), 0) AS delta
-                  FROM billing._revenue_monthly r JOIN w USING (customer_id)) r
-         CROSS JOIN LATERAL (VALUES ('unbilled_receivables', r.delta), ('deferred_revenue', -r.delta)) a(account, v)
-        UNION ALL
-        -- payment: Dr cash, Cr AR
-        SELECT p.customer_id, date_trunc('month', p.payment_date::timestamp)::date, p.currency, a.account, a.v
-          FROM billing.payments p JOIN w USING (customer_id)
-         CROSS JOIN LATERAL (VALUES ('cash', p.amount), ('accounts_receivable', -p.amount)) a(account, v)
-         WHERE p.deleted_at IS NULL
-        UNION ALL
-        -- cash refund: Dr AR, Cr cash
-        SELECT f.customer_id, date_trunc('month', f.refund_date::timestamp)::date, f.currency, a.account, a.v
-          FROM billing.refunds f JOIN w USING (customer_id)
-         CROSS JOIN LATERAL (VALUES ('accounts_receivable', f.amount), ('cash', -f.amount)) a(account, v)
-         WHERE f.deleted_at IS NULL
-        UNION ALL
-        -- rule C2a: Dr refunds (contra revenue), Dr deferred (excess), Dr tax payable; Cr AR
-        SELECT e.customer_id, e.month, e.currency, a.account, a.v
-          FROM billing._refund_effects e JOIN w USING (customer_id)
-         CROSS JOIN LATERAL (VALUES ('refunds', e.contra), ('deferred_revenue', e.excess), ('sales_tax_payable', e.tax),
-                                    ('accounts_receivable', -(e.contra + e.excess + e.tax))) a(account, v)
-         WHERE e.contra <> 0 OR e.excess <> 0 OR e.tax <> 0)
-    INSERT INTO billing._journal (customer_id, source_id, month, account, currency, debit, credit)
-    SELECT ev.customer_id, c.source_id, ev.month, ev.account, ev.currency,
-           sum(GREATEST(ev.v, 0)), sum(GREATEST(-ev.v, 0))
-      FROM ev JOIN billing.customers c ON c.id = ev.customer_id
-     WHERE ev.v <> 0
-     GROUP BY ev.customer_id, c.source_id, ev.month, ev.account, ev.currency
+    WITH r AS MATERIALIZED (
+        SELECT * FROM billing._revenue_engine(p_txid, billing._setting('recognition') = 'monthly_even',
+                                              billing._setting('past_due_days')::integer)),
+    rev AS (INSERT INTO billing._revenue_monthly
+            SELECT r.customer_id, r.currency, r.month, r.recognized, r.contra, r.billed, r.deferred_end,
+                   r.unbilled_end, NULL, NULL, r.ar_debit, r.ar_credit, r.deferred_debit, r.deferred_credit,
+                   r.tax_debit, r.tax_credit, r.unbilled_change FROM r),
+    mrr AS (INSERT INTO billing._mrr_monthly
+            SELECT r.customer_id, r.currency, r.month, r.mrr, r.mrr_prev, NULL, NULL, NULL FROM r)
+    INSERT INTO billing._mrr_movements
+    SELECT r.customer_id, r.currency, r.month, r.movement, r.movement_amount, NULL FROM r WHERE r.movement IS NOT NULL
 $fn$;
-COMMENT ON FUNCTION billing._revenue_compute_journal(bigint) IS 'Writes the journal of the customers being refreshed, per month, account role and currency.';
+COMMENT ON FUNCTION billing._revenue_compute_fast(bigint) IS 'Writes monthly revenue, MRR and movements of the customers being refreshed with the C engine.';
 
 -- Refresh ----------------------------------------------------------------------------------------
 
@@ -480,8 +458,7 @@ BEGIN
     IF full_recompute THEN
         DELETE FROM billing._revenue_dirty;
         INSERT INTO billing._revenue_work (txid, customer_id) SELECT v_txid, c.id FROM billing.customers c;
-        TRUNCATE billing._revenue_monthly, billing._refund_effects, billing._mrr_monthly,
-                 billing._mrr_movements, billing._journal;
+        TRUNCATE billing._revenue_monthly, billing._refund_effects, billing._mrr_monthly, billing._mrr_movements;
     ELSE
         WITH d AS (DELETE FROM billing._revenue_dirty RETURNING customer_id)
         INSERT INTO billing._revenue_work (txid, customer_id) SELECT v_txid, d.customer_id FROM d;
@@ -489,17 +466,20 @@ BEGIN
         DELETE FROM billing._refund_effects t USING billing._revenue_work w WHERE w.txid = v_txid AND t.customer_id = w.customer_id;
         DELETE FROM billing._mrr_monthly t USING billing._revenue_work w WHERE w.txid = v_txid AND t.customer_id = w.customer_id;
         DELETE FROM billing._mrr_movements t USING billing._revenue_work w WHERE w.txid = v_txid AND t.customer_id = w.customer_id;
-        DELETE FROM billing._journal t USING billing._revenue_work w WHERE w.txid = v_txid AND t.customer_id = w.customer_id;
     END IF;
     GET DIAGNOSTICS v_count = ROW_COUNT;
     SELECT count(*) INTO v_count FROM billing._revenue_work w WHERE w.txid = v_txid;
     IF v_count > 0 THEN
         ANALYZE billing._revenue_work;
         PERFORM billing._revenue_compute_refunds(v_txid);
-        PERFORM billing._revenue_compute_monthly(v_txid);
-        PERFORM billing._revenue_compute_mrr(v_txid);
-        PERFORM billing._revenue_compute_movements(v_txid);
-        PERFORM billing._revenue_compute_journal(v_txid);
+        IF billing._setting('reporting_currency') = ''
+           AND current_setting('pg_billing.revenue_engine', true) IS DISTINCT FROM 'sql' THEN
+            PERFORM billing._revenue_compute_fast(v_txid);
+        ELSE
+            PERFORM billing._revenue_compute_monthly(v_txid);
+            PERFORM billing._revenue_compute_mrr(v_txid);
+            PERFORM billing._revenue_compute_movements(v_txid);
+        END IF;
     END IF;
     DELETE FROM billing._revenue_work w WHERE w.txid = v_txid;
     RETURN v_count;
@@ -702,39 +682,86 @@ COMMENT ON COLUMN billing.mrr_summary.fx IS 'Conversion effect when a reporting 
 COMMENT ON COLUMN billing.mrr_summary.mrr_end IS 'Total MRR at the end of the month.';
 COMMENT ON COLUMN billing.mrr_summary.customers IS 'Customers with MRR above zero at the end of the month.';
 
+-- The consolidated journal (domain.md section 3), assembled at read time from the stored monthly
+-- figures and the cash documents. Every event balances on its own:
+--   document issued, line by line     Dr accounts_receivable (gross)  Cr deferred_revenue (net), sales_tax_payable (tax)
+--     (a negative line posts the same entry reversed)
+--   month-end recognition             Dr deferred_revenue             Cr revenue
+--   earned before billed (change)     Dr unbilled_receivables         Cr deferred_revenue (reversed when billed)
+--   payment                           Dr cash                         Cr accounts_receivable
+--   cash refund                       Dr accounts_receivable          Cr cash
+--   rule C2a effect of a cash refund  Dr refunds (contra revenue), deferred_revenue (excess), sales_tax_payable (tax share)
+--                                     Cr accounts_receivable
+-- Sums are taken per customer month first (recognition nets within a customer's month), then per
+-- month, source, account and currency.
 CREATE VIEW billing.journal_entries AS
-SELECT j.month, coalesce(ms.remote_code, mg.remote_code, j.account) AS account, j.currency,
-       sum(j.debit) AS debit, sum(j.credit) AS credit, j.account AS account_role
-FROM billing._journal j
-LEFT JOIN billing.accounting_maps ms ON ms.map_kind = 'account' AND ms.source_id = j.source_id AND ms.local_key = j.account
-LEFT JOIN billing.accounting_maps mg ON mg.map_kind = 'account' AND mg.source_id IS NULL AND mg.local_key = j.account
+WITH rm AS (
+    SELECT r.month, c.source_id, r.currency,
+           sum(r.ar_debit) AS ar_debit, sum(r.ar_credit) AS ar_credit,
+           sum(r.tax_debit) AS tax_debit, sum(r.tax_credit) AS tax_credit,
+           sum(r.deferred_debit) AS def_debit, sum(r.deferred_credit) AS def_credit,
+           sum(GREATEST(r.recognized + r.contra, 0)) AS rec_pos, sum(GREATEST(-(r.recognized + r.contra), 0)) AS rec_neg,
+           sum(GREATEST(r.unbilled_change, 0)) AS unb_up, sum(GREATEST(-r.unbilled_change, 0)) AS unb_down
+      FROM billing._revenue_monthly r JOIN billing.customers c ON c.id = r.customer_id
+     GROUP BY 1, 2, 3),
+ev AS (
+    SELECT rm.month, rm.source_id, rm.currency, a.account, a.debit, a.credit
+      FROM rm CROSS JOIN LATERAL (VALUES
+          ('accounts_receivable', rm.ar_debit, rm.ar_credit),
+          ('sales_tax_payable', rm.tax_debit, rm.tax_credit),
+          ('deferred_revenue', rm.def_debit + rm.rec_pos + rm.unb_down, rm.def_credit + rm.rec_neg + rm.unb_up),
+          ('revenue', rm.rec_neg, rm.rec_pos),
+          ('unbilled_receivables', rm.unb_up, rm.unb_down)) a(account, debit, credit)
+    UNION ALL
+    SELECT date_trunc('month', p.payment_date::timestamp)::date, c.source_id, p.currency, a.account, a.debit, a.credit
+      FROM billing.payments p JOIN billing.customers c ON c.id = p.customer_id
+     CROSS JOIN LATERAL (VALUES ('cash', p.amount, 0::numeric), ('accounts_receivable', 0::numeric, p.amount)) a(account, debit, credit)
+     WHERE p.deleted_at IS NULL
+    UNION ALL
+    SELECT date_trunc('month', f.refund_date::timestamp)::date, c.source_id, f.currency, a.account, a.debit, a.credit
+      FROM billing.refunds f JOIN billing.customers c ON c.id = f.customer_id
+     CROSS JOIN LATERAL (VALUES ('accounts_receivable', f.amount, 0::numeric), ('cash', 0::numeric, f.amount)) a(account, debit, credit)
+     WHERE f.deleted_at IS NULL
+    UNION ALL
+    SELECT e.month, c.source_id, e.currency, a.account, a.debit, a.credit
+      FROM billing._refund_effects e JOIN billing.customers c ON c.id = e.customer_id
+     CROSS JOIN LATERAL (VALUES ('refunds', e.contra, 0::numeric), ('deferred_revenue', e.excess, 0::numeric),
+                                ('sales_tax_payable', e.tax, 0::numeric),
+                                ('accounts_receivable', 0::numeric, e.contra + e.excess + e.tax)) a(account, debit, credit))
+SELECT ev.month, coalesce(ms.remote_code, mg.remote_code, ev.account) AS account, ev.currency,
+       sum(ev.debit) AS debit, sum(ev.credit) AS credit,
+       pg_catalog.string_agg(DISTINCT ev.account, ',') AS account_role
+FROM ev
+LEFT JOIN billing.accounting_maps ms ON ms.map_kind = 'account' AND ms.source_id = ev.source_id AND ms.local_key = ev.account
+LEFT JOIN billing.accounting_maps mg ON mg.map_kind = 'account' AND mg.source_id IS NULL AND mg.local_key = ev.account
 WHERE billing._revenue_current()
-GROUP BY j.month, coalesce(ms.remote_code, mg.remote_code, j.account), j.currency, j.account;
+GROUP BY ev.month, coalesce(ms.remote_code, mg.remote_code, ev.account), ev.currency
+HAVING sum(ev.debit) <> 0 OR sum(ev.credit) <> 0;
 COMMENT ON VIEW billing.journal_entries IS 'Consolidated GL journal per month, account and currency (domain.md section 3); debits equal credits in every month and currency.';
 COMMENT ON COLUMN billing.journal_entries.month IS 'First day of the month.';
 COMMENT ON COLUMN billing.journal_entries.account IS 'The user''s account code from billing.accounting_maps (map_kind account, by source then global), else pg_billing''s role name.';
 COMMENT ON COLUMN billing.journal_entries.currency IS 'Currency.';
 COMMENT ON COLUMN billing.journal_entries.debit IS 'Total debits.';
 COMMENT ON COLUMN billing.journal_entries.credit IS 'Total credits.';
-COMMENT ON COLUMN billing.journal_entries.account_role IS 'pg_billing''s account role: accounts_receivable, cash, deferred_revenue, revenue, refunds, sales_tax_payable or unbilled_receivables.';
+COMMENT ON COLUMN billing.journal_entries.account_role IS 'pg_billing''s account role(s) behind the account: accounts_receivable, cash, deferred_revenue, revenue, refunds, sales_tax_payable, unbilled_receivables (comma-separated when several map to one code).';
 
 -- Privileges -------------------------------------------------------------------------------------
 
 REVOKE ALL ON billing._revenue_lines, billing._revenue_schedule, billing._mrr_lines, billing._revenue_dirty,
               billing._revenue_pending, billing._revenue_work, billing._revenue_monthly, billing._refund_effects,
-              billing._mrr_monthly, billing._mrr_movements, billing._journal,
+              billing._mrr_monthly, billing._mrr_movements,
               billing.monthly_revenue, billing.customer_mrr, billing.mrr_movements, billing.mrr_summary,
               billing.journal_entries FROM PUBLIC;
 REVOKE ALL ON FUNCTION billing._fx_rate(text, text, date), billing._invoice_refund_effects(bigint),
               billing._refund_has_period_lines(bigint), billing._revenue_compute_refunds(bigint),
               billing._revenue_compute_monthly(bigint), billing._revenue_compute_mrr(bigint),
-              billing._revenue_compute_movements(bigint), billing._revenue_compute_journal(bigint),
+              billing._revenue_compute_movements(bigint),
               billing.refresh_revenue(boolean), billing._revenue_arm(), billing._revenue_queue(bigint[]),
               billing._revenue_capture(), billing._revenue_capture_all(), billing._revenue_at_commit(),
-              billing._revenue_current() FROM PUBLIC;
+              billing._revenue_current(), billing._revenue_engine(bigint, boolean, integer),
+              billing._revenue_compute_fast(bigint) FROM PUBLIC;
 GRANT SELECT ON billing.monthly_revenue, billing.customer_mrr, billing.mrr_movements, billing.mrr_summary,
-                billing.journal_entries, billing._revenue_monthly, billing._mrr_monthly, billing._mrr_movements,
-                billing._journal
+                billing.journal_entries, billing._revenue_monthly, billing._mrr_monthly, billing._mrr_movements
       TO billing_reader, billing_admin;
 GRANT EXECUTE ON FUNCTION billing._revenue_current() TO billing_reader, billing_admin;
 -- loaders fire the capture triggers; the queueing functions they call run as the owner
