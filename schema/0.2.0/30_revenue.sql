@@ -350,7 +350,7 @@ LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
     rep AS MATERIALIZED (SELECT NULLIF(billing._setting('reporting_currency'), '') AS currency)
     INSERT INTO billing._revenue_monthly
     SELECT b.customer_id, b.currency, b.month, b.line_rec - b.contra, b.contra, b.billed,
-           GREATEST(b.balance, 0), GREATEST(-b.balance, 0), rep.currency,
+           GREATEST(b.balance, 0.00), GREATEST(-b.balance, 0.00), rep.currency,
            CASE WHEN rep.currency IS NOT NULL THEN
                 round((b.line_rec - b.contra)
                       * billing._fx_rate(b.currency, rep.currency, (b.month + interval '1 month' - interval '1 day')::date), 2)

@@ -159,6 +159,7 @@ emit_months(const PgbRevGroup *group, MonthAcc *acc, int first, int last, PgbRev
 	Numeric		balance = zero;
 	Numeric		mrr_prev = zero;
 	Numeric		unbilled_prev = zero;
+	Numeric		zero_cents = pgb_num_round2(zero);
 	bool		had_before = false;
 	int			m;
 
@@ -177,8 +178,8 @@ emit_months(const PgbRevGroup *group, MonthAcc *acc, int first, int last, PgbRev
 		row.recognized = pgb_num_sub(a->rec, a->contra);
 		row.contra = a->contra;
 		row.billed = a->billed;
-		row.deferred_end = pgb_num_sign(balance) > 0 ? balance : zero;
-		row.unbilled_end = pgb_num_sign(balance) < 0 ? pgb_num_abs(balance) : zero;
+		row.deferred_end = pgb_num_sign(balance) > 0 ? balance : zero_cents;
+		row.unbilled_end = pgb_num_sign(balance) < 0 ? pgb_num_abs(balance) : zero_cents;
 		row.mrr = mrr;
 		row.mrr_prev = mrr_prev;
 		row.movement = movement_of(mrr_prev, mrr, had_before);
