@@ -449,7 +449,7 @@ COMMENT ON FUNCTION billing._revenue_compute_fast(bigint) IS 'Writes monthly rev
 -- jit is off: generate_series over service periods makes the planner expect billions of rows, and
 -- compiling for that costs seconds on a refresh that takes milliseconds.
 CREATE FUNCTION billing.refresh_revenue(full_recompute boolean DEFAULT false) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, billing, pg_temp SET jit = off SET work_mem = '64MB' AS $fn$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, billing, pg_temp SET jit = off SET work_mem = '128MB' AS $fn$
 DECLARE
     v_txid bigint := txid_current();
     v_count bigint;
@@ -470,7 +470,11 @@ BEGIN
     GET DIAGNOSTICS v_count = ROW_COUNT;
     SELECT count(*) INTO v_count FROM billing._revenue_work w WHERE w.txid = v_txid;
     IF v_count > 0 THEN
-        ANALYZE billing._revenue_work;
+        -- ANALYZE locks the table until commit, which would serialise every writer's commit-time
+        -- refresh; only a full recomputation (which truncates the results anyway) pays for it
+        IF full_recompute THEN
+            ANALYZE billing._revenue_work;
+        END IF;
         PERFORM billing._revenue_compute_refunds(v_txid);
         IF billing._setting('reporting_currency') = ''
            AND current_setting('pg_billing.revenue_engine', true) IS DISTINCT FROM 'sql' THEN
@@ -482,6 +486,10 @@ BEGIN
         END IF;
     END IF;
     DELETE FROM billing._revenue_work w WHERE w.txid = v_txid;
+    IF full_recompute THEN
+        -- leave statistics of an empty queue: incremental refreshes then plan index lookups
+        ANALYZE billing._revenue_work;
+    END IF;
     RETURN v_count;
 END
 $fn$;
