@@ -36,12 +36,20 @@ enum
 
 #define OUTPUT_COLUMNS 19
 
-static const char *lines_query =
-"SELECT l.customer_id, l.currency, false, l.amount, l.period_start, l.period_end, l.issue_date,"
-"       (l.recurring AND l.kind NOT IN ('usage', 'one_time') AND l.amount <> 0"
-"        AND l.period_end > l.period_start),"
+#define LINE_COLUMNS \
+"SELECT l.customer_id, l.currency, false, l.amount, l.period_start, l.period_end, l.issue_date," \
+"       (l.recurring AND l.kind NOT IN ('usage', 'one_time') AND l.amount <> 0" \
+"        AND l.period_end > l.period_start)," \
 "       l.interval_months, l.full_period_amount, l.due_date, l.paid_on, NULL::numeric, NULL::numeric, l.tax"
-"  FROM billing._revenue_lines l"
+
+/* One branch per document kind, so a few queued customers are found through their indexes. */
+static const char *lines_query =
+LINE_COLUMNS
+"  FROM billing._revenue_invoice_lines l"
+"  JOIN billing._revenue_work w ON w.customer_id = l.customer_id AND w.txid = $1"
+" UNION ALL "
+LINE_COLUMNS
+"  FROM billing._revenue_credit_lines l"
 "  JOIN billing._revenue_work w ON w.customer_id = l.customer_id AND w.txid = $1"
 " UNION ALL "
 "SELECT e.customer_id, e.currency, true, e.adjust, e.month, e.month, NULL, false,"

@@ -3,7 +3,7 @@
 -- full recomputation, and the C engine equals the SQL formulation.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(18);
+SELECT plan(22);
 
 \set seed 0.17
 \set customers 400
@@ -141,5 +141,25 @@ SELECT billing.refresh_revenue();
 SELECT lives_ok('SELECT * FROM billing.customer_mrr', 'after billing.refresh_revenue() the same transaction reads');
 -- COMMIT, not ROLLBACK: pgTAP keeps its tally in this transaction
 COMMIT;
+
+-- Roles: an admin's load refreshes at its commit; a reader reads every result and cannot refresh.
+SET ROLE billing_admin;
+SELECT lives_ok($$
+    SELECT billing.add_source('roles', 'manual');
+    INSERT INTO billing.manual_customers (source, external_id, currency) VALUES ('roles', 'r1', 'USD');
+    INSERT INTO billing.manual_invoices (source, external_id, customer, status, issue_date, paid_date, currency)
+    VALUES ('roles', 'ri1', 'r1', 'paid', '2026-01-01', '2026-01-01', 'USD');
+    INSERT INTO billing.manual_invoice_lines (source, invoice, external_id, kind, subtotal, period_start, period_end,
+                                              recurring, interval_months)
+    VALUES ('roles', 'ri1', '1', 'plan', 42, '2026-01-01', '2026-02-01', true, 1)$$,
+    'billing_admin loads through the manual views and the commit refreshes');
+SET ROLE billing_reader;
+SELECT is((SELECT m.mrr FROM billing.customer_mrr m JOIN billing.customers c ON c.id = m.customer_id
+            WHERE c.external_id = 'r1' AND m.month = '2026-01-01'), 42.00, 'billing_reader reads the MRR the admin''s commit computed');
+SELECT lives_ok('SELECT (SELECT count(*) FROM billing.monthly_revenue) + (SELECT count(*) FROM billing.mrr_movements)
+                        + (SELECT count(*) FROM billing.mrr_summary) + (SELECT count(*) FROM billing.journal_entries)',
+                'billing_reader reads every public revenue relation');
+SELECT throws_ok('SELECT billing.refresh_revenue(true)', '42501', NULL, 'billing_reader cannot run a refresh');
+RESET ROLE;
 
 SELECT * FROM finish();
