@@ -766,7 +766,7 @@ COMMENT ON COLUMN billing.journal_entries.account_role IS 'pg_billing''s account
 
 -- Privileges -------------------------------------------------------------------------------------
 
-REVOKE ALL ON billing._revenue_lines, billing._revenue_schedule, billing._mrr_lines, billing._revenue_dirty,
+REVOKE ALL ON billing._revenue_invoice_lines, billing._revenue_credit_lines, billing._revenue_lines, billing._revenue_schedule, billing._mrr_lines, billing._revenue_dirty,
               billing._revenue_pending, billing._revenue_work, billing._revenue_monthly, billing._refund_effects,
               billing._mrr_monthly, billing._mrr_movements,
               billing.monthly_revenue, billing.customer_mrr, billing.mrr_movements, billing.mrr_summary,
@@ -780,7 +780,7 @@ REVOKE ALL ON FUNCTION billing._fx_rate(text, text, date), billing._invoice_refu
               billing._revenue_current(), billing._revenue_engine(bigint, boolean, integer),
               billing._revenue_compute_fast(bigint) FROM PUBLIC;
 GRANT SELECT ON billing.monthly_revenue, billing.customer_mrr, billing.mrr_movements, billing.mrr_summary,
-                billing.journal_entries, billing._revenue_monthly, billing._mrr_monthly, billing._mrr_movements
+                billing.journal_entries
       TO billing_reader, billing_admin;
 GRANT EXECUTE ON FUNCTION billing._revenue_current() TO billing_reader, billing_admin;
 -- loaders fire the capture triggers; the queueing functions they call run as the owner

@@ -35,7 +35,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else 
 printf '%-9s %-9s %-34s %10s %9s %9s\n' customers lines measure ms vs_sql vs_scan
 for n in "${sizes[@]}"; do
     db=bench_$n
-    pgb_psql -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+    pgb_psql -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
     pgb_psql -d "$db" -c "CREATE EXTENSION pg_billing" >/dev/null
     # the load itself bypasses the triggers: the full computation is timed on its own below
     pgb_psql -d "$db" -v seed=0.42 -v customers="$n" -c "SET session_replication_role = replica" \
