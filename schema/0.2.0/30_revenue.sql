@@ -556,6 +556,23 @@ END
 $fn$;
 COMMENT ON FUNCTION billing._revenue_capture() IS 'Statement trigger: queues the customers whose documents a statement changed.';
 
+-- Settings and exchange rates change every customer's figures; a TRUNCATE leaves no transition
+-- table to say whose: every customer is queued, and so is every customer that still has results.
+CREATE FUNCTION billing._revenue_queue_all() RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, billing, pg_temp AS $fn$
+    SELECT billing._revenue_queue(ARRAY(SELECT c.id FROM billing.customers c
+                                        UNION SELECT r.customer_id FROM billing._revenue_monthly r))
+$fn$;
+COMMENT ON FUNCTION billing._revenue_queue_all() IS 'Queues every customer, and every customer with stored results, for the next refresh.';
+
+CREATE FUNCTION billing._revenue_capture_all() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
+BEGIN
+    PERFORM billing._revenue_queue_all();
+    RETURN NULL;
+END
+$fn$;
+COMMENT ON FUNCTION billing._revenue_capture_all() IS 'Statement trigger: a setting, an exchange rate or a TRUNCATE changed figures of unknown customers, so all are queued.';
 DO $triggers$
 DECLARE
     t text;
@@ -567,19 +584,12 @@ BEGIN
                         FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture()', t || '_revenue_upd', t);
         EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON billing.%I REFERENCING OLD TABLE AS old_rows
                         FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture()', t || '_revenue_del', t);
+        EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON billing.%I
+                        FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture_all()', t || '_revenue_trunc', t);
     END LOOP;
 END
 $triggers$;
 
--- Settings and exchange rates change every customer's figures.
-CREATE FUNCTION billing._revenue_capture_all() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
-BEGIN
-    PERFORM billing._revenue_queue(ARRAY(SELECT c.id FROM billing.customers c));
-    RETURN NULL;
-END
-$fn$;
-COMMENT ON FUNCTION billing._revenue_capture_all() IS 'Statement trigger: a setting or an exchange rate changed, so every customer is queued.';
 CREATE TRIGGER setting_values_revenue AFTER INSERT OR UPDATE OR DELETE ON billing._setting_values
     FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture_all();
 CREATE TRIGGER fx_rates_revenue AFTER INSERT OR UPDATE OR DELETE ON billing.fx_rates
@@ -777,6 +787,7 @@ REVOKE ALL ON FUNCTION billing._fx_rate(text, text, date), billing._invoice_refu
               billing._revenue_compute_movements(bigint),
               billing.refresh_revenue(boolean), billing._revenue_arm(), billing._revenue_queue(bigint[]),
               billing._revenue_capture(), billing._revenue_capture_all(), billing._revenue_at_commit(),
+              billing._revenue_queue_all(),
               billing._revenue_current(), billing._revenue_engine(bigint, boolean, integer),
               billing._revenue_compute_fast(bigint) FROM PUBLIC;
 GRANT SELECT ON billing.monthly_revenue, billing.customer_mrr, billing.mrr_movements, billing.mrr_summary,
@@ -785,5 +796,6 @@ GRANT SELECT ON billing.monthly_revenue, billing.customer_mrr, billing.mrr_movem
 GRANT EXECUTE ON FUNCTION billing._revenue_current() TO billing_reader, billing_admin;
 -- loaders fire the capture triggers; the queueing functions they call run as the owner
 GRANT EXECUTE ON FUNCTION billing.refresh_revenue(boolean), billing._revenue_capture(), billing._revenue_capture_all(),
-                          billing._revenue_queue(bigint[]), billing._revenue_arm(), billing._revenue_at_commit()
+                          billing._revenue_queue(bigint[]), billing._revenue_queue_all(), billing._revenue_arm(),
+                          billing._revenue_at_commit()
       TO billing_admin;

@@ -3,7 +3,7 @@
 -- full recomputation, and the C engine equals the SQL formulation.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(22);
+SELECT plan(23);
 
 \set seed 0.17
 \set customers 400
@@ -141,6 +141,15 @@ SELECT billing.refresh_revenue();
 SELECT lives_ok('SELECT * FROM billing.customer_mrr', 'after billing.refresh_revenue() the same transaction reads');
 -- COMMIT, not ROLLBACK: pgTAP keeps its tally in this transaction
 COMMIT;
+
+-- TRUNCATE has no transition table: every customer is queued and recomputed at commit.
+TRUNCATE billing.refunds;
+SELECT pg_temp.snapshot('after_truncate');
+SELECT billing.refresh_revenue(true);
+SELECT pg_temp.snapshot('full_after_truncate');
+SELECT ok(pg_temp.differences('after_truncate', 'full_after_truncate') = 0
+          AND (SELECT count(*) FROM billing._refund_effects) = 0,
+          'TRUNCATE of refunds re-queues everyone: no contra revenue left, results equal a full recomputation');
 
 -- Roles: an admin's load refreshes at its commit; a reader reads every result and cannot refresh.
 SET ROLE billing_admin;
