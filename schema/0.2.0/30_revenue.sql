@@ -42,6 +42,11 @@ SELECT l.customer_id, l.doc_kind, l.doc_id, l.line_id, l.currency, l.amount AS l
        CASE
          WHEN b.days = 0 THEN l.amount
          -- a scalar subquery reads the setting once per query, not once per row
+         -- the last month's cumulative is the amount itself, so sub-cent amounts also sum exactly
+         WHEN m.k = b.months THEN
+              l.amount - CASE WHEN (SELECT billing._setting('recognition')) = 'monthly_even'
+                              THEN pg_catalog.round(l.amount * (m.k - 1) / b.months, 2)
+                              ELSE pg_catalog.round(l.amount * GREATEST(m.month - l.period_start, 0) / b.days, 2) END
          WHEN (SELECT billing._setting('recognition')) = 'monthly_even' THEN
               pg_catalog.round(l.amount * m.k / b.months, 2) - pg_catalog.round(l.amount * (m.k - 1) / b.months, 2)
          ELSE pg_catalog.round(l.amount * (LEAST(l.period_end, m.next_month) - l.period_start) / b.days, 2)

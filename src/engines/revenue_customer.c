@@ -12,6 +12,7 @@
 typedef struct MonthAcc
 {
 	Numeric		rec;			/* line recognition, after C2a adjustments */
+	int64		rec_cents;		/* the same, from lines on the integer fast path */
 	Numeric		contra;
 	Numeric		excess;
 	Numeric		billed;
@@ -65,36 +66,65 @@ group_range(const PgbRevGroup *group, int *first, int *last)
 	}
 }
 
-/* Rule C2: each month is the difference of two cumulative roundings. */
+/* Cumulative share of a line through month k of n (1-based), as a fraction numerator/denominator. */
+static void
+share_through(const PgbRevLine *l, int m0, int k, int n, bool monthly_even, int64 *num, int64 *den)
+{
+	if (monthly_even)
+	{
+		*num = k;
+		*den = n;
+	}
+	else
+	{
+		*num = Min(l->end, pgb_month_start(m0 + k)) - l->start;
+		*den = l->end - l->start;
+	}
+}
+
+/*
+ * Rule C2: each month is the difference of two cumulative roundings. Amounts in whole cents take an
+ * exact integer path; others use numeric arithmetic in the SQL formulation's order.
+ */
 static void
 schedule_line(const PgbRevLine *l, MonthAcc *acc, int first, bool monthly_even)
 {
 	int			m0 = pgb_month_of(l->start);
-	int			m1 = pgb_month_of(Max(l->end - 1, l->start));
-	int			days = l->end - l->start;
-	int			n = m1 - m0 + 1;
+	int			n = pgb_month_of(Max(l->end - 1, l->start)) - m0 + 1;
 	Numeric		prev = pgb_num_round2(pgb_num_zero());
+	int64		cents,
+				prev_cents = 0;
+	bool		fast = pgb_num_to_cents(l->amount, &cents);
 	int			k;
 
-	if (days == 0)
+	if (l->end == l->start)
 	{
 		acc[m0 - first].rec = pgb_num_add(acc[m0 - first].rec, l->amount);
 		return;
 	}
 	for (k = 1; k <= n; k++)
 	{
-		Numeric		cum;
+		MonthAcc   *a = &acc[m0 + k - 1 - first];
+		int64		num,
+					den;
 
-		if (monthly_even)
-			cum = pgb_num_round2(pgb_num_div_int(pgb_num_mul_int(l->amount, k), n));
+		share_through(l, m0, k, n, monthly_even, &num, &den);
+		if (fast)
+		{
+			int64		cum = pgb_cents_ratio(cents, num, den);
+
+			a->rec_cents += cum - prev_cents;
+			prev_cents = cum;
+		}
 		else
 		{
-			DateADT		through = Min(l->end, pgb_month_start(m0 + k));
+			/* the last cumulative is the amount itself, so sub-cent amounts also sum exactly */
+			Numeric		cum = (k == n) ? l->amount
+				: pgb_num_round2(pgb_num_div_int(pgb_num_mul_int(l->amount, num), den));
 
-			cum = pgb_num_round2(pgb_num_div_int(pgb_num_mul_int(l->amount, through - l->start), days));
+			a->rec = pgb_num_add(a->rec, pgb_num_sub(cum, prev));
+			prev = cum;
 		}
-		acc[m0 + k - 1 - first].rec = pgb_num_add(acc[m0 + k - 1 - first].rec, pgb_num_sub(cum, prev));
-		prev = cum;
 	}
 }
 
@@ -213,6 +243,7 @@ pgb_revenue_customer(const PgbRevGroup *group, const PgbRevOptions *options, Pgb
 		int			j;
 
 		acc[m].rec = acc[m].contra = acc[m].excess = acc[m].billed = acc[m].mrr = zero;
+		acc[m].rec_cents = 0;
 		for (j = 0; j < 6; j++)
 			acc[m].journal[j] = zero;
 	}
@@ -236,5 +267,8 @@ pgb_revenue_customer(const PgbRevGroup *group, const PgbRevOptions *options, Pgb
 		if (l->counts)
 			mrr_line(l, acc, first, options->past_due_days);
 	}
+	for (m = 0; m <= last - first; m++)
+		if (acc[m].rec_cents != 0)
+			acc[m].rec = pgb_num_add(acc[m].rec, pgb_cents_to_num(acc[m].rec_cents));
 	emit_months(group, acc, first, last, emit, arg);
 }

@@ -68,6 +68,49 @@ pgb_num_cmp(Numeric a, Numeric b)
 	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a), NumericGetDatum(b)));
 }
 
+/*
+ * The exact cents of an amount with at most 2 decimals and well inside int64, for the integer fast
+ * path of recognition; false sends the caller to numeric arithmetic.
+ */
+bool
+pgb_num_to_cents(Numeric a, int64 *cents)
+{
+	Numeric		limit = int64_to_numeric(INT64CONST(1000000000000000)); /* 10^15 cents */
+
+	if (DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(a))) > 2 ||
+		pgb_num_cmp(pgb_num_abs(a), limit) >= 0)
+		return false;
+	*cents = DatumGetInt64(DirectFunctionCall1(numeric_int8,
+											   NumericGetDatum(pgb_num_mul_int(a, 100))));
+	return true;
+}
+
+Numeric
+pgb_cents_to_num(int64 cents)
+{
+	return int64_div_fast_to_numeric(cents, 2);
+}
+
+/*
+ * round(cents * numerator / denominator) half away from zero, exactly. It equals SQL's
+ * round(amount * numerator / denominator, 2): numeric division keeps at least 16 significant digits,
+ * and a fraction with a denominator below 10^11 cannot come within 10^-14 of a half cent without
+ * being exactly on it, so the two roundings never disagree.
+ */
+int64
+pgb_cents_ratio(int64 cents, int64 numerator, int64 denominator)
+{
+	int128		num = (int128) cents * numerator;
+	int128		q = num / denominator;
+	int128		r = num % denominator;
+
+	if (r < 0)
+		r = -r;
+	if (2 * r >= (int128) (denominator < 0 ? -denominator : denominator))
+		q += (num < 0) ? -1 : 1;
+	return (int64) q;
+}
+
 int
 pgb_month_of(DateADT d)
 {

@@ -20,6 +20,9 @@ extern Numeric pgb_num_round2(Numeric a);
 extern Numeric pgb_num_abs(Numeric a);
 extern int	pgb_num_sign(Numeric a);
 extern int	pgb_num_cmp(Numeric a, Numeric b);
+extern bool pgb_num_to_cents(Numeric a, int64 *cents);
+extern Numeric pgb_cents_to_num(int64 cents);
+extern int64 pgb_cents_ratio(int64 cents, int64 numerator, int64 denominator);
 
 /* Months are counted as year * 12 + month - 1, so consecutive months differ by one. */
 extern int	pgb_month_of(DateADT d);
