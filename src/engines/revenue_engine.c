@@ -152,6 +152,12 @@ add_line(EngineState *st, HeapTuple tup, TupleDesc desc)
 	l->paid_on = get_date(tup, desc, COL_PAID_ON, &l->has_paid);
 	l->contra = get_numeric(tup, desc, COL_CONTRA);
 	l->excess = get_numeric(tup, desc, COL_EXCESS);
+	if (DATE_NOT_FINITE(l->start) || DATE_NOT_FINITE(l->end) || (!l->is_effect && DATE_NOT_FINITE(l->issue)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("a document line of customer %lld has an infinite date",
+						(long long) g->customer_id),
+				 errhint("Service periods and issue dates must be finite dates.")));
 	if (l->is_effect && (l->contra == NULL || l->excess == NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
