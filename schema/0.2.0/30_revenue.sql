@@ -131,10 +131,15 @@ CREATE TABLE billing._revenue_monthly (
     tax_debit            numeric NOT NULL,
     tax_credit           numeric NOT NULL,
     unbilled_change      numeric NOT NULL,
+    -- month-end MRR as reported (rounded once, negative as 0) and the previous month's
+    mrr                  numeric NOT NULL,
+    mrr_prev             numeric NOT NULL,
+    mrr_reporting        numeric,
+    mrr_reporting_prev   numeric,
     PRIMARY KEY (customer_id, currency, month)
 );
 CREATE INDEX _revenue_monthly_month ON billing._revenue_monthly (month);
-COMMENT ON TABLE billing._revenue_monthly IS 'Stored result behind billing.monthly_revenue; one row per customer, currency and month of its range.';
+COMMENT ON TABLE billing._revenue_monthly IS 'Stored result behind billing.monthly_revenue and billing.customer_mrr; one row per customer, currency and month of its range.';
 
 CREATE TABLE billing._refund_effects (
     customer_id bigint NOT NULL,
@@ -149,20 +154,6 @@ CREATE TABLE billing._refund_effects (
 );
 CREATE INDEX _refund_effects_customer ON billing._refund_effects (customer_id);
 COMMENT ON TABLE billing._refund_effects IS 'Rule C2a per cash refund: contra revenue, excess taken off deferred revenue, tax part, and the monthly change of the refunded invoice''s later recognition.';
-
-CREATE TABLE billing._mrr_monthly (
-    customer_id        bigint NOT NULL,
-    currency           text NOT NULL,
-    month              date NOT NULL,
-    mrr                numeric NOT NULL,
-    mrr_prev           numeric NOT NULL,
-    reporting_currency text,
-    mrr_reporting      numeric,
-    mrr_reporting_prev numeric,
-    PRIMARY KEY (customer_id, currency, month)
-);
-CREATE INDEX _mrr_monthly_month ON billing._mrr_monthly (month);
-COMMENT ON TABLE billing._mrr_monthly IS 'Stored result behind billing.customer_mrr: reported MRR (rounded once, negative as 0) at each month end.';
 
 CREATE TABLE billing._mrr_movements (
     customer_id      bigint NOT NULL,
@@ -363,42 +354,32 @@ LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
                          - coalesce(lag(GREATEST(-b.balance, 0)) OVER (PARTITION BY b.customer_id, b.currency ORDER BY b.month), 0)
                          AS unbilled_change
                FROM bal b),
-    rep AS MATERIALIZED (SELECT NULLIF(billing._setting('reporting_currency'), '') AS currency)
-    INSERT INTO billing._revenue_monthly
-    SELECT b.customer_id, b.currency, b.month, b.line_rec - b.contra, b.contra, b.billed,
-           GREATEST(b.balance, 0.00), GREATEST(-b.balance, 0.00), rep.currency,
-           CASE WHEN rep.currency IS NOT NULL THEN
-                round((b.line_rec - b.contra)
-                      * billing._fx_rate(b.currency, rep.currency, (b.month + interval '1 month' - interval '1 day')::date), 2)
-           END,
-           b.ar_debit, b.ar_credit, b.deferred_debit, b.deferred_credit, b.tax_debit, b.tax_credit, b.unbilled_change
-      FROM bal2 b CROSS JOIN rep
-$fn$;
-COMMENT ON FUNCTION billing._revenue_compute_monthly(bigint) IS 'Writes recognised, billed, deferred and unbilled revenue of the customers being refreshed.';
-
-CREATE FUNCTION billing._revenue_compute_mrr(p_txid bigint) RETURNS void
-LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
-    WITH w AS (SELECT customer_id FROM billing._revenue_work WHERE txid = p_txid),
     rep AS MATERIALIZED (SELECT NULLIF(billing._setting('reporting_currency'), '') AS rcur),
+    -- MRR (rules C3-C5, C7): exact sums per snapshot, rounded once, negative shown as 0
     lm AS (SELECT m.customer_id, m.currency, m.month, sum(m.mrr) AS mrr,
                   sum(m.mrr * CASE WHEN rep.rcur IS NOT NULL
                                    THEN billing._fx_rate(m.currency, rep.rcur, m.period_start) END) AS mrr_rep
              FROM billing._mrr_lines m JOIN w USING (customer_id) CROSS JOIN rep
             GROUP BY 1, 2, 3),
-    cur AS (SELECT r.customer_id, r.currency, r.month,
-                   GREATEST(round(coalesce(lm.mrr, 0), 2), 0) AS mrr,
-                   CASE WHEN rep.rcur IS NOT NULL THEN GREATEST(round(coalesce(lm.mrr_rep, 0), 2), 0) END AS mrr_rep,
-                   rep.rcur AS rep_currency
-              FROM billing._revenue_monthly r JOIN w USING (customer_id) CROSS JOIN rep
-              LEFT JOIN lm USING (customer_id, currency, month))
-    INSERT INTO billing._mrr_monthly
-    SELECT c.customer_id, c.currency, c.month, c.mrr,
-           coalesce(lag(c.mrr) OVER win, 0), c.rep_currency, c.mrr_rep,
-           CASE WHEN c.rep_currency IS NOT NULL THEN coalesce(lag(c.mrr_rep) OVER win, 0) END
-      FROM cur c
+    cur AS (SELECT b.*, GREATEST(round(coalesce(lm.mrr, 0), 2), 0) AS mrr,
+                   CASE WHEN rep.rcur IS NOT NULL THEN GREATEST(round(coalesce(lm.mrr_rep, 0), 2), 0) END AS mrr_rep
+              FROM bal2 b CROSS JOIN rep LEFT JOIN lm USING (customer_id, currency, month))
+    INSERT INTO billing._revenue_monthly (customer_id, currency, month, recognized, contra, billed, deferred_end,
+        unbilled_end, reporting_currency, recognized_reporting, ar_debit, ar_credit, deferred_debit, deferred_credit,
+        tax_debit, tax_credit, unbilled_change, mrr, mrr_prev, mrr_reporting, mrr_reporting_prev)
+    SELECT c.customer_id, c.currency, c.month, c.line_rec - c.contra, c.contra, c.billed,
+           GREATEST(c.balance, 0.00), GREATEST(-c.balance, 0.00), rep.rcur,
+           CASE WHEN rep.rcur IS NOT NULL THEN
+                round((c.line_rec - c.contra)
+                      * billing._fx_rate(c.currency, rep.rcur, (c.month + interval '1 month' - interval '1 day')::date), 2)
+           END,
+           c.ar_debit, c.ar_credit, c.deferred_debit, c.deferred_credit, c.tax_debit, c.tax_credit, c.unbilled_change,
+           c.mrr, coalesce(lag(c.mrr) OVER win, 0), c.mrr_rep,
+           CASE WHEN rep.rcur IS NOT NULL THEN coalesce(lag(c.mrr_rep) OVER win, 0) END
+      FROM cur c CROSS JOIN rep
     WINDOW win AS (PARTITION BY c.customer_id, c.currency ORDER BY c.month)
 $fn$;
-COMMENT ON FUNCTION billing._revenue_compute_mrr(bigint) IS 'Writes the reported month-end MRR of the customers being refreshed, over the same month range as their revenue.';
+COMMENT ON FUNCTION billing._revenue_compute_monthly(bigint) IS 'Writes recognised, billed, deferred and unbilled revenue and the reported MRR of the customers being refreshed.';
 
 -- Movements use the reported values (rule C6); with a reporting currency each movement is converted
 -- at the month's own effective rate and what remains of the converted change is the fx row.
@@ -407,7 +388,7 @@ LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
     WITH w AS (SELECT customer_id FROM billing._revenue_work WHERE txid = p_txid),
     x AS (SELECT m.*, coalesce(bool_or(m.mrr > 0) OVER (PARTITION BY m.customer_id, m.currency ORDER BY m.month
                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 2 PRECEDING), false) AS had_before
-            FROM billing._mrr_monthly m JOIN w USING (customer_id)),
+            FROM billing._revenue_monthly m JOIN w USING (customer_id)),
     k AS (SELECT x.*,
                  CASE WHEN x.mrr_prev = 0 AND x.mrr > 0 THEN CASE WHEN x.had_before THEN 'reactivation' ELSE 'new' END
                       WHEN x.mrr_prev > 0 AND x.mrr = 0 THEN 'churn'
@@ -448,12 +429,12 @@ LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
     WITH r AS MATERIALIZED (
         SELECT * FROM billing._revenue_engine(p_txid, billing._setting('recognition') = 'monthly_even',
                                               billing._setting('past_due_days')::integer)),
-    rev AS (INSERT INTO billing._revenue_monthly
+    rev AS (INSERT INTO billing._revenue_monthly (customer_id, currency, month, recognized, contra, billed,
+                deferred_end, unbilled_end, ar_debit, ar_credit, deferred_debit, deferred_credit, tax_debit, tax_credit,
+                unbilled_change, mrr, mrr_prev)
             SELECT r.customer_id, r.currency, r.month, r.recognized, r.contra, r.billed, r.deferred_end,
-                   r.unbilled_end, NULL, NULL, r.ar_debit, r.ar_credit, r.deferred_debit, r.deferred_credit,
-                   r.tax_debit, r.tax_credit, r.unbilled_change FROM r),
-    mrr AS (INSERT INTO billing._mrr_monthly
-            SELECT r.customer_id, r.currency, r.month, r.mrr, r.mrr_prev, NULL, NULL, NULL FROM r)
+                   r.unbilled_end, r.ar_debit, r.ar_credit, r.deferred_debit, r.deferred_credit,
+                   r.tax_debit, r.tax_credit, r.unbilled_change, r.mrr, r.mrr_prev FROM r)
     INSERT INTO billing._mrr_movements
     SELECT r.customer_id, r.currency, r.month, r.movement, r.movement_amount, NULL FROM r WHERE r.movement IS NOT NULL
 $fn$;
@@ -474,13 +455,12 @@ BEGIN
     IF full_recompute THEN
         DELETE FROM billing._revenue_dirty;
         INSERT INTO billing._revenue_work (txid, customer_id) SELECT v_txid, c.id FROM billing.customers c;
-        TRUNCATE billing._revenue_monthly, billing._refund_effects, billing._mrr_monthly, billing._mrr_movements;
+        TRUNCATE billing._revenue_monthly, billing._refund_effects, billing._mrr_movements;
     ELSE
         WITH d AS (DELETE FROM billing._revenue_dirty RETURNING customer_id)
         INSERT INTO billing._revenue_work (txid, customer_id) SELECT v_txid, d.customer_id FROM d;
         DELETE FROM billing._revenue_monthly t USING billing._revenue_work w WHERE w.txid = v_txid AND t.customer_id = w.customer_id;
         DELETE FROM billing._refund_effects t USING billing._revenue_work w WHERE w.txid = v_txid AND t.customer_id = w.customer_id;
-        DELETE FROM billing._mrr_monthly t USING billing._revenue_work w WHERE w.txid = v_txid AND t.customer_id = w.customer_id;
         DELETE FROM billing._mrr_movements t USING billing._revenue_work w WHERE w.txid = v_txid AND t.customer_id = w.customer_id;
     END IF;
     GET DIAGNOSTICS v_count = ROW_COUNT;
@@ -497,7 +477,6 @@ BEGIN
             PERFORM billing._revenue_compute_fast(v_txid);
         ELSE
             PERFORM billing._revenue_compute_monthly(v_txid);
-            PERFORM billing._revenue_compute_mrr(v_txid);
             PERFORM billing._revenue_compute_movements(v_txid);
         END IF;
     END IF;
@@ -649,7 +628,7 @@ COMMENT ON COLUMN billing.monthly_revenue.recognized_reporting IS 'recognized co
 CREATE VIEW billing.customer_mrr AS
 SELECT m.customer_id, m.month, m.currency, m.mrr, m.mrr * 12 AS arr, m.reporting_currency, m.mrr_reporting,
        m.mrr_reporting * 12 AS arr_reporting
-FROM billing._mrr_monthly m
+FROM billing._revenue_monthly m
 WHERE billing._revenue_current();
 COMMENT ON VIEW billing.customer_mrr IS 'MRR and ARR per customer, month and currency at the month-end snapshot (rules C3, C4, C5, C7), over the same months as billing.monthly_revenue.';
 COMMENT ON COLUMN billing.customer_mrr.customer_id IS 'The customer.';
@@ -681,10 +660,10 @@ CREATE VIEW billing.mrr_summary AS
 WITH rep AS MATERIALIZED (SELECT NULLIF(billing._setting('reporting_currency'), '') AS currency),
 base AS (
     SELECT m.month, m.currency, m.mrr_prev AS mrr_start, m.mrr AS mrr_end, m.customer_id
-      FROM billing._mrr_monthly m, rep WHERE rep.currency IS NULL
+      FROM billing._revenue_monthly m, rep WHERE rep.currency IS NULL
     UNION ALL
     SELECT m.month, rep.currency, m.mrr_reporting_prev, m.mrr_reporting, m.customer_id
-      FROM billing._mrr_monthly m, rep WHERE rep.currency IS NOT NULL),
+      FROM billing._revenue_monthly m, rep WHERE rep.currency IS NOT NULL),
 mv AS (
     SELECT m.month, coalesce(rep.currency, m.currency) AS currency,
            sum(coalesce(CASE WHEN rep.currency IS NULL THEN m.amount ELSE m.reporting_amount END, 0))
@@ -783,12 +762,12 @@ COMMENT ON COLUMN billing.journal_entries.account_role IS 'pg_billing''s account
 
 REVOKE ALL ON billing._revenue_invoice_lines, billing._revenue_credit_lines, billing._revenue_lines, billing._revenue_schedule, billing._mrr_lines, billing._revenue_dirty,
               billing._revenue_pending, billing._revenue_work, billing._revenue_monthly, billing._refund_effects,
-              billing._mrr_monthly, billing._mrr_movements,
+              billing._mrr_movements,
               billing.monthly_revenue, billing.customer_mrr, billing.mrr_movements, billing.mrr_summary,
               billing.journal_entries FROM PUBLIC;
 REVOKE ALL ON FUNCTION billing._fx_rate(text, text, date), billing._invoice_refund_effects(bigint),
               billing._refund_has_period_lines(bigint), billing._revenue_compute_refunds(bigint),
-              billing._revenue_compute_monthly(bigint), billing._revenue_compute_mrr(bigint),
+              billing._revenue_compute_monthly(bigint),
               billing._revenue_compute_movements(bigint),
               billing.refresh_revenue(boolean), billing._revenue_arm(), billing._revenue_queue(bigint[]),
               billing._revenue_capture(), billing._revenue_capture_all(), billing._revenue_at_commit(),
