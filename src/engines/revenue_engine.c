@@ -1,0 +1,264 @@
+/*
+ * revenue_engine.c: billing._revenue_engine(txid), the one-pass revenue computation.
+ *
+ * Reads the lines (and refund effects) of the customers queued in billing._revenue_work under txid,
+ * ordered by customer and currency, through an SPI cursor, and returns one row per customer, currency
+ * and month: recognised, contra, billed, deferred and unbilled revenue, reported MRR, the previous
+ * month's MRR, and the movement between them. One ordered scan replaces the SQL formulation's
+ * generate_series joins, sorts, hash aggregates and window functions.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
+
+#include "engines/revenue_customer.h"
+#include "engines/revenue_money.h"
+
+PG_FUNCTION_INFO_V1(pgb_revenue_engine);
+
+#define FETCH_ROWS 2000
+
+/* Column order of the query below. */
+enum
+{
+	COL_CUSTOMER = 1, COL_CURRENCY, COL_EFFECT, COL_AMOUNT, COL_START, COL_END, COL_ISSUE, COL_COUNTS,
+	COL_INTERVAL, COL_FPA, COL_DUE, COL_PAID_ON, COL_CONTRA, COL_EXCESS, COL_TAX
+};
+
+#define OUTPUT_COLUMNS 19
+
+#define LINE_COLUMNS \
+"SELECT l.customer_id, l.currency, false, l.amount, l.period_start, l.period_end, l.issue_date," \
+"       (l.recurring AND l.kind NOT IN ('usage', 'one_time') AND l.amount <> 0" \
+"        AND l.period_end > l.period_start)," \
+"       l.interval_months, l.full_period_amount, l.due_date, l.paid_on, NULL::numeric, NULL::numeric, l.tax"
+
+/* One branch per document kind, so a few queued customers are found through their indexes. */
+static const char *lines_query =
+LINE_COLUMNS
+"  FROM billing._revenue_invoice_lines l"
+"  JOIN billing._revenue_work w ON w.customer_id = l.customer_id AND w.txid = $1"
+" UNION ALL "
+LINE_COLUMNS
+"  FROM billing._revenue_credit_lines l"
+"  JOIN billing._revenue_work w ON w.customer_id = l.customer_id AND w.txid = $1"
+" UNION ALL "
+"SELECT e.customer_id, e.currency, true, e.adjust, e.month, e.month, NULL, false,"
+"       NULL, NULL, NULL, NULL, e.contra, e.excess, 0"
+"  FROM billing._refund_effects e"
+"  JOIN billing._revenue_work w ON w.customer_id = e.customer_id AND w.txid = $1"
+" ORDER BY 1, 2";
+
+typedef struct EngineState
+{
+	Tuplestorestate *store;
+	TupleDesc	desc;
+	PgbRevOptions options;
+	PgbRevGroup group;
+	MemoryContext group_cxt;	/* lines of the current group, reset between groups */
+} EngineState;
+
+static void
+emit_row(void *arg, const PgbRevRow *row)
+{
+	EngineState *st = (EngineState *) arg;
+	Datum		values[OUTPUT_COLUMNS];
+	bool		nulls[OUTPUT_COLUMNS] = {false};
+	int			j;
+
+	values[0] = Int64GetDatum(row->customer_id);
+	values[1] = row->currency;
+	values[2] = DateADTGetDatum(row->month);
+	values[3] = NumericGetDatum(row->recognized);
+	values[4] = NumericGetDatum(row->contra);
+	values[5] = NumericGetDatum(row->billed);
+	values[6] = NumericGetDatum(row->deferred_end);
+	values[7] = NumericGetDatum(row->unbilled_end);
+	values[8] = NumericGetDatum(row->mrr);
+	values[9] = NumericGetDatum(row->mrr_prev);
+	if (row->movement != NULL)
+	{
+		values[10] = CStringGetTextDatum(row->movement);
+		values[11] = NumericGetDatum(row->movement_amount);
+	}
+	else
+		nulls[10] = nulls[11] = true;
+	for (j = 0; j < 6; j++)
+		values[12 + j] = NumericGetDatum(row->journal[j]);
+	values[18] = NumericGetDatum(row->unbilled_change);
+	tuplestore_putvalues(st->store, st->desc, values, nulls);
+}
+
+static Numeric
+get_numeric(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : DatumGetNumericCopy(d);
+}
+
+static DateADT
+get_date(HeapTuple tup, TupleDesc desc, int col, bool *present)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	*present = !isnull;
+	return isnull ? 0 : DatumGetDateADT(d);
+}
+
+/* Copies one fetched row into the current group (in the group's memory context). */
+static void
+add_line(EngineState *st, HeapTuple tup, TupleDesc desc)
+{
+	PgbRevGroup *g = &st->group;
+	PgbRevLine *l;
+	bool		isnull,
+				present;
+
+	if (g->nlines == g->capacity)
+	{
+		g->capacity = g->capacity ? g->capacity * 2 : 64;
+		g->lines = g->lines ? repalloc(g->lines, sizeof(PgbRevLine) * g->capacity)
+			: palloc(sizeof(PgbRevLine) * g->capacity);
+	}
+	l = &g->lines[g->nlines++];
+	l->is_effect = DatumGetBool(SPI_getbinval(tup, desc, COL_EFFECT, &isnull));
+	l->amount = get_numeric(tup, desc, COL_AMOUNT);
+	if (l->amount == NULL)
+		l->amount = pgb_num_zero();
+	l->tax = get_numeric(tup, desc, COL_TAX);
+	if (l->tax == NULL)
+		l->tax = pgb_num_zero();
+	l->start = get_date(tup, desc, COL_START, &present);
+	l->end = get_date(tup, desc, COL_END, &present);
+	l->issue = get_date(tup, desc, COL_ISSUE, &present);
+	l->counts = DatumGetBool(SPI_getbinval(tup, desc, COL_COUNTS, &isnull));
+	l->interval_months = DatumGetInt32(SPI_getbinval(tup, desc, COL_INTERVAL, &isnull));
+	if (isnull)
+		l->interval_months = 1;
+	l->full_period_amount = get_numeric(tup, desc, COL_FPA);
+	l->due = get_date(tup, desc, COL_DUE, &l->has_due);
+	l->paid_on = get_date(tup, desc, COL_PAID_ON, &l->has_paid);
+	l->contra = get_numeric(tup, desc, COL_CONTRA);
+	l->excess = get_numeric(tup, desc, COL_EXCESS);
+	if (DATE_NOT_FINITE(l->start) || DATE_NOT_FINITE(l->end) || (!l->is_effect && DATE_NOT_FINITE(l->issue)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("a document line of customer %lld has an infinite date",
+						(long long) g->customer_id),
+				 errhint("Service periods and issue dates must be finite dates.")));
+	if (l->is_effect && (l->contra == NULL || l->excess == NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("refund effect of customer %lld has no contra or excess amount",
+						(long long) g->customer_id)));
+}
+
+static void
+flush_group(EngineState *st)
+{
+	MemoryContext old = MemoryContextSwitchTo(st->group_cxt);
+
+	pgb_revenue_customer(&st->group, &st->options, emit_row, st);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(st->group_cxt);
+	st->group.lines = NULL;
+	st->group.nlines = st->group.capacity = 0;
+}
+
+/* A new customer or currency starts a new group. */
+static bool
+same_group(EngineState *st, HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+	int64		customer = DatumGetInt64(SPI_getbinval(tup, desc, COL_CUSTOMER, &isnull));
+	Datum		currency = SPI_getbinval(tup, desc, COL_CURRENCY, &isnull);
+
+	if (st->group.nlines > 0 && customer == st->group.customer_id &&
+		DatumGetBool(DirectFunctionCall2Coll(texteq, C_COLLATION_OID, currency, st->group.currency)))
+		return true;
+	if (st->group.nlines > 0)
+		flush_group(st);
+	st->group.customer_id = customer;
+	st->group.currency = datumCopy(currency, false, -1);
+	return false;
+}
+
+static void
+scan_lines(EngineState *st, int64 txid)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(txid)};
+	SPIPlanPtr	plan = SPI_prepare(lines_query, 1, argtypes);
+	Portal		portal;
+	MemoryContext spi_cxt = CurrentMemoryContext;
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for the revenue lines query: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, args, NULL, true);
+	for (;;)
+	{
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			MemoryContext old;
+
+			CHECK_FOR_INTERRUPTS();
+			/* the currency key must outlive the fetched batch: keep it with the group */
+			old = MemoryContextSwitchTo(st->group_cxt);
+			same_group(st, tup, SPI_tuptable->tupdesc);
+			add_line(st, tup, SPI_tuptable->tupdesc);
+			MemoryContextSwitchTo(old);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		MemoryContextSwitchTo(spi_cxt);
+	}
+	if (st->group.nlines > 0)
+		flush_group(st);
+	SPI_cursor_close(portal);
+}
+
+/*
+ * billing._revenue_engine(txid bigint, monthly_even boolean, past_due_days integer)
+ */
+Datum
+pgb_revenue_engine(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	EngineState st;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("billing._revenue_engine arguments must not be null")));
+	InitMaterializedSRF(fcinfo, 0);
+	memset(&st, 0, sizeof(st));
+	st.store = rsinfo->setResult;
+	st.desc = rsinfo->setDesc;
+	st.options.monthly_even = PG_GETARG_BOOL(1);
+	st.options.past_due_days = PG_GETARG_INT32(2);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	st.group_cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_billing revenue group",
+										 ALLOCSET_DEFAULT_SIZES);
+	scan_lines(&st, PG_GETARG_INT64(0));
+	SPI_finish();
+	return (Datum) 0;
+}

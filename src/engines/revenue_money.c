@@ -1,0 +1,151 @@
+/*
+ * revenue_money.c: numeric arithmetic and calendar months for the revenue engine.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/numeric.h"
+
+#include "engines/revenue_money.h"
+
+Numeric
+pgb_num_zero(void)
+{
+	return int64_to_numeric(0);
+}
+
+Numeric
+pgb_num_add(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+Numeric
+pgb_num_sub(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_sub, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+Numeric
+pgb_num_mul_int(Numeric a, int64 b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_mul, NumericGetDatum(a),
+											   NumericGetDatum(int64_to_numeric(b))));
+}
+
+/* Same division as SQL's numeric / integer, so the same result scale and rounding. */
+Numeric
+pgb_num_div_int(Numeric a, int64 b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_div, NumericGetDatum(a),
+											   NumericGetDatum(int64_to_numeric(b))));
+}
+
+/* round(x, 2): half away from zero (rule C9). */
+Numeric
+pgb_num_round2(Numeric a)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_round, NumericGetDatum(a), Int32GetDatum(2)));
+}
+
+Numeric
+pgb_num_abs(Numeric a)
+{
+	return DatumGetNumeric(DirectFunctionCall1(numeric_abs, NumericGetDatum(a)));
+}
+
+int
+pgb_num_sign(Numeric a)
+{
+	return pgb_num_cmp(a, pgb_num_zero());
+}
+
+int
+pgb_num_cmp(Numeric a, Numeric b)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+/*
+ * The exact cents of an amount with at most 2 decimals and well inside int64, for the integer fast
+ * path of recognition; false sends the caller to numeric arithmetic.
+ */
+bool
+pgb_num_to_cents(Numeric a, int64 *cents)
+{
+	Numeric		limit = int64_to_numeric(INT64CONST(1000000000000000)); /* 10^15 cents */
+
+	if (DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(a))) > 2 ||
+		pgb_num_cmp(pgb_num_abs(a), limit) >= 0)
+		return false;
+	*cents = DatumGetInt64(DirectFunctionCall1(numeric_int8,
+											   NumericGetDatum(pgb_num_mul_int(a, 100))));
+	return true;
+}
+
+Numeric
+pgb_cents_to_num(int64 cents)
+{
+	return int64_div_fast_to_numeric(cents, 2);
+}
+
+/*
+ * round(cents * numerator / denominator) half away from zero, exactly. It equals SQL's
+ * round(amount * numerator / denominator, 2): numeric division keeps at least 16 significant digits,
+ * and a fraction with a denominator below 10^11 cannot come within 10^-14 of a half cent without
+ * being exactly on it, so the two roundings never disagree.
+ */
+int64
+pgb_cents_ratio(int64 cents, int64 numerator, int64 denominator)
+{
+	int128		num = (int128) cents * numerator;
+	int128		q = num / denominator;
+	int128		r = num % denominator;
+
+	if (r < 0)
+		r = -r;
+	if (2 * r >= (int128) (denominator < 0 ? -denominator : denominator))
+		q += (num < 0) ? -1 : 1;
+	return (int64) q;
+}
+
+int
+pgb_month_of(DateADT d)
+{
+	int			y,
+				m,
+				day;
+
+	j2date(d + POSTGRES_EPOCH_JDATE, &y, &m, &day);
+	return y * 12 + m - 1;
+}
+
+DateADT
+pgb_month_start(int month)
+{
+	return date2j(month / 12, month % 12 + 1, 1) - POSTGRES_EPOCH_JDATE;
+}
+
+DateADT
+pgb_month_last_day(int month)
+{
+	return pgb_month_start(month + 1) - 1;
+}
+
+/* date + n months with end-of-month clamping, as PostgreSQL's date + interval does. */
+DateADT
+pgb_add_months(DateADT d, int months)
+{
+	int			y,
+				m,
+				day,
+				target,
+				last;
+
+	j2date(d + POSTGRES_EPOCH_JDATE, &y, &m, &day);
+	target = y * 12 + m - 1 + months;
+	last = day_tab[isleap(target / 12)][target % 12];
+	return date2j(target / 12, target % 12 + 1, Min(day, last)) - POSTGRES_EPOCH_JDATE;
+}

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# make bench: every benchmark script, one after the other.
+set -euo pipefail
+here=$(dirname "$0")
+"$here/revenue.sh"

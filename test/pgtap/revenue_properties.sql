@@ -1,0 +1,185 @@
+-- Properties of the revenue engine on a generated book (test/bench/revenue_gen.sql): every line sums
+-- to its amount, movements explain every MRR change, journals balance, incremental refresh equals a
+-- full recomputation, and the C engine equals the SQL formulation.
+\set ON_ERROR_STOP 1
+SET client_min_messages = warning;
+SELECT plan(25);
+
+\set seed 0.17
+\set customers 400
+\ir ../bench/revenue_gen.sql
+
+CREATE FUNCTION pg_temp.snapshot(p_name text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('DROP TABLE IF EXISTS pg_temp.%I', p_name || '_rev');
+    EXECUTE format('DROP TABLE IF EXISTS pg_temp.%I', p_name || '_mrr');
+    EXECUTE format('DROP TABLE IF EXISTS pg_temp.%I', p_name || '_mov');
+    EXECUTE format('DROP TABLE IF EXISTS pg_temp.%I', p_name || '_jnl');
+    EXECUTE format('CREATE TEMP TABLE %I AS SELECT * FROM billing.monthly_revenue', p_name || '_rev');
+    EXECUTE format('CREATE TEMP TABLE %I AS SELECT * FROM billing.customer_mrr', p_name || '_mrr');
+    EXECUTE format('CREATE TEMP TABLE %I AS SELECT * FROM billing.mrr_movements', p_name || '_mov');
+    EXECUTE format('CREATE TEMP TABLE %I AS SELECT * FROM billing.journal_entries', p_name || '_jnl');
+END $$;
+
+-- rows in one snapshot and not the other, both ways, over the four results
+CREATE FUNCTION pg_temp.differences(a text, b text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint := 0; k bigint; t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['_rev', '_mrr', '_mov', '_jnl'] LOOP
+        EXECUTE format('SELECT count(*) FROM ((TABLE %1$I EXCEPT ALL TABLE %2$I) UNION ALL (TABLE %2$I EXCEPT ALL TABLE %1$I)) x',
+                       a || t, b || t) INTO k;
+        n := n + k;
+    END LOOP;
+    RETURN n;
+END $$;
+
+SELECT ok((SELECT count(*) FROM billing.monthly_revenue) > 4000, 'the generated book has results');
+SELECT is((SELECT count(*) FROM billing._revenue_dirty), 0::bigint, 'every commit left the queue empty');
+
+SELECT is((SELECT count(*) FROM (
+              SELECT s.doc_kind, s.line_id FROM billing._revenue_schedule s
+               GROUP BY s.doc_kind, s.line_id, s.line_amount HAVING sum(s.amount) <> s.line_amount) x),
+          0::bigint, 'daily: every line''s recognised total equals its amount');
+
+SELECT is((SELECT count(*) FROM billing.monthly_revenue r
+            WHERE r.month = (SELECT max(x.month) FROM billing.monthly_revenue x
+                              WHERE x.customer_id = r.customer_id AND x.currency = r.currency)
+              AND (r.deferred_end <> 0 OR r.unbilled_end <> 0)),
+          0::bigint, 'nothing is left deferred or unbilled after the last service period');
+
+SELECT is((SELECT count(*) FROM (
+              SELECT r.customer_id, r.currency FROM billing.monthly_revenue r
+               GROUP BY 1, 2
+              HAVING sum(r.recognized) + sum(r.refunds)
+                     + coalesce((SELECT sum(e.excess) FROM billing._refund_effects e
+                                  WHERE e.customer_id = r.customer_id AND e.currency = r.currency), 0)
+                     <> sum(r.billed)) x),
+          0::bigint, 'per customer: recognised + contra + refund excess = billed (C2a scaling loses nothing)');
+
+SELECT ok((SELECT count(*) FROM billing._refund_effects WHERE excess > 0) > 0
+      AND (SELECT count(*) FROM billing._refund_effects WHERE contra > 0) > 0
+      AND (SELECT count(*) FROM billing._refund_effects WHERE adjust <> 0) > 0,
+          'the book exercises contra, excess and rescaling of rule C2a');
+
+SELECT is((SELECT count(*) FROM (
+              SELECT m.customer_id, m.month, m.currency FROM
+                     (SELECT c.*, coalesce(lag(c.mrr) OVER (PARTITION BY c.customer_id, c.currency ORDER BY c.month), 0) AS prev
+                        FROM billing.customer_mrr c) m
+                LEFT JOIN billing.mrr_movements v USING (customer_id, month, currency)
+               GROUP BY m.customer_id, m.month, m.currency, m.mrr, m.prev
+              HAVING m.mrr - m.prev <> coalesce(sum(CASE WHEN v.movement IN ('new', 'expansion', 'reactivation')
+                                                         THEN v.amount ELSE -v.amount END), 0)) x),
+          0::bigint, 'per customer and month: movements add up to the MRR change');
+
+SELECT is((SELECT count(*) FROM billing.mrr_summary
+            WHERE mrr_end <> mrr_start + new + expansion + reactivation - contraction - churn + fx),
+          0::bigint, 'mrr_summary: end = start + new + expansion + reactivation - contraction - churn + fx, every month');
+
+SELECT is((SELECT count(*) FROM billing.customer_mrr WHERE mrr < 0 OR arr <> 12 * mrr OR mrr <> round(mrr, 2)),
+          0::bigint, 'MRR is reported in cents, never negative, and ARR = 12 x MRR');
+
+SELECT is((SELECT count(*) FROM (SELECT month, currency FROM billing.journal_entries GROUP BY 1, 2
+                                  HAVING sum(debit) <> sum(credit)) x),
+          0::bigint, 'the journal balances in every month and currency');
+
+-- Incremental refresh: touch about 5% of the customers in every way the triggers must see, then
+-- compare what the commits left with a full recomputation.
+UPDATE billing.invoice_lines l SET subtotal = l.subtotal + 7, total = l.total + 7
+  FROM billing.invoices i WHERE i.id = l.invoice_id AND i.customer_id % 61 = 0;
+-- amounts with 4 decimals (unit prices may carry them) take the C engine's numeric path
+UPDATE billing.invoice_lines l SET subtotal = l.subtotal + 0.0033, total = l.total + 0.0033
+  FROM billing.invoices i WHERE i.id = l.invoice_id AND i.customer_id % 59 = 0;
+UPDATE billing.invoices SET status = 'voided' WHERE customer_id % 67 = 0 AND external_id LIKE '%-3';
+UPDATE billing.invoices i SET paid_date = NULL, status = 'open', due = i.total WHERE customer_id % 71 = 0 AND external_id LIKE '%-4';
+DELETE FROM billing.payments WHERE customer_id % 73 = 0;
+DELETE FROM billing.invoices WHERE customer_id % 79 = 0 AND external_id LIKE '%-2';
+INSERT INTO billing.refunds (source_id, external_id, customer_id, invoice_id, amount, currency, refund_date)
+SELECT i.source_id, 'extra-' || i.id, i.customer_id, i.id, round(i.total / 3, 2), i.currency, i.issue_date + 20
+  FROM billing.invoices i WHERE i.customer_id % 83 = 0 AND i.external_id LIKE '%-1' AND i.status <> 'voided';
+INSERT INTO billing.credit_notes (source_id, external_id, customer_id, issue_date, currency, subtotal, total)
+SELECT i.source_id, 'cn-' || i.id, i.customer_id, i.issue_date + 5, i.currency, 10, 10
+  FROM billing.invoices i WHERE i.customer_id % 89 = 0 AND i.external_id LIKE '%-1';
+INSERT INTO billing.credit_note_lines (credit_note_id, external_id, kind, subtotal, total, currency, period_start, period_end,
+                                       recurring, interval_months)
+SELECT c.id, '1', 'credit', 10, 10, c.currency, c.issue_date, c.issue_date + 30, true, 1
+  FROM billing.credit_notes c WHERE c.external_id LIKE 'cn-%';
+
+SELECT pg_temp.snapshot('incremental');
+SELECT billing.refresh_revenue(true);
+SELECT pg_temp.snapshot('full');
+SELECT is(pg_temp.differences('incremental', 'full'), 0::bigint,
+          'incremental refresh after touching ~5% of customers equals a full recomputation');
+
+SELECT is((SELECT count(*) FROM (SELECT month, currency FROM billing.journal_entries GROUP BY 1, 2
+                                  HAVING sum(debit) <> sum(credit)) x),
+          0::bigint, 'the journal still balances after voids, deletions, refunds and credit notes');
+
+SET pg_billing.revenue_engine = 'sql';
+SELECT billing.refresh_revenue(true);
+SELECT pg_temp.snapshot('sqlpath');
+RESET pg_billing.revenue_engine;
+SELECT is(pg_temp.differences('full', 'sqlpath'), 0::bigint, 'the C engine and the SQL formulation agree on every row');
+SELECT is((SELECT count(*) FROM billing.monthly_revenue r
+            WHERE r.month = (SELECT max(x.month) FROM billing.monthly_revenue x
+                              WHERE x.customer_id = r.customer_id AND x.currency = r.currency)
+              AND (r.deferred_end <> 0 OR r.unbilled_end <> 0)),
+          0::bigint, 'sub-cent line amounts too leave nothing deferred: the last month takes the remainder');
+SELECT ok((SELECT count(*) FROM billing.invoice_lines WHERE scale(amount) > 2) > 0
+      AND (SELECT count(*) FROM billing.invoice_lines WHERE scale(amount) <= 2) > 0,
+          'the comparison covers both the integer-cents and the numeric path of the C engine');
+
+SELECT billing.set_setting('recognition', 'monthly_even');
+SELECT is((SELECT count(*) FROM (
+              SELECT s.doc_kind, s.line_id FROM billing._revenue_schedule s
+               GROUP BY s.doc_kind, s.line_id, s.line_amount HAVING sum(s.amount) <> s.line_amount) x),
+          0::bigint, 'monthly_even: every line''s recognised total equals its amount');
+SELECT pg_temp.snapshot('even_c');
+SET pg_billing.revenue_engine = 'sql';
+SELECT billing.refresh_revenue(true);
+SELECT pg_temp.snapshot('even_sql');
+RESET pg_billing.revenue_engine;
+SELECT is(pg_temp.differences('even_c', 'even_sql'), 0::bigint, 'monthly_even: the C engine and the SQL formulation agree');
+SELECT isnt(pg_temp.differences('even_c', 'full'), 0::bigint, 'the recognition setting changes the stored results at commit');
+SELECT billing.set_setting('recognition', 'daily');
+
+-- Inside a transaction that changed data, the results would be stale until commit: reads refuse.
+BEGIN;
+UPDATE billing.invoice_lines SET subtotal = subtotal + 1 WHERE id = (SELECT min(id) FROM billing.invoice_lines);
+SELECT throws_ok('SELECT * FROM billing.customer_mrr', '55000', 'revenue results are not current in this transaction',
+                 'a read before commit in a writing transaction raises instead of answering stale');
+SELECT billing.refresh_revenue();
+SELECT lives_ok('SELECT * FROM billing.customer_mrr', 'after billing.refresh_revenue() the same transaction reads');
+-- COMMIT, not ROLLBACK: pgTAP keeps its tally in this transaction
+COMMIT;
+
+-- TRUNCATE has no transition table: every customer is queued and recomputed at commit.
+TRUNCATE billing.refunds;
+SELECT pg_temp.snapshot('after_truncate');
+SELECT billing.refresh_revenue(true);
+SELECT pg_temp.snapshot('full_after_truncate');
+SELECT ok(pg_temp.differences('after_truncate', 'full_after_truncate') = 0
+          AND (SELECT count(*) FROM billing._refund_effects) = 0,
+          'TRUNCATE of refunds re-queues everyone: no contra revenue left, results equal a full recomputation');
+
+-- Roles: an admin's load refreshes at its commit; a reader reads every result and cannot refresh.
+SET ROLE billing_admin;
+SELECT lives_ok($$
+    SELECT billing.add_source('roles', 'manual');
+    INSERT INTO billing.manual_customers (source, external_id, currency) VALUES ('roles', 'r1', 'USD');
+    INSERT INTO billing.manual_invoices (source, external_id, customer, status, issue_date, paid_date, currency)
+    VALUES ('roles', 'ri1', 'r1', 'paid', '2026-01-01', '2026-01-01', 'USD');
+    INSERT INTO billing.manual_invoice_lines (source, invoice, external_id, kind, subtotal, period_start, period_end,
+                                              recurring, interval_months)
+    VALUES ('roles', 'ri1', '1', 'plan', 42, '2026-01-01', '2026-02-01', true, 1)$$,
+    'billing_admin loads through the manual views and the commit refreshes');
+SET ROLE billing_reader;
+SELECT is((SELECT m.mrr FROM billing.customer_mrr m JOIN billing.customers c ON c.id = m.customer_id
+            WHERE c.external_id = 'r1' AND m.month = '2026-01-01'), 42.00, 'billing_reader reads the MRR the admin''s commit computed');
+SELECT lives_ok('SELECT (SELECT count(*) FROM billing.monthly_revenue) + (SELECT count(*) FROM billing.mrr_movements)
+                        + (SELECT count(*) FROM billing.mrr_summary) + (SELECT count(*) FROM billing.journal_entries)',
+                'billing_reader reads every public revenue relation');
+SELECT throws_ok('SELECT billing.refresh_revenue(true)', '42501', NULL, 'billing_reader cannot run a refresh');
+RESET ROLE;
+
+SELECT * FROM finish();
