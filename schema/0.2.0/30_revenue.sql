@@ -442,7 +442,8 @@ COMMENT ON FUNCTION billing._revenue_compute_fast(bigint) IS 'Writes monthly rev
 
 -- Refresh ----------------------------------------------------------------------------------------
 
--- Runs with the owner's rights: a loader (billing_admin) refreshes results it cannot write itself.
+-- The one function that runs with its owner's rights: ANALYZE and TRUNCATE of the internal result
+-- tables need ownership. It reads billing data and writes only the _revenue_* and _mrr_* tables.
 -- jit is off: generate_series over service periods makes the planner expect billions of rows, and
 -- compiling for that costs seconds on a refresh that takes milliseconds.
 CREATE FUNCTION billing.refresh_revenue(full_recompute boolean DEFAULT false) RETURNS bigint
@@ -493,13 +494,13 @@ COMMENT ON FUNCTION billing.refresh_revenue(boolean) IS 'Recomputes the stored r
 -- Statement triggers queue the touched customers; the first one in a transaction arms a deferred
 -- trigger that refreshes them at commit, so readers never see results older than the data.
 CREATE FUNCTION billing._revenue_arm() RETURNS void
-LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, billing, pg_temp AS $fn$
+LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
     INSERT INTO billing._revenue_pending (txid) VALUES (txid_current()) ON CONFLICT DO NOTHING
 $fn$;
 COMMENT ON FUNCTION billing._revenue_arm() IS 'Arms the commit-time refresh of this transaction (once).';
 
 CREATE FUNCTION billing._revenue_queue(p_customers bigint[]) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, billing, pg_temp AS $fn$
+LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 BEGIN
     IF cardinality(p_customers) > 0 THEN
         INSERT INTO billing._revenue_dirty (customer_id)
@@ -543,7 +544,7 @@ COMMENT ON FUNCTION billing._revenue_capture() IS 'Statement trigger: queues the
 -- Settings and exchange rates change every customer's figures; a TRUNCATE leaves no transition
 -- table to say whose: every customer is queued, and so is every customer that still has results.
 CREATE FUNCTION billing._revenue_queue_all() RETURNS void
-LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, billing, pg_temp AS $fn$
+LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
     SELECT billing._revenue_queue(ARRAY(SELECT c.id FROM billing.customers c
                                         UNION SELECT r.customer_id FROM billing._revenue_monthly r))
 $fn$;
@@ -593,7 +594,7 @@ CREATE CONSTRAINT TRIGGER revenue_pending_refresh AFTER INSERT ON billing._reven
 -- Readers inside a transaction that changed data before its commit would see the old figures:
 -- the public relations say so instead of answering.
 CREATE FUNCTION billing._revenue_current() RETURNS boolean
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, billing, pg_temp AS $fn$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, billing, pg_temp AS $fn$
 BEGIN
     IF EXISTS (SELECT 1 FROM billing._revenue_pending p WHERE p.txid = txid_current_if_assigned()) THEN
         RAISE EXCEPTION 'revenue results are not current in this transaction'
@@ -778,7 +779,10 @@ GRANT SELECT ON billing.monthly_revenue, billing.customer_mrr, billing.mrr_movem
                 billing.journal_entries
       TO billing_reader, billing_admin;
 GRANT EXECUTE ON FUNCTION billing._revenue_current() TO billing_reader, billing_admin;
--- loaders fire the capture triggers; the queueing functions they call run as the owner
+GRANT SELECT ON billing._revenue_pending TO billing_reader;
+-- loaders fire the capture triggers, which queue the customers they touched
+GRANT SELECT, INSERT, DELETE ON billing._revenue_dirty, billing._revenue_pending TO billing_admin;
+GRANT SELECT ON billing._revenue_monthly TO billing_admin;
 GRANT EXECUTE ON FUNCTION billing.refresh_revenue(boolean), billing._revenue_capture(), billing._revenue_capture_all(),
                           billing._revenue_queue(bigint[]), billing._revenue_queue_all(), billing._revenue_arm(),
                           billing._revenue_at_commit()

@@ -1,6 +1,6 @@
 -- Roles: PUBLIC has nothing; billing_reader reads data but never credentials; billing_admin manages.
 SET client_min_messages = warning;
-SELECT plan(16);
+SELECT plan(18);
 
 SELECT billing.add_source('vendor', 'advanced_billing', 'https://acme.chargify.com', '{"api_key": "reader-must-not-see"}');
 CREATE ROLE pgb_test_reader LOGIN IN ROLE billing_reader;
@@ -45,8 +45,15 @@ RESET ROLE;
 SELECT is((SELECT count(*) FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
            WHERE d.refobjid = 'billing._credentials'::regclass AND d.classid = 'pg_rewrite'::regclass), 0::bigint,
           'no view reads billing._credentials');
+SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ') FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname = 'billing' AND p.prosecdef), 'billing.refresh_revenue(boolean)',
+          'one function runs with its owner''s rights (SECURITY DEFINER): the revenue refresh, which must ANALYZE and TRUNCATE its own tables');
 SELECT is((SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-           WHERE n.nspname = 'billing' AND p.prosecdef), 0::bigint,
-          'no function runs with its owner''s rights (SECURITY DEFINER), so none can read credentials for a reader');
+           WHERE n.nspname = 'billing' AND p.prosecdef
+             AND NOT ('search_path=pg_catalog, billing, pg_temp' = ANY (p.proconfig))), 0::bigint,
+          'it pins its search_path');
+SELECT is((SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname = 'billing' AND p.prosecdef AND NOT has_function_privilege('billing_reader', p.oid, 'EXECUTE')), 1::bigint,
+          'and a reader cannot call it');
 
 SELECT * FROM finish();
