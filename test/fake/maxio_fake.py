@@ -12,9 +12,9 @@ The scenario is chosen by the path prefix of the source's base_url:
 so every test has its own source, scenario and state (keyed by "<scenario>-<nonce>"). Scenarios:
 
     ok          the book, nothing wrong          big         invoices page 2 is larger than any cap
-    r429s       first try of each invoices page: 429, Retry-After: 1 (seconds)
+    r429s       first try of invoices page 1: 429, Retry-After: 1 (seconds)
     r429d       the same with Retry-After as an HTTP date (2 s ahead)
-    e503        first 2 tries of each invoices page: 503
+    e503        first 2 tries of invoices page 2: 503       unauth     every request 401
     e500        invoices page 2 always 500        trunc      invoices page 2 cut in half (valid HTTP)
     cut         invoices page 2 promises more bytes than it sends, then closes
     badjson     invoices page 2 is not JSON       wrongtype  one invoice's subtotal_amount is a boolean
@@ -403,7 +403,7 @@ class Handler(BaseHTTPRequestHandler):
             user, _, pw = base64.b64decode(auth[6:]).decode().partition(":") if auth.startswith("Basic ") else ("", "", "")
         except Exception:
             user, pw = "", ""
-        if not user or pw != "x":
+        if not user or pw != "x" or s.scenario == "unauth":
             return self.reply(key, 401, {"errors": ["Unauthorized"]})
         if s.scenario == "hang":
             self.record(key, 0)
@@ -447,15 +447,15 @@ class Handler(BaseHTTPRequestHandler):
     def invoice_fault(self, s, key, page):
         sc = s.scenario
         n = s.hit("inv-page-%d" % page)
-        if sc == "r429s" and n == 1:
+        if sc == "r429s" and page == 1 and n == 1:
             self.reply(key, 429, {"errors": ["slow down"]}, {"Retry-After": "1"})
             return True
-        if sc == "r429d" and n == 1:
+        if sc == "r429d" and page == 1 and n == 1:
             when = time.time() + 2
             self.reply(key, 429, {"errors": ["slow down"]},
                        {"Retry-After": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(when))})
             return True
-        if sc == "e503" and n <= 2:
+        if sc == "e503" and page == 2 and n <= 2:
             self.reply(key, 503, {"errors": ["unavailable"]})
             return True
         if sc == "e500" and page == 2:
