@@ -13,6 +13,9 @@ PGB_FAKE_PIDS="${PGB_FAKE_PIDS:-} $!"
 for _ in $(seq 100); do grep -q ready "$pgb_fake_dir/fake.out" 2>/dev/null && break; sleep 0.1; done
 IFS=, read -r pgb_p_good pgb_p_plain pgb_p_self pgb_p_wrong pgb_p_expired <<< "$pgb_fake_ports"
 
+# Unit tests of the server-free C parts (ASan/UBSan); test/pgtap/sync_unit.sql checks the result.
+"$PGB_SRC/test/unit/run.sh" "$pgb_fake_dir/unit" > "$pgb_fake_dir/unit.tap" 2>&1
+
 # The canary API key the tests use: read from this file inside the database, so it is never in
 # a statement the server logs; test/run.sh greps every server log for it.
 PGB_CANARY="canary_$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
