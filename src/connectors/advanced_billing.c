@@ -9,17 +9,30 @@
 
 #include "connectors/advanced_billing_int.h"
 
+static bool
+wanted(const PgbSource *src, const char *entity)
+{
+	size_t		len = strlen(entity);
+
+	if (src->only == NULL || src->only[0] == '\0')
+		return true;
+	for (const char *p = src->only; (p = strstr(p, entity)) != NULL; p += len)
+		if ((p == src->only || p[-1] == ',') && (p[len] == ',' || p[len] == '\0'))
+			return true;
+	return false;
+}
+
+/* The entities to sync, in order: customers before what refers to them. */
 int
 pgb_ab_entities(const PgbSource *src, const char **names)
 {
+	static const char *const order[] = {"customers", "subscriptions", "invoices", "credit_notes", "statements"};
 	int			n = 0;
 
-	names[n++] = "customers";
-	names[n++] = "subscriptions";
-	names[n++] = "invoices";
-	names[n++] = "credit_notes";
-	if (src->statements)
-		names[n++] = "statements";
+	for (int i = 0; i < lengthof(order); i++)
+		if ((strcmp(order[i], "statements") != 0 || src->statements || (src->only && src->only[0])) &&
+			wanted(src, order[i]))
+			names[n++] = order[i];
 	return n;
 }
 

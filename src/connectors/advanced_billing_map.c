@@ -53,7 +53,7 @@ void
 pgb_ab_map_customer(PgbJsonCtx *ctx, json_t *c, PgbPage *page)
 {
 	char	  **row;
-	int64		upd;
+	int64		upd = -1;
 
 	ctx->record = pgb_j_id(ctx, c, "id", true);
 	row = pgb_rows_add(&page->t[PGB_T_CUSTOMERS]);
@@ -64,7 +64,7 @@ pgb_ab_map_customer(PgbJsonCtx *ctx, json_t *c, PgbPage *page)
 	SET(row, C_CUS_EMAIL, pgb_j_str(ctx, c, "email", false));
 	SET(row, C_CUS_PARENT, pgb_j_id(ctx, c, "parent_id", false));
 	SET(row, C_CUS_CREATED, pgb_j_timestamp(ctx, c, "created_at", false, NULL));
-	SET(row, C_CUS_UPDATED, pgb_j_timestamp(ctx, c, "updated_at", true, &upd));
+	SET(row, C_CUS_UPDATED, pgb_j_timestamp(ctx, c, "updated_at", false, &upd));
 	SET(row, C_CUS_RAW, pgb_j_dump(ctx, c));
 	seen_updated(page, upd);
 }
@@ -118,7 +118,7 @@ pgb_ab_map_subscription(PgbJsonCtx *ctx, json_t *s, PgbPage *page)
 	json_t	   *prod;
 	char	   *currency;
 	char	   *ends;
-	int64		upd;
+	int64		upd = -1;
 
 	ctx->record = pgb_j_id(ctx, s, "id", true);
 	cust = pgb_j_object(ctx, s, "customer", true);
@@ -155,7 +155,7 @@ pgb_ab_map_subscription(PgbJsonCtx *ctx, json_t *s, PgbPage *page)
 	if (ends == NULL)
 		ends = pgb_j_timestamp(ctx, s, "scheduled_cancellation_at", false, NULL);
 	SET(row, C_SUB_ENDS, ends);
-	SET(row, C_SUB_UPDATED, pgb_j_timestamp(ctx, s, "updated_at", true, &upd));
+	SET(row, C_SUB_UPDATED, pgb_j_timestamp(ctx, s, "updated_at", false, &upd));
 	(void) pgb_j_array(ctx, s, "coupons", false);	/* kept in raw; checked to be a list */
 	SET(row, C_SUB_RAW, pgb_j_dump(ctx, s));
 	seen_updated(page, upd);
@@ -314,7 +314,7 @@ map_refunds(PgbJsonCtx *ctx, json_t *inv, char **irow, PgbPage *page)
 		SET(row, C_REF_AMOUNT, pgb_j_money(ctx, r, "applied_amount", true));
 		SET(row, C_REF_CURRENCY, irow[C_INV_CURRENCY]);
 		/* Invoice refunds carry no date: the invoice's update that brought the refund dates it. */
-		SET(row, C_REF_DATE, pnstrdup(irow[C_INV_UPDATED], 10));
+		SET(row, C_REF_DATE, irow[C_INV_UPDATED] ? pnstrdup(irow[C_INV_UPDATED], 10) : irow[C_INV_ISSUE]);
 		SET(row, C_REF_MEMO, pgb_j_str(ctx, r, "memo", false));
 		SET(row, C_REF_UPDATED, irow[C_INV_UPDATED]);
 		SET(row, C_REF_RAW, pgb_j_dump(ctx, r));
@@ -329,7 +329,7 @@ pgb_ab_map_invoice(PgbJsonCtx *ctx, json_t *inv, PgbPage *page)
 	char	  **row;
 	char	   *ps = NULL;
 	char	   *pe = NULL;
-	int64		upd;
+	int64		upd = -1;
 
 	ctx->record = pgb_j_str(ctx, inv, "uid", true);
 	row = pgb_rows_add(&page->t[PGB_T_INVOICES]);
@@ -350,7 +350,7 @@ pgb_ab_map_invoice(PgbJsonCtx *ctx, json_t *inv, PgbPage *page)
 	SET(row, C_INV_REFUNDED, pgb_j_money(ctx, inv, "refund_amount", false));
 	SET(row, C_INV_PAID, pgb_j_money(ctx, inv, "paid_amount", false));
 	SET(row, C_INV_DUE, pgb_j_money(ctx, inv, "due_amount", false));
-	SET(row, C_INV_UPDATED, pgb_j_timestamp(ctx, inv, "updated_at", true, &upd));
+	SET(row, C_INV_UPDATED, pgb_j_timestamp(ctx, inv, "updated_at", false, &upd));
 	if (row[C_INV_DUE_DATE] && strcmp(row[C_INV_DUE_DATE], row[C_INV_ISSUE]) < 0)
 		pgb_json_fail(ctx, "due_date", "is before issue_date");
 	map_lines(ctx, inv, row[C_INV_EXT], row[C_INV_ISSUE], &page->t[PGB_T_INVOICE_LINES], &ps, &pe);

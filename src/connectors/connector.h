@@ -19,6 +19,7 @@ typedef struct PgbSource
 	bool		components;		/* fetch each subscription's components into its raw */
 	bool		statements;		/* legacy statements */
 	int			reconcile_every;	/* every Nth run is a full reconcile; 0 = only on request */
+	const char *only;			/* comma-separated entities to sync, or "" for all */
 	PgbHttpTarget http;
 } PgbSource;
 

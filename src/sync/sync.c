@@ -72,6 +72,8 @@ step_load(Run *run)
 							  " coalesce((s.options->>'reconcile_every')::integer, 0),"
 							  " coalesce((s.options->>'max_requests_per_second')::float8, 10),"
 							  " c.secret->>'api_key', r.full_reconcile,"
+							  " coalesce((SELECT pg_catalog.string_agg(e, ',') FROM pg_catalog.jsonb_array_elements_text("
+							  "   CASE WHEN pg_catalog.jsonb_typeof(s.options->'entities') = 'array' THEN s.options->'entities' END) e), ''),"
 							  " (SELECT count(*) FROM billing.sync_runs p WHERE p.source_id = s.id AND p.status = 'succeeded'"
 							  "   AND p.id > coalesce((SELECT max(q.id) FROM billing.sync_runs q WHERE q.source_id = s.id"
 							  "   AND q.status = 'succeeded' AND q.full_reconcile), 0))"
@@ -93,12 +95,35 @@ step_load(Run *run)
 	v = spi_text(10);
 	key = spi_text(11);
 	run->reconcile = strcmp(spi_text(12), "t") == 0 ||
-		(run->src.reconcile_every > 0 && pg_strtoint64(spi_text(13)) >= run->src.reconcile_every - 1);
+		(run->src.reconcile_every > 0 && pg_strtoint64(spi_text(14)) >= run->src.reconcile_every - 1);
+	run->src.only = spi_text(13);
 	MemoryContextSwitchTo(old);
 
 	if (run->src.per_page < 1 || run->src.per_page > 200)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("source \"%s\": option per_page must be from 1 to 200", run->src.name)));
+	if (run->src.only[0] != '\0')
+	{
+		const char *all[PGB_AB_MAX_ENTITIES];
+		int			n;
+		bool		saved = run->src.statements;
+		char	   *list = pstrdup(run->src.only);
+
+		run->src.statements = true;
+		n = pgb_ab_entities(&run->src, all);
+		run->src.statements = saved;
+		for (char *e = strtok(list, ","); e; e = strtok(NULL, ","))
+		{
+			bool		known = false;
+
+			for (int i = 0; i < n; i++)
+				known |= strcmp(e, all[i]) == 0;
+			if (!known)
+				ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								errmsg("source \"%s\": option entities names an unknown entity \"%s\"", run->src.name, e),
+								errhint("Entities are customers, subscriptions, invoices, credit_notes and statements.")));
+		}
+	}
 	if (run->src.overlap_s < 0)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("source \"%s\": option overlap_seconds must not be negative", run->src.name)));
