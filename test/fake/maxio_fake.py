@@ -48,6 +48,7 @@ from urllib.parse import parse_qs, urlsplit
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 LOG_DIR = "."
+BENCH_DIR = None
 STATE = {}
 STATE_LOCK = threading.Lock()
 
@@ -222,7 +223,7 @@ class Book:
     """The records of one entity as a virtual list in created (= id) order, with overrides."""
 
     def __init__(self, count, make, updated):
-        self.count, self.make, self.updated = count, make, updated
+        self.count, self.make, self.updated = count, make, updated   # updated(i): monotonic, 1-based
         self.over = {}      # index -> replacement record (or None: deleted)
         self.extra = []     # records appended after the first `count`
 
@@ -258,13 +259,16 @@ class Site:
         self.hits = {}
         nc, ns = (NC, NS) if self.scenario != "bench" else (max(1, n_inv // 20), max(1, n_inv // 10))
         self.books = {
-            "customers": Book(nc, lambda i: {"customer": customer(i)}, None),
-            "subscriptions": Book(ns, lambda i: {"subscription": subscription(i)}, None),
-            "invoices": Book(n_inv, lambda i: invoice(i, ns, nc), None),
+            "customers": Book(nc, lambda i: {"customer": customer(i)},
+                              lambda i: T0 + dt.timedelta(hours=i, minutes=i)),
+            "subscriptions": Book(ns, lambda i: {"subscription": subscription(i)},
+                                  lambda i: T0 + dt.timedelta(days=i, hours=2)),
+            "invoices": Book(n_inv, lambda i: invoice(i, ns, nc), lambda i: T0 + dt.timedelta(days=10 + i, hours=1)),
             "credit_notes": Book(2 if self.scenario != "bench" else 0, credit_note, None),
             "statements": Book(ns if self.scenario != "bench" else 0, lambda i: {"statement": statement(i)}, None),
         }
         self.bench = self.scenario == "bench"
+        self.n_inv = n_inv
         if self.scenario == "hugenum":
             r = invoice(2)
             r["paid_amount"] = 1e15
@@ -307,8 +311,16 @@ def list_page(s, entity, q):
     since = None
     if q.get("date_field", [""])[0] == "updated_at" and q.get("start_datetime"):
         since = parse_since(q["start_datetime"][0])
-    if s.bench and since is None:
-        lo = (page - 1) * per_page
+    if s.bench:
+        # the bench book is in updated order: find the first record at or after since by bisection
+        first, hi = 0, book.count
+        while since is not None and first < hi:
+            mid = (first + hi) // 2
+            if book.updated(mid + 1) < since:
+                first = mid + 1
+            else:
+                hi = mid
+        lo = first + (page - 1) * per_page
         return [book.get(i) for i in range(lo, min(lo + per_page, book.size()))]
     recs = []
     for i in range(book.size()):
@@ -361,6 +373,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         pass
+
+    def setup(self):
+        super().setup()
+        # headers and body go out in separate writes: without this, Nagle and delayed ACKs
+        # add ~40 ms to every response
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
 
     def record(self, key, status):
         if not key:
@@ -427,6 +448,11 @@ class Handler(BaseHTTPRequestHandler):
             if fault:
                 return
         mutate_before(s, entity, page)
+        if s.bench and not q.get("start_datetime") and BENCH_DIR:
+            f = os.path.join(BENCH_DIR, "%d-%s-%d-%s.json" % (s.n_inv, entity, page, q.get("per_page", ["20"])[0]))
+            if os.path.exists(f):
+                with open(f, "rb") as fh:
+                    return self.reply(key, 200, fh.read())
         recs = list_page(s, entity, q)
         if s.scenario == "stale" and entity == "invoices" and page == 1 and s.hits.get("invoices-listing", 0) >= 2:
             old = invoice(1)
@@ -517,14 +543,42 @@ def serve(port, cert, key, plain=False):
     return srv
 
 
+def pregen_one(args):
+    n, entity, page, per_page, out = args
+    s = site("bench%d-pregen" % n)
+    recs = list_page(s, entity, {"page": [str(page)], "per_page": [str(per_page)]})
+    body = {entity: recs} if entity in ("invoices", "credit_notes") else recs
+    with open(os.path.join(out, "%d-%s-%d-%d.json" % (n, entity, page, per_page)), "wb") as f:
+        f.write(json.dumps(body, separators=(",", ":")).encode())
+    return len(recs)
+
+
+def pregen(n, per_page, out):
+    """Writes every page of the bench book to files (in parallel), so the server only reads them."""
+    import multiprocessing
+    os.makedirs(out, exist_ok=True)
+    s = site("bench%d-pregen" % n)
+    jobs = []
+    for entity in ("customers", "subscriptions", "invoices", "credit_notes", "statements"):
+        pages = s.books[entity].size() // per_page + 1
+        jobs += [(n, entity, p, per_page, out) for p in range(1, pages + 1)]
+    with multiprocessing.Pool() as pool:
+        pool.map(pregen_one, jobs, chunksize=4)
+
+
 def main():
-    global LOG_DIR
+    global LOG_DIR, BENCH_DIR
+    if len(sys.argv) > 1 and sys.argv[1] == "--pregen":
+        pregen(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--certs", required=True, help="directory made by gen_certs.sh")
     ap.add_argument("--logs", required=True)
     ap.add_argument("--ports", required=True, help="good,plain,selfsigned,wrongname,expired")
+    ap.add_argument("--bench-dir", help="pages written by --pregen N PER_PAGE DIR")
     a = ap.parse_args()
     LOG_DIR = a.logs
+    BENCH_DIR = a.bench_dir
     os.makedirs(LOG_DIR, exist_ok=True)
     good, plain, selfsigned, wrongname, expired = [int(p) for p in a.ports.split(",")]
     c = lambda n: (os.path.join(a.certs, n + ".pem"), os.path.join(a.certs, n + ".key"))
