@@ -15,6 +15,7 @@
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "storage/lock.h"
 #include "utils/resowner.h"
 
 #include "connectors/connector.h"
@@ -42,11 +43,14 @@ typedef struct Run
 	bool		reconcile;
 	PgbSource	src;
 	Pass		pass;
+	bool		locked;			/* holds the source's sync lock */
 	MemoryContext cxt;			/* lives for the run (under TopMemoryContext) */
 	MemoryContext page_cxt;		/* reset for every step */
 } Run;
 
 typedef void (*StepFn) (Run *run);
+
+static void step_lock(Run *run);
 
 static char *
 spi_text(int col)
@@ -62,6 +66,27 @@ step_load(Run *run)
 	MemoryContext old;
 	char	   *key;
 	char	   *v;
+
+	/* options first, so that a bad one is named rather than failing a cast */
+	if (SPI_execute_with_args("SELECT s.name, e.k, CASE WHEN e.k NOT IN ('per_page', 'overlap_seconds', 'reconcile_every',"
+							  " 'max_requests_per_second', 'components', 'statements', 'entities') THEN 'is not a known option'"
+							  " WHEN e.k IN ('components', 'statements') THEN 'must be true or false'"
+							  " WHEN e.k = 'entities' THEN 'must be an array of entity names'"
+							  " WHEN e.k = 'max_requests_per_second' THEN 'must be a number'"
+							  " ELSE 'must be a whole number' END"
+							  " FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id,"
+							  " pg_catalog.jsonb_each(s.options) e(k, v) WHERE r.id = $1 AND NOT CASE"
+							  " WHEN e.k IN ('per_page', 'overlap_seconds', 'reconcile_every')"
+							  "  THEN pg_catalog.jsonb_typeof(e.v) = 'number' AND e.v::text ~ '^-?[0-9]{1,9}$'"
+							  " WHEN e.k = 'max_requests_per_second' THEN pg_catalog.jsonb_typeof(e.v) = 'number'"
+							  " WHEN e.k IN ('components', 'statements') THEN pg_catalog.jsonb_typeof(e.v) = 'boolean'"
+							  " WHEN e.k = 'entities' THEN pg_catalog.jsonb_typeof(e.v) = 'array'"
+							  " ELSE false END ORDER BY e.k LIMIT 1", 1, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pg_billing: could not read the source's options");
+	if (SPI_processed == 1)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("source \"%s\": option %s %s", spi_text(1), spi_text(2), spi_text(3)),
+						errhint("Change it with UPDATE billing.sources SET options = ... WHERE name = '%s'.", spi_text(1))));
 
 	if (SPI_execute_with_args(
 							  "SELECT s.id, s.name, s.kind, s.base_url,"
@@ -354,6 +379,8 @@ sync_all(Run *run)
 
 	if ((err = run_step(run, step_load)) != NULL)
 		return err;
+	if ((err = run_step(run, step_lock)) != NULL)
+		return err;
 	SPI_commit();
 	n = pgb_ab_entities(&run->src, entities);
 	for (int i = 0; i < n; i++)
@@ -370,6 +397,43 @@ sync_all(Run *run)
 		}
 	}
 	return NULL;
+}
+
+/* One sync at a time per source: a session-level advisory lock, held for the run. */
+static void
+lock_tag(LOCKTAG *tag, int64 source_id)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (source_id >> 32), (uint32) source_id, 0x5042);
+}
+
+static void
+step_lock(Run *run)
+{
+	LOCKTAG		tag;
+
+	lock_tag(&tag, run->src.id);
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("source \"%s\" is being synced by another session", run->src.name),
+				 errhint("Wait for that sync to end; billing.sync_runs shows it.")));
+	run->locked = true;
+}
+
+static void
+cleanup(Run *run)
+{
+	if (run->src.http.userpwd)
+		explicit_bzero(run->src.http.userpwd, strlen(run->src.http.userpwd));
+	pgb_http_release_buffer();
+	if (run->locked)
+	{
+		LOCKTAG		tag;
+
+		lock_tag(&tag, run->src.id);
+		LockRelease(&tag, ExclusiveLock, true);
+		run->locked = false;
+	}
 }
 
 Datum
@@ -398,18 +462,23 @@ pgb_sync_run(PG_FUNCTION_ARGS)
 		finish(&run, err);
 		SPI_commit();
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		if (run.src.http.userpwd)
-			explicit_bzero(run.src.http.userpwd, strlen(run.src.http.userpwd));
-		pgb_http_release_buffer();
+		/* an error outside the steps (e.g. while recording the end): clean up, free with the error */
+		cleanup(&run);
+		MemoryContextSetParent(run.cxt, ErrorContext);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	cleanup(&run);
 	SPI_finish();
 	MemoryContextSwitchTo(caller);
 	/* a cancel or timeout is recorded, then raised again so the caller sees it */
 	if (err && (err->sqlerrcode == ERRCODE_QUERY_CANCELED || err->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN))
+	{
+		MemoryContextSetParent(run.cxt, ErrorContext);
 		ReThrowError(err);
+	}
 	MemoryContextDelete(run.cxt);
 	PG_RETURN_VOID();
 }

@@ -94,8 +94,8 @@ def product(j):
     return p
 
 
-def subscription(j):
-    created = T0 + dt.timedelta(days=j)
+def subscription(j, minutes=False):
+    created = T0 + (dt.timedelta(minutes=j) if minutes else dt.timedelta(days=j))
     p = product(j)
     start = created
     end = add_months(start, p["interval"])
@@ -122,12 +122,13 @@ def money(cents):
     return "%d.%02d" % (cents // 100, cents % 100)
 
 
-def invoice(k, ns=NS, nc=NC):
+def invoice(k, ns=NS, nc=NC, minutes=False):
     """Invoice k: a plan line (full period), a seats component line, and on every third invoice a
     one-time setup fee. Invoice 4 is voided; invoice 3 has a refund; paid invoices have a payment."""
     j = (k - 1) % ns + 1
     p = PRODUCTS[(j - 1) % 2]
-    issue = T0 + dt.timedelta(days=10 + k)
+    # test books: one invoice a day; the bench book: one a minute (100k invoices stay in the past)
+    issue = T0 + (dt.timedelta(days=10, minutes=k) if minutes else dt.timedelta(days=10 + k))
     start = issue.date()
     end = add_months(start, p["interval"])
     lines = [{"uid": "li_%06d_1" % k, "title": p["name"], "description": "Plan charge", "kind": "baseline",
@@ -261,9 +262,12 @@ class Site:
         self.books = {
             "customers": Book(nc, lambda i: {"customer": customer(i)},
                               lambda i: T0 + dt.timedelta(hours=i, minutes=i)),
-            "subscriptions": Book(ns, lambda i: {"subscription": subscription(i)},
-                                  lambda i: T0 + dt.timedelta(days=i, hours=2)),
-            "invoices": Book(n_inv, lambda i: invoice(i, ns, nc), lambda i: T0 + dt.timedelta(days=10 + i, hours=1)),
+            "subscriptions": Book(ns, lambda i: {"subscription": subscription(i, bm is not None)},
+                                  (lambda i: T0 + dt.timedelta(minutes=i, hours=2)) if bm else
+                                  (lambda i: T0 + dt.timedelta(days=i, hours=2))),
+            "invoices": Book(n_inv, lambda i: invoice(i, ns, nc, bm is not None),
+                             (lambda i: T0 + dt.timedelta(days=10, minutes=i, hours=1)) if bm else
+                             (lambda i: T0 + dt.timedelta(days=10 + i, hours=1))),
             "credit_notes": Book(2 if self.scenario != "bench" else 0, credit_note, None),
             "statements": Book(ns if self.scenario != "bench" else 0, lambda i: {"statement": statement(i)}, None),
         }
