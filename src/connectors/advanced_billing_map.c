@@ -119,6 +119,8 @@ pgb_ab_map_subscription(PgbJsonCtx *ctx, json_t *s, PgbPage *page)
 	char	   *currency;
 	char	   *ends;
 	int64		upd = -1;
+	int64		ps = 0;
+	int64		pe = 0;
 
 	ctx->record = pgb_j_id(ctx, s, "id", true);
 	cust = pgb_j_object(ctx, s, "customer", true);
@@ -145,8 +147,10 @@ pgb_ab_map_subscription(PgbJsonCtx *ctx, json_t *s, PgbPage *page)
 	if (row[C_SUB_UNIT_PRICE] == NULL && prod)
 		SET(row, C_SUB_UNIT_PRICE, pgb_j_cents(ctx, prod, "price_in_cents", false));
 	SET(row, C_SUB_CURRENCY, currency);
-	SET(row, C_SUB_PERIOD_START, pgb_j_timestamp(ctx, s, "current_period_started_at", false, NULL));
-	SET(row, C_SUB_PERIOD_END, pgb_j_timestamp(ctx, s, "current_period_ends_at", false, NULL));
+	SET(row, C_SUB_PERIOD_START, pgb_j_timestamp(ctx, s, "current_period_started_at", false, &ps));
+	SET(row, C_SUB_PERIOD_END, pgb_j_timestamp(ctx, s, "current_period_ends_at", false, &pe));
+	if (row[C_SUB_PERIOD_START] && row[C_SUB_PERIOD_END] && pe < ps)
+		pgb_json_fail(ctx, "current_period_ends_at", "is before current_period_started_at");
 	SET(row, C_SUB_STARTED, pgb_j_timestamp(ctx, s, "activated_at", false, NULL));
 	SET(row, C_SUB_CANCELED, pgb_j_timestamp(ctx, s, "canceled_at", false, NULL));
 	ends = pgb_j_timestamp(ctx, s, "expires_at", false, NULL);

@@ -251,6 +251,8 @@ attempt_once(PgbHttpTarget *t, const char *url, Attempt *a)
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, a->curl_error);
 
 	a->rc = curl_easy_perform(c);
+	if (a->rc == CURLE_FILESIZE_EXCEEDED)
+		a->too_big = true;		/* refused from Content-Length, before the body */
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
 
 	curl_easy_cleanup(c);
@@ -399,7 +401,7 @@ pgb_http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpRespons
 			fail(t, what, &a, attempt + 1, ERRCODE_CONNECTION_FAILURE,
 				 "The run stopped after the last committed page; a later sync resumes from there.");
 
-		if (a.rc == CURLE_OK && a.status == 429 && a.retry_after >= 0)
+		if (a.rc == CURLE_OK && (a.status == 429 || a.status == 503) && a.retry_after >= 0)
 		{
 			if (a.retry_after > pgb_http_max_retry_after_s)
 				fail(t, what, &a, attempt + 1, ERRCODE_CONNECTION_FAILURE,

@@ -355,7 +355,10 @@ finish(Run *run, ErrorData *err)
 		StringInfoData d;
 
 		initStringInfo(&d);
-		if (err->detail)
+		/* a constraint violation's "Failing row contains (...)" would copy vendor data: left out */
+		if (err->detail && strncmp(err->detail, "Failing row contains", 20) == 0)
+			appendStringInfoString(&d, "(the failing row is not shown)");
+		else if (err->detail)
 			appendStringInfoString(&d, err->detail);
 		if (err->hint)
 			appendStringInfo(&d, "%sHint: %s", d.len ? "\n" : "", err->hint);
