@@ -28,6 +28,8 @@ so every test has its own source, scenario and state (keyed by "<scenario>-<nonc
     slow        every response waits 3 s          hang        every response waits 10 minutes
     redirect    every request answered 302 to another host
     bench<N>    N invoices with 3 lines each, made on the fly (benchmark)
+    fuzz<S>     every page: about one value in twenty replaced by an odd one (seeded by S); some
+                seeds also truncate the body or flip a byte
 
 Every request is appended to <log-dir>/<key>.log as "<unix time> <status> <path>?<query>" (never a
 credential), so tests can read what was asked with pg_read_file().
@@ -254,7 +256,9 @@ class Site:
         self.key = key
         name = key.split("-")[0]
         bm = re.match(r"^bench(\d+)$", name)
-        self.scenario = "bench" if bm else name
+        fm = re.match(r"^fuzz(\d+)$", name)
+        self.seed = int(fm.group(1)) if fm else 0
+        self.scenario = "bench" if bm else "fuzz" if fm else name
         n_inv = int(bm.group(1)) if bm else NI
         self.lock = threading.Lock()
         self.hits = {}
@@ -471,6 +475,8 @@ class Handler(BaseHTTPRequestHandler):
         data = json.dumps(body, separators=(",", ":")).encode()
         if entity == "invoices" and page == 2:
             data = self.corrupt(s, data)
+        if s.scenario == "fuzz":
+            data = fuzz(data, s.seed, entity, page)
         self.reply(key, 200, data)
         mutate_after(s, entity, page)
 
@@ -532,6 +538,34 @@ class Handler(BaseHTTPRequestHandler):
         if sc == "nul":
             return data.replace(b'"memo":"Thanks"', b'"memo":"Tha\\u0000nks"', 1)
         return data
+
+
+ODD_VALUES = [None, True, False, 0, -1, 1.5, -0.0001, 1e300, 12345678901234, "", "x" * 5000, "2024-13-45",
+              "2024-02-30T25:61:00Z", "NaN", "-", "1e5", "0x10", "\u00e9\u4e2d", {}, [], [[[]]], {"a": {"b": {}}},
+              "inv_000001", "USD ", "usd", 9007199254740993]
+
+
+def fuzz(data, seed, entity, page):
+    """Replaces about one value in twenty with an odd one (deterministic per seed, entity and page);
+    some seeds also cut the body or break its syntax."""
+    import random
+    import zlib
+    rng = random.Random(seed * 1000003 + zlib.crc32(entity.encode()) + page)
+    doc = json.loads(data)
+
+    def walk(v):
+        if isinstance(v, dict):
+            return {k: (rng.choice(ODD_VALUES) if rng.random() < 0.05 else walk(x)) for k, x in v.items()}
+        if isinstance(v, list):
+            return [(rng.choice(ODD_VALUES) if rng.random() < 0.02 else walk(x)) for x in v]
+        return v
+    out = json.dumps(walk(doc), separators=(",", ":")).encode()
+    if seed % 7 == 0:
+        out = out[: rng.randrange(len(out) + 1)]
+    if seed % 11 == 0 and out:
+        i = rng.randrange(len(out))
+        out = out[:i] + bytes([rng.randrange(256)]) + out[i + 1:]
+    return out
 
 
 def serve(port, cert, key, plain=False):
