@@ -195,30 +195,27 @@ make_headers(void)
 	return n;
 }
 
-/* One request. No ereport between curl_easy_init and curl_easy_cleanup. */
-static void
-attempt_once(PgbHttpTarget *t, const char *url, Attempt *a)
+/*
+ * The handle of a target: created once with the options that never change, kept so that the
+ * connection (and its TLS session) is reused; freed by pgb_http_target_release. No ereport here.
+ */
+static CURL *
+target_handle(PgbHttpTarget *t)
 {
 	CURL	   *c;
-	struct curl_slist *hdrs;
 	bool		plain = strcmp(t->origin.scheme, "http") == 0;
 
-	memset(a, 0, sizeof(*a));
-	a->retry_after = -1;
-	a->date = -1;
-	a->max_len = (size_t) pgb_http_max_body_kb * 1024;
-	a->rc = CURLE_OUT_OF_MEMORY;
-
+	if (t->handle)
+		return (CURL *) t->handle;
 	c = curl_easy_init();
 	if (c == NULL)
-		return;
-	hdrs = make_headers();
-	if (hdrs == NULL)
+		return NULL;
+	t->headers = make_headers();
+	if (t->headers == NULL)
 	{
 		curl_easy_cleanup(c);
-		return;
+		return NULL;
 	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, plain ? "http" : "https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, plain ? "http" : "https");
@@ -229,24 +226,56 @@ attempt_once(PgbHttpTarget *t, const char *url, Attempt *a)
 	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
 	if (pgb_http_ca_file && pgb_http_ca_file[0])
 		curl_easy_setopt(c, CURLOPT_CAINFO, pgb_http_ca_file);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) pgb_http_connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) pgb_http_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) a->max_len);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, (struct curl_slist *) t->headers);
 	if (t->userpwd)
 	{
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
 		curl_easy_setopt(c, CURLOPT_USERPWD, t->userpwd);
 	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, a);
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
+	t->handle = c;
+	return c;
+}
+
+void
+pgb_http_target_release(PgbHttpTarget *t)
+{
+	if (t->handle)
+		curl_easy_cleanup((CURL *) t->handle);
+	if (t->headers)
+		curl_slist_free_all((struct curl_slist *) t->headers);
+	t->handle = NULL;
+	t->headers = NULL;
+}
+
+/* One request. No ereport from here to the end (callbacks only set flags in *a). */
+static void
+attempt_once(PgbHttpTarget *t, const char *url, Attempt *a)
+{
+	CURL	   *c;
+
+	memset(a, 0, sizeof(*a));
+	a->retry_after = -1;
+	a->date = -1;
+	a->max_len = (size_t) pgb_http_max_body_kb * 1024;
+	a->rc = CURLE_OUT_OF_MEMORY;
+
+	c = target_handle(t);
+	if (c == NULL)
+		return;
+	/* settings that may change between requests, and this attempt's state */
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) pgb_http_connect_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) pgb_http_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) a->max_len);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, a);
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, a);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, a->curl_error);
 
@@ -254,9 +283,10 @@ attempt_once(PgbHttpTarget *t, const char *url, Attempt *a)
 	if (a->rc == CURLE_FILESIZE_EXCEEDED)
 		a->too_big = true;		/* refused from Content-Length, before the body */
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
-
-	curl_easy_cleanup(c);
-	curl_slist_free_all(hdrs);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);	/* a->curl_error is on the caller's stack */
+	/* after a transport failure, start the next attempt on a fresh handle and connection */
+	if (a->rc != CURLE_OK)
+		pgb_http_target_release(t);
 }
 
 static int64

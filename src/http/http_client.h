@@ -29,6 +29,8 @@ typedef struct PgbHttpTarget
 	int64		requests;		/* requests made, retries included */
 	int64		retries;		/* of which retries */
 	long		waited_ms;		/* time spent waiting on Retry-After and backoff */
+	void	   *handle;			/* the curl handle kept between requests (connection reuse) */
+	void	   *headers;		/* its header list */
 } PgbHttpTarget;
 
 typedef struct PgbHttpResponse
@@ -48,7 +50,8 @@ extern void pgb_http_target_init(PgbHttpTarget *target, const char *source_name,
  */
 extern void pgb_http_get(PgbHttpTarget *target, const char *url, const char *what, PgbHttpResponse *resp);
 
-/* Frees the reusable body buffer (called at the end of a run). */
+/* Frees the target's curl handle and the reusable body buffer (at the end of a run, on every path). */
+extern void pgb_http_target_release(PgbHttpTarget *target);
 extern void pgb_http_release_buffer(void);
 
 #endif

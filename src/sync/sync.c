@@ -426,6 +426,7 @@ step_lock(Run *run)
 static void
 cleanup(Run *run)
 {
+	pgb_http_target_release(&run->src.http);
 	if (run->src.http.userpwd)
 		explicit_bzero(run->src.http.userpwd, strlen(run->src.http.userpwd));
 	pgb_http_release_buffer();
