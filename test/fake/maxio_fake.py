@@ -31,8 +31,8 @@ so every test has its own source, scenario and state (keyed by "<scenario>-<nonc
     fuzz<S>     every page: about one value in twenty replaced by an odd one (seeded by S); some
                 seeds also truncate the body or flip a byte
 
-Every request is appended to <log-dir>/<key>.log as "<unix time> <status> <path>?<query>" (never a
-credential), so tests can read what was asked with pg_read_file().
+Every request is appended to <log-dir>/<key>.log as "<unix time> <status> <path>?<query> <client
+port>" (never a credential; the port tells connections apart), so tests can read what was asked with pg_read_file().
 """
 import argparse
 import base64
@@ -396,7 +396,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)
         with open(os.path.join(LOG_DIR, safe + ".log"), "a") as f:
-            f.write("%.3f %d %s\n" % (time.time(), status, self.path))
+            f.write("%.3f %d %s %d\n" % (time.time(), status, self.path, self.client_address[1]))
 
     def reply(self, key, status, body, headers=None, length=None):
         data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()

@@ -24,7 +24,7 @@ SELECT billing.add_source('happy', 'advanced_billing', current_setting('pgb_test
     jsonb_build_object('api_key', pg_read_file(current_setting('pgb_test.fake_dir') || '/canary.key')),
     '{"per_page": 2, "max_requests_per_second": 200}') AS source_id \gset
 
-SELECT plan(32);
+SELECT plan(33);
 
 CALL billing.sync('happy');
 
@@ -102,6 +102,10 @@ SELECT results_eq($$SELECT entity, cursor FROM billing._sync_state WHERE source_
                            ('invoices', '{"since": "2024-01-18T01:00:00Z"}'), ('subscriptions', '{"since": "2024-01-05T02:00:00Z"}')$$,
                   'the checkpoints hold the newest updated_at seen, not the local clock');
 SELECT isnt((SELECT last_success_at FROM billing.sources WHERE name = 'happy'), NULL, 'the source records its last success');
+
+SELECT is((SELECT count(DISTINCT split_part(x, ' ', 4))::int
+           FROM regexp_split_to_table(pg_read_file(current_setting('pgb_test.fake_dir') || '/logs/ok-happy.log'), E'\n') x WHERE x <> ''),
+          1, 'all 16 requests of the run went over one connection (kept alive, one TLS handshake)');
 
 SELECT pg_temp.fingerprint() AS fp1 \gset
 CALL billing.sync('happy');
