@@ -24,7 +24,7 @@ SELECT billing.add_source('happy', 'advanced_billing', current_setting('pgb_test
     jsonb_build_object('api_key', pg_read_file(current_setting('pgb_test.fake_dir') || '/canary.key')),
     '{"per_page": 2, "max_requests_per_second": 200}') AS source_id \gset
 
-SELECT plan(33);
+SELECT plan(34);
 
 CALL billing.sync('happy');
 
@@ -135,6 +135,13 @@ CALL billing.sync('happy');
 CALL billing.sync('happy');
 SELECT results_eq($$SELECT full_reconcile FROM billing.sync_runs ORDER BY id DESC LIMIT 2$$,
                   $$VALUES (true), (false)$$, 'reconcile_every = 2: the second run after a reconcile is a reconcile');
+
+-- billing_admin (not a superuser) can run a sync with the privileges the extension grants it.
+SET ROLE billing_admin;
+CALL billing.sync('happy', full_reconcile => true);
+RESET ROLE;
+SELECT results_eq($$SELECT status, records_unchanged, records_deleted FROM billing.sync_runs ORDER BY id DESC LIMIT 1$$,
+                  $$VALUES ('succeeded', 18::bigint, 0::bigint)$$, 'billing_admin can sync (and reconcile) a source');
 
 -- A manual source has nothing to fetch; the contract with the worker (_sync_run never raises) holds.
 SELECT billing.add_source('hand', 'manual') AS manual_id \gset
