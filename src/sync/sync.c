@@ -14,6 +14,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "storage/lock.h"
 #include "utils/resowner.h"
@@ -99,8 +100,8 @@ step_load(Run *run)
 							  " c.secret->>'api_key', r.full_reconcile,"
 							  " coalesce((SELECT pg_catalog.string_agg(e, ',') FROM pg_catalog.jsonb_array_elements_text("
 							  "   CASE WHEN pg_catalog.jsonb_typeof(s.options->'entities') = 'array' THEN s.options->'entities' END) e), ''),"
-							  " (SELECT count(*) FROM billing.sync_runs p WHERE p.source_id = s.id AND p.status = 'succeeded'"
-							  "   AND p.id > coalesce((SELECT max(q.id) FROM billing.sync_runs q WHERE q.source_id = s.id"
+							  " (SELECT pg_catalog.count(*) FROM billing.sync_runs p WHERE p.source_id = s.id AND p.status = 'succeeded'"
+							  "   AND p.id > coalesce((SELECT pg_catalog.max(q.id) FROM billing.sync_runs q WHERE q.source_id = s.id"
 							  "   AND q.status = 'succeeded' AND q.full_reconcile), 0))"
 							  " FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id"
 							  " LEFT JOIN billing._credentials c ON c.source_id = s.id WHERE r.id = $1",
@@ -303,6 +304,17 @@ step_page(Run *run)
 	progress(run, this_page, &counts);
 }
 
+/*
+ * The statements of a sync name every table and function with its schema; a fixed search_path
+ * for each step also keeps a caller's search_path from changing what an operator or a cast means.
+ */
+static void
+safe_search_path(void)
+{
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
 /* Runs fn in a subtransaction; on error returns the error (copied into the run's context). */
 static ErrorData *
 run_step(Run *run, StepFn fn)
@@ -315,7 +327,11 @@ run_step(Run *run, StepFn fn)
 	MemoryContextSwitchTo(run->page_cxt);
 	PG_TRY();
 	{
+		int			nest = NewGUCNestLevel();
+
+		safe_search_path();
 		fn(run);
+		AtEOXact_GUC(true, nest);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(run->page_cxt);
 		CurrentResourceOwner = owner;
@@ -461,9 +477,14 @@ pgb_sync_run(PG_FUNCTION_ARGS)
 	SPI_connect_ext(SPI_OPT_NONATOMIC);
 	PG_TRY();
 	{
+		int			nest;
+
 		err = sync_all(&run);
 		MemoryContextSwitchTo(run.cxt);
+		nest = NewGUCNestLevel();
+		safe_search_path();
 		finish(&run, err);
+		AtEOXact_GUC(true, nest);
 		SPI_commit();
 	}
 	PG_CATCH();
