@@ -59,16 +59,13 @@ spi_text(int col)
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col);
 }
 
+/* Names the first option of the run's source that is unknown or of the wrong type. */
 static void
-step_load(Run *run)
+check_options(Run *run)
 {
 	Oid			types[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(run->run_id)};
-	MemoryContext old;
-	char	   *key;
-	char	   *v;
 
-	/* options first, so that a bad one is named rather than failing a cast */
 	if (SPI_execute_with_args("SELECT s.name, e.k, CASE WHEN e.k NOT IN ('per_page', 'overlap_seconds', 'reconcile_every',"
 							  " 'max_requests_per_second', 'components', 'statements', 'entities') THEN 'is not a known option'"
 							  " WHEN e.k IN ('components', 'statements') THEN 'must be true or false'"
@@ -88,6 +85,39 @@ step_load(Run *run)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("source \"%s\": option %s %s", spi_text(1), spi_text(2), spi_text(3)),
 						errhint("Change it with UPDATE billing.sources SET options = ... WHERE name = '%s'.", spi_text(1))));
+
+}
+
+/* Every name in option entities must be one the connector knows. */
+static void
+check_entities(Run *run)
+{
+	static const char *const known[] = {"customers", "subscriptions", "invoices", "credit_notes", "statements"};
+	char	   *list = pstrdup(run->src.only);
+
+	for (char *e = strtok(list, ","); e; e = strtok(NULL, ","))
+	{
+		bool		found = false;
+
+		for (int i = 0; i < lengthof(known); i++)
+			found |= strcmp(e, known[i]) == 0;
+		if (!found)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							errmsg("source \"%s\": option entities names an unknown entity \"%s\"", run->src.name, e),
+							errhint("Entities are customers, subscriptions, invoices, credit_notes and statements.")));
+	}
+}
+
+static void
+step_load(Run *run)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(run->run_id)};
+	MemoryContext old;
+	char	   *key;
+	char	   *v;
+
+	check_options(run);
 
 	if (SPI_execute_with_args(
 							  "SELECT s.id, s.name, s.kind, s.base_url,"
@@ -128,28 +158,7 @@ step_load(Run *run)
 	if (run->src.per_page < 1 || run->src.per_page > 200)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("source \"%s\": option per_page must be from 1 to 200", run->src.name)));
-	if (run->src.only[0] != '\0')
-	{
-		const char *all[PGB_AB_MAX_ENTITIES];
-		int			n;
-		bool		saved = run->src.statements;
-		char	   *list = pstrdup(run->src.only);
-
-		run->src.statements = true;
-		n = pgb_ab_entities(&run->src, all);
-		run->src.statements = saved;
-		for (char *e = strtok(list, ","); e; e = strtok(NULL, ","))
-		{
-			bool		known = false;
-
-			for (int i = 0; i < n; i++)
-				known |= strcmp(e, all[i]) == 0;
-			if (!known)
-				ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-								errmsg("source \"%s\": option entities names an unknown entity \"%s\"", run->src.name, e),
-								errhint("Entities are customers, subscriptions, invoices, credit_notes and statements.")));
-		}
-	}
+	check_entities(run);
 	if (run->src.overlap_s < 0)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("source \"%s\": option overlap_seconds must not be negative", run->src.name)));
