@@ -85,6 +85,9 @@ BEGIN
     END IF;
 END
 $fn$;
+COMMENT ON PROCEDURE billing.sync(text) IS 'Syncs a source now, in this session; commits page by page so progress survives an interruption; records a run in billing.sync_runs.';
+
+-- The same, with a full reconcile on demand (re-read everything, tombstone what is gone upstream).
 CREATE PROCEDURE billing.sync(source text, full_reconcile boolean)
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -104,8 +107,6 @@ BEGIN
 END
 $fn$;
 COMMENT ON PROCEDURE billing.sync(text, boolean) IS 'Syncs a source now; with full_reconcile it re-reads everything and marks records deleted upstream (deleted_at).';
-
-COMMENT ON PROCEDURE billing.sync(text) IS 'Syncs a source now, in this session; commits page by page so progress survives an interruption; records a run in billing.sync_runs.';
 
 REVOKE ALL ON FUNCTION billing._start_run(bigint, text), billing._finish_run(bigint, text, text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE billing._sync_run(bigint), billing.sync(text), billing.sync(text, boolean),
