@@ -19,7 +19,7 @@ CREATE FUNCTION pg_temp.last(name text) RETURNS billing.sync_runs LANGUAGE sql A
     SELECT * FROM billing.sync_runs WHERE source_id = billing._source_id(name) ORDER BY id DESC LIMIT 1
 $$;
 
-SELECT plan(30);
+SELECT plan(32);
 
 -- 429 with Retry-After in seconds: the client waits, sends nothing meanwhile, and the run completes.
 SELECT pg_temp.src('r429s', 'r429s-h1');
@@ -41,6 +41,18 @@ SELECT results_eq($$SELECT status, records_inserted, requests FROM pg_temp.last(
 SELECT ok((SELECT min(t) FILTER (WHERE status = 200) - min(t) FILTER (WHERE status = 429)
            FROM pg_temp.reqs('r429d-h1') WHERE path LIKE '%/invoices.json?page=1&%') >= 1.0,
           '429 with a date: the retry waits until that date (second resolution)');
+
+-- A Retry-After longer than pg_billing.http_max_retry_after fails the run instead of waiting.
+SET pg_billing.http_max_retry_after = 0;
+SELECT pg_temp.src('r429cap', 'r429s-h2');
+SELECT billing._start_run(billing._source_id('r429cap'), 'manual') AS run \gset
+CALL billing._sync_run(:run);
+RESET pg_billing.http_max_retry_after;
+SELECT results_eq($$SELECT status, error, records_inserted FROM billing.sync_runs WHERE id = $$ || :run,
+                  $$VALUES ('failed', 'source "r429cap": invoices page 1: request failed: HTTP status 429', 9::bigint)$$,
+                  'a Retry-After beyond the setting fails the run at once; customers and subscriptions stay');
+SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :run),
+               'The server asked to wait 1 s, more than pg_billing.http_max_retry_after \(0 s\)', 'the hint says how long it asked');
 
 -- 503 twice, then fine: retried with backoff.
 SELECT pg_temp.src('e503', 'e503-h1');
