@@ -223,3 +223,9 @@ pgb_ab_fetch_page(PgbSource *src, const char *entity, const char *since, long pa
 	}
 	PG_END_TRY();
 }
+
+void
+pgb_ab_prefetch_page(PgbSource *src, const char *entity, const char *since, long page)
+{
+	pgb_http_prefetch(&src->http, list_url(src, entity, since, page));
+}

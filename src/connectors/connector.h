@@ -35,4 +35,7 @@ extern bool pgb_ab_incremental(const char *entity);
 extern void pgb_ab_fetch_page(PgbSource *src, const char *entity, const char *since, long page,
 							  PgbPage *out);
 
+/* Sends the request for that page ahead, to be collected by pgb_ab_fetch_page of the same page. */
+extern void pgb_ab_prefetch_page(PgbSource *src, const char *entity, const char *since, long page);
+
 #endif

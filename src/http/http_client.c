@@ -48,6 +48,10 @@ typedef struct Attempt
 
 static bool curl_ready = false;
 
+static void rate_limit(PgbHttpTarget *t);
+static void release_handle(PgbHttpTarget *t);
+static void abandon_prefetch(PgbHttpTarget *t);
+
 static void
 ensure_curl(void)
 {
@@ -242,8 +246,8 @@ target_handle(PgbHttpTarget *t)
 	return c;
 }
 
-void
-pgb_http_target_release(PgbHttpTarget *t)
+static void
+release_handle(PgbHttpTarget *t)
 {
 	if (t->handle)
 		curl_easy_cleanup((CURL *) t->handle);
@@ -253,9 +257,19 @@ pgb_http_target_release(PgbHttpTarget *t)
 	t->headers = NULL;
 }
 
-/* One request. No ereport from here to the end (callbacks only set flags in *a). */
-static void
-attempt_once(PgbHttpTarget *t, const char *url, Attempt *a)
+void
+pgb_http_target_release(PgbHttpTarget *t)
+{
+	abandon_prefetch(t);
+	release_handle(t);
+	if (t->multi)
+		curl_multi_cleanup((CURLM *) t->multi);
+	t->multi = NULL;
+}
+
+/* Readies the target's handle for one request whose state is *a. No ereport. */
+static CURL *
+prepare_attempt(PgbHttpTarget *t, const char *url, Attempt *a)
 {
 	CURL	   *c;
 
@@ -267,7 +281,7 @@ attempt_once(PgbHttpTarget *t, const char *url, Attempt *a)
 
 	c = target_handle(t);
 	if (c == NULL)
-		return;
+		return NULL;
 	/* settings that may change between requests, and this attempt's state */
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) pgb_http_connect_timeout_ms);
@@ -278,15 +292,125 @@ attempt_once(PgbHttpTarget *t, const char *url, Attempt *a)
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, a);
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, a);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, a->curl_error);
+	return c;
+}
 
-	a->rc = curl_easy_perform(c);
+/* After a transfer on the target's handle: status, and a fresh handle after a transport failure. */
+static void
+end_attempt(PgbHttpTarget *t, CURL *c, Attempt *a)
+{
 	if (a->rc == CURLE_FILESIZE_EXCEEDED)
 		a->too_big = true;		/* refused from Content-Length, before the body */
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);	/* a->curl_error is on the caller's stack */
-	/* after a transport failure, start the next attempt on a fresh handle and connection */
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);	/* the buffer belongs to the attempt */
 	if (a->rc != CURLE_OK)
-		pgb_http_target_release(t);
+		release_handle(t);
+}
+
+/*
+ * Drives the transfer of c (already in the target's multi handle) to its end, waking every 100 ms
+ * for interrupts. All requests go through the multi handle, so they share one connection pool.
+ * No ereport.
+ */
+static void
+run_transfer(PgbHttpTarget *t, CURL *c, Attempt *a)
+{
+	CURLM	   *m = (CURLM *) t->multi;
+	int			running = 1;
+	int			left;
+	CURLMsg    *msg;
+
+	a->rc = CURLE_ABORTED_BY_CALLBACK;
+	while (running && !a->cancelled)
+	{
+		if (curl_multi_perform(m, &running) != CURLM_OK)
+			break;
+		if (running && curl_multi_poll(m, NULL, 0, 100, NULL) != CURLM_OK)
+			break;
+		if (QueryCancelPending || ProcDiePending)
+			a->cancelled = true;
+	}
+	while ((msg = curl_multi_info_read(m, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == c)
+			a->rc = msg->data.result;
+	curl_multi_remove_handle(m, c);
+	end_attempt(t, c, a);
+}
+
+static bool
+ensure_multi(PgbHttpTarget *t)
+{
+	if (t->multi == NULL)
+		t->multi = curl_multi_init();
+	return t->multi != NULL;
+}
+
+/* One request, waiting for it. No ereport from here to the end (callbacks only set flags in *a). */
+static void
+attempt_once(PgbHttpTarget *t, const char *url, Attempt *a)
+{
+	CURL	   *c = prepare_attempt(t, url, a);
+
+	if (c == NULL || !ensure_multi(t))
+		return;
+	if (curl_multi_add_handle((CURLM *) t->multi, c) != CURLM_OK)
+		return;
+	run_transfer(t, c, a);
+}
+
+/* Drops a request started by pgb_http_prefetch that nobody will read. */
+static void
+abandon_prefetch(PgbHttpTarget *t)
+{
+	if (t->pending == NULL)
+		return;
+	curl_multi_remove_handle((CURLM *) t->multi, (CURL *) t->handle);
+	free(t->pending);
+	t->pending = NULL;
+	release_handle(t);
+}
+
+void
+pgb_http_prefetch(PgbHttpTarget *t, const char *url)
+{
+	PgbUrl		u;
+	const char *reason;
+	Attempt    *a;
+	CURL	   *c;
+	int			running;
+
+	if (t->pending || strlen(url) >= sizeof(t->pending_url) ||
+		!pgb_url_parse(url, &u, &reason) || !pgb_url_same_origin(&u, &t->origin))
+		return;					/* pgb_http_get will do it (or refuse it) itself */
+	ensure_curl();
+	if (!ensure_multi(t))
+		return;
+	rate_limit(t);
+	a = malloc(sizeof(Attempt));
+	if (a == NULL)
+		return;
+	c = prepare_attempt(t, url, a);
+	if (c == NULL || curl_multi_add_handle((CURLM *) t->multi, c) != CURLM_OK)
+	{
+		free(a);
+		return;
+	}
+	t->pending = a;
+	strcpy(t->pending_url, url);
+	t->requests++;
+	(void) curl_multi_perform((CURLM *) t->multi, &running);	/* connect or reuse, send */
+}
+
+/* Waits for the prefetched request to end (interruptibly) and hands its outcome over. No ereport. */
+static void
+finish_prefetch(PgbHttpTarget *t, Attempt *out)
+{
+	Attempt    *a = (Attempt *) t->pending;
+
+	run_transfer(t, (CURL *) t->handle, a);
+	*out = *a;
+	free(a);
+	t->pending = NULL;
 }
 
 static int64
@@ -397,11 +521,17 @@ pgb_http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpRespons
 	{
 		long		wait_ms;
 
-		rate_limit(t);
-		t->requests++;
-		if (attempt > 0)
-			t->retries++;
-		attempt_once(t, url, &a);
+		if (attempt == 0 && t->pending && strcmp(t->pending_url, url) == 0)
+			finish_prefetch(t, &a);		/* sent while the previous page was being stored */
+		else
+		{
+			abandon_prefetch(t);
+			rate_limit(t);
+			t->requests++;
+			if (attempt > 0)
+				t->retries++;
+			attempt_once(t, url, &a);
+		}
 		CHECK_FOR_INTERRUPTS();
 		if (a.cancelled)
 			ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED), errmsg("canceling HTTP request")));

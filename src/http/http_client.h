@@ -31,6 +31,9 @@ typedef struct PgbHttpTarget
 	long		waited_ms;		/* time spent waiting on Retry-After and backoff */
 	void	   *handle;			/* the curl handle kept between requests (connection reuse) */
 	void	   *headers;		/* its header list */
+	void	   *multi;			/* curl multi handle for a request sent ahead */
+	void	   *pending;		/* that request's state, or NULL */
+	char		pending_url[2048];
 } PgbHttpTarget;
 
 typedef struct PgbHttpResponse
@@ -49,6 +52,13 @@ extern void pgb_http_target_init(PgbHttpTarget *target, const char *source_name,
  * the source and `what` (e.g. "invoices page 3") for anything else, after retries where useful.
  */
 extern void pgb_http_get(PgbHttpTarget *target, const char *url, const char *what, PgbHttpResponse *resp);
+
+/*
+ * Sends GET url ahead without waiting (the next page, while this one is stored); the next
+ * pgb_http_get of the same URL collects the answer. Never raises for a transfer problem: the
+ * later pgb_http_get reports it (and retries) as usual.
+ */
+extern void pgb_http_prefetch(PgbHttpTarget *target, const char *url);
 
 /* Frees the target's curl handle and the reusable body buffer (at the end of a run, on every path). */
 extern void pgb_http_target_release(PgbHttpTarget *target);

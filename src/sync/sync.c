@@ -278,6 +278,9 @@ step_page(Run *run)
 	if (p->run_since >= 0)
 		pgb_timestamp_format(p->run_since, ' ', since, sizeof(since));
 	pgb_ab_fetch_page(&run->src, p->entity, p->run_since >= 0 ? since : NULL, this_page, &page);
+	/* the next page's request goes out now; its answer is read after this page commits */
+	if (!page.last)
+		pgb_ab_prefetch_page(&run->src, p->entity, p->run_since >= 0 ? since : NULL, this_page + 1);
 
 	pgb_store_page(run->src.id, &page, &counts);
 	if (p->reconcile)
