@@ -1,6 +1,9 @@
 /*
- * http_client.c: libcurl inside a backend. Nothing in a curl callback may ereport (a longjmp through
- * libcurl corrupts it): callbacks set flags, and errors are raised after the handle is freed.
+ * http_client.c: libcurl inside a backend. Nothing in a curl callback or during a transfer may
+ * ereport (a longjmp through libcurl corrupts it): callbacks set flags, and errors are raised once
+ * the transfer has ended and its handle is out of the multi handle. A target's handles live for one
+ * run (connection reuse, one request sent ahead) and pgb_http_target_release frees them; the sync
+ * driver calls it on every path, errors included.
  */
 #include "postgres.h"
 
