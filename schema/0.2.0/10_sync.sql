@@ -1,5 +1,26 @@
 -- Syncing a source on demand. Connectors register in billing._sync_run's dispatch as they land.
 
+-- Records seen by a full reconcile pass, per source and entity: what is missing at the end of the
+-- pass was deleted upstream and gets a tombstone (deleted_at).
+CREATE TABLE billing._sync_seen (
+    source_id   bigint NOT NULL REFERENCES billing.sources (id) ON DELETE CASCADE,
+    entity      text NOT NULL,
+    external_id text NOT NULL,
+    PRIMARY KEY (source_id, entity, external_id)
+);
+COMMENT ON TABLE billing._sync_seen IS 'Work table of a full reconcile: the records seen so far in the pass over each entity.';
+COMMENT ON COLUMN billing._sync_seen.source_id IS 'The source being reconciled.';
+COMMENT ON COLUMN billing._sync_seen.entity IS 'Entity of the pass, e.g. customers.';
+COMMENT ON COLUMN billing._sync_seen.external_id IS 'A record seen in the pass.';
+REVOKE ALL ON billing._sync_seen FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON billing._sync_seen, billing._sync_state TO billing_admin;
+
+-- The C sync driver: fetches page by page and commits each page with its checkpoint; records the
+-- run's outcome itself; raises only for a cancel or shutdown (after recording it).
+CREATE PROCEDURE billing._sync_connector(run_id bigint)
+LANGUAGE c AS 'MODULE_PATHNAME', 'pgb_sync_run';
+COMMENT ON PROCEDURE billing._sync_connector(bigint) IS 'Runs a sync run with the source''s connector (C), committing page by page; records counts, progress and the error of a failed run.';
+
 CREATE FUNCTION billing._start_run(source_id bigint, trigger text) RETURNS bigint
 LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
     INSERT INTO billing.sync_runs (source_id, status, trigger, started_at)
@@ -37,6 +58,8 @@ BEGIN
     IF v_kind = 'manual' THEN
         -- users load manual sources themselves: there is nothing to fetch
         PERFORM billing._finish_run(run_id);
+    ELSIF v_kind = 'advanced_billing' THEN
+        CALL billing._sync_connector(run_id);
     ELSE
         PERFORM billing._finish_run(run_id, pg_catalog.format('source "%s": no connector for kind %s in this version', v_name, v_kind));
     END IF;
@@ -64,9 +87,32 @@ END
 $fn$;
 COMMENT ON PROCEDURE billing.sync(text) IS 'Syncs a source now, in this session; commits page by page so progress survives an interruption; records a run in billing.sync_runs.';
 
+-- The same, with a full reconcile on demand (re-read everything, tombstone what is gone upstream).
+CREATE PROCEDURE billing.sync(source text, full_reconcile boolean)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_run bigint := billing._start_run(billing._source_id(source), 'manual');
+    v_error text;
+    v_detail text;
+BEGIN
+    UPDATE billing.sync_runs r SET full_reconcile = coalesce(sync.full_reconcile, false) WHERE r.id = v_run;
+    COMMIT;
+    CALL billing._sync_run(v_run);
+    SELECT r.error, r.error_detail INTO v_error, v_detail FROM billing.sync_runs r WHERE r.id = v_run;
+    IF v_error IS NOT NULL THEN
+        RAISE EXCEPTION 'sync of source "%" failed (run %)', source, v_run
+            USING ERRCODE = 'external_routine_exception', DETAIL = v_error || coalesce(E'\n' || v_detail, ''),
+                  HINT = 'SELECT * FROM billing.sync_runs WHERE id = ' || v_run || ' shows the run.';
+    END IF;
+END
+$fn$;
+COMMENT ON PROCEDURE billing.sync(text, boolean) IS 'Syncs a source now; with full_reconcile it re-reads everything and marks records deleted upstream (deleted_at).';
+
 REVOKE ALL ON FUNCTION billing._start_run(bigint, text), billing._finish_run(bigint, text, text) FROM PUBLIC;
-REVOKE ALL ON PROCEDURE billing._sync_run(bigint), billing.sync(text) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE billing._sync_run(bigint), billing.sync(text), billing.sync(text, boolean),
+    billing._sync_connector(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION billing._start_run(bigint, text), billing._finish_run(bigint, text, text) TO billing_admin;
-GRANT EXECUTE ON PROCEDURE billing._sync_run(bigint), billing.sync(text) TO billing_admin;
+GRANT EXECUTE ON PROCEDURE billing._sync_run(bigint), billing.sync(text), billing.sync(text, boolean),
+    billing._sync_connector(bigint) TO billing_admin;
 GRANT UPDATE ON billing.sync_runs TO billing_admin;
 GRANT INSERT ON billing.sync_runs TO billing_admin;

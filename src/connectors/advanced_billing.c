@@ -1,0 +1,231 @@
+/*
+ * advanced_billing.c: the Maxio Advanced Billing (Chargify) connector: endpoints, auth, paging.
+ * Basic auth with the API key as user name and "x" as password; every list pages with page/per_page
+ * (max 200) and ends at an empty or short page. Mapping to rows is in advanced_billing_map.c.
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+
+#include "connectors/advanced_billing_int.h"
+
+static bool
+wanted(const PgbSource *src, const char *entity)
+{
+	size_t		len = strlen(entity);
+
+	if (src->only == NULL || src->only[0] == '\0')
+		return true;
+	for (const char *p = src->only; (p = strstr(p, entity)) != NULL; p += len)
+		if ((p == src->only || p[-1] == ',') && (p[len] == ',' || p[len] == '\0'))
+			return true;
+	return false;
+}
+
+/* The entities to sync, in order: customers before what refers to them. */
+int
+pgb_ab_entities(const PgbSource *src, const char **names)
+{
+	static const char *const order[] = {"customers", "subscriptions", "invoices", "credit_notes", "statements"};
+	int			n = 0;
+
+	for (int i = 0; i < lengthof(order); i++)
+		if ((strcmp(order[i], "statements") != 0 || src->statements || (src->only && src->only[0])) &&
+			wanted(src, order[i]))
+			names[n++] = order[i];
+	return n;
+}
+
+/* Lists with an updated_at filter; the others are read whole every run. */
+bool
+pgb_ab_incremental(const char *entity)
+{
+	return strcmp(entity, "customers") == 0 || strcmp(entity, "subscriptions") == 0 ||
+		strcmp(entity, "invoices") == 0;
+}
+
+static void
+append_since(StringInfo url, const char *since)
+{
+	if (since == NULL)
+		return;
+	appendStringInfoString(url, "&date_field=updated_at&start_datetime=");
+	for (const char *p = since; *p; p++)
+	{
+		if (*p == ' ')
+			appendStringInfoString(url, "%20");
+		else if (*p == '+')
+			appendStringInfoString(url, "%2B");
+		else if (*p == ':')
+			appendStringInfoString(url, "%3A");
+		else
+			appendStringInfoChar(url, *p);
+	}
+	appendStringInfoString(url, "%2B00%3A00");
+}
+
+static char *
+list_url(PgbSource *src, const char *entity, const char *since, long page)
+{
+	StringInfoData url;
+
+	initStringInfo(&url);
+	appendStringInfo(&url, "%s/%s.json?page=%ld&per_page=%d", src->base_url, entity, page, src->per_page);
+	if (strcmp(entity, "customers") == 0)
+		appendStringInfoString(&url, "&direction=asc");
+	else if (strcmp(entity, "subscriptions") == 0)
+		appendStringInfoString(&url, "&sort=created_at&direction=asc");
+	else if (strcmp(entity, "invoices") == 0)
+		appendStringInfoString(&url, "&sort=created_at&direction=asc&line_items=true&discounts=true"
+							   "&taxes=true&credits=true&payments=true&refunds=true");
+	else if (strcmp(entity, "credit_notes") == 0)
+		appendStringInfoString(&url, "&line_items=true&discounts=true&taxes=true&refunds=true&applications=true");
+	else if (strcmp(entity, "statements") == 0)
+		appendStringInfoString(&url, "&sort=created_at&direction=asc");
+	if (pgb_ab_incremental(entity))
+		append_since(&url, since);
+	return url.data;
+}
+
+/* The records of a list response: a top-level array of {"<name>": {...}} or {"<plural>": [...]}. */
+static json_t *
+records_of(PgbJsonCtx *ctx, json_t *root, const char *entity)
+{
+	if (strcmp(entity, "invoices") == 0 || strcmp(entity, "credit_notes") == 0)
+	{
+		if (!json_is_object(root))
+			pgb_json_fail(ctx, entity, "response is not an object");
+		return pgb_j_array(ctx, root, entity, true);
+	}
+	if (!json_is_array(root))
+		pgb_json_fail(ctx, "(response)", "is not an array");
+	return root;
+}
+
+static json_t *
+unwrap(PgbJsonCtx *ctx, json_t *item, const char *wrapper, size_t i)
+{
+	char		field[64];
+
+	if (wrapper == NULL)
+	{
+		if (!json_is_object(item))
+		{
+			snprintf(field, sizeof(field), "[%zu]", i);
+			pgb_json_fail(ctx, field, "is not an object");
+		}
+		return item;
+	}
+	snprintf(field, sizeof(field), "[%zu].%s", i, wrapper);
+	if (!json_is_object(item) || !json_is_object(json_object_get(item, wrapper)))
+		pgb_json_fail(ctx, field, "is missing or not an object");
+	return json_object_get(item, wrapper);
+}
+
+/* GET /subscriptions/{id}/components.json, set into the subscription's raw as "components". */
+static void
+add_components(PgbSource *src, PgbJsonCtx *pctx, json_t *sub)
+{
+	char	   *id = pgb_j_id(pctx, sub, "id", true);
+	char	   *url = psprintf("%s/subscriptions/%s/components.json", src->base_url, id);
+	char	   *what = psprintf("components of subscription %s", id);
+	PgbHttpResponse resp;
+	PgbJsonCtx	ctx = {src->name, "subscription components", 0, id};
+	json_t	   *root;
+	json_t	   *list;
+
+	pgb_http_get(&src->http, url, what, &resp);
+	root = pgb_json_parse(&ctx, resp.body, resp.len);
+	list = json_array();
+	PG_TRY();
+	{
+		size_t		i;
+		json_t	   *item;
+
+		if (list == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		if (!json_is_array(root))
+			pgb_json_fail(&ctx, "(response)", "is not an array");
+		json_array_foreach(root, i, item)
+		{
+			json_t	   *comp = unwrap(&ctx, item, "component", i);
+
+			(void) pgb_j_id(&ctx, comp, "component_id", true);
+			json_array_append(list, comp);
+		}
+		json_object_set(sub, "components", list);
+	}
+	PG_FINALLY();
+	{
+		json_decref(list);
+		json_decref(root);
+	}
+	PG_END_TRY();
+}
+
+static void
+map_records(PgbSource *src, PgbJsonCtx *ctx, const char *entity, json_t *records, PgbPage *out)
+{
+	size_t		i;
+	json_t	   *item;
+
+	json_array_foreach(records, i, item)
+	{
+		ctx->record = NULL;
+		if (strcmp(entity, "customers") == 0)
+			pgb_ab_map_customer(ctx, unwrap(ctx, item, "customer", i), out);
+		else if (strcmp(entity, "subscriptions") == 0)
+		{
+			json_t	   *sub = unwrap(ctx, item, "subscription", i);
+
+			if (src->components)
+				add_components(src, ctx, sub);
+			pgb_ab_map_subscription(ctx, sub, out);
+		}
+		else if (strcmp(entity, "invoices") == 0)
+			pgb_ab_map_invoice(ctx, unwrap(ctx, item, NULL, i), out);
+		else if (strcmp(entity, "credit_notes") == 0)
+			pgb_ab_map_credit_note(ctx, unwrap(ctx, item, NULL, i), out);
+		else
+			pgb_ab_map_statement(ctx, unwrap(ctx, item, "statement", i), out);
+		out->nrecords++;
+	}
+}
+
+void
+pgb_ab_fetch_page(PgbSource *src, const char *entity, const char *since, long page, PgbPage *out)
+{
+	char	   *url = list_url(src, entity, since, page);
+	char	   *what = psprintf("%s page %ld", entity, page);
+	PgbHttpResponse resp;
+	PgbJsonCtx	ctx = {src->name, entity, page, NULL};
+	json_t	   *root;
+
+	pgb_page_init(out);
+	out->primary = strcmp(entity, "customers") == 0 ? PGB_T_CUSTOMERS :
+		strcmp(entity, "subscriptions") == 0 ? PGB_T_SUBSCRIPTIONS :
+		strcmp(entity, "invoices") == 0 ? PGB_T_INVOICES :
+		strcmp(entity, "credit_notes") == 0 ? PGB_T_CREDIT_NOTES : PGB_T_STATEMENTS;
+
+	pgb_http_get(&src->http, url, what, &resp);
+	out->remote_date = resp.date;
+	root = pgb_json_parse(&ctx, resp.body, resp.len);
+	PG_TRY();
+	{
+		json_t	   *records = records_of(&ctx, root, entity);
+
+		map_records(src, &ctx, entity, records, out);
+		out->last = json_array_size(records) < (size_t) src->per_page;
+	}
+	PG_FINALLY();
+	{
+		json_decref(root);
+	}
+	PG_END_TRY();
+}
+
+void
+pgb_ab_prefetch_page(PgbSource *src, const char *entity, const char *since, long page)
+{
+	pgb_http_prefetch(&src->http, list_url(src, entity, since, page));
+}

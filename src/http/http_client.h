@@ -1,0 +1,67 @@
+/*
+ * http_client.h: the one libcurl client. GET only (the connectors here only read), https only,
+ * TLS verified, bounded in time and size, retried with backoff, cancellable, rate limited.
+ */
+#ifndef PGB_HTTP_CLIENT_H
+#define PGB_HTTP_CLIENT_H
+
+#include "http/http_util.h"
+
+/* Settings (GUCs registered in http_init.c). */
+extern char *pgb_http_ca_file;
+extern bool pgb_http_allow_loopback;
+extern int	pgb_http_connect_timeout_ms;
+extern int	pgb_http_timeout_ms;
+extern int	pgb_http_max_body_kb;
+extern int	pgb_http_max_retries;
+extern int	pgb_http_retry_base_ms;
+extern int	pgb_http_retry_max_ms;
+extern int	pgb_http_max_retry_after_s;
+
+/* One remote service: its origin, credentials and counters. Lives for one sync run. */
+typedef struct PgbHttpTarget
+{
+	const char *source_name;	/* for messages */
+	PgbUrl		origin;			/* requests go only here */
+	char	   *userpwd;		/* "user:password" for Basic auth; secret, never printed */
+	double		max_rps;		/* per-source request rate (requests per second; 0 = unlimited) */
+	int64		last_request_us;	/* monotonic time of the last request, for the rate limit */
+	int64		requests;		/* requests made, retries included */
+	int64		retries;		/* of which retries */
+	long		waited_ms;		/* time spent waiting on Retry-After and backoff */
+	void	   *handle;			/* the curl handle kept between requests (connection reuse) */
+	void	   *headers;		/* its header list */
+	void	   *multi;			/* curl multi handle for a request sent ahead */
+	void	   *pending;		/* that request's state, or NULL */
+	char		pending_url[2048];
+} PgbHttpTarget;
+
+typedef struct PgbHttpResponse
+{
+	long		status;
+	const char *body;			/* the client's reusable buffer: valid until the next request */
+	size_t		len;
+	int64		date;			/* Date header as seconds since 1970, or -1 */
+} PgbHttpResponse;
+
+/* Checks base_url against the settings and fills target->origin; raises on a refused URL. */
+extern void pgb_http_target_init(PgbHttpTarget *target, const char *source_name, const char *base_url);
+
+/*
+ * GETs url (which must be on target's origin) and returns a 2xx response; raises an error naming
+ * the source and `what` (e.g. "invoices page 3") for anything else, after retries where useful.
+ */
+extern void pgb_http_get(PgbHttpTarget *target, const char *url, const char *what, PgbHttpResponse *resp);
+
+/*
+ * Sends GET url ahead without waiting (the next page, while this one is stored); the next
+ * pgb_http_get of the same URL collects the answer. Never raises for a transfer problem: the
+ * later pgb_http_get reports it (and retries) as usual.
+ */
+extern void pgb_http_prefetch(PgbHttpTarget *target, const char *url);
+
+/* Frees the target's curl handle and the reusable body buffer (at the end of a run, on every path). */
+extern void pgb_http_target_release(PgbHttpTarget *target);
+extern void pgb_http_release_buffer(void);
+
+#endif

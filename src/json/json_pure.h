@@ -1,0 +1,39 @@
+/*
+ * json_pure.h: exact money text, dates and timestamps. No server calls (unit-tested in test/unit/).
+ */
+#ifndef PGB_JSON_PURE_H
+#define PGB_JSON_PURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest magnitude a JSON number amount may have: beyond it a double is not exact to the cent. */
+#define PGB_MAX_EXACT_AMOUNT 1e13
+
+/* A plain decimal string: -?digits(.digits)? with at most 40 digits in all. */
+extern bool pgb_decimal_valid(const char *s);
+
+/*
+ * The decimal text of a JSON number read as a double: the shortest text that reads back as the
+ * same double, when it has at most 15 significant digits and |d| < 10^13. out needs 32 bytes.
+ * False when the number cannot be exact (too large, too many digits, not finite).
+ */
+extern bool pgb_real_to_decimal(double d, char *out, size_t outlen);
+
+/* Integer cents as decimal text ("-12.05"). out needs 32 bytes. */
+extern void pgb_cents_to_decimal(int64_t cents, char *out, size_t outlen);
+
+/* YYYY-MM-DD, a real calendar date. */
+extern bool pgb_date_valid(const char *s);
+
+/*
+ * ISO 8601 / RFC 3339 timestamp with a zone (YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM|+HHMM)),
+ * to seconds since 1970 UTC (fraction dropped). False when it is anything else.
+ */
+extern bool pgb_timestamp_parse(const char *s, int64_t *epoch);
+
+/* Seconds since 1970 UTC as "YYYY-MM-DDTHH:MM:SSZ" (sep 'T') or "YYYY-MM-DD HH:MM:SS" (sep ' '). */
+extern void pgb_timestamp_format(int64_t epoch, char sep, char *out, size_t outlen);
+
+#endif

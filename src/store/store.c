@@ -1,0 +1,257 @@
+/*
+ * store.c: every SPI call of a sync. One prepared plan per statement, kept across transactions;
+ * each table of a page goes in with one statement (unnest of text[] columns).
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+
+#include "store/store.h"
+#include "store/store_sql.h"
+
+typedef enum
+{
+	P_PLACEHOLDERS, P_CUSTOMERS, P_PRODUCTS, P_SUBSCRIPTIONS, P_INVOICES, P_DEL_INV_LINES, P_INV_LINES,
+	P_PAYMENTS, P_REFUNDS, P_CREDIT_NOTES, P_DEL_CN_LINES, P_CN_LINES, P_ALLOCATIONS, P_STATEMENTS,
+	P_MARK_SEEN, P_CLEAR_SEEN, P_CHECKPOINT, P_COUNT
+} PlanId;
+
+static SPIPlanPtr plans[P_COUNT];
+
+/* Prepares (once per session) a statement with $1 bigint and the rest text/text[]. */
+static SPIPlanPtr
+plan(PlanId id, const char *sql, int nargs, int ntext)
+{
+	Oid			types[40];
+
+	if (plans[id])
+		return plans[id];
+	Assert(nargs <= 40);
+	types[0] = INT8OID;
+	for (int i = 1; i < nargs; i++)
+		types[i] = i <= ntext ? TEXTOID : TEXTARRAYOID;
+	plans[id] = SPI_prepare(sql, nargs, types);
+	if (plans[id] == NULL)
+		elog(ERROR, "pg_billing: could not prepare a store statement: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plans[id]);
+	return plans[id];
+}
+
+/* One column of rows as a text[] datum. */
+static Datum
+column(PgbRows *rows, int col)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(rows->nrows, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(rows->nrows, 1));
+	int			dims[1] = {rows->nrows};
+	int			lbs[1] = {1};
+
+	for (int i = 0; i < rows->nrows; i++)
+	{
+		char	   *v = rows->v[(size_t) i * rows->ncols + col];
+
+		nulls[i] = v == NULL;
+		d[i] = v ? CStringGetTextDatum(v) : (Datum) 0;
+	}
+	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* Runs a plan over all columns of rows: $1 source, then (optionally) one extra text[] and the columns. */
+static void
+exec_rows(SPIPlanPtr p, int64 source_id, Datum *extra, PgbRows *rows)
+{
+	Datum		args[40];
+	char		nulls[40];
+	int			n = 0;
+	int			rc;
+
+	args[n++] = Int64GetDatum(source_id);
+	if (extra)
+		args[n++] = *extra;
+	for (int c = 0; c < rows->ncols; c++)
+		args[n++] = column(rows, c);
+	memset(nulls, ' ', n);
+	rc = SPI_execute_plan(p, args, nulls, false, 0);
+	if (rc < 0)
+		elog(ERROR, "pg_billing: store statement failed: %s", SPI_result_code_string(rc));
+}
+
+/* Counts the RETURNING (external_id, inserted) rows of the last statement; returns changed ids. */
+static Datum
+count_returned(int nrows_in, PgbCounts *counts)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * Max(SPI_processed, 1));
+	int			dims[1] = {(int) SPI_processed};
+	int			lbs[1] = {1};
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		HeapTuple	tup = SPI_tuptable->vals[i];
+
+		ids[i] = datumCopy(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull), false, -1);
+		if (counts)
+		{
+			if (DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)))
+				counts->inserted++;
+			else
+				counts->updated++;
+		}
+	}
+	if (counts)
+		counts->unchanged += nrows_in - (int64) SPI_processed;
+	return PointerGetDatum(construct_md_array(ids, NULL, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+static void
+placeholders(int64 source_id, PgbRows *rows, int col)
+{
+	Datum		args[2];
+
+	if (rows->nrows == 0)
+		return;
+	args[0] = Int64GetDatum(source_id);
+	args[1] = column(rows, col);
+	if (SPI_execute_plan(plan(P_PLACEHOLDERS, SQL_PLACEHOLDER_CUSTOMERS, 2, 0), args, NULL, false, 0) < 0)
+		elog(ERROR, "pg_billing: could not store customer references");
+}
+
+static void
+exec_ids(SPIPlanPtr p, int64 source_id, Datum ids)
+{
+	Datum		args[2] = {Int64GetDatum(source_id), ids};
+
+	if (SPI_execute_plan(p, args, NULL, false, 0) < 0)
+		elog(ERROR, "pg_billing: store statement failed");
+}
+
+static void
+store_invoices(int64 source_id, PgbPage *page, PgbCounts *counts)
+{
+	PgbRows    *inv = &page->t[PGB_T_INVOICES];
+	Datum		changed;
+
+	placeholders(source_id, inv, C_INV_CUSTOMER);
+	exec_rows(plan(P_INVOICES, SQL_INVOICES, 1 + C_INV_N, 0), source_id, NULL, inv);
+	changed = count_returned(inv->nrows, counts);
+	if (SPI_processed == 0)
+		return;
+	exec_ids(plan(P_DEL_INV_LINES, SQL_DELETE_INVOICE_LINES, 2, 0), source_id, changed);
+	if (page->t[PGB_T_INVOICE_LINES].nrows > 0)
+		exec_rows(plan(P_INV_LINES, SQL_INVOICE_LINES, 2 + C_LIN_N, 0), source_id, &changed,
+				  &page->t[PGB_T_INVOICE_LINES]);
+	if (page->t[PGB_T_PAYMENTS].nrows > 0)
+		exec_rows(plan(P_PAYMENTS, SQL_PAYMENTS, 2 + C_PAY_N, 0), source_id, &changed, &page->t[PGB_T_PAYMENTS]);
+	if (page->t[PGB_T_REFUNDS].nrows > 0)
+		exec_rows(plan(P_REFUNDS, SQL_REFUNDS, 2 + C_REF_N, 0), source_id, &changed, &page->t[PGB_T_REFUNDS]);
+}
+
+static void
+store_credit_notes(int64 source_id, PgbPage *page, PgbCounts *counts)
+{
+	PgbRows    *cn = &page->t[PGB_T_CREDIT_NOTES];
+	Datum		changed;
+
+	placeholders(source_id, cn, C_CN_CUSTOMER);
+	exec_rows(plan(P_CREDIT_NOTES, SQL_CREDIT_NOTES, 1 + C_CN_N, 0), source_id, NULL, cn);
+	changed = count_returned(cn->nrows, counts);
+	if (SPI_processed == 0)
+		return;
+	exec_ids(plan(P_DEL_CN_LINES, SQL_DELETE_CREDIT_NOTE_LINES, 2, 0), source_id, changed);
+	if (page->t[PGB_T_CREDIT_NOTE_LINES].nrows > 0)
+		exec_rows(plan(P_CN_LINES, SQL_CREDIT_NOTE_LINES, 2 + C_LIN_N, 0), source_id, &changed,
+				  &page->t[PGB_T_CREDIT_NOTE_LINES]);
+	if (page->t[PGB_T_ALLOCATIONS].nrows > 0)
+		exec_rows(plan(P_ALLOCATIONS, SQL_ALLOCATIONS, 2 + C_ALC_N, 0), source_id, &changed,
+				  &page->t[PGB_T_ALLOCATIONS]);
+}
+
+void
+pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts)
+{
+	PgbRows    *t = page->t;
+
+	if (t[PGB_T_CUSTOMERS].nrows > 0)
+	{
+		exec_rows(plan(P_CUSTOMERS, SQL_CUSTOMERS, 1 + C_CUS_N, 0), source_id, NULL, &t[PGB_T_CUSTOMERS]);
+		(void) count_returned(t[PGB_T_CUSTOMERS].nrows, counts);
+	}
+	if (t[PGB_T_PRODUCTS].nrows > 0)
+		exec_rows(plan(P_PRODUCTS, SQL_PRODUCTS, 1 + C_PRD_N, 0), source_id, NULL, &t[PGB_T_PRODUCTS]);
+	if (t[PGB_T_SUBSCRIPTIONS].nrows > 0)
+	{
+		placeholders(source_id, &t[PGB_T_SUBSCRIPTIONS], C_SUB_CUSTOMER);
+		exec_rows(plan(P_SUBSCRIPTIONS, SQL_SUBSCRIPTIONS, 1 + C_SUB_N, 0), source_id, NULL,
+				  &t[PGB_T_SUBSCRIPTIONS]);
+		(void) count_returned(t[PGB_T_SUBSCRIPTIONS].nrows, counts);
+	}
+	if (t[PGB_T_INVOICES].nrows > 0)
+		store_invoices(source_id, page, counts);
+	if (t[PGB_T_CREDIT_NOTES].nrows > 0)
+		store_credit_notes(source_id, page, counts);
+	if (t[PGB_T_STATEMENTS].nrows > 0)
+	{
+		exec_rows(plan(P_STATEMENTS, SQL_STATEMENTS, 1 + C_STM_N, 0), source_id, NULL, &t[PGB_T_STATEMENTS]);
+		(void) count_returned(t[PGB_T_STATEMENTS].nrows, counts);
+	}
+}
+
+void
+pgb_store_mark_seen(int64 source_id, const char *entity, PgbPage *page)
+{
+	Datum		args[3];
+
+	if (page->t[page->primary].nrows == 0)
+		return;
+	args[0] = Int64GetDatum(source_id);
+	args[1] = CStringGetTextDatum(entity);
+	args[2] = column(&page->t[page->primary], 0);	/* external id is column 0 of every primary table */
+	if (SPI_execute_plan(plan(P_MARK_SEEN, SQL_MARK_SEEN, 3, 1), args, NULL, false, 0) < 0)
+		elog(ERROR, "pg_billing: could not record seen records");
+}
+
+void
+pgb_store_clear_seen(int64 source_id, const char *entity)
+{
+	Datum		args[2] = {Int64GetDatum(source_id), CStringGetTextDatum(entity)};
+
+	if (SPI_execute_plan(plan(P_CLEAR_SEEN, SQL_CLEAR_SEEN, 2, 1), args, NULL, false, 0) < 0)
+		elog(ERROR, "pg_billing: could not clear seen records");
+}
+
+int64
+pgb_store_tombstone_unseen(int64 source_id, const char *entity)
+{
+	/* entity names come from the connector's fixed list, never from users */
+	const char *table = strcmp(entity, "customers") == 0 ? "customers" :
+		strcmp(entity, "subscriptions") == 0 ? "subscriptions" :
+		strcmp(entity, "invoices") == 0 ? "invoices" :
+		strcmp(entity, "credit_notes") == 0 ? "credit_notes" : "statements";
+	char	   *sql = psprintf("UPDATE billing.%s t SET deleted_at = pg_catalog.now()"
+							   " WHERE t.source_id = $1 AND t.deleted_at IS NULL%s"
+							   " AND NOT EXISTS (SELECT 1 FROM billing._sync_seen s WHERE s.source_id = $1"
+							   " AND s.entity = $2 AND s.external_id = t.external_id)",
+							   table, strcmp(table, "invoices") == 0 ? " AND t.status <> 'voided'" : "");
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		args[2] = {Int64GetDatum(source_id), CStringGetTextDatum(entity)};
+	int64		n;
+
+	if (SPI_execute_with_args(sql, 2, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "pg_billing: could not mark deleted records");
+	n = (int64) SPI_processed;
+	pgb_store_clear_seen(source_id, entity);
+	return n;
+}
+
+void
+pgb_store_checkpoint(int64 source_id, const char *entity, const char *cursor_json)
+{
+	Datum		args[3] = {Int64GetDatum(source_id), CStringGetTextDatum(entity), CStringGetTextDatum(cursor_json)};
+
+	if (SPI_execute_plan(plan(P_CHECKPOINT, SQL_CHECKPOINT, 3, 2), args, NULL, false, 0) < 0)
+		elog(ERROR, "pg_billing: could not store the checkpoint");
+}

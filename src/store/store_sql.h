@@ -1,0 +1,244 @@
+/*
+ * store_sql.h: the upsert statements, one per table. $1 is the source id; $2... are text[] columns
+ * in the order of sync/records.h. An update applies only when the incoming version is not older
+ * (remote_updated_at) and differs (raw) or revives a tombstone; RETURNING says inserted or updated.
+ */
+#ifndef PGB_STORE_SQL_H
+#define PGB_STORE_SQL_H
+
+#define NEWER_WHERE \
+	" WHERE (t.remote_updated_at IS NULL OR excluded.remote_updated_at >= t.remote_updated_at)" \
+	" AND (t.raw IS DISTINCT FROM excluded.raw OR t.deleted_at IS NOT NULL)"
+
+#define SQL_PLACEHOLDER_CUSTOMERS \
+	"INSERT INTO billing.customers (source_id, external_id)" \
+	" SELECT DISTINCT $1, u.x FROM pg_catalog.unnest($2::text[]) AS u(x) WHERE u.x IS NOT NULL" \
+	" ON CONFLICT (source_id, external_id) DO NOTHING"
+
+#define SQL_CUSTOMERS \
+	"INSERT INTO billing.customers AS t (source_id, external_id, reference, name, organization, email, parent_id," \
+	" remote_created_at, remote_updated_at, raw, synced_at, deleted_at)" \
+	" SELECT $1, r.ext, r.reference, r.name, r.org, r.email," \
+	" (SELECT p.id FROM billing.customers p WHERE p.source_id = $1 AND p.external_id = r.parent)," \
+	" r.created::timestamptz, r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]))" \
+	" AS u(ext, reference, name, org, email, parent, created, updated, raw)" \
+	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
+	" ON CONFLICT (source_id, external_id) DO UPDATE SET reference = excluded.reference, name = excluded.name," \
+	" organization = excluded.organization, email = excluded.email, parent_id = excluded.parent_id," \
+	" remote_created_at = excluded.remote_created_at, remote_updated_at = excluded.remote_updated_at," \
+	" raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" \
+	NEWER_WHERE " RETURNING t.external_id, (t.xmax = 0)"
+
+#define SQL_PRODUCTS \
+	"INSERT INTO billing.products AS t (source_id, external_id, sku, name, family, price, currency, interval_months," \
+	" recurring, remote_updated_at, raw, synced_at, deleted_at)" \
+	" SELECT $1, r.ext, r.sku, r.name, r.family, r.price::numeric, r.currency, r.months::integer, r.recurring::boolean," \
+	" r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]))" \
+	" AS u(ext, sku, name, family, price, currency, months, recurring, updated, raw)" \
+	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
+	" ON CONFLICT (source_id, external_id) DO UPDATE SET sku = excluded.sku, name = excluded.name," \
+	" family = excluded.family, price = excluded.price, currency = excluded.currency," \
+	" interval_months = excluded.interval_months, recurring = excluded.recurring," \
+	" remote_updated_at = excluded.remote_updated_at, raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" \
+	NEWER_WHERE " RETURNING t.external_id, (t.xmax = 0)"
+
+#define SQL_SUBSCRIPTIONS \
+	"INSERT INTO billing.subscriptions AS t (source_id, external_id, customer_id, product_id, product, sku, state," \
+	" quantity, unit_price, currency, interval_months, billing_term, current_period_start, current_period_end," \
+	" started_at, canceled_at, ends_at, remote_updated_at, raw, synced_at, deleted_at)" \
+	" SELECT $1, r.ext, c.id, p.id, r.product, r.sku, r.state, r.quantity::numeric, r.unit_price::numeric, r.currency," \
+	" r.months::integer, r.term, r.ps::timestamptz, r.pe::timestamptz, r.started::timestamptz, r.canceled::timestamptz," \
+	" r.ends::timestamptz, r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]))" \
+	" AS u(ext, customer, product_ext, product, sku, state, quantity, unit_price, currency, months, term, ps, pe," \
+	" started, canceled, ends, updated, raw)" \
+	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
+	" JOIN billing.customers c ON c.source_id = $1 AND c.external_id = r.customer" \
+	" LEFT JOIN billing.products p ON p.source_id = $1 AND p.external_id = r.product_ext" \
+	" ON CONFLICT (source_id, external_id) DO UPDATE SET customer_id = excluded.customer_id," \
+	" product_id = excluded.product_id, product = excluded.product, sku = excluded.sku, state = excluded.state," \
+	" quantity = excluded.quantity, unit_price = excluded.unit_price, currency = excluded.currency," \
+	" interval_months = excluded.interval_months, billing_term = excluded.billing_term," \
+	" current_period_start = excluded.current_period_start, current_period_end = excluded.current_period_end," \
+	" started_at = excluded.started_at, canceled_at = excluded.canceled_at, ends_at = excluded.ends_at," \
+	" remote_updated_at = excluded.remote_updated_at, raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" \
+	NEWER_WHERE " RETURNING t.external_id, (t.xmax = 0)"
+
+#define SQL_INVOICES \
+	"INSERT INTO billing.invoices AS t (source_id, external_id, number, customer_id, subscription_id, status," \
+	" issue_date, due_date, paid_date, period_start, period_end, currency, subtotal, discount, tax, total, credit," \
+	" refunded, paid, due, remote_updated_at, raw, synced_at, deleted_at)" \
+	" SELECT $1, r.ext, r.number, c.id, s.id, r.status, r.issue::date, r.due_date::date, r.paid_date::date," \
+	" r.ps::date, r.pe::date, r.currency, coalesce(r.subtotal::numeric, 0), coalesce(r.discount::numeric, 0)," \
+	" coalesce(r.tax::numeric, 0), coalesce(r.total::numeric, 0), coalesce(r.credit::numeric, 0)," \
+	" coalesce(r.refunded::numeric, 0), coalesce(r.paid::numeric, 0), coalesce(r.due::numeric, 0)," \
+	" r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]))" \
+	" AS u(ext, number, customer, subscription, status, issue, due_date, paid_date, ps, pe, currency, subtotal," \
+	" discount, tax, total, credit, refunded, paid, due, updated, raw)" \
+	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
+	" JOIN billing.customers c ON c.source_id = $1 AND c.external_id = r.customer" \
+	" LEFT JOIN billing.subscriptions s ON s.source_id = $1 AND s.external_id = r.subscription" \
+	" ON CONFLICT (source_id, external_id) DO UPDATE SET number = excluded.number, customer_id = excluded.customer_id," \
+	" subscription_id = excluded.subscription_id, status = excluded.status, issue_date = excluded.issue_date," \
+	" due_date = excluded.due_date, paid_date = excluded.paid_date, period_start = excluded.period_start," \
+	" period_end = excluded.period_end, currency = excluded.currency, subtotal = excluded.subtotal," \
+	" discount = excluded.discount, tax = excluded.tax, total = excluded.total, credit = excluded.credit," \
+	" refunded = excluded.refunded, paid = excluded.paid, due = excluded.due," \
+	" remote_updated_at = excluded.remote_updated_at, raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" \
+	NEWER_WHERE " RETURNING t.external_id, (t.xmax = 0)"
+
+/* Lines of changed documents ($2) are replaced whole: deleted, then inserted from the page. */
+#define SQL_DELETE_INVOICE_LINES \
+	"DELETE FROM billing.invoice_lines l USING billing.invoices i" \
+	" WHERE l.invoice_id = i.id AND i.source_id = $1 AND i.external_id = ANY ($2::text[])"
+
+/*
+ * full_period_amount (domain.md C5): a line covering exactly one interval costs its own net amount;
+ * a prorated plan line costs the subscription's price point (quantity 1), net of its discount
+ * scaled to the full period; other prorated lines leave it null.
+ */
+#define SQL_INVOICE_LINES \
+	"INSERT INTO billing.invoice_lines (invoice_id, external_id, line_no, kind, product, description, quantity," \
+	" unit_price, subtotal, discount, tax, total, currency, period_start, period_end, recurring, interval_months," \
+	" full_period_amount, raw)" \
+	" SELECT i.id, r.ext, r.no::integer, r.kind, r.product, r.description, coalesce(r.quantity::numeric, 1)," \
+	" r.unit_price::numeric, r.subtotal::numeric, coalesce(r.discount::numeric, 0), coalesce(r.tax::numeric, 0)," \
+	" r.total::numeric, i.currency, r.ps::date, r.pe::date," \
+	" r.recurring::boolean AND s.interval_months IS NOT NULL," \
+	" CASE WHEN r.recurring::boolean THEN s.interval_months END," \
+	" CASE WHEN NOT r.recurring::boolean OR s.interval_months IS NULL THEN NULL" \
+	"  WHEN (r.ps::date + pg_catalog.make_interval(months => s.interval_months))::date = r.pe::date" \
+	"   THEN r.subtotal::numeric - coalesce(r.discount::numeric, 0)" \
+	"  WHEN r.kind = 'plan' AND s.unit_price IS NOT NULL AND r.subtotal::numeric <> 0" \
+	"   THEN pg_catalog.round(s.unit_price - coalesce(r.discount::numeric, 0) * s.unit_price / r.subtotal::numeric, 2)" \
+	"  END," \
+	" r.raw::jsonb" \
+	" FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]))" \
+	" AS r(doc, ext, no, kind, product, description, quantity, unit_price, subtotal, discount, tax, total, ps, pe," \
+	" recurring, raw)" \
+	" JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.doc" \
+	" LEFT JOIN billing.subscriptions s ON s.id = i.subscription_id" \
+	" WHERE r.doc = ANY ($2::text[])" \
+	" ON CONFLICT (invoice_id, external_id) DO NOTHING"
+
+#define SQL_PAYMENTS \
+	"INSERT INTO billing.payments AS t (source_id, external_id, customer_id, invoice_id, amount, currency," \
+	" payment_date, received_at, method, reference, prepayment, remote_updated_at, raw, synced_at, deleted_at)" \
+	" SELECT $1, r.ext, c.id, i.id, r.amount::numeric, r.currency, r.day::date, r.received::timestamptz, r.method," \
+	" r.reference, coalesce(r.prepayment::boolean, false), r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]))" \
+	" AS u(ext, customer, invoice, amount, currency, day, received, method, reference, prepayment, updated, raw)" \
+	" WHERE u.invoice = ANY ($2::text[]) ORDER BY u.ext, u.updated::timestamptz DESC) r" \
+	" JOIN billing.customers c ON c.source_id = $1 AND c.external_id = r.customer" \
+	" LEFT JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.invoice" \
+	" ON CONFLICT (source_id, external_id) DO UPDATE SET customer_id = excluded.customer_id," \
+	" invoice_id = excluded.invoice_id, amount = excluded.amount, currency = excluded.currency," \
+	" payment_date = excluded.payment_date, received_at = excluded.received_at, method = excluded.method," \
+	" reference = excluded.reference, prepayment = excluded.prepayment, remote_updated_at = excluded.remote_updated_at," \
+	" raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" NEWER_WHERE
+
+#define SQL_REFUNDS \
+	"INSERT INTO billing.refunds AS t (source_id, external_id, customer_id, invoice_id, payment_id, amount, currency," \
+	" refund_date, memo, remote_updated_at, raw, synced_at, deleted_at)" \
+	" SELECT $1, r.ext, c.id, i.id, p.id, r.amount::numeric, r.currency, r.day::date, r.memo, r.updated::timestamptz," \
+	" r.raw::jsonb, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]))" \
+	" AS u(ext, customer, invoice, payment, amount, currency, day, memo, updated, raw)" \
+	" WHERE u.invoice = ANY ($2::text[]) AND u.amount::numeric > 0 ORDER BY u.ext, u.updated::timestamptz DESC) r" \
+	" JOIN billing.customers c ON c.source_id = $1 AND c.external_id = r.customer" \
+	" LEFT JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.invoice" \
+	" LEFT JOIN billing.payments p ON p.source_id = $1 AND p.external_id = r.payment" \
+	" ON CONFLICT (source_id, external_id) DO UPDATE SET customer_id = excluded.customer_id," \
+	" invoice_id = excluded.invoice_id, payment_id = excluded.payment_id, amount = excluded.amount," \
+	" currency = excluded.currency, memo = excluded.memo, remote_updated_at = excluded.remote_updated_at," \
+	" raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" NEWER_WHERE
+
+#define SQL_CREDIT_NOTES \
+	"INSERT INTO billing.credit_notes AS t (source_id, external_id, number, customer_id, subscription_id, invoice_id," \
+	" status, issue_date, applied_date, currency, subtotal, discount, tax, total, applied, remaining, memo," \
+	" remote_updated_at, raw, synced_at, deleted_at)" \
+	" SELECT $1, r.ext, r.number, c.id, s.id, i.id, r.status, r.issue::date, r.applied_date::date, r.currency," \
+	" coalesce(r.subtotal::numeric, 0), coalesce(r.discount::numeric, 0), coalesce(r.tax::numeric, 0)," \
+	" coalesce(r.total::numeric, 0), coalesce(r.applied::numeric, 0), coalesce(r.remaining::numeric, 0), r.memo," \
+	" r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]))" \
+	" AS u(ext, number, customer, subscription, invoice, status, issue, applied_date, currency, subtotal, discount," \
+	" tax, total, applied, remaining, memo, updated, raw) ORDER BY u.ext) r" \
+	" JOIN billing.customers c ON c.source_id = $1 AND c.external_id = r.customer" \
+	" LEFT JOIN billing.subscriptions s ON s.source_id = $1 AND s.external_id = r.subscription" \
+	" LEFT JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.invoice" \
+	" ON CONFLICT (source_id, external_id) DO UPDATE SET number = excluded.number, customer_id = excluded.customer_id," \
+	" subscription_id = excluded.subscription_id, invoice_id = excluded.invoice_id, status = excluded.status," \
+	" issue_date = excluded.issue_date, applied_date = excluded.applied_date, currency = excluded.currency," \
+	" subtotal = excluded.subtotal, discount = excluded.discount, tax = excluded.tax, total = excluded.total," \
+	" applied = excluded.applied, remaining = excluded.remaining, memo = excluded.memo," \
+	" remote_updated_at = excluded.remote_updated_at, raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" \
+	NEWER_WHERE " RETURNING t.external_id, (t.xmax = 0)"
+
+#define SQL_DELETE_CREDIT_NOTE_LINES \
+	"DELETE FROM billing.credit_note_lines l USING billing.credit_notes n" \
+	" WHERE l.credit_note_id = n.id AND n.source_id = $1 AND n.external_id = ANY ($2::text[])"
+
+#define SQL_CREDIT_NOTE_LINES \
+	"INSERT INTO billing.credit_note_lines (credit_note_id, external_id, line_no, kind, product, description," \
+	" quantity, unit_price, subtotal, discount, tax, total, currency, period_start, period_end, recurring," \
+	" interval_months, raw)" \
+	" SELECT n.id, r.ext, r.no::integer, r.kind, r.product, r.description, coalesce(r.quantity::numeric, 1)," \
+	" r.unit_price::numeric, r.subtotal::numeric, coalesce(r.discount::numeric, 0), coalesce(r.tax::numeric, 0)," \
+	" r.total::numeric, n.currency, r.ps::date, r.pe::date, r.recurring::boolean AND s.interval_months IS NOT NULL," \
+	" CASE WHEN r.recurring::boolean THEN s.interval_months END, r.raw::jsonb" \
+	" FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]))" \
+	" AS r(doc, ext, no, kind, product, description, quantity, unit_price, subtotal, discount, tax, total, ps, pe," \
+	" recurring, raw)" \
+	" JOIN billing.credit_notes n ON n.source_id = $1 AND n.external_id = r.doc" \
+	" LEFT JOIN billing.subscriptions s ON s.id = n.subscription_id" \
+	" WHERE r.doc = ANY ($2::text[])" \
+	" ON CONFLICT (credit_note_id, external_id) DO NOTHING"
+
+#define SQL_ALLOCATIONS \
+	"INSERT INTO billing.credit_note_allocations AS t (source_id, external_id, credit_note_id, invoice_id, customer_id," \
+	" amount, currency, allocated_on, raw)" \
+	" SELECT $1, r.ext, n.id, i.id, n.customer_id, r.amount::numeric, n.currency, r.day::date, r.raw::jsonb" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]))" \
+	" AS u(ext, note, invoice, customer, amount, currency, day, raw)" \
+	" WHERE u.note = ANY ($2::text[]) AND u.amount::numeric > 0 ORDER BY u.ext) r" \
+	" JOIN billing.credit_notes n ON n.source_id = $1 AND n.external_id = r.note" \
+	" LEFT JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.invoice" \
+	" ON CONFLICT (source_id, external_id) DO UPDATE SET credit_note_id = excluded.credit_note_id," \
+	" invoice_id = excluded.invoice_id, customer_id = excluded.customer_id, amount = excluded.amount," \
+	" currency = excluded.currency, allocated_on = excluded.allocated_on, raw = excluded.raw" \
+	" WHERE t.raw IS DISTINCT FROM excluded.raw"
+
+/* Statements take customer and currency from their subscription; those of unknown ones wait. */
+#define SQL_STATEMENTS \
+	"INSERT INTO billing.statements AS t (source_id, external_id, customer_id, subscription_id, opened_at, closed_at," \
+	" settled_at, starting_balance, ending_balance, total, currency, remote_updated_at, raw, synced_at, deleted_at)" \
+	" SELECT $1, r.ext, s.customer_id, s.id, r.opened::timestamptz, r.closed::timestamptz, r.settled::timestamptz," \
+	" r.start_bal::numeric, r.end_bal::numeric, r.total::numeric, s.currency, r.updated::timestamptz, r.raw::jsonb," \
+	" pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]))" \
+	" AS u(ext, subscription, opened, closed, settled, start_bal, end_bal, total, updated, raw)" \
+	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
+	" JOIN billing.subscriptions s ON s.source_id = $1 AND s.external_id = r.subscription AND s.currency IS NOT NULL" \
+	" ON CONFLICT (source_id, external_id) DO UPDATE SET customer_id = excluded.customer_id," \
+	" subscription_id = excluded.subscription_id, opened_at = excluded.opened_at, closed_at = excluded.closed_at," \
+	" settled_at = excluded.settled_at, starting_balance = excluded.starting_balance," \
+	" ending_balance = excluded.ending_balance, total = excluded.total, currency = excluded.currency," \
+	" remote_updated_at = excluded.remote_updated_at, raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" \
+	NEWER_WHERE " RETURNING t.external_id, (t.xmax = 0)"
+
+#define SQL_MARK_SEEN \
+	"INSERT INTO billing._sync_seen (source_id, entity, external_id)" \
+	" SELECT $1, $2, u.x FROM pg_catalog.unnest($3::text[]) AS u(x) ON CONFLICT DO NOTHING"
+
+#define SQL_CLEAR_SEEN "DELETE FROM billing._sync_seen WHERE source_id = $1 AND entity = $2"
+
+#define SQL_CHECKPOINT \
+	"INSERT INTO billing._sync_state AS t (source_id, entity, cursor, updated_at)" \
+	" VALUES ($1, $2, $3::jsonb, pg_catalog.now())" \
+	" ON CONFLICT (source_id, entity) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at"
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * records.c: the page container connectors fill and the store reads.
+ */
+#include "postgres.h"
+
+#include "sync/records.h"
+
+static const int ncols[PGB_T_COUNT] = {
+	[PGB_T_CUSTOMERS] = C_CUS_N,
+	[PGB_T_PRODUCTS] = C_PRD_N,
+	[PGB_T_SUBSCRIPTIONS] = C_SUB_N,
+	[PGB_T_INVOICES] = C_INV_N,
+	[PGB_T_INVOICE_LINES] = C_LIN_N,
+	[PGB_T_PAYMENTS] = C_PAY_N,
+	[PGB_T_REFUNDS] = C_REF_N,
+	[PGB_T_CREDIT_NOTES] = C_CN_N,
+	[PGB_T_CREDIT_NOTE_LINES] = C_LIN_N,
+	[PGB_T_ALLOCATIONS] = C_ALC_N,
+	[PGB_T_STATEMENTS] = C_STM_N,
+};
+
+void
+pgb_page_init(PgbPage *page)
+{
+	memset(page, 0, sizeof(*page));
+	for (int i = 0; i < PGB_T_COUNT; i++)
+		page->t[i].ncols = ncols[i];
+	page->max_updated = -1;
+	page->remote_date = -1;
+}
+
+char **
+pgb_rows_add(PgbRows *r)
+{
+	char	  **row;
+
+	if (r->nrows == r->cap)
+	{
+		int			cap = r->cap ? r->cap * 2 : 64;
+
+		if (r->v == NULL)
+			r->v = palloc0(sizeof(char *) * cap * r->ncols);
+		else
+		{
+			r->v = repalloc(r->v, sizeof(char *) * cap * r->ncols);
+			memset(r->v + (size_t) r->cap * r->ncols, 0, sizeof(char *) * (cap - r->cap) * r->ncols);
+		}
+		r->cap = cap;
+	}
+	row = r->v + (size_t) r->nrows * r->ncols;
+	r->nrows++;
+	return row;
+}

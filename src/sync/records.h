@@ -1,0 +1,69 @@
+/*
+ * records.h: what a connector hands the store for one page: rows of text values per table, each
+ * value ready for a SQL cast (or NULL). Column orders are fixed here and used by the store's SQL.
+ */
+#ifndef PGB_RECORDS_H
+#define PGB_RECORDS_H
+
+typedef enum PgbTable
+{
+	PGB_T_CUSTOMERS,
+	PGB_T_PRODUCTS,
+	PGB_T_SUBSCRIPTIONS,
+	PGB_T_INVOICES,
+	PGB_T_INVOICE_LINES,
+	PGB_T_PAYMENTS,
+	PGB_T_REFUNDS,
+	PGB_T_CREDIT_NOTES,
+	PGB_T_CREDIT_NOTE_LINES,
+	PGB_T_ALLOCATIONS,
+	PGB_T_STATEMENTS,
+	PGB_T_COUNT
+} PgbTable;
+
+/* Columns of each table's rows, in order (the store's SQL unnests them in this order). */
+enum {C_CUS_EXT, C_CUS_REFERENCE, C_CUS_NAME, C_CUS_ORG, C_CUS_EMAIL, C_CUS_PARENT, C_CUS_CREATED, C_CUS_UPDATED, C_CUS_RAW, C_CUS_N};
+enum {C_PRD_EXT, C_PRD_SKU, C_PRD_NAME, C_PRD_FAMILY, C_PRD_PRICE, C_PRD_CURRENCY, C_PRD_INTERVAL, C_PRD_RECURRING, C_PRD_UPDATED, C_PRD_RAW, C_PRD_N};
+enum {C_SUB_EXT, C_SUB_CUSTOMER, C_SUB_PRODUCT_EXT, C_SUB_PRODUCT, C_SUB_SKU, C_SUB_STATE, C_SUB_QUANTITY, C_SUB_UNIT_PRICE,
+	C_SUB_CURRENCY, C_SUB_INTERVAL, C_SUB_TERM, C_SUB_PERIOD_START, C_SUB_PERIOD_END, C_SUB_STARTED, C_SUB_CANCELED,
+C_SUB_ENDS, C_SUB_UPDATED, C_SUB_RAW, C_SUB_N};
+enum {C_INV_EXT, C_INV_NUMBER, C_INV_CUSTOMER, C_INV_SUBSCRIPTION, C_INV_STATUS, C_INV_ISSUE, C_INV_DUE_DATE, C_INV_PAID_DATE,
+	C_INV_PERIOD_START, C_INV_PERIOD_END, C_INV_CURRENCY, C_INV_SUBTOTAL, C_INV_DISCOUNT, C_INV_TAX, C_INV_TOTAL,
+C_INV_CREDIT, C_INV_REFUNDED, C_INV_PAID, C_INV_DUE, C_INV_UPDATED, C_INV_RAW, C_INV_N};
+enum {C_LIN_DOC, C_LIN_EXT, C_LIN_NO, C_LIN_KIND, C_LIN_PRODUCT, C_LIN_DESCRIPTION, C_LIN_QUANTITY, C_LIN_UNIT_PRICE,
+	C_LIN_SUBTOTAL, C_LIN_DISCOUNT, C_LIN_TAX, C_LIN_TOTAL, C_LIN_PERIOD_START, C_LIN_PERIOD_END, C_LIN_RECURRING,
+C_LIN_RAW, C_LIN_N};
+enum {C_PAY_EXT, C_PAY_CUSTOMER, C_PAY_INVOICE, C_PAY_AMOUNT, C_PAY_CURRENCY, C_PAY_DATE, C_PAY_RECEIVED, C_PAY_METHOD,
+C_PAY_REFERENCE, C_PAY_PREPAYMENT, C_PAY_UPDATED, C_PAY_RAW, C_PAY_N};
+enum {C_REF_EXT, C_REF_CUSTOMER, C_REF_INVOICE, C_REF_PAYMENT, C_REF_AMOUNT, C_REF_CURRENCY, C_REF_DATE, C_REF_MEMO,
+C_REF_UPDATED, C_REF_RAW, C_REF_N};
+enum {C_CN_EXT, C_CN_NUMBER, C_CN_CUSTOMER, C_CN_SUBSCRIPTION, C_CN_INVOICE, C_CN_STATUS, C_CN_ISSUE, C_CN_APPLIED_DATE,
+	C_CN_CURRENCY, C_CN_SUBTOTAL, C_CN_DISCOUNT, C_CN_TAX, C_CN_TOTAL, C_CN_APPLIED, C_CN_REMAINING, C_CN_MEMO,
+C_CN_UPDATED, C_CN_RAW, C_CN_N};
+enum {C_ALC_EXT, C_ALC_NOTE, C_ALC_INVOICE, C_ALC_CUSTOMER, C_ALC_AMOUNT, C_ALC_CURRENCY, C_ALC_DATE, C_ALC_RAW, C_ALC_N};
+enum {C_STM_EXT, C_STM_SUBSCRIPTION, C_STM_OPENED, C_STM_CLOSED, C_STM_SETTLED, C_STM_START_BAL, C_STM_END_BAL,
+C_STM_TOTAL, C_STM_UPDATED, C_STM_RAW, C_STM_N};
+
+typedef struct PgbRows
+{
+	int			ncols;
+	int			nrows;
+	int			cap;
+	char	  **v;				/* nrows * ncols values, row-major; NULL = SQL null */
+} PgbRows;
+
+/* One decoded page. */
+typedef struct PgbPage
+{
+	PgbRows		t[PGB_T_COUNT];
+	PgbTable	primary;		/* the entity's own table */
+	int			nrecords;		/* records of the entity on the page */
+	bool		last;			/* no page after this one */
+	int64		max_updated;	/* greatest remote updated_at on the page (epoch s), or -1 */
+	int64		remote_date;	/* the server's Date header of the page's response (epoch s), or -1 */
+} PgbPage;
+
+extern void pgb_page_init(PgbPage *page);
+extern char **pgb_rows_add(PgbRows *rows);
+
+#endif

@@ -1,0 +1,521 @@
+/*
+ * sync.c: the sync driver. For each entity, page by page: fetch and decode (connector), then store
+ * the rows, the checkpoint and the run's progress in one transaction, committed before the next
+ * request. Each page runs in a subtransaction so that a failure is recorded in billing.sync_runs
+ * and everything committed before it stays; no snapshot, xid or lock is held while waiting on the
+ * network (the transaction after a commit has done nothing yet when the next request goes out).
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "storage/lock.h"
+#include "utils/resowner.h"
+
+#include "connectors/connector.h"
+#include "json/json_pure.h"
+#include "store/store.h"
+
+PG_FUNCTION_INFO_V1(pgb_sync_run);
+
+typedef struct Pass
+{
+	const char *entity;
+	bool		incremental;
+	char	   *since;			/* settled cursor: ISO timestamp or NULL */
+	int64		run_since;		/* lower bound of this pass (epoch s), or -1 for everything */
+	long		page;			/* next page to fetch */
+	int64		max_seen;
+	int64		date0;
+	bool		reconcile;
+	bool		done;
+} Pass;
+
+typedef struct Run
+{
+	int64		run_id;
+	bool		reconcile;
+	PgbSource	src;
+	Pass		pass;
+	bool		locked;			/* holds the source's sync lock */
+	MemoryContext cxt;			/* lives for the run (under TopMemoryContext) */
+	MemoryContext page_cxt;		/* reset for every step */
+} Run;
+
+typedef void (*StepFn) (Run *run);
+
+static void step_lock(Run *run);
+
+static char *
+spi_text(int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col);
+}
+
+/* Names the first option of the run's source that is unknown or of the wrong type. */
+static void
+check_options(Run *run)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(run->run_id)};
+
+	if (SPI_execute_with_args("SELECT s.name, e.k, CASE WHEN e.k NOT IN ('per_page', 'overlap_seconds', 'reconcile_every',"
+							  " 'max_requests_per_second', 'components', 'statements', 'entities') THEN 'is not a known option'"
+							  " WHEN e.k IN ('components', 'statements') THEN 'must be true or false'"
+							  " WHEN e.k = 'entities' THEN 'must be an array of entity names'"
+							  " WHEN e.k = 'max_requests_per_second' THEN 'must be a number'"
+							  " ELSE 'must be a whole number' END"
+							  " FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id,"
+							  " pg_catalog.jsonb_each(s.options) e(k, v) WHERE r.id = $1 AND NOT CASE"
+							  " WHEN e.k IN ('per_page', 'overlap_seconds', 'reconcile_every')"
+							  "  THEN pg_catalog.jsonb_typeof(e.v) = 'number' AND e.v::text ~ '^-?[0-9]{1,9}$'"
+							  " WHEN e.k = 'max_requests_per_second' THEN pg_catalog.jsonb_typeof(e.v) = 'number'"
+							  " WHEN e.k IN ('components', 'statements') THEN pg_catalog.jsonb_typeof(e.v) = 'boolean'"
+							  " WHEN e.k = 'entities' THEN pg_catalog.jsonb_typeof(e.v) = 'array'"
+							  " ELSE false END ORDER BY e.k LIMIT 1", 1, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pg_billing: could not read the source's options");
+	if (SPI_processed == 1)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("source \"%s\": option %s %s", spi_text(1), spi_text(2), spi_text(3)),
+						errhint("Change it with UPDATE billing.sources SET options = ... WHERE name = '%s'.", spi_text(1))));
+
+}
+
+/* Every name in option entities must be one the connector knows. */
+static void
+check_entities(Run *run)
+{
+	static const char *const known[] = {"customers", "subscriptions", "invoices", "credit_notes", "statements"};
+	char	   *list = pstrdup(run->src.only);
+
+	for (char *e = strtok(list, ","); e; e = strtok(NULL, ","))
+	{
+		bool		found = false;
+
+		for (int i = 0; i < lengthof(known); i++)
+			found |= strcmp(e, known[i]) == 0;
+		if (!found)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							errmsg("source \"%s\": option entities names an unknown entity \"%s\"", run->src.name, e),
+							errhint("Entities are customers, subscriptions, invoices, credit_notes and statements.")));
+	}
+}
+
+static void
+step_load(Run *run)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(run->run_id)};
+	MemoryContext old;
+	char	   *key;
+	char	   *v;
+
+	check_options(run);
+
+	if (SPI_execute_with_args(
+							  "SELECT s.id, s.name, s.kind, s.base_url,"
+							  " coalesce((s.options->>'per_page')::integer, 200),"
+							  " coalesce((s.options->>'overlap_seconds')::integer, 300),"
+							  " coalesce((s.options->>'components')::boolean, true),"
+							  " coalesce((s.options->>'statements')::boolean, false),"
+							  " coalesce((s.options->>'reconcile_every')::integer, 0),"
+							  " coalesce((s.options->>'max_requests_per_second')::float8, 10),"
+							  " c.secret->>'api_key', r.full_reconcile,"
+							  " coalesce((SELECT pg_catalog.string_agg(e, ',') FROM pg_catalog.jsonb_array_elements_text("
+							  "   CASE WHEN pg_catalog.jsonb_typeof(s.options->'entities') = 'array' THEN s.options->'entities' END) e), ''),"
+							  " (SELECT pg_catalog.count(*) FROM billing.sync_runs p WHERE p.source_id = s.id AND p.status = 'succeeded'"
+							  "   AND p.id > coalesce((SELECT pg_catalog.max(q.id) FROM billing.sync_runs q WHERE q.source_id = s.id"
+							  "   AND q.status = 'succeeded' AND q.full_reconcile), 0))"
+							  " FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id"
+							  " LEFT JOIN billing._credentials c ON c.source_id = s.id WHERE r.id = $1",
+							  1, types, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("sync run " INT64_FORMAT " does not exist", run->run_id)));
+
+	old = MemoryContextSwitchTo(run->cxt);
+	run->src.id = pg_strtoint64(spi_text(1));
+	run->src.name = spi_text(2);
+	run->src.kind = spi_text(3);
+	run->src.base_url = spi_text(4);
+	run->src.per_page = pg_strtoint32(spi_text(5));
+	run->src.overlap_s = pg_strtoint32(spi_text(6));
+	run->src.components = strcmp(spi_text(7), "t") == 0;
+	run->src.statements = strcmp(spi_text(8), "t") == 0;
+	run->src.reconcile_every = pg_strtoint32(spi_text(9));
+	v = spi_text(10);
+	key = spi_text(11);
+	run->reconcile = strcmp(spi_text(12), "t") == 0 ||
+		(run->src.reconcile_every > 0 && pg_strtoint64(spi_text(14)) >= run->src.reconcile_every - 1);
+	run->src.only = spi_text(13);
+	MemoryContextSwitchTo(old);
+
+	if (run->src.per_page < 1 || run->src.per_page > 200)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("source \"%s\": option per_page must be from 1 to 200", run->src.name)));
+	check_entities(run);
+	if (run->src.overlap_s < 0)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("source \"%s\": option overlap_seconds must not be negative", run->src.name)));
+	if (strcmp(run->src.kind, "advanced_billing") != 0)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						errmsg("source \"%s\": no connector for kind %s in this version", run->src.name, run->src.kind)));
+	if (key == NULL || key[0] == '\0')
+		ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+						errmsg("source \"%s\" has no api_key", run->src.name),
+						errhint("Set it with billing.set_credentials().")));
+
+	pgb_http_target_init(&run->src.http, run->src.name, run->src.base_url);
+	run->src.http.max_rps = strtod(v, NULL);
+	old = MemoryContextSwitchTo(run->cxt);
+	run->src.http.userpwd = psprintf("%s:x", key);
+	MemoryContextSwitchTo(old);
+	explicit_bzero(key, strlen(key));
+
+	if (run->reconcile)
+	{
+		args[0] = Int64GetDatum(run->run_id);
+		if (SPI_execute_with_args("UPDATE billing.sync_runs SET full_reconcile = true WHERE id = $1",
+								  1, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "pg_billing: could not mark the run as a full reconcile");
+	}
+}
+
+static void
+progress(Run *run, long page, PgbCounts *c)
+{
+	Oid			types[8] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		args[8] = {Int64GetDatum(run->run_id), CStringGetTextDatum(run->pass.entity), Int64GetDatum(page),
+		Int64GetDatum(run->src.http.requests), Int64GetDatum(c->inserted), Int64GetDatum(c->updated),
+	Int64GetDatum(c->unchanged), Int64GetDatum(c->deleted)};
+
+	if (SPI_execute_with_args("UPDATE billing.sync_runs SET current_entity = $2, current_page = $3,"
+							  " pages = pages + (CASE WHEN $3 > 0 THEN 1 ELSE 0 END), requests = $4,"
+							  " records_inserted = records_inserted + $5, records_updated = records_updated + $6,"
+							  " records_unchanged = records_unchanged + $7, records_deleted = records_deleted + $8"
+							  " WHERE id = $1", 8, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "pg_billing: could not record the run's progress");
+}
+
+/* The checkpoint as JSON: settled since, and while a pass is under way, where it is. */
+static char *
+cursor_json(Pass *p, bool settled)
+{
+	char	   *since = p->since ? psprintf("\"%s\"", p->since) : "null";
+
+	if (settled)
+		return psprintf("{\"since\": %s}", since);
+	return psprintf("{\"since\": %s, \"run_since\": " INT64_FORMAT ", \"page\": %ld, \"max_seen\": " INT64_FORMAT
+					", \"date0\": " INT64_FORMAT ", \"reconcile\": %s}",
+					since, p->run_since, p->page - 1, p->max_seen, p->date0, p->reconcile ? "true" : "false");
+}
+
+static void
+step_begin_entity(Run *run)
+{
+	Pass	   *p = &run->pass;
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		args[2] = {Int64GetDatum(run->src.id), CStringGetTextDatum(p->entity)};
+	bool		resume = false;
+	PgbCounts	none = {0};
+
+	p->incremental = pgb_ab_incremental(p->entity);
+	p->since = NULL;
+	if (SPI_execute_with_args("SELECT cursor->>'since', cursor->>'page', cursor->>'run_since', cursor->>'max_seen',"
+							  " cursor->>'date0', coalesce(cursor->>'reconcile', 'false')"
+							  " FROM billing._sync_state WHERE source_id = $1 AND entity = $2",
+							  2, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pg_billing: could not read the checkpoint");
+	if (SPI_processed == 1)
+	{
+		MemoryContext old = MemoryContextSwitchTo(run->cxt);
+		char	   *page = spi_text(2);
+
+		p->since = spi_text(1);
+		/* an interrupted pass of the same kind resumes after its last committed page */
+		if (page != NULL && (strcmp(spi_text(6), "true") == 0) == run->reconcile)
+		{
+			resume = true;
+			p->page = pg_strtoint32(page) + 1;
+			p->run_since = pg_strtoint64(spi_text(3));
+			p->max_seen = pg_strtoint64(spi_text(4));
+			p->date0 = pg_strtoint64(spi_text(5));
+		}
+		MemoryContextSwitchTo(old);
+	}
+	p->reconcile = run->reconcile;
+	if (!resume)
+	{
+		int64		since_epoch;
+
+		p->page = 1;
+		p->max_seen = -1;
+		p->date0 = -1;
+		p->run_since = -1;
+		if (p->incremental && !run->reconcile && p->since && pgb_timestamp_parse(p->since, &since_epoch))
+			p->run_since = since_epoch - run->src.overlap_s;
+		if (run->reconcile)
+			pgb_store_clear_seen(run->src.id, p->entity);
+	}
+	p->done = false;
+	progress(run, 0, &none);
+}
+
+static void
+step_page(Run *run)
+{
+	Pass	   *p = &run->pass;
+	PgbPage		page;
+	PgbCounts	counts = {0};
+	char		since[40];
+	long		this_page = p->page;
+
+	if (p->run_since >= 0)
+		pgb_timestamp_format(p->run_since, ' ', since, sizeof(since));
+	pgb_ab_fetch_page(&run->src, p->entity, p->run_since >= 0 ? since : NULL, this_page, &page);
+	/* the next page's request goes out now; its answer is read after this page commits */
+	if (!page.last)
+		pgb_ab_prefetch_page(&run->src, p->entity, p->run_since >= 0 ? since : NULL, this_page + 1);
+
+	pgb_store_page(run->src.id, &page, &counts);
+	if (p->reconcile)
+		pgb_store_mark_seen(run->src.id, p->entity, &page);
+	if (page.max_updated > p->max_seen)
+		p->max_seen = page.max_updated;
+	if (p->date0 < 0)
+		p->date0 = page.remote_date;
+	p->page = this_page + 1;
+
+	if (page.last)
+	{
+		/* the cursor moves only to remote values: the newest record seen, but not past the
+		 * server's clock when the pass began (records changed during the pass are re-read) */
+		int64		next = p->max_seen;
+
+		if (next >= 0 && p->date0 >= 0 && p->date0 < next)
+			next = p->date0;
+		if (next >= 0 && p->incremental)
+		{
+			char		buf[40];
+
+			pgb_timestamp_format(next, 'T', buf, sizeof(buf));
+			p->since = pstrdup(buf);
+		}
+		if (p->reconcile)
+			counts.deleted = pgb_store_tombstone_unseen(run->src.id, p->entity);
+		pgb_store_checkpoint(run->src.id, p->entity, cursor_json(p, true));
+		p->done = true;
+	}
+	else
+		pgb_store_checkpoint(run->src.id, p->entity, cursor_json(p, false));
+	progress(run, this_page, &counts);
+}
+
+/*
+ * The statements of a sync name every table and function with its schema; a fixed search_path
+ * for each step also keeps a caller's search_path from changing what an operator or a cast means.
+ */
+static void
+safe_search_path(void)
+{
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/* Runs fn in a subtransaction; on error returns the error (copied into the run's context). */
+static ErrorData *
+run_step(Run *run, StepFn fn)
+{
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile err = NULL;
+
+	MemoryContextReset(run->page_cxt);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(run->page_cxt);
+	PG_TRY();
+	{
+		int			nest = NewGUCNestLevel();
+
+		safe_search_path();
+		fn(run);
+		AtEOXact_GUC(true, nest);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(run->page_cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(run->cxt);
+		err = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(run->page_cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_END_TRY();
+	/* a pass's settled since is kept in the run's context across steps */
+	if (err == NULL && run->pass.since)
+	{
+		MemoryContext old = MemoryContextSwitchTo(run->cxt);
+
+		run->pass.since = pstrdup(run->pass.since);
+		MemoryContextSwitchTo(old);
+	}
+	return err;
+}
+
+static void
+finish(Run *run, ErrorData *err)
+{
+	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
+	Datum		args[4];
+	char		nulls[4] = {' ', 'n', 'n', ' '};
+
+	args[0] = Int64GetDatum(run->run_id);
+	args[3] = Int64GetDatum(run->src.http.requests);
+	if (err)
+	{
+		StringInfoData d;
+
+		initStringInfo(&d);
+		/* a constraint violation's "Failing row contains (...)" would copy vendor data: left out */
+		if (err->detail && strncmp(err->detail, "Failing row contains", 20) == 0)
+			appendStringInfoString(&d, "(the failing row is not shown)");
+		else if (err->detail)
+			appendStringInfoString(&d, err->detail);
+		if (err->hint)
+			appendStringInfo(&d, "%sHint: %s", d.len ? "\n" : "", err->hint);
+		appendStringInfo(&d, "%sSQLSTATE %s", d.len ? "\n" : "", unpack_sql_state(err->sqlerrcode));
+		args[1] = CStringGetTextDatum(err->message ? err->message : "unknown error");
+		args[2] = CStringGetTextDatum(d.data);
+		nulls[1] = nulls[2] = ' ';
+	}
+	if (SPI_execute_with_args("SELECT billing._finish_run($1, $2, $3)", 3, types, args, nulls, false, 0) < 0 ||
+		SPI_execute_with_args("UPDATE billing.sync_runs SET requests = $2 WHERE id = $1", 2,
+							  (Oid[]) {INT8OID, INT8OID}, (Datum[]) {args[0], args[3]}, NULL, false, 0) < 0)
+		elog(ERROR, "pg_billing: could not record the end of run " INT64_FORMAT, run->run_id);
+}
+
+static ErrorData *
+sync_all(Run *run)
+{
+	ErrorData  *err;
+	const char *entities[PGB_AB_MAX_ENTITIES];
+	int			n;
+
+	if ((err = run_step(run, step_load)) != NULL)
+		return err;
+	if ((err = run_step(run, step_lock)) != NULL)
+		return err;
+	SPI_commit();
+	n = pgb_ab_entities(&run->src, entities);
+	for (int i = 0; i < n; i++)
+	{
+		run->pass.entity = entities[i];
+		if ((err = run_step(run, step_begin_entity)) != NULL)
+			return err;
+		SPI_commit();
+		while (!run->pass.done)
+		{
+			if ((err = run_step(run, step_page)) != NULL)
+				return err;
+			SPI_commit();
+		}
+	}
+	return NULL;
+}
+
+/* One sync at a time per source: a session-level advisory lock, held for the run. */
+static void
+lock_tag(LOCKTAG *tag, int64 source_id)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (source_id >> 32), (uint32) source_id, 0x5042);
+}
+
+static void
+step_lock(Run *run)
+{
+	LOCKTAG		tag;
+
+	lock_tag(&tag, run->src.id);
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("source \"%s\" is being synced by another session", run->src.name),
+				 errhint("Wait for that sync to end; billing.sync_runs shows it.")));
+	run->locked = true;
+}
+
+static void
+cleanup(Run *run)
+{
+	pgb_http_target_release(&run->src.http);
+	if (run->src.http.userpwd)
+		explicit_bzero(run->src.http.userpwd, strlen(run->src.http.userpwd));
+	pgb_http_release_buffer();
+	if (run->locked)
+	{
+		LOCKTAG		tag;
+
+		lock_tag(&tag, run->src.id);
+		LockRelease(&tag, ExclusiveLock, true);
+		run->locked = false;
+	}
+}
+
+Datum
+pgb_sync_run(PG_FUNCTION_ARGS)
+{
+	Run			run;
+	ErrorData  *volatile err = NULL;
+	MemoryContext caller = CurrentMemoryContext;
+
+	if (fcinfo->context == NULL || !IsA(fcinfo->context, CallContext) ||
+		castNode(CallContext, fcinfo->context)->atomic)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("a sync must run in CALL outside a transaction block"),
+				 errhint("Use CALL billing.sync(source) on its own, not inside BEGIN ... COMMIT or a function.")));
+
+	memset(&run, 0, sizeof(run));
+	run.run_id = PG_GETARG_INT64(0);
+	run.cxt = AllocSetContextCreate(TopMemoryContext, "pg_billing sync run", ALLOCSET_DEFAULT_SIZES);
+	run.page_cxt = AllocSetContextCreate(run.cxt, "pg_billing sync page", ALLOCSET_DEFAULT_SIZES);
+	SPI_connect_ext(SPI_OPT_NONATOMIC);
+	PG_TRY();
+	{
+		int			nest;
+
+		err = sync_all(&run);
+		MemoryContextSwitchTo(run.cxt);
+		nest = NewGUCNestLevel();
+		safe_search_path();
+		finish(&run, err);
+		AtEOXact_GUC(true, nest);
+		SPI_commit();
+	}
+	PG_CATCH();
+	{
+		/* an error outside the steps (e.g. while recording the end): clean up, free with the error */
+		cleanup(&run);
+		MemoryContextSetParent(run.cxt, ErrorContext);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	cleanup(&run);
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+	/* a cancel or timeout is recorded, then raised again so the caller sees it */
+	if (err && (err->sqlerrcode == ERRCODE_QUERY_CANCELED || err->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN))
+	{
+		MemoryContextSetParent(run.cxt, ErrorContext);
+		ReThrowError(err);
+	}
+	MemoryContextDelete(run.cxt);
+	PG_RETURN_VOID();
+}

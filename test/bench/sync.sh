@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Benchmark: CALL billing.sync of N invoices (3 lines each on every third, 2 otherwise, plus
+# payments) from the fake Advanced Billing API over HTTPS on this machine, next to COPY of the same
+# rows into the same tables, measured in the same cluster. Prints rows/s for both.
+#   test/bench/sync.sh [invoices]        (default 100000; needs what `make test` needs, no network)
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+n=${1:-100000}
+
+pgb_make_root
+dir=$PGB_RT/bench-sync
+rm -rf "$dir" && mkdir -p "$dir/logs"
+"$PGB_SRC/test/fake/gen_certs.sh" "$dir/certs"
+echo "generating the fake's $n invoices (not timed)..."
+python3 "$PGB_SRC/test/fake/maxio_fake.py" --pregen "$n" 200 "$dir/pages"
+ports=$(for _ in 1 2 3 4 5; do pgb_free_port; done | paste -sd,)
+python3 "$PGB_SRC/test/fake/maxio_fake.py" --certs "$dir/certs" --logs "$dir/logs" --ports "$ports" \
+    --bench-dir "$dir/pages" > "$dir/fake.out" 2>&1 &
+fake=$!
+trap 'pgb_stop_cluster bench; kill $fake 2>/dev/null || true' EXIT
+for _ in $(seq 100); do grep -q ready "$dir/fake.out" && break; sleep 0.1; done
+port=${ports%%,*}
+chmod -R a+rX "$dir"
+chown "$PGB_RUN_USER" "$dir"
+
+pgb_start_cluster bench <<CONF
+pg_billing.ca_file = '$dir/certs/ca.pem'
+pg_billing.allow_loopback = on
+shared_buffers = '512MB'
+max_wal_size = '4GB'
+CONF
+pgb_psql -d postgres -c "CREATE DATABASE bench" >/dev/null
+pgb_psql -d bench -c "CREATE EXTENSION pg_billing" >/dev/null
+
+echo "sync of $n invoices from https://127.0.0.1:$port (fake API, per_page 200)"
+pgb_psql -d bench -v n="$n" -v url="https://127.0.0.1:$port/s/bench$n-run1" <<'SQL'
+SET log_statement = none;
+SELECT billing.add_source('bench', 'advanced_billing', :'url', '{"api_key": "bench-key"}',
+       '{"per_page": 200, "components": false, "max_requests_per_second": 0}') \gset
+SQL
+t0=$(date +%s.%N)
+pgb_psql -d bench -c "CALL billing.sync('bench')"
+t1=$(date +%s.%N)
+pgb_psql -d bench -At -F' ' > "$dir/counts" <<'SQL'
+SELECT (SELECT count(*) FROM billing.invoices), (SELECT count(*) FROM billing.invoice_lines),
+       (SELECT count(*) FROM billing.payments), (SELECT count(*) FROM billing.customers) + (SELECT count(*) FROM billing.subscriptions) + (SELECT count(*) FROM billing.products),
+       (SELECT pages FROM billing.sync_runs ORDER BY id DESC LIMIT 1), (SELECT requests FROM billing.sync_runs ORDER BY id DESC LIMIT 1)
+SQL
+read -r inv lines pays others pages reqs < "$dir/counts"
+sync_s=$(awk "BEGIN{print $t1 - $t0}")
+rows=$((inv + lines + pays))
+printf 'sync:  %d invoices + %d lines + %d payments (+ %d customers/subscriptions/products), %d pages, %d requests in %.1f s = %.0f invoice-table rows/s, %.0f invoices/s\n' \
+    "$inv" "$lines" "$pays" "$others" "$pages" "$reqs" "$sync_s" "$(awk "BEGIN{print $rows / $sync_s}")" "$(awk "BEGIN{print $inv / $sync_s}")"
+
+# A second sync in a row: incremental, nothing changes.
+t0=$(date +%s.%N)
+pgb_psql -d bench -c "CALL billing.sync('bench')"
+t1=$(date +%s.%N)
+printf 'second (incremental) sync: %.2f s\n' "$(awk "BEGIN{print $t1 - $t0}")"
+
+# COPY of the same rows into the same tables (same indexes, constraints and triggers).
+pgb_psql -d bench -q <<SQL
+COPY (SELECT id, source_id, external_id, number, customer_id, subscription_id, statement_id, status, issue_date, due_date, paid_date,
+             period_start, period_end, currency, subtotal, discount, tax, total, credit, refunded, paid, due, remote_updated_at,
+             deleted_at, synced_at, raw FROM billing.invoices) TO '$dir/invoices.csv' CSV;
+COPY (SELECT id, invoice_id, external_id, line_no, kind, product_id, product, sku, description, quantity, unit_price, subtotal,
+             discount, tax, total, cost, currency, period_start, period_end, recurring, interval_months, full_period_amount, raw
+      FROM billing.invoice_lines) TO '$dir/lines.csv' CSV;
+COPY (SELECT id, source_id, external_id, customer_id, invoice_id, amount, currency, payment_date, received_at, method, reference,
+             prepayment, remote_updated_at, deleted_at, synced_at, raw FROM billing.payments) TO '$dir/payments.csv' CSV;
+TRUNCATE billing.invoice_lines, billing.payments, billing.refunds, billing.credit_note_allocations, billing.invoices CASCADE;
+CHECKPOINT;
+SQL
+t0=$(date +%s.%N)
+pgb_psql -d bench -q <<SQL
+BEGIN;
+COPY billing.invoices (id, source_id, external_id, number, customer_id, subscription_id, statement_id, status, issue_date, due_date,
+     paid_date, period_start, period_end, currency, subtotal, discount, tax, total, credit, refunded, paid, due, remote_updated_at,
+     deleted_at, synced_at, raw) FROM '$dir/invoices.csv' CSV;
+COPY billing.invoice_lines (id, invoice_id, external_id, line_no, kind, product_id, product, sku, description, quantity, unit_price,
+     subtotal, discount, tax, total, cost, currency, period_start, period_end, recurring, interval_months, full_period_amount, raw)
+     FROM '$dir/lines.csv' CSV;
+COPY billing.payments (id, source_id, external_id, customer_id, invoice_id, amount, currency, payment_date, received_at, method,
+     reference, prepayment, remote_updated_at, deleted_at, synced_at, raw) FROM '$dir/payments.csv' CSV;
+COMMIT;
+SQL
+t1=$(date +%s.%N)
+copy_s=$(awk "BEGIN{print $t1 - $t0}")
+printf 'COPY:  the same %d rows in %.1f s = %.0f rows/s\n' "$rows" "$copy_s" "$(awk "BEGIN{print $rows / $copy_s}")"
+printf 'sync / COPY: %.2f\n' "$(awk "BEGIN{print $copy_s / $sync_s}")"
