@@ -35,6 +35,9 @@ override with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies: every object depends on every header of the project.
+$(OBJS): $(shell find src -name '*.h')
+
 # pg_billing--V.sql: every part of every version up to V, in order.
 versions_upto = $(shell ls schema | sort -V | awk '{print} $$0=="$(1)"{exit}')
 pg_billing--%.sql: $(shell find schema -name '*.sql') Makefile

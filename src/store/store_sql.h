@@ -96,9 +96,13 @@
 	" WHERE l.invoice_id = i.id AND i.source_id = $1 AND i.external_id = ANY ($2::text[])"
 
 /*
- * full_period_amount (domain.md C5): a line covering exactly one interval costs its own net amount;
- * a prorated plan line costs the subscription's price point (quantity 1), net of its discount
- * scaled to the full period; other prorated lines leave it null.
+ * Interval and full_period_amount (domain.md C5) come from the line's own product where it is known,
+ * else from the subscription: after a plan change the subscription names the new plan, while the
+ * credit for the old one is still on the invoice. A line covering exactly one interval, counted from
+ * either end with end-of-month clamping ([Feb 28, Mar 31) is a month), costs its own net amount; a
+ * prorated plan line of one unit costs its product's price in the invoice's currency (the
+ * subscription's price point when it is the subscription's product), with the line's sign and its
+ * discount share; other prorated lines leave it null (rule 3 then applies).
  */
 #define SQL_INVOICE_LINES \
 	"INSERT INTO billing.invoice_lines (invoice_id, external_id, line_no, kind, product, description, quantity," \
@@ -107,13 +111,16 @@
 	" SELECT i.id, r.ext, r.no::integer, r.kind, r.product, r.description, coalesce(r.quantity::numeric, 1)," \
 	" r.unit_price::numeric, r.subtotal::numeric, coalesce(r.discount::numeric, 0), coalesce(r.tax::numeric, 0)," \
 	" r.total::numeric, i.currency, r.ps::date, r.pe::date," \
-	" r.recurring::boolean AND s.interval_months IS NOT NULL," \
-	" CASE WHEN r.recurring::boolean THEN s.interval_months END," \
-	" CASE WHEN NOT r.recurring::boolean OR s.interval_months IS NULL THEN NULL" \
-	"  WHEN (r.ps::date + pg_catalog.make_interval(months => s.interval_months))::date = r.pe::date" \
+	" r.recurring::boolean AND m.months IS NOT NULL," \
+	" CASE WHEN r.recurring::boolean THEN m.months END," \
+	" CASE WHEN NOT r.recurring::boolean OR m.months IS NULL THEN NULL" \
+	"  WHEN (r.ps::date + pg_catalog.make_interval(months => m.months))::date = r.pe::date" \
+	"    OR (r.pe::date - pg_catalog.make_interval(months => m.months))::date = r.ps::date" \
 	"   THEN r.subtotal::numeric - coalesce(r.discount::numeric, 0)" \
-	"  WHEN r.kind = 'plan' AND s.unit_price IS NOT NULL AND r.subtotal::numeric <> 0" \
-	"   THEN pg_catalog.round(s.unit_price - coalesce(r.discount::numeric, 0) * s.unit_price / r.subtotal::numeric, 2)" \
+	"  WHEN r.kind = 'plan' AND m.price IS NOT NULL AND r.subtotal::numeric <> 0" \
+	"   AND pg_catalog.abs(coalesce(r.quantity::numeric, 1)) = 1" \
+	"   THEN pg_catalog.round(m.price * (r.subtotal::numeric - coalesce(r.discount::numeric, 0))" \
+	"                         / pg_catalog.abs(r.subtotal::numeric), 2)" \
 	"  END," \
 	" r.raw::jsonb" \
 	" FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]))" \
@@ -121,6 +128,10 @@
 	" recurring, raw)" \
 	" JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.doc" \
 	" LEFT JOIN billing.subscriptions s ON s.id = i.subscription_id" \
+	" LEFT JOIN billing.products p ON p.source_id = $1 AND p.external_id = r.raw::jsonb ->> 'product_id'" \
+	" CROSS JOIN LATERAL (SELECT CASE WHEN p.id IS NULL THEN s.interval_months ELSE p.interval_months END AS months," \
+	"   CASE WHEN p.id IS NULL OR p.id = s.product_id THEN s.unit_price" \
+	"        WHEN p.currency = i.currency THEN p.price END AS price) m" \
 	" WHERE r.doc = ANY ($2::text[])" \
 	" ON CONFLICT (invoice_id, external_id) DO NOTHING"
 

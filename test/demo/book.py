@@ -8,12 +8,14 @@ cash refunds, unpaid and voided invoices, in two currencies. Amounts are Decimal
     book.py OUTDIR [--customers N] [--seed S] [--today YYYY-MM-DD]
 
 writes customers.csv, subscriptions.csv, invoices.csv, invoice_lines.csv, payments.csv and
-refunds.csv in the column order of the billing.manual_* views.
+refunds.csv in the column order of the billing.manual_* views, and maxio.json: the same book in
+Maxio Advanced Billing's shapes, which test/fake/maxio_fake.py --book serves (scenario "book").
 """
 import argparse
 import calendar
 import csv
 import datetime as dt
+import json
 import os
 import random
 from decimal import Decimal, ROUND_HALF_UP
@@ -125,7 +127,7 @@ class Book:
                               Decimal("0.00"), period, period, False, None, None))
             self.add_invoice(cust, sub, currency, period, lines)
             billed += 1
-            if plan in UPGRADE and rng.random() < 0.08:
+            if plan in UPGRADE and disc == 0 and rng.random() < 0.08:
                 mid = period + dt.timedelta(days=rng.randint(1, (end - period).days - 1))
                 if mid <= self.today:
                     self.upgrade(cust, sub, currency, plan, UPGRADE[plan], seats, period, mid, end, disc)
@@ -158,6 +160,71 @@ class Book:
         ])
 
 
+def noon(day):
+    return f"{day}T12:00:00+00:00"
+
+
+def product_id(plan, currency):
+    """Each plan is a product per currency: a product has one price."""
+    return 501 + 2 * list(PLANS).index(plan) + (currency == "EUR")
+
+
+def sub_id(sub):
+    return int(sub[4:9]) + (100000 if sub.endswith("_r") else 0)
+
+
+def maxio_book(rows):
+    """The book in the shapes of Maxio's API: customers, subscriptions, invoices with embedded lines,
+    payments and refunds. Ids are integers where Maxio's are; customer references are the CSV ids."""
+    kinds = {"plan": "baseline", "one_time": "one_time", "credit": "prorated"}
+    customers = [{"customer": {"id": int(c[0][4:]), "first_name": "Customer", "last_name": c[0][4:], "email": c[4],
+                               "organization": c[3], "reference": c[0], "created_at": noon("2024-11-01"),
+                               "updated_at": noon("2024-11-01")}} for c in rows["customers"]]
+    subs = []
+    for sub, cust, plan, _sku, state, _seats, unit, currency, interval, _term, start in rows["subscriptions"]:
+        cents = int(Decimal(unit) * 100)
+        subs.append({"subscription": {
+            "id": sub_id(sub), "state": state, "customer": {"id": int(cust[4:])}, "currency": currency,
+            "product": {"id": product_id(plan, currency), "name": plan, "handle": plan, "price_in_cents": cents,
+                        "interval": interval, "interval_unit": "month"},
+            "product_price_in_cents": cents, "activated_at": noon(start),
+            "created_at": noon(start), "updated_at": noon(start)}})
+    lines, payments, refunds = {}, {}, {}
+    for inv, ext, kind, product, qty, unit, subtotal, disc, tax, currency, start, end, _rec, _iv, _full in rows["invoice_lines"]:
+        lines.setdefault(inv, []).append({
+            "uid": ext, "title": product, "description": product,
+            "kind": kinds["credit"] if kind == "plan" and start != end and end != add_months(start, PLANS[product][1]) else kinds[kind],
+            "quantity": str(qty), "unit_price": str(unit), "subtotal_amount": str(subtotal),
+            "discount_amount": str(disc), "tax_amount": str(tax), "total_amount": str(subtotal - disc + tax),
+            "period_range_start": str(start), "period_range_end": str(end),
+            "product_id": product_id(product, currency) if product in PLANS else None})
+    for n, (ext, _cust, inv, amount, _cur, day, method) in enumerate(rows["payments"], 1):
+        payments[inv] = {"transaction_id": 700000 + n, "applied_amount": str(amount), "original_amount": str(amount),
+                         "transaction_time": noon(day), "memo": "card", "prepayment": False,
+                         "payment_method": {"type": method}}
+    for n, (ext, _cust, inv, amount, _cur, day, memo) in enumerate(rows["refunds"], 1):
+        refunds[inv] = ({"transaction_id": 800000 + n, "payment_id": payments[inv]["transaction_id"],
+                         "applied_amount": str(amount), "original_amount": str(amount), "memo": memo}, day)
+    invoices = []
+    for inv, number, cust, sub, status, issued, due, paid_date, currency, subtotal, disc, tax in rows["invoices"]:
+        total = subtotal - disc + tax
+        paid = total if status == "paid" else Decimal("0.00")
+        refund, refund_day = refunds.get(inv, (None, None))
+        updated = max(d for d in (issued, paid_date or issued, refund_day or issued))
+        invoices.append({
+            "uid": inv, "number": number, "customer_id": int(cust[4:]), "subscription_id": sub_id(sub),
+            "status": status, "issue_date": str(issued), "due_date": str(due),
+            "paid_date": str(paid_date) if paid_date else None, "currency": currency,
+            "subtotal_amount": str(subtotal), "discount_amount": str(disc), "tax_amount": str(tax),
+            "total_amount": str(total), "credit_amount": "0.00", "paid_amount": str(paid), "due_amount": str(total - paid),
+            "refund_amount": refund["applied_amount"] if refund else "0.00",
+            "created_at": noon(issued), "updated_at": noon(updated), "line_items": lines[inv],
+            "discounts": [], "taxes": [], "credits": [],
+            "payments": [payments[inv]] if inv in payments else [], "refunds": [refund] if refund else []})
+    invoices.sort(key=lambda i: (i["created_at"], i["uid"]))
+    return {"customers": customers, "subscriptions": subs, "invoices": invoices}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("outdir")
@@ -172,6 +239,8 @@ def main():
     for name, rows in book.rows.items():
         with open(os.path.join(args.outdir, name + ".csv"), "w", newline="") as f:
             csv.writer(f).writerows(rows)
+    with open(os.path.join(args.outdir, "maxio.json"), "w") as f:
+        json.dump(maxio_book(book.rows), f, separators=(",", ":"))
     print(" ".join(f"{k}={len(v)}" for k, v in book.rows.items()))
 
 

@@ -28,6 +28,8 @@ so every test has its own source, scenario and state (keyed by "<scenario>-<nonc
     slow        every response waits 3 s          hang        every response waits 10 minutes
     redirect    every request answered 302 to another host
     bench<N>    N invoices with 3 lines each, made on the fly (benchmark)
+    book        the book in the file given with --book (test/demo/book.py writes it: the demo's
+                realistic two-year book, and the same book the tests also load by hand)
     fuzz<S>     every page: about one value in twenty replaced by an odd one (seeded by S); some
                 seeds also truncate the body or flip a byte
 
@@ -51,6 +53,7 @@ from urllib.parse import parse_qs, urlsplit
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 LOG_DIR = "."
 BENCH_DIR = None
+BOOK = {"customers": [], "subscriptions": [], "invoices": []}
 STATE = {}
 STATE_LOCK = threading.Lock()
 
@@ -275,6 +278,11 @@ class Site:
             "credit_notes": Book(2 if self.scenario != "bench" else 0, credit_note, None),
             "statements": Book(ns if self.scenario != "bench" else 0, lambda i: {"statement": statement(i)}, None),
         }
+        if self.scenario == "book":
+            self.books = {e: Book(len(BOOK[e]), (lambda recs: lambda i: recs[i - 1])(BOOK[e]), None)
+                          for e in ("customers", "subscriptions", "invoices")}
+            self.books["credit_notes"] = Book(0, None, None)
+            self.books["statements"] = Book(0, None, None)
         self.bench = self.scenario == "bench"
         self.n_inv = n_inv
         if self.scenario == "hugenum":
@@ -445,7 +453,7 @@ class Handler(BaseHTTPRequestHandler):
 
         cm = re.match(r"^/subscriptions/(\d+)/components\.json$", path)
         if cm:
-            return self.reply(key, 200, components(int(cm.group(1)) - 2000))
+            return self.reply(key, 200, [] if s.scenario == "book" else components(int(cm.group(1)) - 2000))
         em = re.match(r"^/(customers|subscriptions|invoices|credit_notes|statements)\.json$", path)
         if not em:
             return self.reply(key, 404, {"errors": ["Not found"]})
@@ -605,7 +613,7 @@ def pregen(n, per_page, out):
 
 
 def main():
-    global LOG_DIR, BENCH_DIR
+    global LOG_DIR, BENCH_DIR, BOOK
     if len(sys.argv) > 1 and sys.argv[1] == "--pregen":
         pregen(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
         return
@@ -614,7 +622,11 @@ def main():
     ap.add_argument("--logs", required=True)
     ap.add_argument("--ports", required=True, help="good,plain,selfsigned,wrongname,expired")
     ap.add_argument("--bench-dir", help="pages written by --pregen N PER_PAGE DIR")
+    ap.add_argument("--book", help="maxio.json written by test/demo/book.py, served as scenario book")
     a = ap.parse_args()
+    if a.book:
+        with open(a.book) as f:
+            BOOK = json.load(f)
     LOG_DIR = a.logs
     BENCH_DIR = a.bench_dir
     os.makedirs(LOG_DIR, exist_ok=True)

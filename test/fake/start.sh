@@ -6,9 +6,12 @@ pgb_fake_dir=$PGB_RT/fake
 rm -rf "$pgb_fake_dir" && mkdir -p "$pgb_fake_dir/logs"
 "$PGB_SRC/test/fake/gen_certs.sh" "$pgb_fake_dir/certs"
 
+# The demo's generated book, small: served as scenario "book" and loaded by hand by sync_book.sql.
+python3 "$PGB_SRC/test/demo/book.py" "$pgb_fake_dir/book" --customers 60 --seed 7 > /dev/null
+
 pgb_fake_ports=$(for _ in 1 2 3 4 5; do pgb_free_port; done | paste -sd,)
 python3 "$PGB_SRC/test/fake/maxio_fake.py" --certs "$pgb_fake_dir/certs" --logs "$pgb_fake_dir/logs" \
-    --ports "$pgb_fake_ports" > "$pgb_fake_dir/fake.out" 2>&1 &
+    --ports "$pgb_fake_ports" --book "$pgb_fake_dir/book/maxio.json" > "$pgb_fake_dir/fake.out" 2>&1 &
 PGB_FAKE_PIDS="${PGB_FAKE_PIDS:-} $!"
 for _ in $(seq 100); do grep -q ready "$pgb_fake_dir/fake.out" 2>/dev/null && break; sleep 0.1; done
 IFS=, read -r pgb_p_good pgb_p_plain pgb_p_self pgb_p_wrong pgb_p_expired <<< "$pgb_fake_ports"
@@ -51,4 +54,5 @@ pgb_test.maxio_selfsigned_url = 'https://127.0.0.1:$pgb_p_self'
 pgb_test.maxio_wrongname_url = 'https://127.0.0.1:$pgb_p_wrong'
 pgb_test.maxio_expired_url = 'https://127.0.0.1:$pgb_p_expired'
 pgb_test.prism_url = '$pgb_prism_url'
-pgb_test.fake_dir = '$pgb_fake_dir'"
+pgb_test.fake_dir = '$pgb_fake_dir'
+pgb_test.book_dir = '$pgb_fake_dir/book'"
