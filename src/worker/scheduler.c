@@ -155,7 +155,7 @@ tick_sql(void)
 	args[1] = Int32GetDatum(free_slots);
 	types[1] = INT4OID;
 	if (SPI_execute_with_args("SELECT run_id, source_id FROM billing._worker_runnable($1, $2)",
-							  2, types, args, NULL, true, 0) != SPI_OK_SELECT)
+							  2, types, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "billing._worker_runnable failed");
 	for (uint64 i = 0; i < SPI_processed && n_runnable < PGB_MAX_SYNC_SLOTS; i++)
 	{
