@@ -51,6 +51,25 @@ CREATE FUNCTION billing.worker_status(OUT preloaded boolean, OUT database text, 
 LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pgb_worker_status';
 COMMENT ON FUNCTION billing.worker_status() IS 'Whether pg_billing''s background workers run (shared_preload_libraries), which database they serve, their process ids and how many syncs run now.';
 
+CREATE FUNCTION billing._worker_stop() RETURNS integer
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pgb_worker_stop';
+COMMENT ON FUNCTION billing._worker_stop() IS 'Asks the scheduler and sync workers serving this database to leave, waits (up to 10 s) until they did, and keeps the scheduler away for 30 s unless woken; returns how many were asked.';
+
+-- DROP EXTENSION pg_billing must never wait for (or deadlock with) a worker's transaction: the
+-- workers leave before it takes its locks.
+CREATE FUNCTION billing._before_drop_extension() RETURNS event_trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
+BEGIN
+    IF pg_catalog.current_query() ~* 'pg_billing' THEN
+        PERFORM billing._worker_stop();
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION billing._before_drop_extension() IS 'Event trigger: before DROP EXTENSION pg_billing, the background workers of this database leave.';
+CREATE EVENT TRIGGER pg_billing_before_drop ON ddl_command_start WHEN TAG IN ('DROP EXTENSION')
+    EXECUTE FUNCTION billing._before_drop_extension();
+COMMENT ON EVENT TRIGGER pg_billing_before_drop IS 'Stops pg_billing''s background workers before DROP EXTENSION pg_billing, so that the drop never waits for them.';
+
 -- When the next sync of each source is due. A failed or interrupted run is retried after
 -- sync_retry_base * 2^(failures - 1), capped by sync_retry_max and by the schedule; a source
 -- without schedule is retried only when its last run was interrupted (its work is unfinished).
@@ -311,7 +330,7 @@ REVOKE ALL ON FUNCTION billing._check_worker_setting(text, text), billing._check
                        billing.request_sync(text), billing._mark_interrupted(bigint[], timestamptz),
                        billing._purge_sync_runs(integer), billing._evaluate_alerts(timestamptz),
                        billing._worker_tick(bigint[], timestamptz), billing._worker_runnable(bigint[], integer),
-                       billing._sources_changed() FROM PUBLIC;
+                       billing._sources_changed(), billing._worker_stop(), billing._before_drop_extension() FROM PUBLIC;
 REVOKE ALL ON billing.sync_schedule, billing.sync_progress FROM PUBLIC;
 GRANT SELECT ON billing.sync_schedule, billing.sync_progress TO billing_reader, billing_admin;
 GRANT EXECUTE ON FUNCTION billing.worker_status(), billing._retry_delay(bigint, interval) TO billing_reader, billing_admin;

@@ -168,8 +168,14 @@ pgb_launcher_main(Datum arg)
 		{
 			bool		asked = pg_atomic_exchange_u32(&pgb_shared->start_now, 0) != 0;
 
+			TimestampTz paused_until;
+
 			if (pg_atomic_exchange_u32(&pgb_shared->ext_absent, 0) != 0)
 				next_start = Max(next_start, TimestampTzPlusMilliseconds(now, ABSENT_DELAY_MS));
+			SpinLockAcquire(&pgb_shared->mutex);
+			paused_until = pgb_shared->paused_until;
+			SpinLockRelease(&pgb_shared->mutex);
+			next_start = Max(next_start, paused_until);
 			if (asked || now >= next_start)
 			{
 				long		delay = start_scheduler();

@@ -50,7 +50,26 @@ static PgbWorkerArgs my_args;
 static BackgroundWorkerHandle *handles[PGB_MAX_SYNC_SLOTS];
 static Runnable runnable[PGB_MAX_SYNC_SLOTS];
 static int	n_runnable;
+
+/*
+ * The last runs started, and when: a run is never started twice within a second, so that a worker
+ * that cannot run it (whatever the reason) never turns into a tight start loop.
+ */
+#define RECENT_RUNS 16
+static int64 recent_run[RECENT_RUNS];
+static TimestampTz recent_at[RECENT_RUNS];
+static int	recent_next;
+
+static bool
+started_recently(int64 run_id, TimestampTz now)
+{
+	for (int i = 0; i < RECENT_RUNS; i++)
+		if (recent_run[i] == run_id && now - recent_at[i] < USECS_PER_SEC)
+			return true;
+	return false;
+}
 static double next_tick_secs;
+static bool delayed_launch;		/* a run waits for started_recently() to pass */
 
 static void
 scheduler_detach(int code, Datum arg)
@@ -209,11 +228,22 @@ tick(void)
 static void
 launch_runs(void)
 {
+	TimestampTz now = GetCurrentTimestamp();
+
 	for (int r = 0; r < n_runnable; r++)
 	{
 		PgbWorkerArgs args = my_args;
 		BackgroundWorker bgw;
 		int			slot = -1;
+
+		if (started_recently(runnable[r].run_id, now))
+		{
+			delayed_launch = true;
+			continue;
+		}
+		recent_run[recent_next] = runnable[r].run_id;
+		recent_at[recent_next] = now;
+		recent_next = (recent_next + 1) % RECENT_RUNS;
 
 		SpinLockAcquire(&pgb_shared->mutex);
 		for (int i = 0; i < PGB_MAX_SYNC_SLOTS && slot < 0; i++)
@@ -303,10 +333,12 @@ pgb_scheduler_main(Datum arg)
 				pg_atomic_write_u32(&pgb_shared->ext_absent, 1);
 				proc_exit(0);	/* the launcher starts a scheduler again when the extension exists */
 			}
+			delayed_launch = false;
 			if (res == TICK_OK)
 				launch_runs();
 			now = GetCurrentTimestamp();
-			next_tick = TimestampTzPlusMilliseconds(now, res == TICK_OK ? (long) (next_tick_secs * 1000) : ERROR_PAUSE_MS);
+			next_tick = TimestampTzPlusMilliseconds(now, res != TICK_OK ? ERROR_PAUSE_MS :
+													delayed_launch ? 1000 : (long) (next_tick_secs * 1000));
 		}
 		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 					   Max(1, Min(PROBE_MS, (next_tick - now) / 1000)), PG_WAIT_EXTENSION);

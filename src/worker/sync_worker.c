@@ -115,9 +115,18 @@ execute_toplevel(const char *sql)
 	Portal		portal;
 	DestReceiver *dest;
 	QueryCompletion qc;
+	MemoryContext exec_cxt;
+	MemoryContext oldcxt;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+
+	/*
+	 * The statement's trees must outlive the procedure's COMMITs, which free every transaction
+	 * context: they live in a context of their own, as a client's query lives in MessageContext.
+	 */
+	exec_cxt = AllocSetContextCreate(TopMemoryContext, "pg_billing sync statement", ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(exec_cxt);
 	parsetrees = pg_parse_query(sql);
 	if (list_length(parsetrees) != 1)
 		elog(ERROR, "expected one statement");
@@ -135,6 +144,8 @@ execute_toplevel(const char *sql)
 	dest->rDestroy(dest);
 	PortalDrop(portal, false);
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(exec_cxt);
 }
 
 /* After an error escaped the procedure: record it on the run, if it is still open. */
@@ -172,8 +183,16 @@ pgb_sync_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(my_args.dboid, my_args.roleoid, 0);
 	pgstat_report_appname("pg_billing sync");
-	if (!sync_attach() || !run_is_pending())
+	if (!sync_attach())
+	{
+		elog(DEBUG1, "pg_billing: run " INT64_FORMAT " was given to another worker", my_args.run_id);
 		proc_exit(0);
+	}
+	if (!run_is_pending())
+	{
+		elog(DEBUG1, "pg_billing: run " INT64_FORMAT " is no longer waiting to run", my_args.run_id);
+		proc_exit(0);
+	}
 
 	snprintf(sql, sizeof(sql), "CALL billing._sync_run(" INT64_FORMAT ")", my_args.run_id);
 	pgstat_report_activity(STATE_RUNNING, sql);

@@ -38,6 +38,7 @@ typedef struct PgbWorkerShared
 	TimestampTz booted_at;		/* when shared memory was (re)initialised: runs older are dead */
 	pg_atomic_uint32 start_now; /* a request asks the launcher to start the scheduler at once */
 	pg_atomic_uint32 ext_absent;	/* the scheduler found no extension in its database */
+	TimestampTz paused_until;	/* DROP EXTENSION in progress: no scheduler before this */
 	PgbSyncSlot slots[PGB_MAX_SYNC_SLOTS];
 } PgbWorkerShared;
 

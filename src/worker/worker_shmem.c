@@ -8,7 +8,12 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include <signal.h>
+
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "storage/lwlock.h"
+#include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
@@ -22,6 +27,10 @@ static bool wake_pending = false;
 
 PG_FUNCTION_INFO_V1(pgb_worker_wake);
 PG_FUNCTION_INFO_V1(pgb_worker_status);
+PG_FUNCTION_INFO_V1(pgb_worker_stop);
+
+#define STOP_PAUSE_MS	30000	/* no scheduler for this long after a stop (unless woken) */
+#define STOP_WAIT_MS	10000	/* how long _worker_stop waits for the workers to leave */
 
 void
 pgb_worker_shmem_init(void)
@@ -35,6 +44,7 @@ pgb_worker_shmem_init(void)
 		memset(pgb_shared, 0, sizeof(PgbWorkerShared));
 		SpinLockInit(&pgb_shared->mutex);
 		pgb_shared->booted_at = GetCurrentTimestamp();
+		pgb_shared->paused_until = 0;
 		pg_atomic_init_u32(&pgb_shared->start_now, 0);
 		pg_atomic_init_u32(&pgb_shared->ext_absent, 0);
 	}
@@ -58,7 +68,12 @@ pgb_wake_scheduler(void)
 	latch = to_launcher ? pgb_shared->launcher_latch : pgb_shared->scheduler_latch;
 	SpinLockRelease(&pgb_shared->mutex);
 	if (to_launcher)
+	{
+		SpinLockAcquire(&pgb_shared->mutex);
+		pgb_shared->paused_until = 0;
+		SpinLockRelease(&pgb_shared->mutex);
 		pg_atomic_write_u32(&pgb_shared->start_now, 1);
+	}
 	if (latch != NULL)
 		SetLatch(latch);
 }
@@ -165,4 +180,53 @@ pgb_worker_status(PG_FUNCTION_ARGS)
 	nulls[3] = launcher == 0;
 	nulls[4] = scheduler == 0;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* Pids of the scheduler and the sync workers still alive; returns how many. */
+static int
+pgb_live_workers(pid_t *pids)
+{
+	int			n = 0;
+
+	SpinLockAcquire(&pgb_shared->mutex);
+	if (pgb_shared->scheduler_pid != 0)
+		pids[n++] = pgb_shared->scheduler_pid;
+	for (int i = 0; i < PGB_MAX_SYNC_SLOTS; i++)
+		if (pgb_shared->slots[i].pid != 0)
+			pids[n++] = pgb_shared->slots[i].pid;
+	SpinLockRelease(&pgb_shared->mutex);
+	return n;
+}
+
+/*
+ * billing._worker_stop(): before DROP EXTENSION, ask the scheduler and the sync workers of this
+ * database to leave (SIGTERM) and wait until they did, so that no worker transaction holds a lock
+ * that DROP EXTENSION needs. The launcher starts no scheduler for 30 s unless woken (CREATE
+ * EXTENSION, request_sync); if the DROP rolls back, the runs it interrupted resume after that.
+ * Returns how many workers were stopped.
+ */
+Datum
+pgb_worker_stop(PG_FUNCTION_ARGS)
+{
+	pid_t		pids[PGB_MAX_SYNC_SLOTS + 1];
+	int			n;
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), STOP_WAIT_MS);
+
+	if (!pgb_serves_this_database())
+		PG_RETURN_INT32(0);
+	SpinLockAcquire(&pgb_shared->mutex);
+	pgb_shared->paused_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), STOP_PAUSE_MS);
+	SpinLockRelease(&pgb_shared->mutex);
+	pg_atomic_write_u32(&pgb_shared->start_now, 0);
+	n = pgb_live_workers(pids);
+	for (int i = 0; i < n; i++)
+		if (BackendPidGetProc(pids[i]) != NULL)
+			kill(pids[i], SIGTERM);
+	while (pgb_live_workers(pids) > 0 && GetCurrentTimestamp() < deadline)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	PG_RETURN_INT32(n);
 }
