@@ -155,7 +155,7 @@ BEGIN
     END IF;
     IF NOT billing._worker_wake() THEN
         v_status := billing.worker_status();
-        RAISE NOTICE 'run % of source "%" is queued, but no background worker serves this database', v_run, v_source.name
+        RAISE NOTICE 'a sync of source "%" is queued, but no background worker serves this database', v_source.name
             USING HINT = CASE WHEN v_status.preloaded
                               THEN pg_catalog.format('The workers serve database "%s" (pg_billing.database). CALL billing.sync(%L) syncs now in this session.',
                                                      v_status.database, v_source.name)
