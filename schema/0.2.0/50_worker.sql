@@ -336,9 +336,11 @@ GRANT SELECT ON billing.sync_schedule, billing.sync_progress TO billing_reader, 
 GRANT EXECUTE ON FUNCTION billing.worker_status(), billing._retry_delay(bigint, interval) TO billing_reader, billing_admin;
 GRANT EXECUTE ON FUNCTION billing.request_sync(text), billing._worker_wake(), billing._sources_changed(),
                           billing._check_worker_setting(text, text), billing._check_extra_setting(text, text),
-                          billing._evaluate_alerts(timestamptz), billing._purge_sync_runs(integer)
+                          billing._evaluate_alerts(timestamptz), billing._purge_sync_runs(integer),
+                          billing._mark_interrupted(bigint[], timestamptz), billing._worker_tick(bigint[], timestamptz),
+                          billing._worker_runnable(bigint[], integer)
       TO billing_admin;
--- admins (and a worker role that is one) purge old runs
+-- admins (and pg_billing.worker_role, which needs only to be one) purge old runs
 GRANT DELETE ON billing.sync_runs TO billing_admin;
 
 -- Installing into the workers' database brings the scheduler up at once.

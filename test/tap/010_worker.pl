@@ -101,6 +101,21 @@ ok(pgb_wait($node, $db, "SELECT count(*) = 1 FROM billing.sync_runs WHERE source
 is(pgb_query($node, $db, "SELECT count(*) || ' ' || count(DISTINCT id) FROM pgb_fake.applied WHERE source_id = $long"),
 	'2000 2000', 'resumed from the checkpoint: every record once');
 
+# ---- SIGHUP: a lower pg_billing.max_sync_workers takes effect on reload
+$node->safe_psql('postgres', 'ALTER SYSTEM SET pg_billing.max_sync_workers = 1');
+$node->reload;
+pgb_wait($node, $db, q{SELECT current_setting('pg_billing.max_sync_workers') = '1'});
+usleep(300_000);    # the scheduler rereads its configuration when its latch is set by SIGHUP
+my ($p1, $p2) = map { pgb_query($node, $db, qq{SELECT billing.add_source('$_', 'manual', options => '{"per_page": 500, "delay": 0.1}')}) } ('p1', 'p2');
+$node->safe_psql($db, q{BEGIN; SELECT billing.request_sync('p1'); SELECT billing.request_sync('p2'); COMMIT;});
+ok(pgb_wait($node, $db, "SELECT count(*) = 2 FROM billing.sync_runs WHERE source_id IN ($p1, $p2) AND status = 'succeeded'"),
+	'both requested syncs ran');
+is(pgb_query($node, $db, qq{SELECT a.started_at >= b.finished_at OR b.started_at >= a.finished_at
+    FROM billing.sync_runs a, billing.sync_runs b WHERE a.source_id = $p1 AND b.source_id = $p2}), 't',
+	'with one sync worker allowed, they ran one after the other');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET pg_billing.max_sync_workers');
+$node->reload;
+
 # ---- runs left running by a stopped server are interrupted at start-up, then resumed
 my $orphan = pgb_query($node, $db, qq{INSERT INTO billing.sync_runs (source_id, status, trigger, started_at)
     VALUES ($good, 'running', 'manual', now()) RETURNING id});
