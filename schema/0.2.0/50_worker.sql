@@ -190,24 +190,34 @@ COMMENT ON COLUMN billing.sync_progress.requests IS 'HTTP requests made so far.'
 COMMENT ON COLUMN billing.sync_progress.started_at IS 'When the run started.';
 COMMENT ON COLUMN billing.sync_progress.elapsed IS 'How long it has been running.';
 
--- Runs left running by a server that stopped (started before shared memory was initialised), or
--- by a worker that is gone (a schedule or request run with no live worker), are interrupted.
+-- Runs left running by a stopped server (started before shared memory was initialised), by a
+-- worker that is gone (a schedule or request run with no live worker), or by a session that is
+-- gone (a manual run, when no session of this database has been running a statement since before
+-- the run started) are interrupted. Sessions are judged only when they can all be seen (superuser
+-- or pg_read_all_stats); otherwise manual runs wait for the next restart.
 CREATE FUNCTION billing._mark_interrupted(live_runs bigint[], booted_at timestamptz) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 DECLARE
     v_count integer;
+    v_sees_sessions boolean := (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
+                               OR pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER');
 BEGIN
     UPDATE billing.sync_runs r
        SET status = 'interrupted', finished_at = pg_catalog.clock_timestamp(),
            error = CASE WHEN coalesce(r.started_at, r.requested_at) < booted_at
-                        THEN 'interrupted: the server stopped during the run'
+                             THEN 'interrupted: the server stopped during the run'
+                        WHEN r.trigger = 'manual' THEN 'interrupted: the session running it ended'
                         ELSE 'interrupted: the worker running it stopped' END,
            error_detail = pg_catalog.format('Last committed page: %s of %s. The next run resumes from the last checkpoint.',
                                             coalesce(r.current_page::text, 'none'), coalesce(r.current_entity, 'no entity')),
            current_entity = NULL, current_page = NULL
      WHERE r.status = 'running'
        AND (coalesce(r.started_at, r.requested_at) < booted_at
-            OR (r.trigger <> 'manual' AND r.id <> ALL (coalesce(live_runs, '{}'))));
+            OR (r.trigger <> 'manual' AND r.id <> ALL (coalesce(live_runs, '{}')))
+            OR (r.trigger = 'manual' AND v_sees_sessions
+                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a
+                                 WHERE a.datname = pg_catalog.current_database() AND a.backend_type = 'client backend'
+                                   AND a.state <> 'idle' AND a.query_start <= r.started_at)));
     GET DIAGNOSTICS v_count = ROW_COUNT;
     IF v_count > 0 THEN
         RAISE LOG 'pg_billing: % sync run(s) marked interrupted', v_count;
@@ -215,7 +225,7 @@ BEGIN
     RETURN v_count;
 END
 $fn$;
-COMMENT ON FUNCTION billing._mark_interrupted(bigint[], timestamptz) IS 'Marks as interrupted the runs left running by a stopped server (started before booted_at) or by a worker that is gone (not in live_runs); returns how many.';
+COMMENT ON FUNCTION billing._mark_interrupted(bigint[], timestamptz) IS 'Marks as interrupted the runs left running by a stopped server (started before booted_at), by a worker that is gone (not in live_runs) or by a session that is gone; returns how many.';
 
 CREATE FUNCTION billing._purge_sync_runs(batch integer DEFAULT 1000) RETURNS bigint
 LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$

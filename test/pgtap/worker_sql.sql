@@ -40,16 +40,23 @@ SELECT results_eq('SELECT run_id, source, trigger, entity, page, pages, records,
     'sync_progress shows the running sync, its entity, page and records so far');
 
 -- ---- _mark_interrupted
-SELECT is(billing._mark_interrupted(ARRAY[]::bigint[], now() - interval '1 minute'), 0, 'a manual run started after boot belongs to a live session');
+SELECT is(billing._mark_interrupted(ARRAY[]::bigint[], now() - interval '1 minute'), 1, 'a manual run whose session is gone is interrupted');
+SELECT results_eq(format('SELECT status, error, current_page IS NULL FROM billing.sync_runs WHERE id = %s', :manual_run),
+    $$VALUES ('interrupted'::text, 'interrupted: the session running it ended'::text, true)$$, 'and says so');
+-- a session has been running its statement since before this run started: it may be the one running it
+INSERT INTO billing.sync_runs (source_id, status, trigger, started_at) VALUES (:acme, 'running', 'manual', clock_timestamp() + interval '1 hour') RETURNING id AS manual_live \gset
+SELECT is(billing._mark_interrupted(ARRAY[]::bigint[], now() - interval '1 minute'), 0, 'a manual run a live session may be running is left alone');
 INSERT INTO billing.sync_runs (source_id, status, trigger, started_at) VALUES (:hourly, 'running', 'request', now() - interval '10 minutes') RETURNING id AS orphan \gset
 INSERT INTO billing.sync_runs (source_id, status, trigger, started_at) VALUES (:hourly, 'running', 'schedule', now()) RETURNING id AS live \gset
 SELECT is(billing._mark_interrupted(ARRAY[:live]::bigint[], now() - interval '1 minute'), 1, 'a request run without a worker is interrupted');
-SELECT results_eq(format('SELECT status, error, current_page IS NULL FROM billing.sync_runs WHERE id = %s', :orphan),
-    $$VALUES ('interrupted'::text, 'interrupted: the server stopped during the run'::text, true)$$, 'started before boot: the server stopped');
+SELECT results_eq(format('SELECT status, error FROM billing.sync_runs WHERE id = %s', :orphan),
+    $$VALUES ('interrupted'::text, 'interrupted: the server stopped during the run'::text)$$, 'started before boot: the server stopped');
 SELECT is((SELECT status FROM billing.sync_runs WHERE id = :live), 'running', 'a run with a live worker is left alone');
 SELECT is(billing._mark_interrupted(ARRAY[]::bigint[], now() - interval '1 minute'), 1, 'once its worker is gone, it is interrupted too');
 SELECT is((SELECT error FROM billing.sync_runs WHERE id = :live), 'interrupted: the worker running it stopped', 'and says so');
-SELECT is(billing._mark_interrupted(ARRAY[]::bigint[], now() + interval '1 minute'), 1, 'every run left from before boot is interrupted, manual ones too');
+UPDATE billing.sync_runs SET started_at = now() - interval '1 minute' WHERE id = :manual_live;
+SELECT is(billing._mark_interrupted(ARRAY[]::bigint[], now()), 1, 'every run left from before boot is interrupted, manual ones too');
+SELECT is((SELECT error FROM billing.sync_runs WHERE id = :manual_live), 'interrupted: the server stopped during the run', 'with the server''s reason');
 SELECT is_empty('SELECT * FROM billing.sync_progress', 'nothing in sync_progress any more');
 
 -- ---- backoff: base * 2^(n-1), capped by sync_retry_max and by the schedule

@@ -116,17 +116,23 @@ is(pgb_query($node, $db, qq{SELECT a.started_at >= b.finished_at OR b.started_at
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET pg_billing.max_sync_workers');
 $node->reload;
 
-# ---- runs left running by a stopped server are interrupted at start-up, then resumed
+# ---- a manual run whose session is gone is interrupted at once; runs left running by a server
+# that stopped are interrupted at start-up, then resumed
 my $orphan = pgb_query($node, $db, qq{INSERT INTO billing.sync_runs (source_id, status, trigger, started_at)
     VALUES ($good, 'running', 'manual', now()) RETURNING id});
-pgb_query($node, $db, q{SELECT billing.request_sync('quick')});    # a tick with the manual run live
-is(pgb_query($node, $db, "SELECT status FROM billing.sync_runs WHERE id = $orphan"), 'running',
-	'a manual run of a live session is left alone');
+pgb_query($node, $db, q{SELECT billing.request_sync('quick')});    # a tick
+ok(pgb_wait($node, $db, "SELECT status = 'interrupted' AND error = 'interrupted: the session running it ended' FROM billing.sync_runs WHERE id = $orphan"),
+	'a manual run whose session ended is marked interrupted');
+my $stopped = pgb_query($node, $db, q{SELECT billing.add_source('stopped', 'manual', options => '{"per_page": 50, "delay": 0.05}')});
+my $srun = pgb_query($node, $db, q{SELECT billing.request_sync('stopped')});
+ok(pgb_wait($node, $db, "SELECT page >= 2 FROM billing.sync_progress WHERE run_id = $srun"), 'a sync runs when the server stops');
 $node->restart;
-ok(pgb_wait($node, $db, "SELECT status = 'interrupted' AND error = 'interrupted: the server stopped during the run' FROM billing.sync_runs WHERE id = $orphan"),
-	'after a restart the run left running is marked interrupted');
-ok(pgb_wait($node, $db, "SELECT count(*) = 1 FROM billing.sync_runs WHERE source_id = $good AND id > $orphan AND status = 'succeeded'"),
+ok(pgb_wait($node, $db, "SELECT status = 'interrupted' AND error = 'interrupted: the server stopped during the run' FROM billing.sync_runs WHERE id = $srun"),
+	'at start-up the run left running is marked interrupted');
+ok(pgb_wait($node, $db, "SELECT count(*) = 1 FROM billing.sync_runs WHERE source_id = $stopped AND id > $srun AND status = 'succeeded'"),
 	'and a new run of that source finishes');
+is(pgb_query($node, $db, "SELECT count(*) || ' ' || count(DISTINCT id) FROM pgb_fake.applied WHERE source_id = $stopped"),
+	'2000 2000', 'from the checkpoint: every record once');
 is(pgb_query($node, $db, q{SELECT count(*) FROM billing.sync_runs WHERE status = 'running' AND started_at < pg_postmaster_start_time()}),
 	'0', 'nothing from before the restart is left running');
 
