@@ -77,10 +77,14 @@ pgb_register_launcher(void)
 void
 pgb_worker_init(void)
 {
+	/*
+	 * Without shared_preload_libraries there are no workers (request_sync says so), and the
+	 * settings are not defined: a PGC_POSTMASTER setting defined after start-up is a FATAL error.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
 	pgb_define_settings();
-
-	/* Without shared_preload_libraries there are no workers; request_sync says so. */
-	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
+	if (IsBinaryUpgrade)
 		return;
 	pgb_preloaded = true;
 
