@@ -5,6 +5,7 @@
 
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 #include "pg_billing.h"
 
@@ -20,6 +21,8 @@ _PG_init(void)
 	pgb_http_init();
 	pgb_engines_init();
 	pgb_worker_init();
+	/* Only after every room has defined its settings: reserving drops undefined placeholders. */
+	MarkGUCPrefixReserved("pg_billing");
 }
 
 /* The version of the loaded library, to compare with the installed SQL objects. */

@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libjansson-dev pkg-config
           postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
           make gcc openssl python3 ca-certificates)
+# npm installs Prism for the contract test; a machine that already has node and npm keeps them.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

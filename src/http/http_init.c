@@ -46,5 +46,4 @@ pgb_http_init(void)
 							"Longest Retry-After a sync waits; a longer one fails the run.", NULL,
 							&pgb_http_max_retry_after_s, 300, 0, 86400, PGC_USERSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
-	MarkGUCPrefixReserved("pg_billing");
 }

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "http/http_util.h"
+#include "common/civil_date.h"
 
 static bool
 parse_port(const char *s, size_t len, int *port)
@@ -191,23 +192,6 @@ month_index(const char *m)
 	return -1;
 }
 
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	/* Howard Hinnant's algorithm: days since 1970-01-01 of a proleptic Gregorian date. */
-	int64_t		era;
-	unsigned	yoe,
-				doy,
-				doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned) (y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t) doe - 719468;
-}
-
 time_t
 pgb_parse_http_date(const char *v)
 {
@@ -232,7 +216,7 @@ pgb_parse_http_date(const char *v)
 	if (mon < 0 || strcmp(zone, "GMT") != 0 || day < 1 || day > 31 || year < 1970 || year > 9999 ||
 		hh > 23 || mm > 59 || ss > 60 || hh < 0 || mm < 0 || ss < 0)
 		return -1;
-	return (time_t) (days_from_civil(year, mon + 1, day) * 86400 + hh * 3600 + mm * 60 + ss);
+	return (time_t) (pgb_days_from_civil(year, mon + 1, day) * 86400 + hh * 3600 + mm * 60 + ss);
 }
 
 long

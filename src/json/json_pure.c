@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "json/json_pure.h"
+#include "common/civil_date.h"
 
 bool
 pgb_decimal_valid(const char *s)
@@ -136,22 +137,6 @@ ymd_valid(int y, int m, int d)
 	return d <= max;
 }
 
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t		era;
-	unsigned	yoe,
-				doy,
-				doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned) (y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t) doe - 719468;
-}
-
 bool
 pgb_date_valid(const char *s)
 {
@@ -227,7 +212,7 @@ pgb_timestamp_parse(const char *s, int64_t *epoch)
 	}
 	else
 		return false;
-	*epoch = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+	*epoch = pgb_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
 	return true;
 }
 

@@ -55,7 +55,6 @@ pgb_define_settings(void)
 							"Each running sync also takes one of max_worker_processes.",
 							&pgb_max_sync_workers, 4, 1, PGB_MAX_SYNC_SLOTS, PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
-	MarkGUCPrefixReserved("pg_billing");
 }
 
 static void

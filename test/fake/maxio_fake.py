@@ -9,7 +9,9 @@ The scenario is chosen by the path prefix of the source's base_url:
 
     https://127.0.0.1:PORT/s/<scenario>-<nonce>/customers.json?...
 
-so every test has its own source, scenario and state (keyed by "<scenario>-<nonce>"). Scenarios:
+so every test has its own source, scenario and state (keyed by "<scenario>-<nonce>"). A nonce ending
+in _d<ms> delays every answer by that many milliseconds (the crash test's kills then land mid-sync).
+Scenarios:
 
     ok          the book, nothing wrong          big         invoices page 2 is larger than any cap
     r429s       first try of invoices page 1: 429, Retry-After: 1 (seconds)
@@ -448,6 +450,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         if s.scenario == "slow":
             time.sleep(3)
+        delay = re.search(r"_d(\d{1,4})$", key)
+        if delay:
+            time.sleep(int(delay.group(1)) / 1000)
         if s.scenario == "redirect":
             return self.reply(key, 302, {}, {"Location": "https://169.254.169.254/latest/meta-data/"})
 
