@@ -64,6 +64,9 @@ BEGIN
         PERFORM billing._finish_run(run_id, pg_catalog.format('source "%s": no connector for kind %s in this version', v_name, v_kind));
     END IF;
     COMMIT;
+    -- the pages deferred the revenue refresh of the customers they touched: one refresh for them all
+    PERFORM billing.refresh_revenue();
+    COMMIT;
 END
 $fn$;
 COMMENT ON PROCEDURE billing._sync_run(bigint) IS 'Runs a queued or running sync run to its end, committing page by page, and records its outcome.';

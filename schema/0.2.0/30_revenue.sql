@@ -583,6 +583,11 @@ CREATE TRIGGER fx_rates_revenue AFTER INSERT OR UPDATE OR DELETE ON billing.fx_r
 CREATE FUNCTION billing._revenue_at_commit() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 BEGIN
+    IF current_setting('pg_billing.revenue_refresh', true) = 'deferred' THEN
+        -- the customers stay queued in _revenue_dirty for the next refresh
+        DELETE FROM billing._revenue_pending p WHERE p.txid = NEW.txid;
+        RETURN NULL;
+    END IF;
     PERFORM billing.refresh_revenue();
     RETURN NULL;
 END

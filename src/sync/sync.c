@@ -401,6 +401,17 @@ finish(Run *run, ErrorData *err)
 		elog(ERROR, "pg_billing: could not record the end of run " INT64_FORMAT, run->run_id);
 }
 
+/*
+ * Stored revenue is refreshed once at the end of a run (billing._sync_run), not at every page's
+ * commit: a large sync touches each customer on many pages. Local to the page's transaction.
+ */
+static void
+defer_revenue_refresh(void)
+{
+	(void) set_config_option("pg_billing.revenue_refresh", "deferred", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
 static ErrorData *
 sync_all(Run *run)
 {
@@ -422,6 +433,7 @@ sync_all(Run *run)
 		SPI_commit();
 		while (!run->pass.done)
 		{
+			defer_revenue_refresh();
 			if ((err = run_step(run, step_page)) != NULL)
 				return err;
 			SPI_commit();

@@ -4,7 +4,7 @@
 -- same book loaded by hand with its full_period_amount filled in.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(8);
+SELECT plan(12);
 
 SELECT billing.add_source('by-hand', 'manual');
 DO $load$
@@ -69,5 +69,22 @@ SELECT is((SELECT count(*) FROM (
     0::bigint, 'MRR movements: synced = loaded by hand');
 SELECT cmp_ok((SELECT count(DISTINCT movement) FROM billing.mrr_movements), '>=', 4::bigint,
     'the book moves MRR in at least four ways');
+
+-- A sync defers the revenue refresh to the end of its run; users may defer it too, for a bulk load.
+SELECT is((SELECT count(*) FROM billing._revenue_dirty), 0::bigint, 'the end of the run refreshed every customer it touched');
+SET pg_billing.revenue_refresh = deferred;
+INSERT INTO billing.manual_invoices (source, external_id, customer, status, issue_date, currency, subtotal)
+VALUES ('by-hand', 'late-1', 'cus_00001', 'paid', '2026-11-01', 'USD', 1000);
+INSERT INTO billing.manual_invoice_lines (source, invoice, external_id, kind, unit_price, period_start, period_end, recurring, interval_months)
+VALUES ('by-hand', 'late-1', 'l1', 'plan', 1000, '2026-11-01', '2026-12-01', true, 1);
+SELECT is((SELECT count(*) FROM billing._revenue_dirty), 1::bigint, 'deferred: the changed customer stays queued after commit');
+SELECT is((SELECT count(*) FROM billing.monthly_revenue r JOIN book_customer b ON b.id = r.customer_id
+           WHERE b.book_id = 'cus_00001' AND b.source = 'by-hand' AND r.month = '2026-11-01' AND r.billed >= 1000), 0::bigint,
+          'deferred: the stored results do not include it yet');
+SELECT billing.refresh_revenue();
+SELECT is((SELECT count(*) FROM billing.monthly_revenue r JOIN book_customer b ON b.id = r.customer_id
+           WHERE b.book_id = 'cus_00001' AND b.source = 'by-hand' AND r.month = '2026-11-01' AND r.billed >= 1000), 1::bigint,
+          'billing.refresh_revenue() brings them up to date');
+RESET pg_billing.revenue_refresh;
 
 SELECT * FROM finish();
