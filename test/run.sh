@@ -33,7 +33,8 @@ CONF
 trap 'pgb_stop_cluster main; [ -n "${PGB_FAKE_PIDS:-}" ] && kill $PGB_FAKE_PIDS 2>/dev/null' EXIT
 
 # pg_regress: one test per file in sql/, compared with expected/.
-regress_tests=$(cd "$tests/sql" && ls $only.sql 2>/dev/null | sed 's/\.sql$//' | sort)
+# the regress tests share one database, which install.sql sets up
+regress_tests=$(cd "$tests/sql" && ls install.sql $only.sql 2>/dev/null | sed 's/\.sql$//' | sort -u)
 if [ -n "$regress_tests" ]; then
     out=$PGB_RT/regress
     rm -rf "$out" && mkdir -p "$out" && chown "$PGB_RUN_USER" "$out"

@@ -73,19 +73,8 @@ COMMENT ON PROCEDURE billing._sync_run(bigint) IS 'Runs a queued or running sync
 
 CREATE PROCEDURE billing.sync(source text)
 LANGUAGE plpgsql AS $fn$
-DECLARE
-    v_run bigint := billing._start_run(billing._source_id(source), 'manual');
-    v_error text;
-    v_detail text;
 BEGIN
-    COMMIT;
-    CALL billing._sync_run(v_run);
-    SELECT r.error, r.error_detail INTO v_error, v_detail FROM billing.sync_runs r WHERE r.id = v_run;
-    IF v_error IS NOT NULL THEN
-        RAISE EXCEPTION 'sync of source "%" failed (run %)', source, v_run
-            USING ERRCODE = 'external_routine_exception', DETAIL = v_error || coalesce(E'\n' || v_detail, ''),
-                  HINT = 'SELECT * FROM billing.sync_runs WHERE id = ' || v_run || ' shows the run.';
-    END IF;
+    CALL billing.sync(source, false);
 END
 $fn$;
 COMMENT ON PROCEDURE billing.sync(text) IS 'Syncs a source now, in this session; commits page by page so progress survives an interruption; records a run in billing.sync_runs.';
