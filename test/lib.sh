@@ -70,3 +70,23 @@ pgb_stop_cluster() {
 pgb_psql() {
     "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"
 }
+
+# Starts the fake vendor API (test/fake/maxio_fake.py) with the given arguments, its output in $1,
+# and waits for it: sets PGB_FAKE_PID and PGB_FAKE_PORTS (good,plain,selfsigned,wrongname,expired).
+# It binds ports the kernel chooses and prints them, so two servers can never be handed one port.
+pgb_start_fake() {
+    local out=$1
+    shift
+    python3 "$PGB_SRC/test/fake/maxio_fake.py" "$@" > "$out" 2>&1 &
+    PGB_FAKE_PID=$!
+    PGB_FAKE_PORTS=
+    for _ in $(seq 600); do
+        PGB_FAKE_PORTS=$(sed -n 's/^ready //p' "$out" 2>/dev/null)
+        [ -n "$PGB_FAKE_PORTS" ] && return 0
+        kill -0 "$PGB_FAKE_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "pg_billing: the fake vendor API did not start; its output ($out):" >&2
+    cat "$out" >&2
+    return 1
+}

@@ -107,6 +107,12 @@ for t in $(ls "$tests"/test/tap/$only.pl 2>/dev/null | sort); do
     if [ $rc -ne 0 ]; then cat "$log"; [ "$notok" -eq 0 ] && failed=$((failed + 1)); failures+=("tap $name"); else echo "tap $name: $ok passed"; fi
 done
 
+# A fake API that died mid-run explains every connection refused above: say so, with its output.
+if [ -n "${PGB_FAKE_PID:-}" ] && ! kill -0 "$PGB_FAKE_PID" 2>/dev/null; then
+    failed=$((failed + 1)); failures+=("the fake vendor API stopped during the tests")
+    tail -n 40 "$pgb_fake_dir/fake.out"
+fi
+
 # Secrets: the canary credential the suite uses must appear in no server log.
 if [ -n "${PGB_CANARY:-}" ]; then
     if grep -rqF "$PGB_CANARY" "$PGB_RT"/*.log "$PGB_RT"/tap_* 2>/dev/null; then

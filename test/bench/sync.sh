@@ -13,13 +13,9 @@ rm -rf "$dir" && mkdir -p "$dir/logs"
 "$PGB_SRC/test/fake/gen_certs.sh" "$dir/certs"
 echo "generating the fake's $n invoices (not timed)..."
 python3 "$PGB_SRC/test/fake/maxio_fake.py" --pregen "$n" 200 "$dir/pages"
-ports=$(for _ in 1 2 3 4 5; do pgb_free_port; done | paste -sd,)
-python3 "$PGB_SRC/test/fake/maxio_fake.py" --certs "$dir/certs" --logs "$dir/logs" --ports "$ports" \
-    --bench-dir "$dir/pages" > "$dir/fake.out" 2>&1 &
-fake=$!
-trap 'pgb_stop_cluster bench; kill $fake 2>/dev/null || true' EXIT
-for _ in $(seq 100); do grep -q ready "$dir/fake.out" && break; sleep 0.1; done
-port=${ports%%,*}
+trap 'pgb_stop_cluster bench; kill ${PGB_FAKE_PID:-} 2>/dev/null || true' EXIT
+pgb_start_fake "$dir/fake.out" --certs "$dir/certs" --logs "$dir/logs" --bench-dir "$dir/pages"
+port=${PGB_FAKE_PORTS%%,*}
 chmod -R a+rX "$dir"
 chown "$PGB_RUN_USER" "$dir"
 

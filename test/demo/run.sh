@@ -14,11 +14,8 @@ rm -rf "$dir" && mkdir -p "$dir/logs"
 echo "== generating the book and starting the sandbox API (test/fake/maxio_fake.py, its own test CA)"
 python3 "$PGB_SRC/test/demo/book.py" "$dir/book" --customers "${PGB_DEMO_CUSTOMERS:-300}"
 "$PGB_SRC/test/fake/gen_certs.sh" "$dir/certs"
-ports=$(for _ in 1 2 3 4 5; do pgb_free_port; done | paste -sd,)
-python3 "$PGB_SRC/test/fake/maxio_fake.py" --certs "$dir/certs" --logs "$dir/logs" --ports "$ports" \
-    --book "$dir/book/maxio.json" > "$dir/sandbox.out" 2>&1 &
-sandbox=$!
-for _ in $(seq 100); do grep -q ready "$dir/sandbox.out" 2>/dev/null && break; sleep 0.1; done
+pgb_start_fake "$dir/sandbox.out" --certs "$dir/certs" --logs "$dir/logs" --book "$dir/book/maxio.json"
+sandbox=$PGB_FAKE_PID
 chmod -R a+rX "$dir"
 
 pgb_start_cluster demo <<CONF
@@ -27,7 +24,7 @@ pg_billing.allow_loopback = on
 CONF
 if [ "${PGB_DEMO_KEEP:-0}" != 1 ]; then trap 'pgb_stop_cluster demo; kill $sandbox 2>/dev/null || true' EXIT; fi
 
-url="https://127.0.0.1:${ports%%,*}/s/book-demo"
+url="https://127.0.0.1:${PGB_FAKE_PORTS%%,*}/s/book-demo"
 echo "== syncing the book from $url"
 pgb_psql -d postgres <<SQL
 CREATE EXTENSION pg_billing;

@@ -625,7 +625,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--certs", required=True, help="directory made by gen_certs.sh")
     ap.add_argument("--logs", required=True)
-    ap.add_argument("--ports", required=True, help="good,plain,selfsigned,wrongname,expired")
+    ap.add_argument("--ports", default="0,0,0,0,0",
+                    help="good,plain,selfsigned,wrongname,expired (0: any free port, printed after ready)")
     ap.add_argument("--bench-dir", help="pages written by --pregen N PER_PAGE DIR")
     ap.add_argument("--book", help="maxio.json written by test/demo/book.py, served as scenario book")
     a = ap.parse_args()
@@ -637,12 +638,10 @@ def main():
     os.makedirs(LOG_DIR, exist_ok=True)
     good, plain, selfsigned, wrongname, expired = [int(p) for p in a.ports.split(",")]
     c = lambda n: (os.path.join(a.certs, n + ".pem"), os.path.join(a.certs, n + ".key"))
-    serve(good, *c("good"))
-    serve(plain, None, None, plain=True)
-    serve(selfsigned, *c("selfsigned"))
-    serve(wrongname, *c("wrongname"))
-    serve(expired, *c("expired"))
-    sys.stdout.write("ready\n")
+    servers = [serve(good, *c("good")), serve(plain, None, None, plain=True), serve(selfsigned, *c("selfsigned")),
+               serve(wrongname, *c("wrongname")), serve(expired, *c("expired"))]
+    # the ports the kernel gave: choosing them beforehand could hand out one port twice
+    sys.stdout.write("ready %s\n" % ",".join(str(srv.server_address[1]) for srv in servers))
     sys.stdout.flush()
     while True:
         time.sleep(3600)

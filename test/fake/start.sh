@@ -4,17 +4,19 @@
 # shellcheck shell=bash
 pgb_fake_dir=$PGB_RT/fake
 rm -rf "$pgb_fake_dir" && mkdir -p "$pgb_fake_dir/logs"
-"$PGB_SRC/test/fake/gen_certs.sh" "$pgb_fake_dir/certs"
+"$PGB_SRC/test/fake/gen_certs.sh" "$pgb_fake_dir/certs" || { echo "pg_billing: test certificates could not be made"; exit 1; }
 
 # The demo's generated book, small: served as scenario "book" and loaded by hand by sync_book.sql.
-python3 "$PGB_SRC/test/demo/book.py" "$pgb_fake_dir/book" --customers 60 --seed 7 > /dev/null
+python3 "$PGB_SRC/test/demo/book.py" "$pgb_fake_dir/book" --customers 60 --seed 7 > /dev/null \
+    || { echo "pg_billing: the test book could not be generated"; exit 1; }
 
-pgb_fake_ports=$(for _ in 1 2 3 4 5; do pgb_free_port; done | paste -sd,)
-python3 "$PGB_SRC/test/fake/maxio_fake.py" --certs "$pgb_fake_dir/certs" --logs "$pgb_fake_dir/logs" \
-    --ports "$pgb_fake_ports" --book "$pgb_fake_dir/book/maxio.json" > "$pgb_fake_dir/fake.out" 2>&1 &
-PGB_FAKE_PIDS="${PGB_FAKE_PIDS:-} $!"
-for _ in $(seq 100); do grep -q ready "$pgb_fake_dir/fake.out" 2>/dev/null && break; sleep 0.1; done
-IFS=, read -r pgb_p_good pgb_p_plain pgb_p_self pgb_p_wrong pgb_p_expired <<< "$pgb_fake_ports"
+if ! pgb_start_fake "$pgb_fake_dir/fake.out" --certs "$pgb_fake_dir/certs" --logs "$pgb_fake_dir/logs" \
+        --book "$pgb_fake_dir/book/maxio.json"; then
+    echo "0 passed, 1 failed, 0 skipped"
+    exit 1
+fi
+PGB_FAKE_PIDS="${PGB_FAKE_PIDS:-} $PGB_FAKE_PID"
+IFS=, read -r pgb_p_good pgb_p_plain pgb_p_self pgb_p_wrong pgb_p_expired <<< "$PGB_FAKE_PORTS"
 
 # Unit tests of the server-free C parts (ASan/UBSan); test/pgtap/sync_unit.sql checks the result.
 "$PGB_SRC/test/unit/run.sh" "$pgb_fake_dir/unit" > "$pgb_fake_dir/unit.tap" 2>&1
