@@ -41,6 +41,19 @@ LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 $fn$;
 COMMENT ON FUNCTION billing._finish_run(bigint, text, text) IS 'Ends a run as succeeded, or failed with its error.';
 
+-- The connector holds an advisory lock for the whole run (src/sync/sync.c lock_tag): key
+-- (source id high 32 bits, low 32 bits, 0x5042).
+CREATE FUNCTION billing._sync_in_progress(source_id bigint) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, billing, pg_temp AS $fn$
+    SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                    WHERE l.locktype = 'advisory' AND l.granted
+                      AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
+                                         WHERE d.datname = pg_catalog.current_database())
+                      AND l.classid = ($1 >> 32)::oid AND l.objid = ($1 & 4294967295)::oid
+                      AND l.objsubid = 20546)
+$fn$;
+COMMENT ON FUNCTION billing._sync_in_progress(bigint) IS 'Whether a session is syncing the source now (holds its sync lock).';
+
 -- Runs one sync run to its end and records how it ended; never raises for a failed sync,
 -- so a background worker can call it for any source.
 -- Procedures that COMMIT cannot carry SET search_path: every name inside is schema-qualified.
@@ -83,10 +96,18 @@ COMMENT ON PROCEDURE billing.sync(text) IS 'Syncs a source now, in this session;
 CREATE PROCEDURE billing.sync(source text, full_reconcile boolean)
 LANGUAGE plpgsql AS $fn$
 DECLARE
-    v_run bigint := billing._start_run(billing._source_id(source), 'manual');
+    v_source bigint := billing._source_id(source);
+    v_run bigint;
     v_error text;
     v_detail text;
 BEGIN
+    -- refused before a run exists: a sync already under way is not this source failing
+    IF billing._sync_in_progress(v_source) THEN
+        RAISE EXCEPTION 'source "%" is being synced by another session', source
+            USING ERRCODE = 'lock_not_available',
+                  HINT = 'Wait for that sync to end; billing.sync_progress shows it.';
+    END IF;
+    v_run := billing._start_run(v_source, 'manual');
     UPDATE billing.sync_runs r SET full_reconcile = coalesce(sync.full_reconcile, false) WHERE r.id = v_run;
     COMMIT;
     CALL billing._sync_run(v_run);
@@ -100,10 +121,12 @@ END
 $fn$;
 COMMENT ON PROCEDURE billing.sync(text, boolean) IS 'Syncs a source now; with full_reconcile it re-reads everything and marks records deleted upstream (deleted_at).';
 
-REVOKE ALL ON FUNCTION billing._start_run(bigint, text), billing._finish_run(bigint, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION billing._start_run(bigint, text), billing._finish_run(bigint, text, text),
+    billing._sync_in_progress(bigint) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE billing._sync_run(bigint), billing.sync(text), billing.sync(text, boolean),
     billing._sync_connector(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION billing._start_run(bigint, text), billing._finish_run(bigint, text, text) TO billing_admin;
+GRANT EXECUTE ON FUNCTION billing._start_run(bigint, text), billing._finish_run(bigint, text, text),
+    billing._sync_in_progress(bigint) TO billing_admin;
 GRANT EXECUTE ON PROCEDURE billing._sync_run(bigint), billing.sync(text), billing.sync(text, boolean),
     billing._sync_connector(bigint) TO billing_admin;
 GRANT UPDATE ON billing.sync_runs TO billing_admin;

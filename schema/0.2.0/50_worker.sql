@@ -232,6 +232,8 @@ LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
     WITH old AS (
         SELECT r.id FROM billing.sync_runs r
          WHERE r.finished_at < pg_catalog.now() - billing._setting('sync_run_retention')::interval
+           -- a source's newest run stays: its schedule and backoff count from it
+           AND EXISTS (SELECT 1 FROM billing.sync_runs n WHERE n.source_id = r.source_id AND n.id > r.id)
          ORDER BY r.finished_at LIMIT $1
            FOR UPDATE SKIP LOCKED
     ), gone AS (
@@ -239,7 +241,7 @@ LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
     )
     SELECT count(*) FROM gone
 $fn$;
-COMMENT ON FUNCTION billing._purge_sync_runs(integer) IS 'Deletes up to batch finished runs older than the sync_run_retention setting, oldest first; returns how many.';
+COMMENT ON FUNCTION billing._purge_sync_runs(integer) IS 'Deletes up to batch finished runs older than the sync_run_retention setting, oldest first, keeping each source''s newest run; returns how many.';
 
 -- source_failing: at least alert_failed_runs consecutive failures; source_stale: no success for
 -- more than twice the schedule. Each is resolved as soon as its condition clears.

@@ -15,6 +15,7 @@
 #include "miscadmin.h"
 #include "portability/instr_time.h"
 #include "storage/latch.h"
+#include "storage/pmsignal.h"
 #include "utils/wait_event.h"
 
 #include "http/http_client.h"
@@ -328,9 +329,19 @@ run_transfer(PgbHttpTarget *t, CURL *c, Attempt *a)
 	{
 		if (curl_multi_perform(m, &running) != CURLM_OK)
 			break;
-		if (running && curl_multi_poll(m, NULL, 0, 100, NULL) != CURLM_OK)
-			break;
-		if (QueryCancelPending || ProcDiePending)
+		if (running)
+		{
+			CURLMcode	rc;
+
+			/* pg_stat_activity shows the wait as wait_event_type Extension */
+			pgstat_report_wait_start(PG_WAIT_EXTENSION);
+			rc = curl_multi_poll(m, NULL, 0, 100, NULL);
+			pgstat_report_wait_end();
+			if (rc != CURLM_OK)
+				break;
+		}
+		/* an orphaned worker must not keep transferring while the server restarts */
+		if (QueryCancelPending || ProcDiePending || !PostmasterIsAlive())
 			a->cancelled = true;
 	}
 	while ((msg = curl_multi_info_read(m, &left)) != NULL)

@@ -52,22 +52,52 @@ static Runnable runnable[PGB_MAX_SYNC_SLOTS];
 static int	n_runnable;
 
 /*
- * The last runs started, and when: a run is never started twice within a second, so that a worker
- * that cannot run it (whatever the reason) never turns into a tight start loop.
+ * The last runs started, when, and how often: a run whose worker ends without finishing it (an
+ * error before the run could be recorded, a crash) is started again only after 1, 2, 4 ... 60
+ * seconds, so that it never turns into a tight start loop.
  */
 #define RECENT_RUNS 16
+#define RELAUNCH_MAX_SECS 60
 static int64 recent_run[RECENT_RUNS];
 static TimestampTz recent_at[RECENT_RUNS];
+static int	recent_starts[RECENT_RUNS];
 static int	recent_next;
+
+static int
+recent_slot(int64 run_id)
+{
+	for (int i = 0; i < RECENT_RUNS; i++)
+		if (recent_run[i] == run_id)
+			return i;
+	return -1;
+}
 
 static bool
 started_recently(int64 run_id, TimestampTz now)
 {
-	for (int i = 0; i < RECENT_RUNS; i++)
-		if (recent_run[i] == run_id && now - recent_at[i] < USECS_PER_SEC)
-			return true;
-	return false;
+	int			i = recent_slot(run_id);
+
+	if (i < 0)
+		return false;
+	return now - recent_at[i] < Min(RELAUNCH_MAX_SECS, 1 << Min(recent_starts[i] - 1, 6)) * USECS_PER_SEC;
 }
+
+static void
+note_start(int64 run_id, TimestampTz now)
+{
+	int			i = recent_slot(run_id);
+
+	if (i < 0)
+	{
+		i = recent_next;
+		recent_next = (recent_next + 1) % RECENT_RUNS;
+		recent_run[i] = run_id;
+		recent_starts[i] = 0;
+	}
+	recent_at[i] = now;
+	recent_starts[i]++;
+}
+
 static double next_tick_secs;
 static bool delayed_launch;		/* a run waits for started_recently() to pass */
 
@@ -201,6 +231,9 @@ tick(void)
 	{
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
+		/* a session holding a lock the tick needs must not stall scheduling, alerts or shutdown */
+		(void) set_config_option("lock_timeout", "1s", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+								 true, 0, false);
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		result = tick_sql();
@@ -241,9 +274,7 @@ launch_runs(void)
 			delayed_launch = true;
 			continue;
 		}
-		recent_run[recent_next] = runnable[r].run_id;
-		recent_at[recent_next] = now;
-		recent_next = (recent_next + 1) % RECENT_RUNS;
+		note_start(runnable[r].run_id, now);
 
 		SpinLockAcquire(&pgb_shared->mutex);
 		for (int i = 0; i < PGB_MAX_SYNC_SLOTS && slot < 0; i++)

@@ -188,17 +188,18 @@ pgb_sync_main(Datum arg)
 		elog(DEBUG1, "pg_billing: run " INT64_FORMAT " was given to another worker", my_args.run_id);
 		proc_exit(0);
 	}
-	if (!run_is_pending())
-	{
-		elog(DEBUG1, "pg_billing: run " INT64_FORMAT " is no longer waiting to run", my_args.run_id);
-		proc_exit(0);
-	}
 
 	snprintf(sql, sizeof(sql), "CALL billing._sync_run(" INT64_FORMAT ")", my_args.run_id);
-	pgstat_report_activity(STATE_RUNNING, sql);
+	/* an error, even before the run starts, is recorded on the run so it is not started again */
 	PG_TRY();
 	{
-		execute_toplevel(sql);
+		if (run_is_pending())
+		{
+			pgstat_report_activity(STATE_RUNNING, sql);
+			execute_toplevel(sql);
+		}
+		else
+			elog(DEBUG1, "pg_billing: run " INT64_FORMAT " is no longer waiting to run", my_args.run_id);
 	}
 	PG_CATCH();
 	{

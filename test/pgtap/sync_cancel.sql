@@ -3,7 +3,7 @@
 -- server completes. (statement_timeout is tested in sync_http_faults.sql.)
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(7);
+SELECT plan(11);
 
 SELECT billing.add_source('hung', 'advanced_billing', current_setting('pgb_test.maxio_url') || '/s/hang-k1',
     jsonb_build_object('api_key', pg_read_file(current_setting('pgb_test.fake_dir') || '/canary.key')),
@@ -55,7 +55,17 @@ CALL billing._sync_run(:second);
 SELECT results_eq($$SELECT status, error, requests FROM billing.sync_runs WHERE id = $$ || :second,
                   $$VALUES ('failed', 'source "busy" is being synced by another session', 0::bigint)$$,
                   'a second sync of a source that is being synced fails at once, before any request');
+SELECT throws_ok($$CALL billing.sync('busy')$$, '55P03', 'source "busy" is being synced by another session',
+                 'CALL billing.sync of a source that is being synced is refused at once');
+SELECT is((SELECT count(*)::int FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id WHERE s.name = 'busy'),
+          2, 'the refused CALL recorded no run (it is not the source failing)');
 SELECT pid AS other_pid FROM pg_stat_activity WHERE query = 'CALL billing.sync(''busy'')' AND pid <> pg_backend_pid() \gset
+SELECT results_eq($$SELECT backend_xid IS NULL, backend_xmin IS NULL, wait_event_type, wait_event
+                      FROM pg_stat_activity WHERE pid = $$ || :other_pid,
+                  $$VALUES (true, true, 'Extension', 'Extension')$$,
+                  'waiting on the network, the sync holds no transaction id and no snapshot');
+SELECT is((SELECT count(*)::int FROM pg_locks WHERE pid = :other_pid AND locktype NOT IN ('virtualxid', 'advisory')),
+          0, 'and no lock but its own virtual transaction and the source''s sync lock');
 SELECT ok(pg_cancel_backend(:other_pid), 'the other session is cancelled');
 DO $$
 BEGIN

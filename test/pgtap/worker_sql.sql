@@ -120,6 +120,12 @@ SELECT is(billing._purge_sync_runs(2), 2::bigint, 'deletes in batches');
 SELECT is(billing._purge_sync_runs(2), 1::bigint, 'until nothing older is left');
 SELECT results_eq($$SELECT extract(day FROM now() - requested_at)::int FROM billing.sync_runs ORDER BY requested_at DESC$$,
     $$VALUES (1), (29), (200)$$, 'newer runs and open runs are kept');
+INSERT INTO billing.sync_runs (source_id, status, trigger, requested_at, started_at, finished_at)
+SELECT :hourly, 'succeeded', 'schedule', now() - interval '1 day' * d, now() - interval '1 day' * d, now() - interval '1 day' * d
+  FROM unnest(ARRAY[200, 100]) d;
+SELECT is(billing._purge_sync_runs(), 1::bigint, 'a source''s newest run is kept, however old');
+SELECT results_eq($$SELECT extract(day FROM now() - requested_at)::int FROM billing.sync_runs WHERE source_id = $$ || :hourly,
+    $$VALUES (100)$$, 'so its schedule and backoff still count from it');
 
 -- ---- settings
 SELECT throws_ok($$SELECT billing.set_setting('sync_run_retention', 'banana')$$, '22023', NULL, 'retention must be an interval');

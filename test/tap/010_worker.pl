@@ -8,6 +8,7 @@ use lib "$ENV{PGB_SRC}/test/tap";
 use PgbTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 use Time::HiRes qw(time usleep);
 
 my $node = pgb_node('worker');
@@ -87,6 +88,33 @@ for my $type ('scheduler', 'launcher')
 }
 my $after = pgb_query($node, $db, q{SELECT billing.request_sync('quick')});
 ok(pgb_wait($node, $db, "SELECT status = 'succeeded' FROM billing.sync_runs WHERE id = $after"), 'requests are served after the restarts');
+
+# ---- a session holding a lock the scheduler needs neither freezes it nor keeps it from stopping
+my $locker = IPC::Run::start(
+	[ 'psql', '-X', '-h', $node->host, '-p', $node->port, '-d', $db, '-c',
+	  'BEGIN; LOCK billing.sync_runs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(20); COMMIT;' ],
+	'>', \my $locker_out, '2>', \my $locker_err);
+pgb_wait($node, $db, q{SELECT count(*) = 1 FROM pg_locks WHERE relation = 'billing.sync_runs'::regclass
+    AND mode = 'AccessExclusiveLock' AND granted});
+my $woken_at = pgb_query($node, $db, 'SELECT clock_timestamp()');
+$node->safe_psql($db, q{UPDATE billing.sources SET schedule = schedule WHERE name = 'quick'});    # wakes a tick
+ok(pgb_wait($node, $db, qq{SELECT count(*) = 1 FROM pg_stat_activity
+    WHERE backend_type = 'pg_billing scheduler' AND state = 'idle' AND state_change > '$woken_at'
+      AND EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'billing.sync_runs'::regclass
+                  AND mode = 'AccessExclusiveLock' AND granted)}),
+	'the scheduler gives up waiting for the lock after its lock_timeout, while the lock is still held');
+my $sched = pgb_worker_pid($node, 'scheduler');
+my $term_at = time;
+kill 'TERM', $sched;
+ok(pgb_wait($node, 'postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $sched"), 'SIGTERM stops it');
+my $term_took = time - $term_at;
+note sprintf('scheduler stopped %.1f s after SIGTERM, with the lock still held', $term_took);
+cmp_ok($term_took, '<', 10, 'long before the lock is released (20 s)');
+$node->safe_psql($db, q{SELECT pg_terminate_backend(pid) FROM pg_locks WHERE relation = 'billing.sync_runs'::regclass
+    AND mode = 'AccessExclusiveLock' AND granted});
+$locker->finish;
+ok(pgb_wait($node, $db, q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pg_billing scheduler'}),
+	'and it comes back');
 
 # SIGTERM to a sync worker mid-run: the run is interrupted, then resumed from its checkpoint
 $node->safe_psql($db, q{TRUNCATE pgb_fake.vendor; INSERT INTO pgb_fake.vendor SELECT g, md5(g::text) FROM generate_series(1, 2000) g});
