@@ -105,6 +105,8 @@ for t in $(ls "$tests"/test/tap/$only.pl 2>/dev/null | sort); do
     notok=$(grep -Ec '^not ok [0-9]+' "$log")
     passed=$((passed + ok)); failed=$((failed + notok)); skipped=$((skipped + skip))
     if [ $rc -ne 0 ]; then cat "$log"; [ "$notok" -eq 0 ] && failed=$((failed + 1)); failures+=("tap $name"); else echo "tap $name: $ok passed"; fi
+    # what a test reports for people (e.g. how many kills were survived): its notes marked "report:"
+    sed -n 's/^# report: /    /p' "$log"
 done
 
 # A fake API that died mid-run explains every connection refused above: say so, with its output.
