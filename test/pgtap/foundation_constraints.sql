@@ -1,6 +1,6 @@
 -- Every table's keys and rules hold, with the SQLSTATE and message a user sees.
 SET client_min_messages = warning;
-SELECT plan(64);
+SELECT plan(114);
 
 INSERT INTO billing.sources (id, name, kind) VALUES (1, 'book', 'manual'), (2, 'other', 'manual');
 INSERT INTO billing.customers (id, source_id, external_id, name, currency) VALUES (1, 1, 'c1', 'Acme', 'USD');
@@ -100,5 +100,105 @@ SELECT throws_ok($$SELECT billing.set_setting('colour', 'blue')$$, '42704', 'unk
 SELECT throws_ok($$INSERT INTO billing._setting_values (key, value) VALUES ('past_due_days', '-3')$$, '22023', NULL, 'a direct write to the settings is checked too');
 SELECT is(billing.set_setting('past_due_days', '45'), '30', 'set_setting returns the previous value');
 SELECT is((SELECT value FROM billing.settings WHERE key = 'past_due_days'), '45', 'and the new value is in force');
+
+-- Every rule by name, table-driven: each statement breaks exactly one rule, and the test asserts the
+-- SQLSTATE and PostgreSQL's exact message, which names the constraint.
+INSERT INTO billing.products (id, source_id, external_id) VALUES (100, 1, 'p1');
+INSERT INTO billing.contracts (id, source_id, external_id, customer_id) VALUES (100, 1, 'k1', 1);
+INSERT INTO billing.statements (id, source_id, external_id, customer_id, currency) VALUES (100, 1, 'st1', 1, 'USD');
+INSERT INTO billing.payments (id, source_id, external_id, customer_id, amount, currency, payment_date) VALUES (100, 1, 'pay1', 1, 10, 'USD', '2026-01-20');
+INSERT INTO billing.refunds (id, source_id, external_id, customer_id, amount, currency, refund_date) VALUES (100, 1, 'r1', 1, 5, 'USD', '2026-01-21');
+INSERT INTO billing.credit_note_allocations (id, source_id, external_id, credit_note_id, invoice_id, customer_id, amount, currency, allocated_on)
+VALUES (100, 1, 'a1', 1, 1, 1, 5, 'USD', '2026-01-15');
+CREATE TEMP TABLE rules (n int GENERATED ALWAYS AS IDENTITY, rule text, sqlstate text, tbl text, stmt text);
+INSERT INTO rules (rule, sqlstate, tbl, stmt) VALUES
+-- (source_id, external_id) is unique on every provider record
+('products_source_external_unique', '23505', 'products', $$INSERT INTO billing.products (source_id, external_id) VALUES (1, 'p1')$$),
+('contracts_source_external_unique', '23505', 'contracts', $$INSERT INTO billing.contracts (source_id, external_id, customer_id) VALUES (1, 'k1', 1)$$),
+('subscriptions_source_external_unique', '23505', 'subscriptions', $$INSERT INTO billing.subscriptions (source_id, external_id, customer_id) VALUES (1, 's1', 1)$$),
+('statements_source_external_unique', '23505', 'statements', $$INSERT INTO billing.statements (source_id, external_id, customer_id, currency) VALUES (1, 'st1', 1, 'USD')$$),
+('credit_notes_source_external_unique', '23505', 'credit_notes', $$INSERT INTO billing.credit_notes (source_id, external_id, customer_id, issue_date, currency) VALUES (1, 'cn1', 1, '2026-01-15', 'USD')$$),
+('payments_source_external_unique', '23505', 'payments', $$INSERT INTO billing.payments (source_id, external_id, customer_id, amount, currency, payment_date) VALUES (1, 'pay1', 1, 1, 'USD', '2026-01-20')$$),
+('refunds_source_external_unique', '23505', 'refunds', $$INSERT INTO billing.refunds (source_id, external_id, customer_id, amount, currency, refund_date) VALUES (1, 'r1', 1, 1, 'USD', '2026-01-21')$$),
+('credit_note_allocations_source_external_unique', '23505', 'credit_note_allocations', $$INSERT INTO billing.credit_note_allocations (source_id, external_id, credit_note_id, invoice_id, customer_id, amount, currency, allocated_on) VALUES (1, 'a1', 1, 1, 1, 1, 'USD', '2026-01-15')$$),
+-- currencies are ISO 4217 codes in every table that has one
+('customers_currency_iso', '23514', 'customers', $$INSERT INTO billing.customers (source_id, external_id, currency) VALUES (1, 'cx', 'usd')$$),
+('products_currency_iso', '23514', 'products', $$INSERT INTO billing.products (source_id, external_id, currency) VALUES (1, 'px', 'US')$$),
+('contracts_currency_iso', '23514', 'contracts', $$INSERT INTO billing.contracts (source_id, external_id, customer_id, currency) VALUES (1, 'kx', 1, 'usd')$$),
+('subscriptions_currency_iso', '23514', 'subscriptions', $$INSERT INTO billing.subscriptions (source_id, external_id, customer_id, currency) VALUES (1, 'sx', 1, 'USDX')$$),
+('statements_currency_iso', '23514', 'statements', $$INSERT INTO billing.statements (source_id, external_id, customer_id, currency) VALUES (1, 'stx', 1, 'usd')$$),
+('invoices_currency_iso', '23514', 'invoices', $$INSERT INTO billing.invoices (source_id, external_id, customer_id, issue_date, currency) VALUES (1, 'ix', 1, '2026-01-01', 'usd')$$),
+('invoice_lines_currency_iso', '23514', 'invoice_lines', $$INSERT INTO billing.invoice_lines (invoice_id, external_id, kind, subtotal, total, period_start, period_end, currency) VALUES (1, 'lx', 'plan', 1, 1, '2026-01-01', '2026-02-01', 'usd')$$),
+('credit_notes_currency_iso', '23514', 'credit_notes', $$INSERT INTO billing.credit_notes (source_id, external_id, customer_id, issue_date, currency) VALUES (1, 'cnx', 1, '2026-01-15', '€')$$),
+('credit_note_lines_currency_iso', '23514', 'credit_note_lines', $$INSERT INTO billing.credit_note_lines (credit_note_id, external_id, subtotal, total, currency) VALUES (1, 'x', 10, 10, 'usd')$$),
+('credit_note_allocations_currency_iso', '23514', 'credit_note_allocations', $$INSERT INTO billing.credit_note_allocations (source_id, external_id, credit_note_id, invoice_id, customer_id, amount, currency, allocated_on) VALUES (1, 'ax', 1, 1, 1, 5, 'usd', '2026-01-15')$$),
+('payments_currency_iso', '23514', 'payments', $$INSERT INTO billing.payments (source_id, external_id, customer_id, amount, currency, payment_date) VALUES (1, 'px', 1, 5, 'usd', '2026-01-20')$$),
+('refunds_currency_iso', '23514', 'refunds', $$INSERT INTO billing.refunds (source_id, external_id, customer_id, amount, currency, refund_date) VALUES (1, 'rx', 1, 5, 'usd', '2026-01-20')$$),
+('fx_rates_currencies_iso', '23514', 'fx_rates', $$INSERT INTO billing.fx_rates VALUES ('eur', 'USD', '2026-01-01', 1.1)$$),
+-- periods, intervals, kinds and states
+('fx_rates_distinct_currencies', '23514', 'fx_rates', $$INSERT INTO billing.fx_rates VALUES ('USD', 'USD', '2026-01-01', 1)$$),
+('credit_note_lines_currency_matches_note', '23503', 'credit_note_lines', $$INSERT INTO billing.credit_note_lines (credit_note_id, external_id, subtotal, total, currency) VALUES (1, 'x', 10, 10, 'EUR')$$),
+('credit_note_lines_kind_known', '23514', 'credit_note_lines', $$INSERT INTO billing.credit_note_lines (credit_note_id, external_id, kind, subtotal, total) VALUES (1, 'x', 'refund', 10, 10)$$),
+('credit_note_lines_period_order', '23514', 'credit_note_lines', $$INSERT INTO billing.credit_note_lines (credit_note_id, external_id, subtotal, total, period_start, period_end) VALUES (1, 'x', 10, 10, '2026-02-01', '2026-01-01')$$),
+('credit_note_lines_interval_positive', '23514', 'credit_note_lines', $$INSERT INTO billing.credit_note_lines (credit_note_id, external_id, subtotal, total, interval_months) VALUES (1, 'x', 10, 10, 0)$$),
+('invoices_period_order', '23514', 'invoices', $$INSERT INTO billing.invoices (source_id, external_id, customer_id, issue_date, currency, period_start, period_end) VALUES (1, 'ix', 1, '2026-01-01', 'USD', '2026-02-01', '2026-01-01')$$),
+('subscriptions_interval_positive', '23514', 'subscriptions', $$INSERT INTO billing.subscriptions (source_id, external_id, customer_id, interval_months) VALUES (1, 'sx', 1, 0)$$),
+('invoice_lines_interval_positive', '23514', 'invoice_lines', $$INSERT INTO billing.invoice_lines (invoice_id, external_id, kind, subtotal, total, period_start, period_end, recurring, interval_months) VALUES (1, 'lx', 'plan', 1, 1, '2026-01-01', '2026-02-01', true, -1)$$),
+('outbox_state_known', '23514', 'outbox', $$INSERT INTO billing.outbox (target_source_id, doc_kind, local_table, local_id, natural_key, idempotency_key, payload, state) VALUES (1, 'invoice', 'statements', 9, 'S9', 'k9', '{}', 'sent')$$),
+('outbox_doc_kind_known', '23514', 'outbox', $$INSERT INTO billing.outbox (target_source_id, doc_kind, local_table, local_id, natural_key, idempotency_key, payload) VALUES (1, 'quote', 'statements', 9, 'S9', 'k9', '{}')$$),
+('outbox_attempts_non_negative', '23514', 'outbox', $$INSERT INTO billing.outbox (target_source_id, doc_kind, local_table, local_id, natural_key, idempotency_key, payload, attempts) VALUES (1, 'invoice', 'statements', 9, 'S9', 'k9', '{}', -1)$$),
+('accounting_maps_remote_not_blank', '23514', 'accounting_maps', $$INSERT INTO billing.accounting_maps (map_kind, local_key, remote_code) VALUES ('tax_rate', 'VAT 20%', '  ')$$),
+('alerts_resolved_after_raised', '23514', 'alerts', $$INSERT INTO billing.alerts (severity, kind, message, raised_at, resolved_at) VALUES ('info', 'x', 'y', '2026-01-02', '2026-01-01')$$),
+('sync_runs_trigger_known', '23514', 'sync_runs', $$INSERT INTO billing.sync_runs (source_id, trigger) VALUES (1, 'cron')$$),
+-- 0.2.0 columns: customer status, direction, tax codes, allocations from one source
+('customers_status_not_blank', '23514', 'customers', $$INSERT INTO billing.customers (source_id, external_id, status) VALUES (1, 'cx', '')$$),
+('invoices_direction_known', '23514', 'invoices', $$INSERT INTO billing.invoices (source_id, external_id, customer_id, issue_date, currency, direction) VALUES (1, 'ix', 1, '2026-01-01', 'USD', 'ACCREC')$$),
+('credit_notes_direction_known', '23514', 'credit_notes', $$INSERT INTO billing.credit_notes (source_id, external_id, customer_id, issue_date, currency, direction) VALUES (1, 'cnx', 1, '2026-01-15', 'USD', 'ACCPAYCREDIT')$$),
+('invoice_lines_tax_code_not_blank', '23514', 'invoice_lines', $$INSERT INTO billing.invoice_lines (invoice_id, external_id, kind, subtotal, total, period_start, period_end, tax_code) VALUES (1, 'lx', 'plan', 1, 1, '2026-01-01', '2026-02-01', ' ')$$),
+('credit_note_lines_tax_code_not_blank', '23514', 'credit_note_lines', $$INSERT INTO billing.credit_note_lines (credit_note_id, external_id, subtotal, total, tax_code) VALUES (1, 'x', 10, 10, '')$$),
+('credit_note_allocations_one_source', '23514', 'credit_note_allocations', $$INSERT INTO billing.credit_note_allocations (source_id, external_id, invoice_id, customer_id, amount, currency, allocated_on) VALUES (1, 'ax', 1, 1, 5, 'USD', '2026-01-15')$$),
+('credit_note_allocations_one_source', '23514', 'credit_note_allocations', $$INSERT INTO billing.credit_note_allocations (source_id, external_id, credit_note_id, payment_id, invoice_id, customer_id, amount, currency, allocated_on) VALUES (1, 'ax', 1, 100, 1, 1, 5, 'USD', '2026-01-15')$$),
+('invoice_lines_subscription_id_fkey', '23503', 'invoice_lines', $$INSERT INTO billing.invoice_lines (invoice_id, external_id, kind, subtotal, total, period_start, period_end, subscription_id) VALUES (1, 'lx', 'plan', 1, 1, '2026-01-01', '2026-02-01', 4242)$$),
+('payments_credit_note_id_fkey', '23503', 'payments', $$INSERT INTO billing.payments (source_id, external_id, customer_id, amount, currency, payment_date, credit_note_id) VALUES (1, 'px', 1, 5, 'USD', '2026-01-20', 4242)$$),
+('credit_note_allocations_payment_id_fkey', '23503', 'credit_note_allocations', $$INSERT INTO billing.credit_note_allocations (source_id, external_id, payment_id, invoice_id, customer_id, amount, currency, allocated_on) VALUES (1, 'ax', 4242, 1, 1, 5, 'USD', '2026-01-15')$$);
+
+SELECT throws_ok(stmt, sqlstate,
+                 CASE sqlstate
+                     WHEN '23514' THEN format('new row for relation "%s" violates check constraint "%s"', tbl, rule)
+                     WHEN '23505' THEN format('duplicate key value violates unique constraint "%s"', rule)
+                     WHEN '23503' THEN format('insert or update on table "%s" violates foreign key constraint "%s"', tbl, rule)
+                 END,
+                 'rule ' || rule || ' (' || sqlstate || ')')
+FROM rules ORDER BY n;
+
+SELECT is((SELECT string_agg(c.relname, ', ' ORDER BY c.relname)
+           FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'currency'
+           WHERE c.relnamespace = 'billing'::regnamespace AND c.relkind = 'r' AND c.relname NOT LIKE '\_%'
+             AND NOT EXISTS (SELECT 1 FROM rules r WHERE r.rule = c.relname || '_currency_iso')),
+          NULL, 'every public table with a currency column has a currency ISO rule, broken above');
+
+-- what the 0.2.0 columns take
+SELECT lives_ok($$INSERT INTO billing.credit_note_allocations (source_id, external_id, payment_id, invoice_id, customer_id, amount, currency, allocated_on) VALUES (1, 'a2', 100, 1, 1, 5, 'USD', '2026-01-22')$$,
+                'an allocation may come from a prepayment or overpayment instead of a credit note');
+SELECT is((SELECT amount FROM billing.credit_notes WHERE id = 1), 10::numeric, 'a credit note''s amount is its total');
+SELECT throws_ok($$UPDATE billing.credit_notes SET amount = 5 WHERE id = 1$$, '428C9', 'column "amount" can only be updated to DEFAULT',
+                 'and cannot be set apart from it');
+
+-- every foreign key has an index that finds the referencing rows: its leading columns are the key's
+-- columns, or those of them that alone reference a unique key (invoice_id of (invoice_id, currency))
+SELECT is((SELECT string_agg(fk.conrelid::regclass || '.' || fk.conname, ', ' ORDER BY 1)
+           FROM pg_constraint fk
+           WHERE fk.contype = 'f' AND fk.connamespace = 'billing'::regnamespace
+             AND NOT EXISTS (
+                 SELECT 1 FROM pg_index i, generate_series(1, i.indnkeyatts) AS k
+                 WHERE i.indrelid = fk.conrelid
+                   AND (i.indkey::int2[])[0:k - 1] <@ fk.conkey
+                   AND (fk.conkey <@ (i.indkey::int2[])[0:k - 1]
+                        OR EXISTS (SELECT 1 FROM pg_index u
+                                   WHERE u.indrelid = fk.confrelid AND u.indisunique AND u.indpred IS NULL
+                                     AND (u.indkey::int2[])[0:u.indnkeyatts - 1] <@ ARRAY(
+                                         SELECT fk.confkey[p] FROM generate_subscripts(fk.conkey, 1) AS p
+                                         WHERE fk.conkey[p] = ANY ((i.indkey::int2[])[0:k - 1])))))),
+          NULL, 'every foreign key in billing has an index leading with its columns');
 
 SELECT * FROM finish();

@@ -1,6 +1,6 @@
 -- Roles: PUBLIC has nothing; billing_reader reads data but never credentials; billing_admin manages.
 SET client_min_messages = warning;
-SELECT plan(18);
+SELECT plan(27);
 
 SELECT billing.add_source('vendor', 'advanced_billing', 'https://acme.chargify.com', '{"api_key": "reader-must-not-see"}');
 CREATE ROLE pgb_test_reader LOGIN IN ROLE billing_reader;
@@ -56,4 +56,40 @@ SELECT is((SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.prona
            WHERE n.nspname = 'billing' AND p.prosecdef AND NOT has_function_privilege('billing_reader', p.oid, 'EXECUTE')), 1::bigint,
           'and a reader cannot call it');
 
+-- CREATE EXTENSION adopts an existing billing_reader or billing_admin only when that hands nothing out:
+-- a role someone else made that can log in, has members, attributes or memberships is refused, and
+-- nothing of the extension stays. Tried in a transaction that is rolled back, on renamed roles.
+BEGIN;
+DROP EXTENSION pg_billing CASCADE;
+ALTER ROLE billing_reader RENAME TO pgb_saved_reader;
+ALTER ROLE billing_admin RENAME TO pgb_saved_admin;
+CREATE ROLE billing_admin LOGIN;
+SELECT throws_ok('CREATE EXTENSION pg_billing', '42710', 'role "billing_admin" already exists and can log in',
+                 'an existing billing_admin that can log in is refused');
+SELECT is((SELECT count(*) FROM pg_extension WHERE extname = 'pg_billing'), 0::bigint, 'and the extension is not created');
+ALTER ROLE billing_admin NOLOGIN;
+GRANT billing_admin TO pgb_test_nobody;
+SELECT throws_ok('CREATE EXTENSION pg_billing', '42710', 'role "billing_admin" already exists and has members',
+                 'an existing billing_admin with members is refused');
+REVOKE billing_admin FROM pgb_test_nobody;
+ALTER ROLE billing_admin CREATEDB CREATEROLE;
+SELECT throws_ok('CREATE EXTENSION pg_billing', '42710', 'role "billing_admin" already exists with the attributes CREATEROLE, CREATEDB',
+                 'an existing billing_admin with attributes is refused');
+ALTER ROLE billing_admin NOCREATEDB NOCREATEROLE;
+GRANT pg_read_server_files TO billing_admin;
+SELECT throws_ok('CREATE EXTENSION pg_billing', '42710', 'role "billing_admin" already exists and is a member of other roles',
+                 'an existing billing_admin that is a member of other roles is refused');
+REVOKE pg_read_server_files FROM billing_admin;
+SELECT lives_ok('CREATE EXTENSION pg_billing', 'an existing role that cannot log in and has no members, attributes or memberships is adopted');
+SELECT is((SELECT string_agg(rolname || ': ' || shobj_description(oid, 'pg_authid'), '; ' ORDER BY rolname) FROM pg_roles WHERE rolname IN ('billing_admin', 'billing_reader')),
+          'billing_admin: pg_billing: manages sources, credentials, mappings, settings and syncs.; billing_reader: pg_billing: reads billing data, analytics and runs; never credentials.',
+          'pg_billing marks the roles it creates or adopts');
+GRANT billing_admin TO pgb_test_nobody;
+DROP EXTENSION pg_billing CASCADE;
+SELECT lives_ok('CREATE EXTENSION pg_billing', 'pg_billing''s own roles may have members: another database shares them');
+ALTER ROLE billing_reader LOGIN;
+DROP EXTENSION pg_billing CASCADE;
+SELECT throws_ok('CREATE EXTENSION pg_billing', '42710', 'role "billing_reader" already exists and can log in',
+                 'but even pg_billing''s own role is refused once it can log in');
 SELECT * FROM finish();
+ROLLBACK;
