@@ -70,9 +70,34 @@ CREATE EVENT TRIGGER pg_billing_before_drop ON ddl_command_start WHEN TAG IN ('D
     EXECUTE FUNCTION billing._before_drop_extension();
 COMMENT ON EVENT TRIGGER pg_billing_before_drop IS 'Stops pg_billing''s background workers before DROP EXTENSION pg_billing, so that the drop never waits for them.';
 
+-- "Nightly" means at night: a schedule can be pinned to a time of day (or any instant), so that a
+-- manual sync in the afternoon does not move the next scheduled one.
+ALTER TABLE billing.sources ADD COLUMN schedule_anchor timestamptz;
+COMMENT ON COLUMN billing.sources.schedule_anchor IS 'Optional: scheduled syncs start at schedule_anchor + n * schedule (e.g. 2026-01-01 02:00 with 1 day: every night at 02:00); null: schedule after the last run''s start.';
+
+-- The first instant anchor + n * every that is after time t (n may be negative).
+CREATE FUNCTION billing._next_slot(anchor timestamptz, every interval, t timestamptz) RETURNS timestamptz
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, billing, pg_temp AS $fn$
+DECLARE
+    v_n bigint := pg_catalog.floor(extract(epoch FROM t - anchor) / extract(epoch FROM every))::bigint;
+    v_slot timestamptz := anchor + every * v_n;
+BEGIN
+    -- calendar intervals (days across a DST change, months) are not fixed lengths: step to the first slot after t
+    WHILE v_slot > t LOOP
+        v_slot := v_slot - every;
+    END LOOP;
+    WHILE v_slot <= t LOOP
+        v_slot := v_slot + every;
+    END LOOP;
+    RETURN v_slot;
+END
+$fn$;
+COMMENT ON FUNCTION billing._next_slot(timestamptz, interval, timestamptz) IS 'The first instant anchor + n * every after t.';
+
 -- When the next sync of each source is due. A failed or interrupted run is retried after
--- sync_retry_base * 2^(failures - 1), capped by sync_retry_max and by the schedule; a source
--- without schedule is retried only when its last run was interrupted (its work is unfinished).
+-- sync_retry_base * 2^(failures - 1), capped by sync_retry_max and by the schedule. A source
+-- without schedule is retried when the worker ran its last run (a request, or a retry); a failed
+-- CALL billing.sync was seen by the person who made it, and is retried only if interrupted.
 CREATE FUNCTION billing._retry_delay(failures bigint, schedule interval) RETURNS interval
 LANGUAGE sql STABLE SET search_path = pg_catalog, billing, pg_temp AS $fn$
     SELECT LEAST(
@@ -87,7 +112,7 @@ SELECT s.id AS source_id, s.name AS source, s.kind, s.enabled, s.schedule,
        CASE
            WHEN NOT s.enabled THEN 'disabled'
            WHEN o.status IS NOT NULL THEN o.status
-           WHEN f.failures > 0 AND (s.schedule IS NOT NULL OR l.status = 'interrupted') THEN 'retrying'
+           WHEN f.failures > 0 AND (s.schedule IS NOT NULL OR l.status = 'interrupted' OR l.trigger <> 'manual') THEN 'retrying'
            WHEN s.schedule IS NOT NULL THEN 'scheduled'
            ELSE 'on_request'
        END AS state,
@@ -97,15 +122,17 @@ SELECT s.id AS source_id, s.name AS source, s.kind, s.enabled, s.schedule,
        CASE WHEN f.failures > 0 THEN billing._retry_delay(f.failures, s.schedule) END AS retry_delay,
        CASE
            WHEN NOT s.enabled OR o.status IS NOT NULL THEN NULL
-           WHEN f.failures > 0 AND (s.schedule IS NOT NULL OR l.status = 'interrupted')
+           WHEN f.failures > 0 AND (s.schedule IS NOT NULL OR l.status = 'interrupted' OR l.trigger <> 'manual')
                THEN l.finished_at + billing._retry_delay(f.failures, s.schedule)
+           WHEN s.schedule IS NOT NULL AND s.schedule_anchor IS NOT NULL
+               THEN billing._next_slot(s.schedule_anchor, s.schedule, coalesce(lr.last_run_at, s.created_at - interval '1 microsecond'))
            WHEN s.schedule IS NOT NULL THEN coalesce(lr.last_run_at + s.schedule, s.created_at)
        END AS next_run_at
 FROM billing.sources s
 LEFT JOIN LATERAL (SELECT r.id, r.status FROM billing.sync_runs r
                     WHERE r.source_id = s.id AND r.status IN ('queued', 'running')
                     ORDER BY r.status = 'running' DESC, r.id LIMIT 1) o ON true
-LEFT JOIN LATERAL (SELECT r.status, r.finished_at, r.error FROM billing.sync_runs r
+LEFT JOIN LATERAL (SELECT r.status, r.finished_at, r.error, r.trigger FROM billing.sync_runs r
                     WHERE r.source_id = s.id AND r.status IN ('succeeded', 'failed', 'interrupted')
                     ORDER BY r.finished_at DESC, r.id DESC LIMIT 1) l ON true
 LEFT JOIN LATERAL (SELECT max(coalesce(r.started_at, r.requested_at)) AS last_run_at FROM billing.sync_runs r
@@ -333,19 +360,20 @@ BEGIN
     RETURN NULL;
 END
 $fn$;
-COMMENT ON FUNCTION billing._sources_changed() IS 'Trigger: wakes the background scheduler when sources are added or their schedule or enabled flag changes.';
-CREATE TRIGGER sources_wake_worker AFTER INSERT OR UPDATE OF enabled, schedule ON billing.sources
+COMMENT ON FUNCTION billing._sources_changed() IS 'Trigger: wakes the background scheduler when sources are added or their schedule, schedule anchor or enabled flag changes.';
+CREATE TRIGGER sources_wake_worker AFTER INSERT OR UPDATE OF enabled, schedule, schedule_anchor ON billing.sources
     FOR EACH STATEMENT EXECUTE FUNCTION billing._sources_changed();
 
 REVOKE ALL ON FUNCTION billing._check_worker_setting(text, text), billing._check_extra_setting(text, text),
                        billing._worker_wake(), billing.worker_status(), billing._retry_delay(bigint, interval),
-                       billing.request_sync(text), billing._mark_interrupted(bigint[], timestamptz),
+                       billing._next_slot(timestamptz, interval, timestamptz), billing.request_sync(text), billing._mark_interrupted(bigint[], timestamptz),
                        billing._purge_sync_runs(integer), billing._evaluate_alerts(timestamptz),
                        billing._worker_tick(bigint[], timestamptz), billing._worker_runnable(bigint[], integer),
                        billing._sources_changed(), billing._worker_stop(), billing._before_drop_extension() FROM PUBLIC;
 REVOKE ALL ON billing.sync_schedule, billing.sync_progress FROM PUBLIC;
 GRANT SELECT ON billing.sync_schedule, billing.sync_progress TO billing_reader, billing_admin;
-GRANT EXECUTE ON FUNCTION billing.worker_status(), billing._retry_delay(bigint, interval) TO billing_reader, billing_admin;
+GRANT EXECUTE ON FUNCTION billing.worker_status(), billing._retry_delay(bigint, interval),
+                          billing._next_slot(timestamptz, interval, timestamptz) TO billing_reader, billing_admin;
 GRANT EXECUTE ON FUNCTION billing.request_sync(text), billing._worker_wake(), billing._sources_changed(),
                           billing._check_worker_setting(text, text), billing._check_extra_setting(text, text),
                           billing._evaluate_alerts(timestamptz), billing._purge_sync_runs(integer),

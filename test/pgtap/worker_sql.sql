@@ -127,6 +127,46 @@ SELECT is(billing._purge_sync_runs(), 1::bigint, 'a source''s newest run is kept
 SELECT results_eq($$SELECT extract(day FROM now() - requested_at)::int FROM billing.sync_runs WHERE source_id = $$ || :hourly,
     $$VALUES (100)$$, 'so its schedule and backoff still count from it');
 
+-- ---- schedule anchors: "nightly" at a time of day, not 24 hours after whatever ran last
+SELECT is(billing._next_slot('2026-01-01 02:00+00', '1 day', '2026-11-30 15:00+00'), '2026-12-01 02:00+00'::timestamptz,
+          'the next 02:00 after an afternoon run');
+SELECT is(billing._next_slot('2026-01-01 02:00+00', '1 day', '2026-12-01 02:00+00'), '2026-12-02 02:00+00'::timestamptz,
+          'a run exactly at a slot waits for the next one');
+SELECT is(billing._next_slot('2026-01-01 02:00+00', '1 day', '2025-12-30 10:00+00'), '2025-12-31 02:00+00'::timestamptz,
+          'slots run before the anchor too');
+SELECT is(billing._next_slot('2026-01-01 00:30+00', '4 hours', '2026-11-30 09:00+00'), '2026-11-30 12:30+00'::timestamptz,
+          'every 4 hours from 00:30');
+SET timezone = 'Europe/London';
+SELECT is(billing._next_slot('2026-01-01 02:00', '1 day', '2026-04-01 12:00')::text, '2026-04-02 02:00:00+01',
+          'a daily slot keeps its local time across the change to summer time');
+RESET timezone;
+SELECT billing.add_source('nightly', 'manual', schedule => '1 day') AS nightly \gset
+UPDATE billing.sources SET schedule_anchor = '2026-01-01 02:00+00' WHERE id = :nightly;
+INSERT INTO billing.sync_runs (source_id, status, trigger, requested_at, started_at, finished_at)
+VALUES (:nightly, 'succeeded', 'manual', '2026-11-30 15:00+00', '2026-11-30 15:00+00', '2026-11-30 15:01+00');
+SELECT results_eq(format('SELECT state, next_run_at FROM billing.sync_schedule WHERE source_id = %s', :nightly),
+    $$VALUES ('scheduled'::text, '2026-12-01 02:00+00'::timestamptz)$$,
+    'an anchored source: a manual sync in the afternoon leaves the next run at 02:00');
+UPDATE billing.sources SET schedule_anchor = NULL WHERE id = :nightly;
+SELECT results_eq(format('SELECT next_run_at FROM billing.sync_schedule WHERE source_id = %s', :nightly),
+    $$VALUES ('2026-12-01 15:00+00'::timestamptz)$$, 'without an anchor: one schedule after the last run started');
+
+-- ---- a source without schedule: a failed request is retried by the worker, a failed CALL is not
+SELECT billing.add_source('ondemand', 'manual') AS ondemand \gset
+INSERT INTO billing.sync_runs (source_id, status, trigger, requested_at, started_at, finished_at, error)
+VALUES (:ondemand, 'failed', 'manual', now(), now(), now(), 'boom');
+SELECT results_eq(format('SELECT state, next_run_at FROM billing.sync_schedule WHERE source_id = %s', :ondemand),
+    $$VALUES ('on_request'::text, NULL::timestamptz)$$, 'a failed CALL billing.sync is not retried behind the caller''s back');
+INSERT INTO billing.sync_runs (source_id, status, trigger, requested_at, started_at, finished_at, error)
+VALUES (:ondemand, 'failed', 'request', now(), now(), now() + interval '1 second', 'boom');
+SELECT results_eq(format('SELECT state, retry_delay, next_run_at - last_finished_at FROM billing.sync_schedule WHERE source_id = %s', :ondemand),
+    $$VALUES ('retrying'::text, '00:01:00'::interval, '00:01:00'::interval)$$,
+    'a failed request_sync is retried with backoff (the second failure in a row: base * 2)');
+INSERT INTO billing.sync_runs (source_id, status, trigger, requested_at, started_at, finished_at)
+VALUES (:ondemand, 'succeeded', 'schedule', now(), now(), now() + interval '2 seconds');
+SELECT results_eq(format('SELECT state, next_run_at FROM billing.sync_schedule WHERE source_id = %s', :ondemand),
+    $$VALUES ('on_request'::text, NULL::timestamptz)$$, 'until a run succeeds');
+
 -- ---- settings
 SELECT throws_ok($$SELECT billing.set_setting('sync_run_retention', 'banana')$$, '22023', NULL, 'retention must be an interval');
 SELECT throws_ok($$SELECT billing.set_setting('sync_run_retention', '30 minutes')$$, '22023', NULL, 'of at least an hour');
