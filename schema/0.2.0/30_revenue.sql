@@ -575,10 +575,23 @@ BEGIN
 END
 $triggers$;
 
-CREATE TRIGGER setting_values_revenue AFTER INSERT OR UPDATE OR DELETE ON billing._setting_values
+-- Rates only matter with a reporting currency; setting one later is a settings change, which queues
+-- every customer, so skipping here loses nothing and spares a full refresh per rate load.
+CREATE FUNCTION billing._revenue_capture_fx() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
+BEGIN
+    IF billing._setting('reporting_currency') <> '' THEN
+        PERFORM billing._revenue_queue_all();
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+COMMENT ON FUNCTION billing._revenue_capture_fx() IS 'Statement trigger: a change of billing.fx_rates queues every customer when a reporting currency is set.';
+
+CREATE TRIGGER setting_values_revenue AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON billing._setting_values
     FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture_all();
-CREATE TRIGGER fx_rates_revenue AFTER INSERT OR UPDATE OR DELETE ON billing.fx_rates
-    FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture_all();
+CREATE TRIGGER fx_rates_revenue AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON billing.fx_rates
+    FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture_fx();
 
 CREATE FUNCTION billing._revenue_at_commit() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
@@ -776,8 +789,8 @@ REVOKE ALL ON FUNCTION billing._fx_rate(text, text, date), billing._invoice_refu
               billing._revenue_compute_monthly(bigint),
               billing._revenue_compute_movements(bigint),
               billing.refresh_revenue(boolean), billing._revenue_arm(), billing._revenue_queue(bigint[]),
-              billing._revenue_capture(), billing._revenue_capture_all(), billing._revenue_at_commit(),
-              billing._revenue_queue_all(),
+              billing._revenue_capture(), billing._revenue_capture_all(), billing._revenue_capture_fx(),
+              billing._revenue_at_commit(), billing._revenue_queue_all(),
               billing._revenue_current(), billing._revenue_engine(bigint, boolean, integer),
               billing._revenue_compute_fast(bigint) FROM PUBLIC;
 GRANT SELECT ON billing.monthly_revenue, billing.customer_mrr, billing.mrr_movements, billing.mrr_summary,
@@ -789,6 +802,7 @@ GRANT SELECT ON billing._revenue_pending TO billing_reader;
 GRANT SELECT, INSERT, DELETE ON billing._revenue_dirty, billing._revenue_pending TO billing_admin;
 GRANT SELECT ON billing._revenue_monthly TO billing_admin;
 GRANT EXECUTE ON FUNCTION billing.refresh_revenue(boolean), billing._revenue_capture(), billing._revenue_capture_all(),
+                          billing._revenue_capture_fx(),
                           billing._revenue_queue(bigint[]), billing._revenue_queue_all(), billing._revenue_arm(),
                           billing._revenue_at_commit()
       TO billing_admin;
