@@ -3,6 +3,26 @@
 -- current at commit: statement triggers queue the customers a statement touched, and a deferred
 -- trigger recomputes exactly those customers before the transaction commits.
 
+-- Rules the revenue engine relies on, checked where the data is written so that a bad row is refused
+-- with its name instead of failing the commit-time refresh. A credit line without an interval got
+-- MRR in one engine and none in the other; an infinite date has no month to be recognised in.
+ALTER TABLE billing.credit_note_lines
+    ADD CONSTRAINT credit_note_lines_recurring_has_interval CHECK (NOT recurring OR interval_months IS NOT NULL),
+    ADD CONSTRAINT credit_note_lines_dates_finite CHECK (isfinite(period_start) AND isfinite(period_end));
+ALTER TABLE billing.invoice_lines
+    ADD CONSTRAINT invoice_lines_dates_finite CHECK (isfinite(period_start) AND isfinite(period_end));
+ALTER TABLE billing.invoices
+    ADD CONSTRAINT invoices_dates_finite CHECK (isfinite(issue_date) AND isfinite(due_date) AND isfinite(paid_date)
+                                                AND isfinite(period_start) AND isfinite(period_end));
+ALTER TABLE billing.credit_notes
+    ADD CONSTRAINT credit_notes_dates_finite CHECK (isfinite(issue_date) AND isfinite(applied_date));
+ALTER TABLE billing.payments
+    ADD CONSTRAINT payments_dates_finite CHECK (isfinite(payment_date));
+ALTER TABLE billing.refunds
+    ADD CONSTRAINT refunds_dates_finite CHECK (isfinite(refund_date));
+ALTER TABLE billing.fx_rates
+    ADD CONSTRAINT fx_rates_dates_finite CHECK (isfinite(rate_date));
+
 -- Documents that count: voided and canceled documents count nowhere, drafts are not issued yet.
 -- Credit-note lines are negated here, so everything downstream sees one signed stream of lines.
 CREATE VIEW billing._revenue_invoice_lines AS
