@@ -38,7 +38,47 @@ TRUNCATE billing._setting_values;
 SELECT * FROM rf_mrr;
 DELETE FROM billing.fx_rates;
 
--- 6. Infinite dates have no month to be recognised in: the load refuses them and names the row,
+-- 6. Months not over yet (rule C3: the snapshot is the month's last day). A monthly $100 billed in
+--    advance for last month and this month: the stored results run to next month (the month holding
+--    the last period end, where MRR drops to 0), but the MRR relations stop at the last complete
+--    month (setting mrr_through, default last_complete_month): no churn for an invoice not issued
+--    yet. Revenue keeps its scheduled months.
+CREATE TEMP VIEW rf_months AS
+SELECT (date_trunc('month', now() AT TIME ZONE 'UTC') + make_interval(months => k))::date AS month, k
+FROM generate_series(-1, 1) k;
+INSERT INTO billing.manual_customers (source, external_id, name, currency) VALUES ('ex_refresh', 'rf-now', 'Now Ltd', 'USD');
+INSERT INTO billing.manual_invoices (source, external_id, customer, status, issue_date, paid_date, currency)
+SELECT 'ex_refresh', 'RN' || k, 'rf-now', 'paid', month, month, 'USD' FROM rf_months WHERE k < 1;
+INSERT INTO billing.manual_invoice_lines (source, invoice, external_id, kind, subtotal, period_start, period_end,
+                                          recurring, interval_months)
+SELECT 'ex_refresh', 'RN' || k, '1', 'plan', 100.00, month, (month + interval '1 month')::date, true, 1
+FROM rf_months WHERE k < 1;
+CREATE TEMP VIEW rf_now AS
+SELECT x.k AS month_from_now, r.recognized,
+       (SELECT m.mrr FROM billing.customer_mrr m WHERE m.customer_id = r.customer_id AND m.month = r.month) AS mrr,
+       (SELECT string_agg(v.movement || ' ' || v.amount, ', ') FROM billing.mrr_movements v
+         WHERE v.customer_id = r.customer_id AND v.month = r.month) AS movements
+FROM billing.monthly_revenue r JOIN billing.customers c ON c.id = r.customer_id AND c.external_id = 'rf-now'
+JOIN rf_months x ON x.month = r.month ORDER BY x.k;
+SELECT value FROM billing.settings WHERE key = 'mrr_through';
+SELECT * FROM rf_now;
+SELECT count(*) AS summary_months_after_cutoff FROM billing.mrr_summary
+WHERE month >= date_trunc('month', now() AT TIME ZONE 'UTC');
+-- mrr_through is applied when reading: changing it queues nobody (0), and takes effect at once
+BEGIN;
+SELECT billing.set_setting('mrr_through', 'all') AS previous_setting;
+SELECT count(*) AS queued FROM billing._revenue_dirty;
+COMMIT;
+SELECT * FROM rf_now;
+-- a month of your own: through December 2025, Euro SA's January 2026 is not reported yet
+SELECT billing.set_setting('mrr_through', '2025-12') AS previous_setting;
+SELECT count(*) AS rows FROM rf_mrr;
+SELECT billing.set_setting('mrr_through', '2026-01') AS previous_setting;
+SELECT mrr FROM rf_mrr;
+SELECT billing.set_setting('mrr_through', '2026-13');
+SELECT billing.set_setting('mrr_through', 'last_complete_month') AS previous_setting;
+
+-- 7. Infinite dates have no month to be recognised in: the load refuses them and names the row,
 --    instead of the commit-time refresh failing on a customer id.
 INSERT INTO billing.manual_invoice_lines (source, invoice, external_id, kind, subtotal, period_start, period_end,
                                           recurring, interval_months)
@@ -50,7 +90,7 @@ VALUES ('ex_refresh', 'P-1', 'rf-eur', 10, 'EUR', '-infinity');
 SELECT count(*) AS lines_loaded FROM billing.invoice_lines l JOIN billing.invoices i ON i.id = l.invoice_id
 WHERE i.external_id LIKE 'RF-%';
 
--- 7. A recurring credit-note line needs an interval, as an invoice line does (the C engine took a
+-- 8. A recurring credit-note line needs an interval, as an invoice line does (the C engine took a
 --    missing one as monthly, the SQL formulation gave it no MRR).
 INSERT INTO billing.credit_notes (source_id, external_id, customer_id, issue_date, currency, subtotal, total)
 SELECT c.source_id, 'RF-CN', c.id, '2026-01-10', 'EUR', 10, 10 FROM billing.customers c WHERE c.external_id = 'rf-eur';
