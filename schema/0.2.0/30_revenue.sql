@@ -33,7 +33,8 @@ ALTER TABLE billing.fx_rates
 CREATE VIEW billing._revenue_invoice_lines AS
 SELECT i.customer_id, 'invoice'::text AS doc_kind, i.id AS doc_id, l.id AS line_id, l.kind, l.currency,
        l.amount, l.tax, l.period_start, l.period_end, l.recurring, l.interval_months, l.full_period_amount,
-       i.issue_date, i.due_date,
+       -- C7: an invoice without a due date is due on receipt; both engines read it from here
+       i.issue_date, coalesce(i.due_date, i.issue_date) AS due_date,
        -- paid_on: the day the invoice stopped being unpaid; -infinity when paid on an unknown day
        CASE WHEN i.paid_date IS NOT NULL THEN i.paid_date
             WHEN i.status = 'paid' OR i.due <= 0 THEN '-infinity'::date END AS paid_on
