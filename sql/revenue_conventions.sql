@@ -5,7 +5,8 @@ SET client_min_messages = warning;
 SELECT billing.add_source('ex_conv', 'manual') > 0 AS source_added;
 INSERT INTO billing.manual_customers (source, external_id, name, currency)
 SELECT 'ex_conv', id, id, 'USD' FROM unnest(ARRAY['unbilled', 'leap', 'noleap', 'c4', 'fpa', 'nofpa', 'oneday',
-                                                  'eom', 'cancel', 'void', 'void-only', 'nodue']) id;
+                                                  'eom', 'cancel', 'void', 'void-only', 'nodue', 'c9-4dp',
+                                                  'c9-half', 'c9-neg']) id;
 
 CREATE TEMP VIEW conv AS
 SELECT c.external_id AS customer, to_char(r.month, 'YYYY-MM') AS month, r.recognized, r.billed, r.deferred_end,
@@ -28,7 +29,8 @@ INSERT INTO conv_inv (id, customer, issue, status) VALUES
     ('E-1', 'eom', '2026-01-31', 'paid'), ('E-2', 'eom', '2026-02-28', 'paid'), ('E-3', 'eom', '2026-03-31', 'paid'),
     ('K-1', 'cancel', '2026-02-01', 'paid'), ('K-2', 'cancel', '2026-03-01', 'paid'), ('K-3', 'cancel', '2026-03-10', 'paid'),
     ('V-1', 'void', '2025-06-01', 'paid'), ('V-2', 'void', '2025-06-01', 'voided'), ('V-3', 'void-only', '2025-06-01', 'voided'),
-    ('Q-1', 'nodue', '2026-01-01', 'open');
+    ('Q-1', 'nodue', '2026-01-01', 'open'),
+    ('R-1', 'c9-4dp', '2026-01-15', 'paid'), ('R-2', 'c9-half', '2026-01-31', 'paid'), ('R-3', 'c9-neg', '2026-01-31', 'paid');
 INSERT INTO conv_line VALUES
     ('U-1', 'plan', 100.00, 0, 0, '2026-01-16', '2026-02-16', true, 1, NULL),
     ('L-1', 'plan', 1000.00, 0, 0, '2028-02-15', '2028-03-15', true, 1, NULL),
@@ -50,7 +52,10 @@ INSERT INTO conv_line VALUES
     ('V-1', 'plan', 100.00, 0, 0, '2025-06-01', '2025-07-01', true, 1, NULL),
     ('V-2', 'plan', 500.00, 0, 0, '2025-06-01', '2025-07-01', true, 1, NULL),
     ('V-3', 'plan', 500.00, 0, 0, '2025-06-01', '2025-07-01', true, 1, NULL),
-    ('Q-1', 'plan', 300.00, 0, 0, '2026-01-01', '2026-04-01', true, 3, NULL);
+    ('Q-1', 'plan', 300.00, 0, 0, '2026-01-01', '2026-04-01', true, 3, NULL),
+    ('R-1', 'plan', 3 * 33.3333, 0, 0, '2026-01-15', '2026-02-15', false, NULL, NULL),
+    ('R-2', 'plan', 0.25, 0, 0, '2026-01-31', '2026-02-02', false, NULL, NULL),
+    ('R-3', 'credit', -0.25, 0, 0, '2026-01-31', '2026-02-02', false, NULL, NULL);
 INSERT INTO billing.manual_invoices (source, external_id, customer, status, issue_date, due_date, paid_date, currency, subtotal, tax)
 SELECT 'ex_conv', i.id, i.customer, i.status, i.issue, CASE WHEN i.status = 'paid' THEN i.issue END,
        CASE WHEN i.status = 'paid' THEN i.issue END, 'USD',
@@ -112,6 +117,11 @@ SELECT customer, month, mrr, movements FROM conv WHERE customer = 'nodue' ORDER 
 -- paid on 2026-03-10: March counts again (reactivation); February stays past due
 UPDATE billing.invoices SET status = 'paid', paid_date = '2026-03-10', paid = total, due = 0 WHERE external_id = 'Q-1';
 SELECT customer, month, mrr, movements FROM conv WHERE customer = 'nodue' ORDER BY month;
+
+-- C9: round(numeric, 2), half away from zero. 3 x 33.3333 = 99.9999 for [Jan 15, Feb 15): January
+-- round(99.9999 x 17/31 = 54.838654..) = 54.84, February takes the remainder 45.1599. 0.25 for
+-- [Jan 31, Feb 2): January round(0.125) = 0.13, February 0.12; -0.25: -0.13 and -0.12.
+SELECT customer, month, recognized FROM conv WHERE customer LIKE 'c9-%' ORDER BY customer, month;
 
 -- Every example above, recomputed by the SQL formulation: the same rows as the C engine's.
 CREATE TEMP TABLE conv_c AS SELECT * FROM conv;
