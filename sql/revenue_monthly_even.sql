@@ -29,12 +29,15 @@ SELECT sum(d.recognized) AS daily_total, (SELECT sum(r.recognized) FROM billing.
         JOIN billing.customers c ON c.id = r.customer_id AND c.external_id = 'even-1') AS even_total
 FROM daily d;
 
--- MRR does not depend on the recognition method: 1200 / 12 while the period runs
+-- MRR does not depend on the recognition method: 1200 / 12 while the period runs (mrr_through =
+-- all: the MRR relations also report months that are not over yet)
+SELECT billing.set_setting('mrr_through', 'all') AS previous_setting;
 SELECT to_char(m.month, 'YYYY-MM') AS month, m.mrr, m.arr FROM billing.customer_mrr m
 JOIN billing.customers c ON c.id = m.customer_id AND c.external_id = 'even-1'
 WHERE m.month IN ('2026-03-01', '2027-02-01', '2027-03-01') ORDER BY m.month;
 
 SELECT billing.set_setting('recognition', 'daily') AS previous_setting;
+SELECT billing.set_setting('mrr_through', 'last_complete_month') AS previous_setting;
 DELETE FROM billing.invoices i USING billing.customers c WHERE c.id = i.customer_id AND c.external_id = 'even-1';
 DELETE FROM billing.customers WHERE external_id = 'even-1';
 SELECT count(*) AS rows_left FROM billing.monthly_revenue;

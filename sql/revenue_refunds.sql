@@ -53,7 +53,53 @@ VALUES ('account', 'refunds', '4900', 'Sales returns'), ('account', 'cash', '100
 SELECT account, account_role, debit, credit FROM billing.journal_entries WHERE month = '2026-01-01' ORDER BY account;
 DELETE FROM billing.accounting_maps WHERE local_key IN ('refunds', 'cash');
 
+-- 4. A refund that comes with credit-note lines carrying service periods is left to those lines (C2a,
+--    then C2). $1,200 annual from 2026-01-01; on 2026-04-01 $900 back with a credit note whose line
+--    covers [2026-04-01, 2027-01-01), 275 days: the line is -900 recognised daily with its sign,
+--    April round(-900 x 30/275) = -98.18, May cumulative round(-900 x 61/275) = -199.64 -> -101.46, ...
+--    Through March the plan recognised 295.89 (101.92, 92.05, 101.92); from April each month is the
+--    plan's month less the credit's (April 98.63 - 98.18 = 0.45, May 101.92 - 101.46 = 0.46, ...,
+--    December 101.92 - 101.45 = 0.47); no contra revenue; the year recognises 1200 - 900 = 300.00.
+--    Billed: 1200 in January, -900 in April; deferred at April end 904.11 - 900 - 0.45 = 3.66.
+INSERT INTO billing.manual_customers (source, external_id, name, currency)
+VALUES ('ex_refund', 'ref-cn', 'Credit Note Refund', 'USD'), ('ex_refund', 'ref-two', 'Two Refunds', 'USD');
+INSERT INTO billing.manual_invoices (source, external_id, customer, status, issue_date, due_date, paid_date, currency)
+VALUES ('ex_refund', 'RC-1', 'ref-cn', 'paid', '2026-01-01', '2026-01-01', '2026-01-01', 'USD'),
+       ('ex_refund', 'RW-1', 'ref-two', 'paid', '2026-01-01', '2026-01-01', '2026-01-01', 'USD');
+INSERT INTO billing.manual_invoice_lines (source, invoice, external_id, kind, subtotal, period_start, period_end,
+                                          recurring, interval_months)
+VALUES ('ex_refund', 'RC-1', '1', 'plan', 1200.00, '2026-01-01', '2027-01-01', true, 12),
+       ('ex_refund', 'RW-1', '1', 'plan', 1200.00, '2026-01-01', '2027-01-01', true, 12);
+INSERT INTO billing.credit_notes (source_id, external_id, customer_id, invoice_id, issue_date, currency, subtotal, total)
+SELECT i.source_id, 'CN-1', i.customer_id, i.id, '2026-04-01', 'USD', 900.00, 900.00
+FROM billing.invoices i WHERE i.external_id = 'RC-1';
+INSERT INTO billing.credit_note_lines (credit_note_id, external_id, kind, subtotal, total, period_start, period_end)
+SELECT n.id, '1', 'credit', 900.00, 900.00, '2026-04-01', '2027-01-01' FROM billing.credit_notes n WHERE n.external_id = 'CN-1';
+INSERT INTO billing.refunds (source_id, external_id, customer_id, invoice_id, credit_note_id, amount, currency, refund_date)
+SELECT n.source_id, 'R-CN', n.customer_id, n.invoice_id, n.id, 900.00, 'USD', '2026-04-01'
+FROM billing.credit_notes n WHERE n.external_id = 'CN-1';
+
+-- 5. Two cash refunds on one invoice, each capped by what is recognised less earlier contra. $1,200
+--    annual from 2026-01-01; $100 back on 2026-02-10: recognised through February 193.97, so all 100
+--    is contra (February 92.05 - 100 = -7.95). $400 back on 2026-03-15: recognised through March
+--    295.89 less the earlier 100 leaves 195.89 of contra (March 101.92 - 195.89 = -93.97); the excess
+--    204.11 comes off deferred revenue (700.00 at March end) and April to December shrink by
+--    700/904.11, rounded cumulatively: April round(98.63 x 700/904.11) = 76.36, May cumulative
+--    round(200.55 x 700/904.11) = 155.27 -> 78.91, ...; the year recognises 1200 - 500 = 700.00.
+INSERT INTO billing.manual_refunds (source, external_id, customer, invoice, amount, currency, refund_date)
+VALUES ('ex_refund', 'R-W1', 'ref-two', 'RW-1', 100.00, 'USD', '2026-02-10'),
+       ('ex_refund', 'R-W2', 'ref-two', 'RW-1', 400.00, 'USD', '2026-03-15');
+
+SELECT c.external_id AS customer, to_char(r.month, 'YYYY-MM') AS month, r.recognized, r.refunds AS contra,
+       r.billed, r.deferred_end
+FROM billing.monthly_revenue r JOIN billing.customers c ON c.id = r.customer_id
+WHERE c.external_id IN ('ref-cn', 'ref-two') ORDER BY c.external_id, r.month;
+SELECT c.external_id AS customer, sum(r.recognized) AS total_recognized, sum(r.refunds) AS total_contra
+FROM billing.monthly_revenue r JOIN billing.customers c ON c.id = r.customer_id
+WHERE c.external_id IN ('ref-cn', 'ref-two') GROUP BY 1 ORDER BY 1;
+
 DELETE FROM billing.refunds f USING billing.customers c WHERE c.id = f.customer_id AND c.external_id LIKE 'ref-%';
+DELETE FROM billing.credit_notes n USING billing.customers c WHERE c.id = n.customer_id AND c.external_id LIKE 'ref-%';
 DELETE FROM billing.invoices i USING billing.customers c WHERE c.id = i.customer_id AND c.external_id LIKE 'ref-%';
 DELETE FROM billing.customers WHERE external_id LIKE 'ref-%';
 SELECT count(*) AS journal_rows_left FROM billing.journal_entries;

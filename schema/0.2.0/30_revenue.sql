@@ -3,12 +3,38 @@
 -- current at commit: statement triggers queue the customers a statement touched, and a deferred
 -- trigger recomputes exactly those customers before the transaction commits.
 
+-- C3: a month-end snapshot is not knowable before the month ends. Stored results keep every month
+-- (they never go stale when a month turns); the MRR relations show months through this setting.
+INSERT INTO billing._setting_defaults (key, value, description) VALUES
+    ('mrr_through', 'last_complete_month', 'Last month the MRR relations (customer_mrr, mrr_movements, mrr_summary) report: last_complete_month (the month before today''s in the reporting time zone), all, or a month as YYYY-MM.');
+
+-- Rules the revenue engine relies on, checked where the data is written so that a bad row is refused
+-- with its name instead of failing the commit-time refresh. A credit line without an interval got
+-- MRR in one engine and none in the other; an infinite date has no month to be recognised in.
+ALTER TABLE billing.credit_note_lines
+    ADD CONSTRAINT credit_note_lines_recurring_has_interval CHECK (NOT recurring OR interval_months IS NOT NULL),
+    ADD CONSTRAINT credit_note_lines_dates_finite CHECK (isfinite(period_start) AND isfinite(period_end));
+ALTER TABLE billing.invoice_lines
+    ADD CONSTRAINT invoice_lines_dates_finite CHECK (isfinite(period_start) AND isfinite(period_end));
+ALTER TABLE billing.invoices
+    ADD CONSTRAINT invoices_dates_finite CHECK (isfinite(issue_date) AND isfinite(due_date) AND isfinite(paid_date)
+                                                AND isfinite(period_start) AND isfinite(period_end));
+ALTER TABLE billing.credit_notes
+    ADD CONSTRAINT credit_notes_dates_finite CHECK (isfinite(issue_date) AND isfinite(applied_date));
+ALTER TABLE billing.payments
+    ADD CONSTRAINT payments_dates_finite CHECK (isfinite(payment_date));
+ALTER TABLE billing.refunds
+    ADD CONSTRAINT refunds_dates_finite CHECK (isfinite(refund_date));
+ALTER TABLE billing.fx_rates
+    ADD CONSTRAINT fx_rates_dates_finite CHECK (isfinite(rate_date));
+
 -- Documents that count: voided and canceled documents count nowhere, drafts are not issued yet.
 -- Credit-note lines are negated here, so everything downstream sees one signed stream of lines.
 CREATE VIEW billing._revenue_invoice_lines AS
 SELECT i.customer_id, 'invoice'::text AS doc_kind, i.id AS doc_id, l.id AS line_id, l.kind, l.currency,
        l.amount, l.tax, l.period_start, l.period_end, l.recurring, l.interval_months, l.full_period_amount,
-       i.issue_date, i.due_date,
+       -- C7: an invoice without a due date is due on receipt; both engines read it from here
+       i.issue_date, coalesce(i.due_date, i.issue_date) AS due_date,
        -- paid_on: the day the invoice stopped being unpaid; -infinity when paid on an unknown day
        CASE WHEN i.paid_date IS NOT NULL THEN i.paid_date
             WHEN i.status = 'paid' OR i.due <= 0 THEN '-infinity'::date END AS paid_on
@@ -541,8 +567,8 @@ END
 $fn$;
 COMMENT ON FUNCTION billing._revenue_capture() IS 'Statement trigger: queues the customers whose documents a statement changed.';
 
--- Settings and exchange rates change every customer's figures; a TRUNCATE leaves no transition
--- table to say whose: every customer is queued, and so is every customer that still has results.
+-- A TRUNCATE, a setting or an exchange rate changes the figures of unknown customers: every
+-- customer is queued, and so is every customer that still has results.
 CREATE FUNCTION billing._revenue_queue_all() RETURNS void
 LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
     SELECT billing._revenue_queue(ARRAY(SELECT c.id FROM billing.customers c
@@ -557,7 +583,7 @@ BEGIN
     RETURN NULL;
 END
 $fn$;
-COMMENT ON FUNCTION billing._revenue_capture_all() IS 'Statement trigger: a setting, an exchange rate or a TRUNCATE changed figures of unknown customers, so all are queued.';
+COMMENT ON FUNCTION billing._revenue_capture_all() IS 'Statement trigger: a TRUNCATE changed figures of unknown customers, so all are queued.';
 DO $triggers$
 DECLARE
     t text;
@@ -575,10 +601,52 @@ BEGIN
 END
 $triggers$;
 
-CREATE TRIGGER setting_values_revenue AFTER INSERT OR UPDATE OR DELETE ON billing._setting_values
-    FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture_all();
-CREATE TRIGGER fx_rates_revenue AFTER INSERT OR UPDATE OR DELETE ON billing.fx_rates
-    FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture_all();
+-- Rates only matter with a reporting currency; setting one later is a settings change, which queues
+-- every customer, so skipping here loses nothing and spares a full refresh per rate load.
+CREATE FUNCTION billing._revenue_capture_fx() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
+BEGIN
+    IF billing._setting('reporting_currency') <> '' THEN
+        PERFORM billing._revenue_queue_all();
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+COMMENT ON FUNCTION billing._revenue_capture_fx() IS 'Statement trigger: a change of billing.fx_rates queues every customer when a reporting currency is set.';
+
+-- Only settings the stored results depend on queue everyone: mrr_through is applied when reading, and
+-- the worker's settings change no figure. A setting that changes stored results must be listed here.
+CREATE FUNCTION billing._revenue_capture_settings() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
+DECLARE
+    v_keys text[] := '{}';
+BEGIN
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        v_keys := v_keys || ARRAY(SELECT n.key FROM new_rows n);
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        v_keys := v_keys || ARRAY(SELECT o.key FROM old_rows o);
+    END IF;
+    IF TG_OP = 'TRUNCATE'
+       OR v_keys && ARRAY['recognition', 'past_due_days', 'reporting_timezone', 'reporting_currency'] THEN
+        PERFORM billing._revenue_queue_all();
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+COMMENT ON FUNCTION billing._revenue_capture_settings() IS 'Statement trigger: a change of a setting the stored revenue results depend on queues every customer.';
+
+CREATE TRIGGER setting_values_revenue_ins AFTER INSERT ON billing._setting_values REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture_settings();
+CREATE TRIGGER setting_values_revenue_upd AFTER UPDATE ON billing._setting_values
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture_settings();
+CREATE TRIGGER setting_values_revenue_del AFTER DELETE ON billing._setting_values REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture_settings();
+CREATE TRIGGER setting_values_revenue_trunc AFTER TRUNCATE ON billing._setting_values
+    FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture_settings();
+CREATE TRIGGER fx_rates_revenue AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON billing.fx_rates
+    FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture_fx();
 
 CREATE FUNCTION billing._revenue_at_commit() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
@@ -612,6 +680,21 @@ END
 $fn$;
 COMMENT ON FUNCTION billing._revenue_current() IS 'Raises when this transaction has changes the stored results do not include yet; true otherwise.';
 
+-- First day of the last month the MRR relations report (setting mrr_through); read with a scalar
+-- subquery so that it is evaluated once per query.
+CREATE FUNCTION billing._mrr_through() RETURNS date
+LANGUAGE sql STABLE SET search_path = pg_catalog, billing, pg_temp AS $fn$
+    SELECT CASE s.v
+             WHEN 'all' THEN 'infinity'::date
+             WHEN 'last_complete_month' THEN
+                  (pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE billing._setting('reporting_timezone'))
+                   - interval '1 month')::date
+             ELSE pg_catalog.to_date(s.v, 'YYYY-MM')
+           END
+      FROM (SELECT billing._setting('mrr_through') AS v) s
+$fn$;
+COMMENT ON FUNCTION billing._mrr_through() IS 'First day of the last month billing.customer_mrr, mrr_movements and mrr_summary report (setting mrr_through).';
+
 -- Public relations -------------------------------------------------------------------------------
 
 CREATE VIEW billing.monthly_revenue AS
@@ -635,8 +718,8 @@ CREATE VIEW billing.customer_mrr AS
 SELECT m.customer_id, m.month, m.currency, m.mrr, m.mrr * 12 AS arr, m.reporting_currency, m.mrr_reporting,
        m.mrr_reporting * 12 AS arr_reporting
 FROM billing._revenue_monthly m
-WHERE billing._revenue_current();
-COMMENT ON VIEW billing.customer_mrr IS 'MRR and ARR per customer, month and currency at the month-end snapshot (rules C3, C4, C5, C7), over the same months as billing.monthly_revenue.';
+WHERE m.month <= (SELECT billing._mrr_through()) AND billing._revenue_current();
+COMMENT ON VIEW billing.customer_mrr IS 'MRR and ARR per customer, month and currency at the month-end snapshot (rules C3, C4, C5, C7), over the same months as billing.monthly_revenue through the setting mrr_through.';
 COMMENT ON COLUMN billing.customer_mrr.customer_id IS 'The customer.';
 COMMENT ON COLUMN billing.customer_mrr.month IS 'First day of the month; the snapshot is its last day.';
 COMMENT ON COLUMN billing.customer_mrr.currency IS 'Currency of the lines.';
@@ -649,12 +732,13 @@ COMMENT ON COLUMN billing.customer_mrr.arr_reporting IS '12 x mrr_reporting.';
 CREATE VIEW billing.mrr_movements AS
 SELECT m.customer_id, m.month, m.currency, m.movement, m.amount, m.reporting_amount
 FROM billing._mrr_movements m
-WHERE m.movement <> 'fx' AND billing._revenue_current()
+WHERE m.movement <> 'fx' AND m.month <= (SELECT billing._mrr_through()) AND billing._revenue_current()
 UNION ALL
 SELECT m.customer_id, m.month, r.value, m.movement, m.reporting_amount, m.reporting_amount
 FROM billing._mrr_movements m CROSS JOIN billing.settings r
-WHERE m.movement = 'fx' AND r.key = 'reporting_currency' AND billing._revenue_current();
-COMMENT ON VIEW billing.mrr_movements IS 'MRR movements per customer, month and currency (rule C6): new, expansion, contraction, churn, reactivation; with a reporting currency also fx, the conversion effect in that currency.';
+WHERE m.movement = 'fx' AND r.key = 'reporting_currency' AND m.month <= (SELECT billing._mrr_through())
+  AND billing._revenue_current();
+COMMENT ON VIEW billing.mrr_movements IS 'MRR movements per customer, month and currency (rule C6): new, expansion, contraction, churn, reactivation; with a reporting currency also fx, the conversion effect in that currency. Months through the setting mrr_through.';
 COMMENT ON COLUMN billing.mrr_movements.customer_id IS 'The customer.';
 COMMENT ON COLUMN billing.mrr_movements.month IS 'First day of the month whose end MRR is compared with the previous month end.';
 COMMENT ON COLUMN billing.mrr_movements.currency IS 'Currency of the amount: the customer''s lines, or the reporting currency on fx rows.';
@@ -663,13 +747,14 @@ COMMENT ON COLUMN billing.mrr_movements.amount IS 'Size of the movement, positiv
 COMMENT ON COLUMN billing.mrr_movements.reporting_amount IS 'The amount in the reporting currency, when one is set.';
 
 CREATE VIEW billing.mrr_summary AS
-WITH rep AS MATERIALIZED (SELECT NULLIF(billing._setting('reporting_currency'), '') AS currency),
+WITH rep AS MATERIALIZED (SELECT NULLIF(billing._setting('reporting_currency'), '') AS currency,
+                                 billing._mrr_through() AS through),
 base AS (
     SELECT m.month, m.currency, m.mrr_prev AS mrr_start, m.mrr AS mrr_end, m.customer_id
-      FROM billing._revenue_monthly m, rep WHERE rep.currency IS NULL
+      FROM billing._revenue_monthly m, rep WHERE rep.currency IS NULL AND m.month <= rep.through
     UNION ALL
     SELECT m.month, rep.currency, m.mrr_reporting_prev, m.mrr_reporting, m.customer_id
-      FROM billing._revenue_monthly m, rep WHERE rep.currency IS NOT NULL),
+      FROM billing._revenue_monthly m, rep WHERE rep.currency IS NOT NULL AND m.month <= rep.through),
 mv AS (
     SELECT m.month, coalesce(rep.currency, m.currency) AS currency,
            sum(coalesce(CASE WHEN rep.currency IS NULL THEN m.amount ELSE m.reporting_amount END, 0))
@@ -680,6 +765,7 @@ mv AS (
            sum(CASE WHEN rep.currency IS NULL THEN m.amount ELSE m.reporting_amount END) FILTER (WHERE m.movement = 'reactivation') AS reactivation,
            sum(m.reporting_amount) FILTER (WHERE m.movement = 'fx') AS fx
       FROM billing._mrr_movements m, rep
+     WHERE m.month <= rep.through
      GROUP BY 1, 2)
 SELECT b.month, b.currency, sum(b.mrr_start) AS mrr_start, coalesce(max(mv.new), 0) AS new,
        coalesce(max(mv.expansion), 0) AS expansion, coalesce(max(mv.contraction), 0) AS contraction,
@@ -688,7 +774,7 @@ SELECT b.month, b.currency, sum(b.mrr_start) AS mrr_start, coalesce(max(mv.new),
 FROM base b LEFT JOIN mv USING (month, currency)
 WHERE billing._revenue_current()
 GROUP BY b.month, b.currency;
-COMMENT ON VIEW billing.mrr_summary IS 'MRR bridge per month and currency: mrr_end = mrr_start + new + expansion + reactivation - contraction - churn + fx. With a reporting currency set, one row per month in that currency.';
+COMMENT ON VIEW billing.mrr_summary IS 'MRR bridge per month and currency: mrr_end = mrr_start + new + expansion + reactivation - contraction - churn + fx. With a reporting currency set, one row per month in that currency. Months through the setting mrr_through.';
 COMMENT ON COLUMN billing.mrr_summary.month IS 'First day of the month.';
 COMMENT ON COLUMN billing.mrr_summary.currency IS 'Currency (the reporting currency when one is set).';
 COMMENT ON COLUMN billing.mrr_summary.mrr_start IS 'Total MRR at the end of the previous month.';
@@ -776,19 +862,21 @@ REVOKE ALL ON FUNCTION billing._fx_rate(text, text, date), billing._invoice_refu
               billing._revenue_compute_monthly(bigint),
               billing._revenue_compute_movements(bigint),
               billing.refresh_revenue(boolean), billing._revenue_arm(), billing._revenue_queue(bigint[]),
-              billing._revenue_capture(), billing._revenue_capture_all(), billing._revenue_at_commit(),
-              billing._revenue_queue_all(),
+              billing._revenue_capture(), billing._revenue_capture_all(), billing._revenue_capture_fx(),
+              billing._revenue_capture_settings(), billing._mrr_through(),
+              billing._revenue_at_commit(), billing._revenue_queue_all(),
               billing._revenue_current(), billing._revenue_engine(bigint, boolean, integer),
               billing._revenue_compute_fast(bigint) FROM PUBLIC;
 GRANT SELECT ON billing.monthly_revenue, billing.customer_mrr, billing.mrr_movements, billing.mrr_summary,
                 billing.journal_entries
       TO billing_reader, billing_admin;
-GRANT EXECUTE ON FUNCTION billing._revenue_current() TO billing_reader, billing_admin;
+GRANT EXECUTE ON FUNCTION billing._revenue_current(), billing._mrr_through() TO billing_reader, billing_admin;
 GRANT SELECT ON billing._revenue_pending TO billing_reader;
 -- loaders fire the capture triggers, which queue the customers they touched
 GRANT SELECT, INSERT, DELETE ON billing._revenue_dirty, billing._revenue_pending TO billing_admin;
 GRANT SELECT ON billing._revenue_monthly TO billing_admin;
 GRANT EXECUTE ON FUNCTION billing.refresh_revenue(boolean), billing._revenue_capture(), billing._revenue_capture_all(),
+                          billing._revenue_capture_fx(), billing._revenue_capture_settings(),
                           billing._revenue_queue(bigint[]), billing._revenue_queue_all(), billing._revenue_arm(),
                           billing._revenue_at_commit()
       TO billing_admin;

@@ -36,6 +36,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, billing, pg_temp AS $fn$
     SELECT CASE
         WHEN $1 IN ('sync_run_retention', 'sync_retry_base', 'sync_retry_max', 'alert_failed_runs')
             THEN billing._check_worker_setting($1, $2)
+        WHEN $1 = 'mrr_through' THEN $2 !~ '^(last_complete_month|all|[0-9]{4}-(0[1-9]|1[0-2]))$'
         ELSE false
     END
 $fn$;

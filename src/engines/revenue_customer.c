@@ -6,6 +6,8 @@
  */
 #include "postgres.h"
 
+#include "common/int.h"
+
 #include "engines/revenue_customer.h"
 #include "engines/revenue_money.h"
 
@@ -83,8 +85,9 @@ share_through(const PgbRevLine *l, int m0, int k, int n, bool monthly_even, int6
 }
 
 /*
- * Rule C2: each month is the difference of two cumulative roundings. Amounts in whole cents take an
- * exact integer path; others use numeric arithmetic in the SQL formulation's order.
+ * Rule C2: each month is the difference of two cumulative roundings. Amounts in whole cents within
+ * the bounds of pgb_cents_ratio take an exact integer path that rounds as SQL does; others use numeric
+ * arithmetic in the SQL formulation's order.
  */
 static void
 schedule_line(const PgbRevLine *l, MonthAcc *acc, int first, bool monthly_even)
@@ -94,7 +97,7 @@ schedule_line(const PgbRevLine *l, MonthAcc *acc, int first, bool monthly_even)
 	Numeric		prev = pgb_num_round2(pgb_num_zero());
 	int64		cents,
 				prev_cents = 0;
-	bool		fast = pgb_num_to_cents(l->amount, &cents);
+	bool		fast = l->end - l->start < PGB_EXACT_MAX_DAYS && pgb_num_to_cents(l->amount, &cents);
 	int			k;
 
 	if (l->end == l->start)
@@ -112,8 +115,15 @@ schedule_line(const PgbRevLine *l, MonthAcc *acc, int first, bool monthly_even)
 		if (fast)
 		{
 			int64		cum = pgb_cents_ratio(cents, num, den);
+			int64		sum;
 
-			a->rec_cents += cum - prev_cents;
+			/* many large lines in one month could overflow the cents: carry them into numeric */
+			if (pg_add_s64_overflow(a->rec_cents, cum - prev_cents, &sum))
+			{
+				a->rec = pgb_num_add(a->rec, pgb_cents_to_num(a->rec_cents));
+				sum = cum - prev_cents;
+			}
+			a->rec_cents = sum;
 			prev_cents = cum;
 		}
 		else

@@ -69,13 +69,13 @@ pgb_num_cmp(Numeric a, Numeric b)
 }
 
 /*
- * The exact cents of an amount with at most 2 decimals and well inside int64, for the integer fast
- * path of recognition; false sends the caller to numeric arithmetic.
+ * The exact cents of an amount with at most 2 decimals below PGB_EXACT_MAX_CENTS, for the integer
+ * fast path of recognition; false sends the caller to numeric arithmetic.
  */
 bool
 pgb_num_to_cents(Numeric a, int64 *cents)
 {
-	Numeric		limit = int64_to_numeric(INT64CONST(1000000000000000)); /* 10^15 cents */
+	Numeric		limit = int64_to_numeric(PGB_EXACT_MAX_CENTS / 100);
 
 	if (DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(a))) > 2 ||
 		pgb_num_cmp(pgb_num_abs(a), limit) >= 0)
@@ -92,10 +92,18 @@ pgb_cents_to_num(int64 cents)
 }
 
 /*
- * round(cents * numerator / denominator) half away from zero, exactly. It equals SQL's
- * round(amount * numerator / denominator, 2): numeric division keeps at least 16 significant digits,
- * and a fraction with a denominator below 10^11 cannot come within 10^-14 of a half cent without
- * being exactly on it, so the two roundings never disagree.
+ * round(cents * numerator / denominator) half away from zero, exactly, for 0 <= numerator <=
+ * denominator < PGB_EXACT_MAX_DAYS and |cents| < PGB_EXACT_MAX_CENTS (the product stays below 10^20,
+ * far inside int128).
+ *
+ * Within those bounds it equals SQL's round(amount * numerator / denominator, 2), which rounds twice:
+ * numeric division first rounds the quotient to rscale = max(16 - 4 * qweight, 2) decimals, where
+ * qweight is at most the base-10000 weight of the quotient (select_div_scale), itself at most |amount|.
+ * A quotient that is not exactly a half cent is at least 1 / (200 * denominator) away from one, so
+ * the first rounding cannot reach the half cent while 100 * denominator < 10^rscale. Below 10^12
+ * (qweight <= 2, rscale >= 8) that holds for every denominator below 10^6. From 10^12 on rscale can
+ * drop to 4 and the roundings differ: 1209173183766.58 * 134 / 155 = ...159.494968 is .49 exactly,
+ * but numeric division gives ...159.4950 and round() .50. Larger amounts take the numeric path.
  */
 int64
 pgb_cents_ratio(int64 cents, int64 numerator, int64 denominator)

@@ -20,6 +20,10 @@ extern Numeric pgb_num_round2(Numeric a);
 extern Numeric pgb_num_abs(Numeric a);
 extern int	pgb_num_sign(Numeric a);
 extern int	pgb_num_cmp(Numeric a, Numeric b);
+/* Bounds of the exact integer-cents path of recognition (see pgb_cents_ratio). */
+#define PGB_EXACT_MAX_CENTS INT64CONST(100000000000000)	/* 10^14 cents: amounts below 10^12 */
+#define PGB_EXACT_MAX_DAYS 1000000	/* periods shorter than 10^6 days */
+
 extern bool pgb_num_to_cents(Numeric a, int64 *cents);
 extern Numeric pgb_cents_to_num(int64 cents);
 extern int64 pgb_cents_ratio(int64 cents, int64 numerator, int64 denominator);

@@ -3,8 +3,10 @@
 -- full recomputation, and the C engine equals the SQL formulation.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(25);
+SELECT plan(30);
 
+-- the book runs to 2026-12: every month of it is checked, past today or not
+SELECT billing.set_setting('mrr_through', 'all');
 \set seed 0.17
 \set customers 400
 \ir ../bench/revenue_gen.sql
@@ -181,5 +183,41 @@ SELECT lives_ok('SELECT (SELECT count(*) FROM billing.monthly_revenue) + (SELECT
                 'billing_reader reads every public revenue relation');
 SELECT throws_ok('SELECT billing.refresh_revenue(true)', '42501', NULL, 'billing_reader cannot run a refresh');
 RESET ROLE;
+
+-- The same book reported in USD: EUR rates that move every month, so conversion effects are
+-- everywhere; the bridge holds with its fx column, per customer and in the summary, and an
+-- incremental refresh still equals a full one.
+INSERT INTO billing.fx_rates (from_currency, to_currency, rate_date, rate)
+SELECT 'EUR', 'USD', d::date, 1.05 + (extract(month FROM d)::integer % 5) * 0.0325
+  FROM generate_series(date '2024-12-01', date '2027-02-01', interval '1 month') d;
+SELECT billing.set_setting('reporting_currency', 'USD');
+SELECT ok((SELECT count(*) FROM billing.mrr_movements WHERE movement = 'fx') > 0
+      AND (SELECT count(DISTINCT currency) FROM billing.mrr_summary) = 1
+      AND (SELECT count(*) FROM billing.customer_mrr WHERE currency = 'EUR' AND mrr_reporting <> mrr) > 0,
+          'with a reporting currency: converted MRR, fx movements, one summary currency');
+SELECT is((SELECT count(*) FROM billing.mrr_summary
+            WHERE mrr_end <> mrr_start + new + expansion + reactivation - contraction - churn + fx),
+          0::bigint, 'fx: mrr_summary end = start + new + expansion + reactivation - contraction - churn + fx, every month');
+SELECT is((SELECT count(*) FROM (
+              SELECT m.customer_id, m.month, m.currency FROM
+                     (SELECT c.*, coalesce(lag(c.mrr_reporting) OVER (PARTITION BY c.customer_id, c.currency ORDER BY c.month), 0) AS prev
+                        FROM billing.customer_mrr c) m
+                LEFT JOIN billing.mrr_movements v ON v.customer_id = m.customer_id AND v.month = m.month
+                      AND (v.currency = m.currency OR v.movement = 'fx')
+               GROUP BY m.customer_id, m.month, m.currency, m.mrr_reporting, m.prev
+              HAVING m.mrr_reporting - m.prev <> coalesce(sum(CASE WHEN v.movement IN ('new', 'expansion', 'reactivation', 'fx')
+                                                                   THEN v.reporting_amount ELSE -v.reporting_amount END), 0)) x),
+          0::bigint, 'fx: per customer and month, converted movements and the fx row add up to the converted MRR change');
+UPDATE billing.invoice_lines l SET subtotal = l.subtotal + 5, total = l.total + 5
+  FROM billing.invoices i WHERE i.id = l.invoice_id AND i.customer_id % 53 = 0;
+UPDATE billing.invoices SET status = 'voided' WHERE customer_id % 47 = 0 AND external_id LIKE '%-5';
+SELECT pg_temp.snapshot('fx_incremental');
+SELECT billing.refresh_revenue(true);
+SELECT pg_temp.snapshot('fx_full');
+SELECT is(pg_temp.differences('fx_incremental', 'fx_full'), 0::bigint,
+          'fx: incremental refresh after touching some customers equals a full recomputation');
+SELECT is((SELECT count(*) FROM (SELECT month, currency FROM billing.journal_entries GROUP BY 1, 2
+                                  HAVING sum(debit) <> sum(credit)) x),
+          0::bigint, 'fx: the journal still balances in every month and currency');
 
 SELECT * FROM finish();
