@@ -119,6 +119,9 @@ BEGIN
     IF NOT (NEW.currency ~ '^[A-Z]{3}$') THEN
         PERFORM billing._manual_refuse(v_row, 'invoices', 'invoices_currency_iso');
     END IF;
+    IF NOT (pg_catalog.isfinite(NEW.issue_date) AND pg_catalog.isfinite(NEW.due_date) AND pg_catalog.isfinite(NEW.paid_date)) THEN
+        PERFORM billing._manual_refuse(v_row, 'invoices', 'invoices_dates_finite');
+    END IF;
     IF NOT (NEW.due_date IS NULL OR NEW.due_date >= NEW.issue_date) THEN
         PERFORM billing._manual_refuse(v_row, 'invoices', 'invoices_due_after_issue');
     END IF;
@@ -182,6 +185,9 @@ BEGIN
     END IF;
     v_subscription := billing._manual_ref('subscriptions', v_source, NEW.subscription, 'subscription', v_row);
     -- invoice_lines_currency_iso holds: the line takes its invoice's currency
+    IF NOT (pg_catalog.isfinite(NEW.period_start) AND pg_catalog.isfinite(NEW.period_end)) THEN
+        PERFORM billing._manual_refuse(v_row, 'invoice_lines', 'invoice_lines_dates_finite');
+    END IF;
     IF NOT (NEW.interval_months > 0) THEN
         PERFORM billing._manual_refuse(v_row, 'invoice_lines', 'invoice_lines_interval_positive');
     END IF;
@@ -232,6 +238,9 @@ BEGIN
     IF NOT (NEW.currency ~ '^[A-Z]{3}$') THEN
         PERFORM billing._manual_refuse(v_row, 'payments', 'payments_currency_iso');
     END IF;
+    IF NOT pg_catalog.isfinite(NEW.payment_date) THEN
+        PERFORM billing._manual_refuse(v_row, 'payments', 'payments_dates_finite');
+    END IF;
     INSERT INTO billing.payments AS t (source_id, external_id, customer_id, invoice_id, amount, currency,
         payment_date, method, reference)
     VALUES (v_source, NEW.external_id, v_customer, v_invoice, NEW.amount, NEW.currency,
@@ -264,6 +273,9 @@ BEGIN
     END IF;
     IF NOT (NEW.currency ~ '^[A-Z]{3}$') THEN
         PERFORM billing._manual_refuse(v_row, 'refunds', 'refunds_currency_iso');
+    END IF;
+    IF NOT pg_catalog.isfinite(NEW.refund_date) THEN
+        PERFORM billing._manual_refuse(v_row, 'refunds', 'refunds_dates_finite');
     END IF;
     INSERT INTO billing.refunds AS t (source_id, external_id, customer_id, invoice_id, amount, currency, refund_date, memo)
     VALUES (v_source, NEW.external_id, v_customer, v_invoice, NEW.amount, NEW.currency, NEW.refund_date, NEW.memo)
