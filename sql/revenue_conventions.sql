@@ -118,6 +118,13 @@ SELECT customer, month, mrr, movements FROM conv WHERE customer = 'nodue' ORDER 
 UPDATE billing.invoices SET status = 'paid', paid_date = '2026-03-10', paid = total, due = 0 WHERE external_id = 'Q-1';
 SELECT customer, month, mrr, movements FROM conv WHERE customer = 'nodue' ORDER BY month;
 
+-- A bill from a supplier (direction payable, as Xero's ACCPAY) is not revenue: the same invoice
+-- marked payable leaves the customer no rows; marked receivable again, its rows are back.
+UPDATE billing.invoices SET direction = 'payable' WHERE external_id = 'Q-1';
+SELECT count(*) AS rows FROM conv WHERE customer = 'nodue';
+UPDATE billing.invoices SET direction = 'receivable' WHERE external_id = 'Q-1';
+SELECT count(*) AS rows FROM conv WHERE customer = 'nodue';
+
 -- C9: round(numeric, 2), half away from zero. 3 x 33.3333 = 99.9999 for [Jan 15, Feb 15): January
 -- round(99.9999 x 17/31 = 54.838654..) = 54.84, February takes the remainder 45.1599. 0.25 for
 -- [Jan 31, Feb 2): January round(0.125) = 0.13, February 0.12; -0.25: -0.13 and -0.12.

@@ -40,7 +40,9 @@ SELECT i.customer_id, 'invoice'::text AS doc_kind, i.id AS doc_id, l.id AS line_
             WHEN i.status = 'paid' OR i.due <= 0 THEN '-infinity'::date END AS paid_on
 FROM billing.invoices i
 JOIN billing.invoice_lines l ON l.invoice_id = i.id
-WHERE i.status NOT IN ('draft', 'voided', 'canceled') AND i.deleted_at IS NULL;
+WHERE i.status NOT IN ('draft', 'voided', 'canceled') AND i.deleted_at IS NULL
+  -- a bill from a supplier is a cost, not revenue
+  AND i.direction = 'receivable';
 COMMENT ON VIEW billing._revenue_invoice_lines IS 'Invoice lines that count for revenue.';
 
 CREATE VIEW billing._revenue_credit_lines AS
@@ -50,7 +52,7 @@ SELECT c.customer_id, 'credit_note'::text AS doc_kind, c.id AS doc_id, l.id AS l
        NULL::numeric AS full_period_amount, c.issue_date, NULL::date AS due_date, '-infinity'::date AS paid_on
 FROM billing.credit_notes c
 JOIN billing.credit_note_lines l ON l.credit_note_id = c.id
-WHERE c.status NOT IN ('draft', 'voided') AND c.deleted_at IS NULL;
+WHERE c.status NOT IN ('draft', 'voided') AND c.deleted_at IS NULL AND c.direction = 'receivable';
 COMMENT ON VIEW billing._revenue_credit_lines IS 'Credit-note lines that count for revenue, negated.';
 
 -- Two views and their union: a join of a few customers with one branch plans as index lookups,
