@@ -22,6 +22,7 @@ Scenarios:
     badjson     invoices page 2 is not JSON       wrongtype  one invoice's subtotal_amount is a boolean
     dupkey      one invoice has a key twice       nul        one invoice has \\u0000 in its memo
     hugenum     one amount is the JSON number 1e15 numbers   amounts as JSON numbers (exact)
+    hugeint     one amount is the JSON integer 10^15 (not a real)
     dup         each invoices page repeats the last record of the page before
     changing    after invoices page 1 is served: a new invoice is added and invoice 1 changes
     stale       from the 2nd invoices listing on: invoice 1 comes back older (and different)
@@ -290,6 +291,10 @@ class Site:
         if self.scenario == "hugenum":
             r = invoice(2)
             r["paid_amount"] = 1e15
+            self.books["invoices"].over[1] = r
+        if self.scenario == "hugeint":
+            r = invoice(2)
+            r["paid_amount"] = 10 ** 15
             self.books["invoices"].over[1] = r
         if self.scenario == "numbers":
             r = invoice(2)

@@ -19,7 +19,7 @@ CREATE FUNCTION pg_temp.held(name text) RETURNS TABLE (invoices bigint, lines bi
            (SELECT count(*) FROM billing.payments p WHERE p.source_id = billing._source_id(name))
 $$;
 
-SELECT plan(25);
+SELECT plan(29);
 
 SELECT pg_temp.src('trunc', 'trunc-d1');
 SELECT pg_temp.src('cut', 'cut-d1');
@@ -28,6 +28,7 @@ SELECT pg_temp.src('wrongtype', 'wrongtype-d1');
 SELECT pg_temp.src('dupkey', 'dupkey-d1');
 SELECT pg_temp.src('nul', 'nul-d1');
 SELECT pg_temp.src('hugenum', 'hugenum-d1');
+SELECT pg_temp.src('hugeint', 'hugeint-d1');
 SELECT pg_temp.src('numbers', 'numbers-d1');
 
 SELECT billing._start_run(billing._source_id('trunc'), 'manual') AS r1 \gset
@@ -44,6 +45,8 @@ SELECT billing._start_run(billing._source_id('nul'), 'manual') AS r6 \gset
 CALL billing._sync_run(:r6);
 SELECT billing._start_run(billing._source_id('hugenum'), 'manual') AS r7 \gset
 CALL billing._sync_run(:r7);
+SELECT billing._start_run(billing._source_id('hugeint'), 'manual') AS r8 \gset
+CALL billing._sync_run(:r8);
 
 SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :r1,
                   $$VALUES ('failed', 'source "trunc": invoices page 2: invalid JSON, page rejected')$$, 'truncated body: rejected, page named');
@@ -80,6 +83,11 @@ SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ ||
                   $$VALUES ('failed', 'source "hugenum": invoices page 1, record inv_000002: field "paid_amount" is a JSON number that cannot be exact (beyond 10^13 or more than 15 digits), page rejected')$$,
                   'an amount given as a JSON number beyond 10^13: an error, never a rounded value');
 SELECT results_eq($$SELECT * FROM pg_temp.held('hugenum')$$, $$VALUES (0::bigint, 0::bigint, 0::bigint)$$, 'the huge number''s page stored nothing');
+-- the same bound holds for an amount sent as a JSON integer (jansson reads it as an int64)
+SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :r8,
+                  $$VALUES ('failed', 'source "hugeint": invoices page 1, record inv_000002: field "paid_amount" is a JSON number that cannot be exact (beyond 10^13 or more than 15 digits), page rejected')$$,
+                  'an amount given as a JSON integer beyond 10^13: an error too');
+SELECT results_eq($$SELECT * FROM pg_temp.held('hugeint')$$, $$VALUES (0::bigint, 0::bigint, 0::bigint)$$, 'the huge integer''s page stored nothing');
 
 -- Amounts as JSON numbers that a double holds exactly to the cent are stored exactly.
 CALL billing.sync('numbers');
@@ -95,13 +103,17 @@ SELECT results_eq($$SELECT s.name, st.cursor->>'page' FROM billing._sync_state s
                     WHERE st.entity = 'invoices' AND s.name IN ('trunc', 'cut', 'badjson', 'wrongtype', 'dupkey', 'nul') ORDER BY 1$$,
                   $$VALUES ('badjson', '1'), ('cut', '1'), ('dupkey', '1'), ('nul', '1'), ('trunc', '1'), ('wrongtype', '1')$$,
                   'each failed run left its invoices checkpoint after page 1');
-UPDATE billing.sources SET base_url = regexp_replace(base_url, '/s/[a-z]+-d1$', '/s/ok-d1' || name) WHERE name IN ('trunc', 'wrongtype', 'hugenum');
+UPDATE billing.sources SET base_url = regexp_replace(base_url, '/s/[a-z]+-d1$', '/s/ok-d1' || name) WHERE name IN ('trunc', 'wrongtype', 'hugenum', 'hugeint');
 CALL billing.sync('trunc');
 CALL billing.sync('wrongtype');
 CALL billing.sync('hugenum');
+CALL billing.sync('hugeint');
 SELECT results_eq($$SELECT * FROM pg_temp.held('trunc')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, 'truncated: the rerun completes');
 SELECT results_eq($$SELECT * FROM pg_temp.held('wrongtype')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, 'wrong type: the rerun completes');
 SELECT results_eq($$SELECT * FROM pg_temp.held('hugenum')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, 'huge number: the rerun completes');
+SELECT results_eq($$SELECT * FROM pg_temp.held('hugeint')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, 'huge integer: the rerun completes');
+SELECT is((SELECT paid FROM billing.invoices WHERE source_id = billing._source_id('hugeint') AND external_id = 'inv_000002'),
+          1213.50, 'the healed invoice has its real paid amount');
 SELECT results_eq($$SELECT status, records_inserted FROM pg_temp.last('trunc')$$, $$VALUES ('succeeded', 7::bigint)$$,
                   'the rerun adds the 5 missing invoices and 2 credit notes');
 SELECT is((SELECT total FROM billing.invoices WHERE source_id = billing._source_id('hugenum') AND external_id = 'inv_000002'),
