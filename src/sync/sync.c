@@ -59,7 +59,10 @@ spi_text(int col)
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col);
 }
 
-/* Names the first option of the run's source that is unknown or of the wrong type. */
+/*
+ * Names the first option of the run's source that is unknown, of the wrong type or out of range.
+ * The request rate is bounded here because the HTTP client turns it into a gap in microseconds.
+ */
 static void
 check_options(Run *run)
 {
@@ -70,13 +73,14 @@ check_options(Run *run)
 							  " 'max_requests_per_second', 'components', 'statements', 'entities') THEN 'is not a known option'"
 							  " WHEN e.k IN ('components', 'statements') THEN 'must be true or false'"
 							  " WHEN e.k = 'entities' THEN 'must be an array of entity names'"
-							  " WHEN e.k = 'max_requests_per_second' THEN 'must be a number'"
+							  " WHEN e.k = 'max_requests_per_second' THEN 'must be 0 (no limit) or a number from 0.001 to 10000'"
 							  " ELSE 'must be a whole number' END"
 							  " FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id,"
 							  " pg_catalog.jsonb_each(s.options) e(k, v) WHERE r.id = $1 AND NOT CASE"
 							  " WHEN e.k IN ('per_page', 'overlap_seconds', 'reconcile_every')"
 							  "  THEN pg_catalog.jsonb_typeof(e.v) = 'number' AND e.v::text ~ '^-?[0-9]{1,9}$'"
-							  " WHEN e.k = 'max_requests_per_second' THEN pg_catalog.jsonb_typeof(e.v) = 'number'"
+							  " WHEN e.k = 'max_requests_per_second' THEN CASE WHEN pg_catalog.jsonb_typeof(e.v) = 'number'"
+							  "  THEN e.v::numeric = 0 OR e.v::numeric BETWEEN 0.001 AND 10000 ELSE false END"
 							  " WHEN e.k IN ('components', 'statements') THEN pg_catalog.jsonb_typeof(e.v) = 'boolean'"
 							  " WHEN e.k = 'entities' THEN pg_catalog.jsonb_typeof(e.v) = 'array'"
 							  " ELSE false END ORDER BY e.k LIMIT 1", 1, types, args, NULL, true, 1) != SPI_OK_SELECT)
