@@ -122,18 +122,35 @@ unwrap(PgbJsonCtx *ctx, json_t *item, const char *wrapper, size_t i)
 	return json_object_get(item, wrapper);
 }
 
+/* A Maxio numeric id (customer, subscription, statement): 1 to 18 digits. */
+bool
+pgb_ab_numeric_id(const char *id)
+{
+	size_t		n = strspn(id, "0123456789");
+
+	return n > 0 && n <= 18 && id[n] == '\0';
+}
+
 /* GET /subscriptions/{id}/components.json, set into the subscription's raw as "components". */
 static void
 add_components(PgbSource *src, PgbJsonCtx *pctx, json_t *sub)
 {
 	char	   *id = pgb_j_id(pctx, sub, "id", true);
-	char	   *url = psprintf("%s/subscriptions/%s/components.json", src->base_url, id);
-	char	   *what = psprintf("components of subscription %s", id);
+	char	   *url;
+	char	   *what;
 	PgbHttpResponse resp;
 	PgbJsonCtx	ctx = {src->name, "subscription components", 0, id};
 	json_t	   *root;
 	json_t	   *list;
 
+	/* the id goes into a URL path: only a subscription number may (never "1/../../x") */
+	if (!pgb_ab_numeric_id(id))
+	{
+		pctx->record = id;
+		pgb_json_fail(pctx, "id", "is not a whole number");
+	}
+	url = psprintf("%s/subscriptions/%s/components.json", src->base_url, id);
+	what = psprintf("components of subscription %s", id);
 	pgb_http_get(&src->http, url, what, &resp);
 	root = pgb_json_parse(&ctx, resp.body, resp.len);
 	list = json_array();

@@ -23,6 +23,7 @@ Scenarios:
     dupkey      one invoice has a key twice       nul        one invoice has \\u0000 in its memo
     hugenum     one amount is the JSON number 1e15 numbers   amounts as JSON numbers (exact)
     hugeint     one amount is the JSON integer 10^15 (not a real)
+    badsubid    subscription 2's id is the string "1/../../x" (it must never reach a URL path)
     dup         each invoices page repeats the last record of the page before
     changing    after invoices page 1 is served: a new invoice is added and invoice 1 changes
     stale       from the 2nd invoices listing on: invoice 1 comes back older (and different)
@@ -292,6 +293,10 @@ class Site:
             r = invoice(2)
             r["paid_amount"] = 1e15
             self.books["invoices"].over[1] = r
+        if self.scenario == "badsubid":
+            r = subscription(2)
+            r["id"] = "1/../../x"
+            self.books["subscriptions"].over[1] = {"subscription": r}
         if self.scenario == "hugeint":
             r = invoice(2)
             r["paid_amount"] = 10 ** 15

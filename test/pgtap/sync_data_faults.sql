@@ -12,6 +12,12 @@ $$;
 CREATE FUNCTION pg_temp.last(name text) RETURNS billing.sync_runs LANGUAGE sql AS $$
     SELECT * FROM billing.sync_runs WHERE source_id = billing._source_id(name) ORDER BY id DESC LIMIT 1
 $$;
+-- The fake's request paths of one scenario, in order.
+CREATE FUNCTION pg_temp.paths(scenario text) RETURNS TABLE (path text) LANGUAGE sql AS $$
+    SELECT split_part(x, ' ', 3)
+    FROM regexp_split_to_table(pg_read_file(current_setting('pgb_test.fake_dir') || '/logs/' || scenario || '.log'), E'\n') x
+    WHERE x <> ''
+$$;
 -- What a source holds: invoices, lines, payments.
 CREATE FUNCTION pg_temp.held(name text) RETURNS TABLE (invoices bigint, lines bigint, payments bigint) LANGUAGE sql AS $$
     SELECT (SELECT count(*) FROM billing.invoices i WHERE i.source_id = billing._source_id(name)),
@@ -19,7 +25,7 @@ CREATE FUNCTION pg_temp.held(name text) RETURNS TABLE (invoices bigint, lines bi
            (SELECT count(*) FROM billing.payments p WHERE p.source_id = billing._source_id(name))
 $$;
 
-SELECT plan(29);
+SELECT plan(32);
 
 SELECT pg_temp.src('trunc', 'trunc-d1');
 SELECT pg_temp.src('cut', 'cut-d1');
@@ -88,6 +94,18 @@ SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ ||
                   $$VALUES ('failed', 'source "hugeint": invoices page 1, record inv_000002: field "paid_amount" is a JSON number that cannot be exact (beyond 10^13 or more than 15 digits), page rejected')$$,
                   'an amount given as a JSON integer beyond 10^13: an error too');
 SELECT results_eq($$SELECT * FROM pg_temp.held('hugeint')$$, $$VALUES (0::bigint, 0::bigint, 0::bigint)$$, 'the huge integer''s page stored nothing');
+
+-- A subscription id that is not a number never reaches a URL path (components are fetched by id).
+SELECT pg_temp.src('badsubid', 'badsubid-d1', '{"components": true}');
+SELECT billing._start_run(billing._source_id('badsubid'), 'manual') AS r9 \gset
+CALL billing._sync_run(:r9);
+SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :r9,
+                  $$VALUES ('failed', 'source "badsubid": subscriptions page 1, record 1/../../x: field "id" is not a whole number, page rejected')$$,
+                  'a subscription id with a path in it: the page fails, naming the record');
+SELECT is((SELECT array_agg(path) FROM pg_temp.paths('badsubid-d1') WHERE path LIKE '%components%'),
+          ARRAY['/s/badsubid-d1/subscriptions/2001/components.json'], 'only the good subscription''s components were asked for');
+SELECT is((SELECT count(*)::int FROM billing.subscriptions WHERE source_id = billing._source_id('badsubid')), 0,
+          'the page with the bad id stored nothing');
 
 -- Amounts as JSON numbers that a double holds exactly to the cent are stored exactly.
 CALL billing.sync('numbers');
