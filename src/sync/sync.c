@@ -25,6 +25,12 @@
 
 PG_FUNCTION_INFO_V1(pgb_sync_run);
 
+/*
+ * Pages one pass may read: 200 million records at per_page 200, far beyond any real site, yet a
+ * server that never sends a short page cannot keep a sync going for ever.
+ */
+#define PGB_MAX_PAGES_PER_PASS 1000000
+
 typedef struct Pass
 {
 	const char *entity;
@@ -36,6 +42,9 @@ typedef struct Pass
 	int64		date0;
 	bool		reconcile;
 	bool		done;
+	/* first and last record of the previous full page ("" when unknown): a repeated page ends the pass */
+	char		prev_first[256];
+	char		prev_last[256];
 } Pass;
 
 typedef struct Run
@@ -267,7 +276,38 @@ step_begin_entity(Run *run)
 			pgb_store_clear_seen(run->src.id, p->entity);
 	}
 	p->done = false;
+	p->prev_first[0] = p->prev_last[0] = '\0';
 	progress(run, 0, &none);
+}
+
+/*
+ * A full page holding exactly the records of the page before (same first and last id) means the
+ * server ignores the page number: paging would never end.
+ */
+static void
+check_not_repeated(Run *run, PgbPage *page, long this_page)
+{
+	Pass	   *p = &run->pass;
+	PgbRows    *rows = &page->t[page->primary];
+	const char *first;
+	const char *last;
+
+	if (page->last || rows->nrows == 0)
+		return;
+	first = rows->v[0];			/* external id is column 0 of every primary table */
+	last = rows->v[(size_t) (rows->nrows - 1) * rows->ncols];
+	if (first == NULL || last == NULL)
+		return;
+	if (p->prev_first[0] && strcmp(first, p->prev_first) == 0 && strcmp(last, p->prev_last) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("source \"%s\": %s page %ld repeats page %ld, run stopped", run->src.name, p->entity,
+						this_page, this_page - 1),
+				 errdetail("Both pages are full and run from record %s to record %s; the server seems to ignore the page number.",
+						   first, last),
+				 errhint("Check that the source's base_url reaches the Advanced Billing API itself, not a proxy or cache that drops the query string.")));
+	strlcpy(p->prev_first, first, sizeof(p->prev_first));
+	strlcpy(p->prev_last, last, sizeof(p->prev_last));
 }
 
 static void
@@ -279,9 +319,18 @@ step_page(Run *run)
 	char		since[40];
 	long		this_page = p->page;
 
+	if (this_page > PGB_MAX_PAGES_PER_PASS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("source \"%s\": %s: more than %d pages in one pass, run stopped", run->src.name, p->entity,
+						PGB_MAX_PAGES_PER_PASS),
+				 errdetail("Every page so far was full (%d records); a list ends with a short or empty page.",
+						   run->src.per_page),
+				 errhint("Check that the source's base_url reaches the Advanced Billing API itself.")));
 	if (p->run_since >= 0)
 		pgb_timestamp_format(p->run_since, ' ', since, sizeof(since));
 	pgb_ab_fetch_page(&run->src, p->entity, p->run_since >= 0 ? since : NULL, this_page, &page);
+	check_not_repeated(run, &page, this_page);
 	/* the next page's request goes out now; its answer is read after this page commits */
 	if (!page.last)
 		pgb_ab_prefetch_page(&run->src, p->entity, p->run_since >= 0 ? since : NULL, this_page + 1);

@@ -19,7 +19,7 @@ CREATE FUNCTION pg_temp.last(name text) RETURNS billing.sync_runs LANGUAGE sql A
     SELECT * FROM billing.sync_runs WHERE source_id = billing._source_id(name) ORDER BY id DESC LIMIT 1
 $$;
 
-SELECT plan(32);
+SELECT plan(35);
 
 -- 429 with Retry-After in seconds: the client waits, sends nothing meanwhile, and the run completes.
 SELECT pg_temp.src('r429s', 'r429s-h1');
@@ -145,6 +145,20 @@ SELECT results_eq($$SELECT status, error, requests FROM billing.sync_runs WHERE 
                   $$VALUES ('failed', 'source "unauth": customers page 1: request failed: HTTP status 401', 1::bigint)$$,
                   '401: failed at once');
 SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :run), 'billing.set_credentials', '401: the hint names set_credentials');
+
+-- A server that ignores the page number sends the same full page for ever: the run stops at the
+-- first repeat instead of paging without end.
+SELECT pg_temp.src('samepage', 'samepage-h1');
+SELECT billing._start_run(billing._source_id('samepage'), 'manual') AS run \gset
+CALL billing._sync_run(:run);
+SELECT results_eq($$SELECT status, error, requests, pages FROM billing.sync_runs WHERE id = $$ || :run,
+                  $$VALUES ('failed', 'source "samepage": customers page 2 repeats page 1, run stopped', 2::bigint, 1::bigint)$$,
+                  'the same full page twice: the run stops at once, without asking for page 3');
+SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :run),
+               '^Both pages are full and run from record 1001 to record 1002; the server seems to ignore the page number\.\nHint: ',
+               'the detail names the repeated records');
+SELECT is((SELECT count(*)::int FROM billing.customers WHERE source_id = billing._source_id('samepage')), 2,
+          'page 1 was stored once');
 
 -- billing.sync raises after a failed run, with the run's error.
 SELECT throws_ok($$SELECT 1/0$$, '22012', NULL, 'sanity: throws_ok works');
