@@ -1,7 +1,7 @@
 -- Syncing a source on demand. Connectors register in billing._sync_run's dispatch as they land.
 
 -- Records seen by a full reconcile pass, per source and entity: what is missing at the end of the
--- pass was deleted upstream and gets a tombstone (deleted_at).
+-- pass is asked for by id, and gets a tombstone (deleted_at) only when the vendor answers 404.
 CREATE TABLE billing._sync_seen (
     source_id   bigint NOT NULL REFERENCES billing.sources (id) ON DELETE CASCADE,
     entity      text NOT NULL,

@@ -536,8 +536,8 @@ fail(PgbHttpTarget *t, const char *what, Attempt *a, int attempts, int sqlstate,
 			 hint ? errhint("%s", hint) : 0));
 }
 
-void
-pgb_http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *resp)
+static bool
+http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *resp, bool may_be_gone)
 {
 	PgbUrl		u;
 	const char *reason;
@@ -575,8 +575,10 @@ pgb_http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpRespons
 			resp->body = body_buf ? body_buf : "";
 			resp->len = a.len;
 			resp->date = a.date;
-			return;
+			return true;
 		}
+		if (may_be_gone && a.rc == CURLE_OK && a.status == 404)
+			return false;
 		if (a.too_big || a.out_of_memory || a.refused_address)
 			fail(t, what, &a, attempt + 1, ERRCODE_PROGRAM_LIMIT_EXCEEDED, NULL);
 		if (a.rc == CURLE_PEER_FAILED_VERIFICATION || a.rc == CURLE_SSL_CONNECT_ERROR ||
@@ -610,6 +612,18 @@ pgb_http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpRespons
 		t->waited_ms += wait_ms;
 		interruptible_sleep(wait_ms);
 	}
+}
+
+void
+pgb_http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *resp)
+{
+	(void) http_get(t, url, what, resp, false);
+}
+
+bool
+pgb_http_get_found(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *resp)
+{
+	return http_get(t, url, what, resp, true);
 }
 
 void

@@ -31,6 +31,9 @@ PG_FUNCTION_INFO_V1(pgb_sync_run);
  */
 #define PGB_MAX_PAGES_PER_PASS 1000000
 
+/* Records a reconcile confirms one by one (GET by id) per committed step. */
+#define PGB_VERIFY_BATCH 20
+
 typedef struct Pass
 {
 	const char *entity;
@@ -41,6 +44,12 @@ typedef struct Pass
 	int64		max_seen;
 	int64		date0;
 	bool		reconcile;
+	bool		verifying;		/* a reconcile's pages are read: confirming the unseen records */
+	bool		rail_checked;	/* the unseen records were counted against the limit */
+	bool		rail_tripped;	/* ...and were too many: the pass was reset, the run fails */
+	int64		rail_unseen;
+	int64		rail_live;
+	int64		rail_limit;
 	bool		done;
 	/* first and last record of the previous full page ("" when unknown): a repeated page ends the pass */
 	char		prev_first[256];
@@ -79,13 +88,17 @@ check_options(Run *run)
 	Datum		args[1] = {Int64GetDatum(run->run_id)};
 
 	if (SPI_execute_with_args("SELECT s.name, e.k, CASE WHEN e.k NOT IN ('per_page', 'overlap_seconds', 'reconcile_every',"
-							  " 'max_requests_per_second', 'components', 'statements', 'entities') THEN 'is not a known option'"
+							  " 'max_requests_per_second', 'components', 'statements', 'entities', 'reconcile_max_unseen')"
+							  " THEN 'is not a known option'"
 							  " WHEN e.k IN ('components', 'statements') THEN 'must be true or false'"
 							  " WHEN e.k = 'entities' THEN 'must be an array of entity names'"
+							  " WHEN e.k = 'reconcile_max_unseen' THEN 'must be a whole number, 0 or more'"
 							  " WHEN e.k = 'max_requests_per_second' THEN 'must be 0 (no limit) or a number from 0.001 to 10000'"
 							  " ELSE 'must be a whole number' END"
 							  " FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id,"
 							  " pg_catalog.jsonb_each(s.options) e(k, v) WHERE r.id = $1 AND NOT CASE"
+							  " WHEN e.k = 'reconcile_max_unseen'"
+							  "  THEN pg_catalog.jsonb_typeof(e.v) = 'number' AND e.v::text ~ '^[0-9]{1,9}$'"
 							  " WHEN e.k IN ('per_page', 'overlap_seconds', 'reconcile_every')"
 							  "  THEN pg_catalog.jsonb_typeof(e.v) = 'number' AND e.v::text ~ '^-?[0-9]{1,9}$'"
 							  " WHEN e.k = 'max_requests_per_second' THEN CASE WHEN pg_catalog.jsonb_typeof(e.v) = 'number'"
@@ -145,7 +158,8 @@ step_load(Run *run)
 							  "   CASE WHEN pg_catalog.jsonb_typeof(s.options->'entities') = 'array' THEN s.options->'entities' END) e), ''),"
 							  " (SELECT pg_catalog.count(*) FROM billing.sync_runs p WHERE p.source_id = s.id AND p.status = 'succeeded'"
 							  "   AND p.id > coalesce((SELECT pg_catalog.max(q.id) FROM billing.sync_runs q WHERE q.source_id = s.id"
-							  "   AND q.status = 'succeeded' AND q.full_reconcile), 0))"
+							  "   AND q.status = 'succeeded' AND q.full_reconcile), 0)),"
+							  " coalesce((s.options->>'reconcile_max_unseen')::integer, -1)"
 							  " FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id"
 							  " LEFT JOIN billing._credentials c ON c.source_id = s.id WHERE r.id = $1",
 							  1, types, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
@@ -166,6 +180,7 @@ step_load(Run *run)
 	run->reconcile = strcmp(spi_text(12), "t") == 0 ||
 		(run->src.reconcile_every > 0 && pg_strtoint64(spi_text(14)) >= run->src.reconcile_every - 1);
 	run->src.only = spi_text(13);
+	run->src.reconcile_max_unseen = pg_strtoint64(spi_text(15));
 	MemoryContextSwitchTo(old);
 
 	if (run->src.per_page < 1 || run->src.per_page > 200)
@@ -199,19 +214,20 @@ step_load(Run *run)
 	}
 }
 
+/* page: the last page committed; new_page: this step committed it (a reconcile's checks do not) */
 static void
-progress(Run *run, long page, PgbCounts *c)
+progress(Run *run, long page, bool new_page, PgbCounts *c)
 {
-	Oid			types[8] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		args[8] = {Int64GetDatum(run->run_id), CStringGetTextDatum(run->pass.entity), Int64GetDatum(page),
+	Oid			types[9] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, BOOLOID};
+	Datum		args[9] = {Int64GetDatum(run->run_id), CStringGetTextDatum(run->pass.entity), Int64GetDatum(page),
 		Int64GetDatum(run->src.http.requests), Int64GetDatum(c->inserted), Int64GetDatum(c->updated),
-	Int64GetDatum(c->unchanged), Int64GetDatum(c->deleted)};
+	Int64GetDatum(c->unchanged), Int64GetDatum(c->deleted), BoolGetDatum(new_page)};
 
 	if (SPI_execute_with_args("UPDATE billing.sync_runs SET current_entity = $2, current_page = $3,"
-							  " pages = pages + (CASE WHEN $3 > 0 THEN 1 ELSE 0 END), requests = $4,"
+							  " pages = pages + (CASE WHEN $9 THEN 1 ELSE 0 END), requests = $4,"
 							  " records_inserted = records_inserted + $5, records_updated = records_updated + $6,"
 							  " records_unchanged = records_unchanged + $7, records_deleted = records_deleted + $8"
-							  " WHERE id = $1", 8, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+							  " WHERE id = $1", 9, types, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "pg_billing: could not record the run's progress");
 }
 
@@ -224,8 +240,9 @@ cursor_json(Pass *p, bool settled)
 	if (settled)
 		return psprintf("{\"since\": %s}", since);
 	return psprintf("{\"since\": %s, \"run_since\": " INT64_FORMAT ", \"page\": %ld, \"max_seen\": " INT64_FORMAT
-					", \"date0\": " INT64_FORMAT ", \"reconcile\": %s}",
-					since, p->run_since, p->page - 1, p->max_seen, p->date0, p->reconcile ? "true" : "false");
+					", \"date0\": " INT64_FORMAT ", \"reconcile\": %s, \"verify\": %s}",
+					since, p->run_since, p->page - 1, p->max_seen, p->date0, p->reconcile ? "true" : "false",
+					p->verifying ? "true" : "false");
 }
 
 static void
@@ -239,8 +256,9 @@ step_begin_entity(Run *run)
 
 	p->incremental = pgb_ab_incremental(p->entity);
 	p->since = NULL;
+	p->verifying = p->rail_checked = p->rail_tripped = false;
 	if (SPI_execute_with_args("SELECT cursor->>'since', cursor->>'page', cursor->>'run_since', cursor->>'max_seen',"
-							  " cursor->>'date0', coalesce(cursor->>'reconcile', 'false')"
+							  " cursor->>'date0', coalesce(cursor->>'reconcile', 'false'), coalesce(cursor->>'verify', 'false')"
 							  " FROM billing._sync_state WHERE source_id = $1 AND entity = $2",
 							  2, types, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "pg_billing: could not read the checkpoint");
@@ -258,6 +276,8 @@ step_begin_entity(Run *run)
 			p->run_since = pg_strtoint64(spi_text(3));
 			p->max_seen = pg_strtoint64(spi_text(4));
 			p->date0 = pg_strtoint64(spi_text(5));
+			/* killed while confirming unseen records: the pages are all read, confirm the rest */
+			p->verifying = run->reconcile && strcmp(spi_text(7), "true") == 0;
 		}
 		MemoryContextSwitchTo(old);
 	}
@@ -277,7 +297,7 @@ step_begin_entity(Run *run)
 	}
 	p->done = false;
 	p->prev_first[0] = p->prev_last[0] = '\0';
-	progress(run, 0, &none);
+	progress(run, 0, false, &none);
 }
 
 /*
@@ -360,13 +380,110 @@ step_page(Run *run)
 			p->since = pstrdup(buf);
 		}
 		if (p->reconcile)
-			counts.deleted = pgb_store_tombstone_unseen(run->src.id, p->entity);
-		pgb_store_checkpoint(run->src.id, p->entity, cursor_json(p, true));
-		p->done = true;
+		{
+			/* what was not listed is confirmed record by record (step_verify) before any tombstone */
+			p->verifying = true;
+			pgb_store_checkpoint(run->src.id, p->entity, cursor_json(p, false));
+		}
+		else
+		{
+			pgb_store_checkpoint(run->src.id, p->entity, cursor_json(p, true));
+			p->done = true;
+		}
 	}
 	else
 		pgb_store_checkpoint(run->src.id, p->entity, cursor_json(p, false));
-	progress(run, this_page, &counts);
+	progress(run, this_page, true, &counts);
+}
+
+/* Ends a reconcile pass: the seen set is dropped and the checkpoint settles. */
+static void
+end_reconcile(Run *run)
+{
+	Pass	   *p = &run->pass;
+
+	pgb_store_clear_seen(run->src.id, p->entity);
+	p->verifying = false;
+	pgb_store_checkpoint(run->src.id, p->entity, cursor_json(p, true));
+	p->done = true;
+}
+
+/*
+ * A listing far shorter than the book (an empty page from a broken proxy, a wrong site) must not
+ * cost a request per record, let alone tombstones: beyond the limit the pass is reset and the run
+ * fails (step_rail_error).
+ */
+static bool
+rail_ok(Run *run)
+{
+	Pass	   *p = &run->pass;
+
+	pgb_store_unseen_stats(run->src.id, p->entity, &p->rail_unseen, &p->rail_live);
+	p->rail_limit = run->src.reconcile_max_unseen >= 0 ? run->src.reconcile_max_unseen :
+		Max(100, p->rail_live / 10);
+	p->rail_checked = true;
+	return p->rail_unseen <= p->rail_limit;
+}
+
+/*
+ * One batch of the records a reconcile did not see, each asked for by id: a 404 gets a tombstone,
+ * a record that is there is stored as usual (it had moved to a page already read). The batch, its
+ * tombstones and its seen marks commit together, so a killed run confirms only the rest.
+ */
+static void
+step_verify(Run *run)
+{
+	Pass	   *p = &run->pass;
+	PgbCounts	counts = {0};
+	PgbPage		page;
+	char	  **ids;
+	char	  **gone;
+	char	  **alive;
+	int			n,
+				ngone = 0,
+				nalive = 0;
+
+	if (!p->rail_checked && !rail_ok(run))
+	{
+		p->rail_tripped = true;
+		end_reconcile(run);
+		return;
+	}
+	n = pgb_store_unseen_batch(run->src.id, p->entity, PGB_VERIFY_BATCH, &ids);
+	if (n == 0)
+	{
+		end_reconcile(run);
+		progress(run, p->page - 1, false, &counts);
+		return;
+	}
+	gone = palloc(sizeof(char *) * n);
+	alive = palloc(sizeof(char *) * n);
+	pgb_ab_page_init(&page, p->entity);
+	for (int i = 0; i < n; i++)
+	{
+		if (pgb_ab_fetch_record(&run->src, p->entity, ids[i], &page))
+			alive[nalive++] = ids[i];
+		else
+			gone[ngone++] = ids[i];
+	}
+	pgb_store_page(run->src.id, &page, &counts);
+	pgb_store_mark_seen_ids(run->src.id, p->entity, alive, nalive);
+	counts.deleted = pgb_store_tombstone(run->src.id, p->entity, gone, ngone);
+	progress(run, p->page - 1, false, &counts);
+}
+
+static void
+step_rail_error(Run *run)
+{
+	Pass	   *p = &run->pass;
+
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("source \"%s\": reconcile of %s stopped: %lld of %lld records were not listed, none was marked deleted",
+					run->src.name, p->entity, (long long) p->rail_unseen, (long long) p->rail_live),
+			 errdetail("A reconcile confirms at most %lld unlisted records one by one (option reconcile_max_unseen, by default the larger of 100 and 10%% of the live records).",
+					   (long long) p->rail_limit),
+			 errhint("Check that the source's base_url and API key reach the right site and that its lists are complete. If that many records really were deleted upstream, raise option reconcile_max_unseen for one run.")));
 }
 
 /*
@@ -487,10 +604,13 @@ sync_all(Run *run)
 		while (!run->pass.done)
 		{
 			defer_revenue_refresh();
-			if ((err = run_step(run, step_page)) != NULL)
+			if ((err = run_step(run, run->pass.verifying ? step_verify : step_page)) != NULL)
 				return err;
 			SPI_commit();
 		}
+		/* the pass was reset and committed; the run fails with the reason */
+		if (run->pass.rail_tripped)
+			return run_step(run, step_rail_error);
 	}
 	return NULL;
 }

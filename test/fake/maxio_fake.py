@@ -30,6 +30,10 @@ Scenarios:
     stale       from the 2nd invoices listing on: invoice 1 comes back older (and different)
     voided      from the 2nd invoices listing on: invoice 2 is voided
     deleted     from the 2nd customers listing on: customer 5 is gone
+    shift       the same, and in the 2nd listing, after page 1: customer 2 is deleted (customer 3
+                moves back onto page 1, already read)
+    emptylist   150 customers; from the 2nd customers listing on, the listing is empty (the records
+                are still there when asked for one by one; customer 1100's first 4 GETs answer 500)
     slow        every response waits 3 s          hang        every response waits 10 minutes
     redirect    every request answered 302 to another host
     bench<N>    N invoices with 3 lines each, made on the fly (benchmark)
@@ -37,6 +41,9 @@ Scenarios:
                 realistic two-year book, and the same book the tests also load by hand)
     fuzz<S>     every page: about one value in twenty replaced by an odd one (seeded by S); some
                 seeds also truncate the body or flip a byte
+
+Single records: GET /<entity>/<id>.json (customers, subscriptions, statements by id; invoices and
+credit notes by uid) answers the record as the book holds it now, or 404 when it is gone.
 
 Every request is appended to <log-dir>/<key>.log as "<unix time> <status> <path>?<query> <client
 port>" (never a credential; the port tells connections apart), so tests can read what was asked with pg_read_file().
@@ -271,6 +278,8 @@ class Site:
         self.lock = threading.Lock()
         self.hits = {}
         nc, ns = (NC, NS) if self.scenario != "bench" else (max(1, n_inv // 20), max(1, n_inv // 10))
+        if self.scenario == "emptylist":
+            nc = 150            # more than a reconcile confirms one by one by default
         self.books = {
             "customers": Book(nc, lambda i: {"customer": customer(i)},
                               lambda i: T0 + dt.timedelta(hours=i, minutes=i)),
@@ -363,6 +372,8 @@ def list_page(s, entity, q):
             if u is not None and dt.datetime.fromisoformat(u) < since:
                 continue
         recs.append(r)
+    if s.scenario == "emptylist" and entity == "customers" and s.hits.get("customers-listing", 0) >= 2:
+        recs = []               # a broken server: the listing is empty, the records are there
     if q.get("direction", ["asc"])[0] == "desc":
         recs.reverse()
     return recs[(page - 1) * per_page: page * per_page]
@@ -379,11 +390,14 @@ def mutate_before(s, entity, page):
             s.books["invoices"].over[1] = r
     if entity == "customers" and page == 1:
         n = s.hit("customers-listing")
-        if s.scenario == "deleted" and n >= 2:
+        if s.scenario in ("deleted", "shift") and n >= 2:
             s.books["customers"].over[4] = None
 
 
 def mutate_after(s, entity, page):
+    if s.scenario == "shift" and entity == "customers" and page == 1 and s.hits.get("customers-listing") == 2:
+        # deleted between two page reads: customer 1003 moves back onto page 1, already read
+        s.books["customers"].over[1] = None
     if s.scenario == "changing" and entity == "invoices" and page == 1 and s.hit("changing") == 1:
         b = s.books["invoices"]
         late = T0 + dt.timedelta(days=500)
@@ -396,6 +410,23 @@ def mutate_after(s, entity, page):
         new["created_at"] = ts(late)
         new["updated_at"] = ts(late)
         b.extra.append(new)
+
+
+def find_record(s, entity, rid):
+    """GET /<entity>/<id>.json: the record as the spec's read endpoints give it ({"customer": {...}},
+    {"subscription": {...}}, {"statement": {...}}; invoices and credit notes bare), or None (404)."""
+    book = s.books[entity]
+    for i in range(book.size()):
+        r = book.get(i)
+        if r is None:
+            continue
+        inner = r
+        for w in ("customer", "subscription", "statement"):
+            if isinstance(r, dict) and w in r and len(r) == 1:
+                inner = r[w]
+        if str(inner.get("uid", inner.get("id"))) == rid:
+            return r
+    return None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -472,6 +503,14 @@ class Handler(BaseHTTPRequestHandler):
         cm = re.match(r"^/subscriptions/(\d+)/components\.json$", path)
         if cm:
             return self.reply(key, 200, [] if s.scenario == "book" else components(int(cm.group(1)) - 2000))
+        rm = re.match(r"^/(customers|subscriptions|invoices|credit_notes|statements)/([A-Za-z0-9_]+)\.json$", path)
+        if rm:
+            if s.scenario == "emptylist" and rm.group(2) == "1100" and s.hit("get-1100") <= 4:
+                return self.reply(key, 500, {"errors": ["boom"]})     # fails a run mid-check once
+            rec = find_record(s, rm.group(1), rm.group(2))
+            if rec is None:
+                return self.reply(key, 404, {"errors": ["Not Found"]})
+            return self.reply(key, 200, rec)
         em = re.match(r"^/(customers|subscriptions|invoices|credit_notes|statements)\.json$", path)
         if not em:
             return self.reply(key, 404, {"errors": ["Not found"]})
