@@ -32,6 +32,8 @@ Scenarios:
     deleted     from the 2nd customers listing on: customer 5 is gone
     shift       the same, and in the 2nd listing, after page 1: customer 2 is deleted (customer 3
                 moves back onto page 1, already read)
+    hidden      from the 2nd listing of each entity on: one record of each is left out of the list
+                (customer 1002, subscription 2002, inv_000003, cn_000001, statement 79002)
     emptylist   150 customers; from the 2nd customers listing on, the listing is empty (the records
                 are still there when asked for one by one; customer 1100's first 4 GETs answer 500)
     slow        every response waits 3 s          hang        every response waits 10 minutes
@@ -372,6 +374,8 @@ def list_page(s, entity, q):
             if u is not None and dt.datetime.fromisoformat(u) < since:
                 continue
         recs.append(r)
+    if s.scenario == "hidden" and s.hits.get("list-" + entity, 0) >= 2:
+        recs = [r for r in recs if str(record_id(r)) not in HIDDEN]
     if s.scenario == "emptylist" and entity == "customers" and s.hits.get("customers-listing", 0) >= 2:
         recs = []               # a broken server: the listing is empty, the records are there
     if q.get("direction", ["asc"])[0] == "desc":
@@ -412,19 +416,24 @@ def mutate_after(s, entity, page):
         b.extra.append(new)
 
 
+HIDDEN = {"1002", "2002", "inv_000003", "cn_000001", "79002"}
+
+
+def record_id(r):
+    inner = r
+    for w in ("customer", "subscription", "statement"):
+        if isinstance(r, dict) and w in r and len(r) == 1:
+            inner = r[w]
+    return inner.get("uid", inner.get("id"))
+
+
 def find_record(s, entity, rid):
     """GET /<entity>/<id>.json: the record as the spec's read endpoints give it ({"customer": {...}},
     {"subscription": {...}}, {"statement": {...}}; invoices and credit notes bare), or None (404)."""
     book = s.books[entity]
     for i in range(book.size()):
         r = book.get(i)
-        if r is None:
-            continue
-        inner = r
-        for w in ("customer", "subscription", "statement"):
-            if isinstance(r, dict) and w in r and len(r) == 1:
-                inner = r[w]
-        if str(inner.get("uid", inner.get("id"))) == rid:
+        if r is not None and str(record_id(r)) == rid:
             return r
     return None
 
@@ -520,6 +529,8 @@ class Handler(BaseHTTPRequestHandler):
             fault = self.invoice_fault(s, key, page)
             if fault:
                 return
+        if page == 1:
+            s.hit("list-" + entity)
         mutate_before(s, entity, page)
         if s.bench and not q.get("start_datetime") and BENCH_DIR:
             f = os.path.join(BENCH_DIR, "%d-%s-%d-%s.json" % (s.n_inv, entity, page, q.get("per_page", ["20"])[0]))

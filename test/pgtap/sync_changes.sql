@@ -32,7 +32,7 @@ CREATE FUNCTION pg_temp.inv(name text, uid text) RETURNS billing.invoices LANGUA
     SELECT * FROM billing.invoices WHERE source_id = billing._source_id(name) AND external_id = uid
 $$;
 
-SELECT plan(34);
+SELECT plan(37);
 
 -- A record on two pages: stored once, counted as unchanged the second time.
 SELECT pg_temp.src('dup', 'dup-c1');
@@ -111,6 +111,25 @@ SELECT is((SELECT array_agg(path ORDER BY path) FROM pg_temp.paths('shift-c1') W
 CALL billing.sync('shift', true);
 SELECT is(pg_temp.tombstones('shift'), ARRAY['1002', '1005'], 'the next reconcile finds the customer deleted between pages');
 SELECT is((SELECT count(*)::int FROM billing._sync_seen), 0, 'the reconcile work table is emptied');
+
+-- Records left out of a reconcile's listing but there when asked for by id, one of each entity:
+-- each read endpoint's shape goes through the usual mapping, and nothing is tombstoned.
+SELECT pg_temp.src('hidden', 'hidden-c1', '{"statements": true, "components": true}');
+CALL billing.sync('hidden');
+CALL billing.sync('hidden', true);
+SELECT results_eq($$SELECT status, records_inserted, records_updated, records_unchanged, records_deleted FROM pg_temp.last('hidden')$$,
+                  $$VALUES ('succeeded', 0::bigint, 0::bigint, 22::bigint, 0::bigint)$$,
+                  'unlisted but alive: 17 records listed and 5 read by id, all unchanged, none deleted');
+SELECT is((SELECT array_agg(path ORDER BY path) FROM pg_temp.paths('hidden-c1') WHERE path ~ '^/s/hidden-c1/[a-z_]+/[^/]+\.json$'),
+          ARRAY['/s/hidden-c1/credit_notes/cn_000001.json', '/s/hidden-c1/customers/1002.json', '/s/hidden-c1/invoices/inv_000003.json',
+                '/s/hidden-c1/statements/79002.json', '/s/hidden-c1/subscriptions/2002.json'],
+          'each unlisted record was asked for at its read endpoint');
+SELECT is((SELECT count(*)::int FROM (SELECT deleted_at FROM billing.customers WHERE source_id = billing._source_id('hidden')
+           UNION ALL SELECT deleted_at FROM billing.subscriptions WHERE source_id = billing._source_id('hidden')
+           UNION ALL SELECT deleted_at FROM billing.invoices WHERE source_id = billing._source_id('hidden')
+           UNION ALL SELECT deleted_at FROM billing.credit_notes WHERE source_id = billing._source_id('hidden')
+           UNION ALL SELECT deleted_at FROM billing.statements WHERE source_id = billing._source_id('hidden')) x
+           WHERE deleted_at IS NOT NULL), 0, 'no record of any entity was tombstoned');
 
 -- A server that lists nothing for a populated source: nothing is tombstoned and nothing is asked
 -- one by one beyond the limit (by default the larger of 100 and 10% of the live records).
