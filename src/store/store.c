@@ -17,7 +17,7 @@ typedef enum
 {
 	P_PLACEHOLDERS, P_CUSTOMERS, P_PRODUCTS, P_SUBSCRIPTIONS, P_INVOICES, P_DEL_INV_LINES, P_INV_LINES,
 	P_PAYMENTS, P_REFUNDS, P_CREDIT_NOTES, P_DEL_CN_LINES, P_CN_LINES, P_ALLOCATIONS, P_STATEMENTS,
-	P_MARK_SEEN, P_CLEAR_SEEN, P_CHECKPOINT, P_COUNT
+	P_STATEMENTS_UNMATCHED, P_MARK_SEEN, P_CLEAR_SEEN, P_CHECKPOINT, P_COUNT
 } PlanId;
 
 static SPIPlanPtr plans[P_COUNT];
@@ -170,6 +170,29 @@ store_credit_notes(int64 source_id, PgbPage *page, PgbCounts *counts)
 				  &page->t[PGB_T_ALLOCATIONS]);
 }
 
+/*
+ * A statement takes its customer and currency from its subscription: one whose subscription is
+ * not stored (or has no currency) waits for a later run. It is counted as skipped, never as
+ * unchanged, and the first one is named so that the run can say so.
+ */
+static void
+store_statements(int64 source_id, PgbRows *st, PgbCounts *counts)
+{
+	Datum		args[3] = {Int64GetDatum(source_id), column(st, C_STM_EXT), column(st, C_STM_SUBSCRIPTION)};
+	int64		skipped;
+
+	if (SPI_execute_plan(plan(P_STATEMENTS_UNMATCHED, SQL_STATEMENTS_UNMATCHED, 3, 0), args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pg_billing: could not match statements to subscriptions");
+	skipped = (int64) SPI_processed;
+	if (skipped > 0 && counts->skipped_example == NULL)
+		counts->skipped_example = psprintf("statement %s of subscription %s",
+										   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+										   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+	exec_rows(plan(P_STATEMENTS, SQL_STATEMENTS, 1 + C_STM_N, 0), source_id, NULL, st);
+	(void) count_returned(st->nrows - (int) skipped, counts);
+	counts->skipped += skipped;
+}
+
 void
 pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts)
 {
@@ -194,10 +217,7 @@ pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts)
 	if (t[PGB_T_CREDIT_NOTES].nrows > 0)
 		store_credit_notes(source_id, page, counts);
 	if (t[PGB_T_STATEMENTS].nrows > 0)
-	{
-		exec_rows(plan(P_STATEMENTS, SQL_STATEMENTS, 1 + C_STM_N, 0), source_id, NULL, &t[PGB_T_STATEMENTS]);
-		(void) count_returned(t[PGB_T_STATEMENTS].nrows, counts);
-	}
+		store_statements(source_id, &t[PGB_T_STATEMENTS], counts);
 }
 
 void

@@ -12,6 +12,8 @@ typedef struct PgbCounts
 	int64		updated;
 	int64		unchanged;
 	int64		deleted;
+	int64		skipped;		/* received but not stored (statement of an unknown subscription) */
+	char	   *skipped_example;	/* the first of them, named for the run's warnings */
 } PgbCounts;
 
 /* Upserts every table of a page; counts the entity's own records. Never moves a row backwards. */

@@ -51,6 +51,7 @@ typedef struct Pass
 	int64		rail_live;
 	int64		rail_limit;
 	bool		done;
+	bool		warned;			/* the run's warnings already name a skipped record of this entity */
 	/* first and last record of the previous full page ("" when unknown): a repeated page ends the pass */
 	char		prev_first[256];
 	char		prev_last[256];
@@ -214,20 +215,43 @@ step_load(Run *run)
 	}
 }
 
+/* The first record of the entity that this run received but could not store, said once per entity. */
+static char *
+skipped_warning(Run *run, PgbCounts *c)
+{
+	char	   *w;
+
+	if (c->skipped == 0 || c->skipped_example == NULL || run->pass.warned)
+		return NULL;
+	run->pass.warned = true;
+	w = psprintf("%s: %s was not stored: the subscription is not synced or has no currency; it is read again next run",
+				 run->pass.entity, c->skipped_example);
+	ereport(WARNING,
+			(errcode(ERRCODE_WARNING),
+			 errmsg("source \"%s\": %s", run->src.name, w),
+			 errdetail("records_skipped in billing.sync_runs counts every such record.")));
+	return w;
+}
+
 /* page: the last page committed; new_page: this step committed it (a reconcile's checks do not) */
 static void
 progress(Run *run, long page, bool new_page, PgbCounts *c)
 {
-	Oid			types[9] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, BOOLOID};
-	Datum		args[9] = {Int64GetDatum(run->run_id), CStringGetTextDatum(run->pass.entity), Int64GetDatum(page),
+	char	   *warning = skipped_warning(run, c);
+	Oid			types[11] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, BOOLOID, INT8OID, TEXTOID};
+	Datum		args[11] = {Int64GetDatum(run->run_id), CStringGetTextDatum(run->pass.entity), Int64GetDatum(page),
 		Int64GetDatum(run->src.http.requests), Int64GetDatum(c->inserted), Int64GetDatum(c->updated),
-	Int64GetDatum(c->unchanged), Int64GetDatum(c->deleted), BoolGetDatum(new_page)};
+		Int64GetDatum(c->unchanged), Int64GetDatum(c->deleted), BoolGetDatum(new_page), Int64GetDatum(c->skipped),
+	warning ? CStringGetTextDatum(warning) : (Datum) 0};
+	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', warning ? ' ' : 'n'};
 
 	if (SPI_execute_with_args("UPDATE billing.sync_runs SET current_entity = $2, current_page = $3,"
 							  " pages = pages + (CASE WHEN $9 THEN 1 ELSE 0 END), requests = $4,"
 							  " records_inserted = records_inserted + $5, records_updated = records_updated + $6,"
-							  " records_unchanged = records_unchanged + $7, records_deleted = records_deleted + $8"
-							  " WHERE id = $1", 9, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+							  " records_unchanged = records_unchanged + $7, records_deleted = records_deleted + $8,"
+							  " records_skipped = records_skipped + $10,"
+							  " warnings = CASE WHEN $11 IS NULL THEN warnings ELSE pg_catalog.concat_ws(E'\\n', warnings, $11) END"
+							  " WHERE id = $1", 11, types, args, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "pg_billing: could not record the run's progress");
 }
 
@@ -256,7 +280,7 @@ step_begin_entity(Run *run)
 
 	p->incremental = pgb_ab_incremental(p->entity);
 	p->since = NULL;
-	p->verifying = p->rail_checked = p->rail_tripped = false;
+	p->verifying = p->rail_checked = p->rail_tripped = p->warned = false;
 	if (SPI_execute_with_args("SELECT cursor->>'since', cursor->>'page', cursor->>'run_since', cursor->>'max_seen',"
 							  " cursor->>'date0', coalesce(cursor->>'reconcile', 'false'), coalesce(cursor->>'verify', 'false')"
 							  " FROM billing._sync_state WHERE source_id = $1 AND entity = $2",

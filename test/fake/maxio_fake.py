@@ -23,6 +23,7 @@ Scenarios:
     dupkey      one invoice has a key twice       nul        one invoice has \\u0000 in its memo
     hugenum     one amount is the JSON number 1e15 numbers   amounts as JSON numbers (exact)
     hugeint     one amount is the JSON integer 10^15 (not a real)
+    orphan      one more statement (79099), of a subscription (2099) that no listing has
     samepage    customers: every page number gets page 1 (full), so paging would never end
     badsubid    subscription 2's id is the string "1/../../x" (it must never reach a URL path)
     dup         each invoices page repeats the last record of the page before
@@ -305,6 +306,10 @@ class Site:
             r = invoice(2)
             r["paid_amount"] = 1e15
             self.books["invoices"].over[1] = r
+        if self.scenario == "orphan":
+            r = statement(1)
+            r.update({"id": 79099, "subscription_id": 2099})     # a subscription the site does not list
+            self.books["statements"].extra.append({"statement": r})
         if self.scenario == "badsubid":
             r = subscription(2)
             r["id"] = "1/../../x"
