@@ -17,6 +17,7 @@ Scenarios:
     r429s       first try of invoices page 1: 429, Retry-After: 1 (seconds)
     r429d       the same with Retry-After as an HTTP date (2 s ahead)
     e503        first 2 tries of invoices page 2: 503       unauth     every request 401
+    drop        first 2 tries of invoices page 2: the connection is closed without an answer
     e500        invoices page 2 always 500        trunc      invoices page 2 cut in half (valid HTTP)
     cut         invoices page 2 promises more bytes than it sends, then closes
     badjson     invoices page 2 is not JSON       wrongtype  one invoice's subtotal_amount is a boolean
@@ -48,7 +49,7 @@ Scenarios:
 Single records: GET /<entity>/<id>.json (customers, subscriptions, statements by id; invoices and
 credit notes by uid) answers the record as the book holds it now, or 404 when it is gone.
 
-Every request is appended to <log-dir>/<key>.log as "<unix time> <status> <path>?<query> <client
+Every request is appended to <log-dir>/<key>.log as "<unix time of arrival> <status> <path>?<query> <client
 port>" (never a credential; the port tells connections apart), so tests can read what was asked with pg_read_file().
 """
 import argparse
@@ -464,7 +465,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)
         with open(os.path.join(LOG_DIR, safe + ".log"), "a") as f:
-            f.write("%.3f %d %s %d\n" % (time.time(), status, self.path, self.client_address[1]))
+            f.write("%.3f %d %s %d\n" % (self.arrived, status, self.path, self.client_address[1]))
 
     def reply(self, key, status, body, headers=None, length=None):
         data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
@@ -482,6 +483,7 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     def do_GET(self):
+        self.arrived = time.time()      # logged: when the request came, not when it was answered
         try:
             self.handle_get()
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
@@ -574,6 +576,10 @@ class Handler(BaseHTTPRequestHandler):
             return True
         if sc == "e503" and page == 2 and n <= 2:
             self.reply(key, 503, {"errors": ["unavailable"]})
+            return True
+        if sc == "drop" and page == 2 and n <= 2:
+            self.record(key, 0)
+            self.close_connection = True        # no answer at all: the client sees an empty reply
             return True
         if sc == "e500" and page == 2:
             self.reply(key, 500, {"errors": ["boom"]})

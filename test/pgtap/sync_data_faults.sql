@@ -25,7 +25,7 @@ CREATE FUNCTION pg_temp.held(name text) RETURNS TABLE (invoices bigint, lines bi
            (SELECT count(*) FROM billing.payments p WHERE p.source_id = billing._source_id(name))
 $$;
 
-SELECT plan(32);
+SELECT plan(36);
 
 SELECT pg_temp.src('trunc', 'trunc-d1');
 SELECT pg_temp.src('cut', 'cut-d1');
@@ -121,13 +121,21 @@ SELECT results_eq($$SELECT s.name, st.cursor->>'page' FROM billing._sync_state s
                     WHERE st.entity = 'invoices' AND s.name IN ('trunc', 'cut', 'badjson', 'wrongtype', 'dupkey', 'nul') ORDER BY 1$$,
                   $$VALUES ('badjson', '1'), ('cut', '1'), ('dupkey', '1'), ('nul', '1'), ('trunc', '1'), ('wrongtype', '1')$$,
                   'each failed run left its invoices checkpoint after page 1');
-UPDATE billing.sources SET base_url = regexp_replace(base_url, '/s/[a-z]+-d1$', '/s/ok-d1' || name) WHERE name IN ('trunc', 'wrongtype', 'hugenum', 'hugeint');
+UPDATE billing.sources SET base_url = regexp_replace(base_url, '/s/[a-z]+-d1$', '/s/ok-d1' || name) WHERE name IN ('trunc', 'cut', 'badjson', 'wrongtype', 'dupkey', 'nul', 'hugenum', 'hugeint');
 CALL billing.sync('trunc');
+CALL billing.sync('cut');
+CALL billing.sync('badjson');
 CALL billing.sync('wrongtype');
+CALL billing.sync('dupkey');
+CALL billing.sync('nul');
 CALL billing.sync('hugenum');
 CALL billing.sync('hugeint');
 SELECT results_eq($$SELECT * FROM pg_temp.held('trunc')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, 'truncated: the rerun completes');
+SELECT results_eq($$SELECT * FROM pg_temp.held('cut')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, 'cut mid-transfer: the rerun completes');
+SELECT results_eq($$SELECT * FROM pg_temp.held('badjson')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, 'not JSON: the rerun completes');
 SELECT results_eq($$SELECT * FROM pg_temp.held('wrongtype')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, 'wrong type: the rerun completes');
+SELECT results_eq($$SELECT * FROM pg_temp.held('dupkey')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, 'duplicate key: the rerun completes');
+SELECT results_eq($$SELECT * FROM pg_temp.held('nul')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, '\u0000: the rerun completes');
 SELECT results_eq($$SELECT * FROM pg_temp.held('hugenum')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, 'huge number: the rerun completes');
 SELECT results_eq($$SELECT * FROM pg_temp.held('hugeint')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, 'huge integer: the rerun completes');
 SELECT is((SELECT paid FROM billing.invoices WHERE source_id = billing._source_id('hugeint') AND external_id = 'inv_000002'),
