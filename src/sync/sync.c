@@ -4,6 +4,8 @@
  * request. Each page runs in a subtransaction so that a failure is recorded in billing.sync_runs
  * and everything committed before it stays; no snapshot, xid or lock is held while waiting on the
  * network (the transaction after a commit has done nothing yet when the next request goes out).
+ * A full reconcile ends each entity with step_verify: records its listing did not show are asked
+ * for by id, in committed batches, and only a 404 sets deleted_at.
  */
 #include "postgres.h"
 
