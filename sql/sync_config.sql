@@ -13,6 +13,13 @@ SELECT billing.add_source('cfg_type', 'advanced_billing', 'https://acme.chargify
                           '{"per_page": "many"}') > 0 AS added;
 SELECT billing.add_source('cfg_typo', 'advanced_billing', 'https://acme.chargify.com', '{"api_key": "not-a-real-key"}',
                           '{"perpage": 100}') > 0 AS added;
+-- a request rate too small or too large for the client (it would overflow the gap between requests)
+SELECT billing.add_source('cfg_rate_tiny', 'advanced_billing', 'https://acme.chargify.com', '{"api_key": "not-a-real-key"}',
+                          '{"max_requests_per_second": 1e-300}') > 0 AS added;
+SELECT billing.add_source('cfg_rate_big', 'advanced_billing', 'https://acme.chargify.com', '{"api_key": "not-a-real-key"}',
+                          '{"max_requests_per_second": 10001}') > 0 AS added;
+SELECT billing.add_source('cfg_unseen', 'advanced_billing', 'https://acme.chargify.com', '{"api_key": "not-a-real-key"}',
+                          '{"reconcile_max_unseen": -5}') > 0 AS added;
 SELECT billing.add_source('cfg_pax8', 'pax8', 'https://api.pax8.com', '{"client_id": "a", "client_secret": "b"}') > 0 AS added;
 -- a source without an api_key is refused when it is added, naming only the missing field
 SELECT billing.add_source('cfg_nokey', 'advanced_billing', 'https://acme.chargify.com', '{"apikey": "typo"}');
@@ -32,10 +39,16 @@ SELECT r.id AS run FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.s
 CALL billing._sync_run(:run);
 SELECT r.id AS run FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id WHERE s.name = 'cfg_pax8' \gset
 CALL billing._sync_run(:run);
+SELECT r.id AS run FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id WHERE s.name = 'cfg_rate_tiny' \gset
+CALL billing._sync_run(:run);
+SELECT r.id AS run FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id WHERE s.name = 'cfg_rate_big' \gset
+CALL billing._sync_run(:run);
+SELECT r.id AS run FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id WHERE s.name = 'cfg_unseen' \gset
+CALL billing._sync_run(:run);
 SELECT s.name, r.status, r.requests, r.pages, r.error
 FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id WHERE s.name LIKE 'cfg\_%' ORDER BY s.name;
 SELECT s.name, r.error_detail
-FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id WHERE s.name IN ('cfg_http', 'cfg_type') ORDER BY s.name;
+FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id WHERE s.name IN ('cfg_http', 'cfg_type', 'cfg_rate_tiny') ORDER BY s.name;
 -- a sync commits page by page, so it cannot run inside a transaction block
 BEGIN;
 CALL billing.sync('cfg_http');

@@ -122,18 +122,35 @@ unwrap(PgbJsonCtx *ctx, json_t *item, const char *wrapper, size_t i)
 	return json_object_get(item, wrapper);
 }
 
+/* A Maxio numeric id (customer, subscription, statement): 1 to 18 digits. */
+bool
+pgb_ab_numeric_id(const char *id)
+{
+	size_t		n = strspn(id, "0123456789");
+
+	return n > 0 && n <= 18 && id[n] == '\0';
+}
+
 /* GET /subscriptions/{id}/components.json, set into the subscription's raw as "components". */
 static void
 add_components(PgbSource *src, PgbJsonCtx *pctx, json_t *sub)
 {
 	char	   *id = pgb_j_id(pctx, sub, "id", true);
-	char	   *url = psprintf("%s/subscriptions/%s/components.json", src->base_url, id);
-	char	   *what = psprintf("components of subscription %s", id);
+	char	   *url;
+	char	   *what;
 	PgbHttpResponse resp;
 	PgbJsonCtx	ctx = {src->name, "subscription components", 0, id};
 	json_t	   *root;
 	json_t	   *list;
 
+	/* the id goes into a URL path: only a subscription number may (never "1/../../x") */
+	if (!pgb_ab_numeric_id(id))
+	{
+		pctx->record = id;
+		pgb_json_fail(pctx, "id", "is not a whole number");
+	}
+	url = psprintf("%s/subscriptions/%s/components.json", src->base_url, id);
+	what = psprintf("components of subscription %s", id);
 	pgb_http_get(&src->http, url, what, &resp);
 	root = pgb_json_parse(&ctx, resp.body, resp.len);
 	list = json_array();
@@ -193,6 +210,16 @@ map_records(PgbSource *src, PgbJsonCtx *ctx, const char *entity, json_t *records
 }
 
 void
+pgb_ab_page_init(PgbPage *page, const char *entity)
+{
+	pgb_page_init(page);
+	page->primary = strcmp(entity, "customers") == 0 ? PGB_T_CUSTOMERS :
+		strcmp(entity, "subscriptions") == 0 ? PGB_T_SUBSCRIPTIONS :
+		strcmp(entity, "invoices") == 0 ? PGB_T_INVOICES :
+		strcmp(entity, "credit_notes") == 0 ? PGB_T_CREDIT_NOTES : PGB_T_STATEMENTS;
+}
+
+void
 pgb_ab_fetch_page(PgbSource *src, const char *entity, const char *since, long page, PgbPage *out)
 {
 	char	   *url = list_url(src, entity, since, page);
@@ -201,11 +228,7 @@ pgb_ab_fetch_page(PgbSource *src, const char *entity, const char *since, long pa
 	PgbJsonCtx	ctx = {src->name, entity, page, NULL};
 	json_t	   *root;
 
-	pgb_page_init(out);
-	out->primary = strcmp(entity, "customers") == 0 ? PGB_T_CUSTOMERS :
-		strcmp(entity, "subscriptions") == 0 ? PGB_T_SUBSCRIPTIONS :
-		strcmp(entity, "invoices") == 0 ? PGB_T_INVOICES :
-		strcmp(entity, "credit_notes") == 0 ? PGB_T_CREDIT_NOTES : PGB_T_STATEMENTS;
+	pgb_ab_page_init(out, entity);
 
 	pgb_http_get(&src->http, url, what, &resp);
 	out->remote_date = resp.date;
@@ -222,6 +245,74 @@ pgb_ab_fetch_page(PgbSource *src, const char *entity, const char *since, long pa
 		json_decref(root);
 	}
 	PG_END_TRY();
+}
+
+/* A record id as one URL path segment: anything but [A-Za-z0-9_-] is percent-encoded ("/", "."). */
+static void
+append_path_segment(StringInfo url, const char *id)
+{
+	for (const unsigned char *p = (const unsigned char *) id; *p; p++)
+	{
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-')
+			appendStringInfoChar(url, (char) *p);
+		else
+			appendStringInfo(url, "%%%02X", *p);
+	}
+}
+
+/* The object of a single-record response: {"customer": {...}}, or the bare invoice / credit note. */
+static json_t *
+record_of(PgbJsonCtx *ctx, json_t *root, const char *wrapper)
+{
+	json_t	   *inner = wrapper ? json_object_get(root, wrapper) : root;
+
+	if (!json_is_object(root) || !json_is_object(inner))
+		pgb_json_fail(ctx, wrapper ? wrapper : "(response)", "is missing or not an object");
+	return inner;
+}
+
+bool
+pgb_ab_fetch_record(PgbSource *src, const char *entity, const char *external_id, PgbPage *out)
+{
+	StringInfoData url;
+	char	   *what = psprintf("%s record %s", entity, external_id);
+	PgbHttpResponse resp;
+	PgbJsonCtx	ctx = {src->name, entity, 0, external_id};
+	json_t	   *root;
+
+	initStringInfo(&url);
+	appendStringInfo(&url, "%s/%s/", src->base_url, entity);
+	append_path_segment(&url, external_id);
+	appendStringInfoString(&url, ".json");
+	if (!pgb_http_get_found(&src->http, url.data, what, &resp))
+		return false;
+	root = pgb_json_parse(&ctx, resp.body, resp.len);
+	PG_TRY();
+	{
+		if (strcmp(entity, "customers") == 0)
+			pgb_ab_map_customer(&ctx, record_of(&ctx, root, "customer"), out);
+		else if (strcmp(entity, "subscriptions") == 0)
+		{
+			json_t	   *sub = record_of(&ctx, root, "subscription");
+
+			if (src->components)
+				add_components(src, &ctx, sub);
+			pgb_ab_map_subscription(&ctx, sub, out);
+		}
+		else if (strcmp(entity, "invoices") == 0)
+			pgb_ab_map_invoice(&ctx, record_of(&ctx, root, NULL), out);
+		else if (strcmp(entity, "credit_notes") == 0)
+			pgb_ab_map_credit_note(&ctx, record_of(&ctx, root, NULL), out);
+		else
+			pgb_ab_map_statement(&ctx, record_of(&ctx, root, "statement"), out);
+		out->nrecords++;
+	}
+	PG_FINALLY();
+	{
+		json_decref(root);
+	}
+	PG_END_TRY();
+	return true;
 }
 
 void

@@ -7,6 +7,9 @@
 #include "connectors/connector.h"
 #include "json/pgb_json.h"
 
+/* True when id is all digits (fit for a URL path). */
+extern bool pgb_ab_numeric_id(const char *id);
+
 /* Mappers: one vendor record (the inner object) into rows of page. */
 extern void pgb_ab_map_customer(PgbJsonCtx *ctx, json_t *c, PgbPage *page);
 extern void pgb_ab_map_subscription(PgbJsonCtx *ctx, json_t *s, PgbPage *page);

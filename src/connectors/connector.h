@@ -20,6 +20,7 @@ typedef struct PgbSource
 	bool		statements;		/* legacy statements */
 	int			reconcile_every;	/* every Nth run is a full reconcile; 0 = only on request */
 	const char *only;			/* comma-separated entities to sync, or "" for all */
+	int64		reconcile_max_unseen;	/* records a reconcile may find unlisted; -1 = max(100, 10% of live) */
 	PgbHttpTarget http;
 } PgbSource;
 
@@ -34,6 +35,16 @@ extern bool pgb_ab_incremental(const char *entity);
  */
 extern void pgb_ab_fetch_page(PgbSource *src, const char *entity, const char *since, long page,
 							  PgbPage *out);
+
+/* An empty page for records of entity. */
+extern void pgb_ab_page_init(PgbPage *page, const char *entity);
+
+/*
+ * GETs one record of entity by its external id (GET /customers/{id}.json, /invoices/{uid}.json...)
+ * and adds it to out (made by pgb_ab_page_init), components included. False when the vendor
+ * answers 404: the record is gone. Any other failure raises an error, after the usual retries.
+ */
+extern bool pgb_ab_fetch_record(PgbSource *src, const char *entity, const char *external_id, PgbPage *out);
 
 /* Sends the request for that page ahead, to be collected by pgb_ab_fetch_page of the same page. */
 extern void pgb_ab_prefetch_page(PgbSource *src, const char *entity, const char *since, long page);

@@ -73,6 +73,8 @@ write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	Attempt    *a = (Attempt *) arg;
 	size_t		n = size * nmemb;
 
+	if (a == NULL)
+		return 0;				/* detached from its attempt: nothing may be written */
 	if (a->len + n > a->max_len)
 	{
 		a->too_big = true;
@@ -108,6 +110,8 @@ header_cb(char *data, size_t size, size_t nmemb, void *arg)
 	char		line[256];
 	size_t		l = Min(n, sizeof(line) - 1);
 
+	if (a == NULL)
+		return n;
 	memcpy(line, data, l);
 	line[l] = '\0';
 	line[strcspn(line, "\r\n")] = '\0';
@@ -137,6 +141,8 @@ progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 {
 	Attempt    *a = (Attempt *) arg;
 
+	if (a == NULL)
+		return 1;
 	if (QueryCancelPending || ProcDiePending)
 	{
 		a->cancelled = true;
@@ -152,6 +158,8 @@ opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
 	Attempt    *a = (Attempt *) arg;
 	PgbAddrClass cls = pgb_addr_classify(&addr->addr);
 
+	if (a == NULL)
+		return CURL_SOCKET_BAD;
 	if (cls == PGB_ADDR_PRIVATE || (cls == PGB_ADDR_LOOPBACK && !pgb_http_allow_loopback))
 	{
 		a->refused_address = true;
@@ -299,6 +307,23 @@ prepare_attempt(PgbHttpTarget *t, const char *url, Attempt *a)
 	return c;
 }
 
+/*
+ * Unhooks the handle from an attempt's state before that state is freed or goes out of scope:
+ * the handle outlives attempts, and curl may still write the error buffer or call a callback
+ * (while closing a connection, for instance). The callbacks do nothing with a NULL state.
+ */
+static void
+detach_attempt(CURL *c)
+{
+	if (c == NULL)
+		return;
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, NULL);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, NULL);
+}
+
 /* After a transfer on the target's handle: status, and a fresh handle after a transport failure. */
 static void
 end_attempt(PgbHttpTarget *t, CURL *c, Attempt *a)
@@ -306,7 +331,7 @@ end_attempt(PgbHttpTarget *t, CURL *c, Attempt *a)
 	if (a->rc == CURLE_FILESIZE_EXCEEDED)
 		a->too_big = true;		/* refused from Content-Length, before the body */
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);	/* the buffer belongs to the attempt */
+	detach_attempt(c);
 	if (a->rc != CURLE_OK)
 		release_handle(t);
 }
@@ -365,10 +390,13 @@ attempt_once(PgbHttpTarget *t, const char *url, Attempt *a)
 {
 	CURL	   *c = prepare_attempt(t, url, a);
 
-	if (c == NULL || !ensure_multi(t))
+	if (c == NULL)
 		return;
-	if (curl_multi_add_handle((CURLM *) t->multi, c) != CURLM_OK)
+	if (!ensure_multi(t) || curl_multi_add_handle((CURLM *) t->multi, c) != CURLM_OK)
+	{
+		detach_attempt(c);		/* *a is the caller's and will be gone */
 		return;
+	}
 	run_transfer(t, c, a);
 }
 
@@ -379,9 +407,10 @@ abandon_prefetch(PgbHttpTarget *t)
 	if (t->pending == NULL)
 		return;
 	curl_multi_remove_handle((CURLM *) t->multi, (CURL *) t->handle);
+	detach_attempt((CURL *) t->handle);
 	free(t->pending);
 	t->pending = NULL;
-	release_handle(t);
+	release_handle(t);		/* its connection may be mid-response: not reusable */
 }
 
 void
@@ -406,6 +435,7 @@ pgb_http_prefetch(PgbHttpTarget *t, const char *url)
 	c = prepare_attempt(t, url, a);
 	if (c == NULL || curl_multi_add_handle((CURLM *) t->multi, c) != CURLM_OK)
 	{
+		detach_attempt(c);
 		free(a);
 		return;
 	}
@@ -517,8 +547,8 @@ fail(PgbHttpTarget *t, const char *what, Attempt *a, int attempts, int sqlstate,
 			 hint ? errhint("%s", hint) : 0));
 }
 
-void
-pgb_http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *resp)
+static bool
+http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *resp, bool may_be_gone)
 {
 	PgbUrl		u;
 	const char *reason;
@@ -556,8 +586,10 @@ pgb_http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpRespons
 			resp->body = body_buf ? body_buf : "";
 			resp->len = a.len;
 			resp->date = a.date;
-			return;
+			return true;
 		}
+		if (may_be_gone && a.rc == CURLE_OK && a.status == 404)
+			return false;
 		if (a.too_big || a.out_of_memory || a.refused_address)
 			fail(t, what, &a, attempt + 1, ERRCODE_PROGRAM_LIMIT_EXCEEDED, NULL);
 		if (a.rc == CURLE_PEER_FAILED_VERIFICATION || a.rc == CURLE_SSL_CONNECT_ERROR ||
@@ -591,6 +623,18 @@ pgb_http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpRespons
 		t->waited_ms += wait_ms;
 		interruptible_sleep(wait_ms);
 	}
+}
+
+void
+pgb_http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *resp)
+{
+	(void) http_get(t, url, what, resp, false);
+}
+
+bool
+pgb_http_get_found(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *resp)
+{
+	return http_get(t, url, what, resp, true);
 }
 
 void

@@ -53,6 +53,9 @@ extern void pgb_http_target_init(PgbHttpTarget *target, const char *source_name,
  */
 extern void pgb_http_get(PgbHttpTarget *target, const char *url, const char *what, PgbHttpResponse *resp);
 
+/* The same for a single record: false (and no error) when the server answers 404 Not Found. */
+extern bool pgb_http_get_found(PgbHttpTarget *target, const char *url, const char *what, PgbHttpResponse *resp);
+
 /*
  * Sends GET url ahead without waiting (the next page, while this one is stored); the next
  * pgb_http_get of the same URL collects the answer. Never raises for a transfer problem: the

@@ -35,6 +35,16 @@ pgb_decimal_valid(const char *s)
 }
 
 bool
+pgb_int_to_decimal(int64_t v, char *out, size_t outlen)
+{
+	/* compared as integers: 10^13 is exact in a double, but v need not be */
+	if (v >= (int64_t) PGB_MAX_EXACT_AMOUNT || v <= -(int64_t) PGB_MAX_EXACT_AMOUNT || outlen < 32)
+		return false;
+	snprintf(out, outlen, "%lld", (long long) v);
+	return true;
+}
+
+bool
 pgb_real_to_decimal(double d, char *out, size_t outlen)
 {
 	char		buf[64];

@@ -21,6 +21,10 @@ extern bool pgb_decimal_valid(const char *s);
  */
 extern bool pgb_real_to_decimal(double d, char *out, size_t outlen);
 
+/* The decimal text of a JSON integer amount when |v| < 10^13 (the bound of every JSON-number
+ * amount); false beyond it. out needs 32 bytes. */
+extern bool pgb_int_to_decimal(int64_t v, char *out, size_t outlen);
+
 /* Integer cents as decimal text ("-12.05"). out needs 32 bytes. */
 extern void pgb_cents_to_decimal(int64_t cents, char *out, size_t outlen);
 

@@ -154,7 +154,11 @@ pgb_j_money(const PgbJsonCtx *ctx, json_t *obj, const char *field, bool required
 		return pstrdup(s);
 	}
 	if (json_is_integer(v))
-		return psprintf("%lld", (long long) json_integer_value(v));
+	{
+		if (!pgb_int_to_decimal(json_integer_value(v), buf, sizeof(buf)))
+			pgb_json_fail(ctx, field, "is a JSON number that cannot be exact (beyond 10^13 or more than 15 digits)");
+		return pstrdup(buf);
+	}
 	if (json_is_real(v))
 	{
 		if (!pgb_real_to_decimal(json_real_value(v), buf, sizeof(buf)))

@@ -17,7 +17,7 @@ typedef enum
 {
 	P_PLACEHOLDERS, P_CUSTOMERS, P_PRODUCTS, P_SUBSCRIPTIONS, P_INVOICES, P_DEL_INV_LINES, P_INV_LINES,
 	P_PAYMENTS, P_REFUNDS, P_CREDIT_NOTES, P_DEL_CN_LINES, P_CN_LINES, P_ALLOCATIONS, P_STATEMENTS,
-	P_MARK_SEEN, P_CLEAR_SEEN, P_CHECKPOINT, P_COUNT
+	P_STATEMENTS_UNMATCHED, P_MARK_SEEN, P_CLEAR_SEEN, P_CHECKPOINT, P_COUNT
 } PlanId;
 
 static SPIPlanPtr plans[P_COUNT];
@@ -170,6 +170,29 @@ store_credit_notes(int64 source_id, PgbPage *page, PgbCounts *counts)
 				  &page->t[PGB_T_ALLOCATIONS]);
 }
 
+/*
+ * A statement takes its customer and currency from its subscription: one whose subscription is
+ * not stored (or has no currency) waits for a later run. It is counted as skipped, never as
+ * unchanged, and the first one is named so that the run can say so.
+ */
+static void
+store_statements(int64 source_id, PgbRows *st, PgbCounts *counts)
+{
+	Datum		args[3] = {Int64GetDatum(source_id), column(st, C_STM_EXT), column(st, C_STM_SUBSCRIPTION)};
+	int64		skipped;
+
+	if (SPI_execute_plan(plan(P_STATEMENTS_UNMATCHED, SQL_STATEMENTS_UNMATCHED, 3, 0), args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pg_billing: could not match statements to subscriptions");
+	skipped = (int64) SPI_processed;
+	if (skipped > 0 && counts->skipped_example == NULL)
+		counts->skipped_example = psprintf("statement %s of subscription %s",
+										   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+										   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+	exec_rows(plan(P_STATEMENTS, SQL_STATEMENTS, 1 + C_STM_N, 0), source_id, NULL, st);
+	(void) count_returned(st->nrows - (int) skipped, counts);
+	counts->skipped += skipped;
+}
+
 void
 pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts)
 {
@@ -194,10 +217,7 @@ pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts)
 	if (t[PGB_T_CREDIT_NOTES].nrows > 0)
 		store_credit_notes(source_id, page, counts);
 	if (t[PGB_T_STATEMENTS].nrows > 0)
-	{
-		exec_rows(plan(P_STATEMENTS, SQL_STATEMENTS, 1 + C_STM_N, 0), source_id, NULL, &t[PGB_T_STATEMENTS]);
-		(void) count_returned(t[PGB_T_STATEMENTS].nrows, counts);
-	}
+		store_statements(source_id, &t[PGB_T_STATEMENTS], counts);
 }
 
 void
@@ -223,28 +243,104 @@ pgb_store_clear_seen(int64 source_id, const char *entity)
 		elog(ERROR, "pg_billing: could not clear seen records");
 }
 
-int64
-pgb_store_tombstone_unseen(int64 source_id, const char *entity)
+/* The table of an entity; entity names come from the connector's fixed list, never from users. */
+static const char *
+entity_table(const char *entity)
 {
-	/* entity names come from the connector's fixed list, never from users */
-	const char *table = strcmp(entity, "customers") == 0 ? "customers" :
+	return strcmp(entity, "customers") == 0 ? "customers" :
 		strcmp(entity, "subscriptions") == 0 ? "subscriptions" :
 		strcmp(entity, "invoices") == 0 ? "invoices" :
 		strcmp(entity, "credit_notes") == 0 ? "credit_notes" : "statements";
-	char	   *sql = psprintf("UPDATE billing.%s t SET deleted_at = pg_catalog.now()"
-							   " WHERE t.source_id = $1 AND t.deleted_at IS NULL%s"
-							   " AND NOT EXISTS (SELECT 1 FROM billing._sync_seen s WHERE s.source_id = $1"
-							   " AND s.entity = $2 AND s.external_id = t.external_id)",
-							   table, strcmp(table, "invoices") == 0 ? " AND t.status <> 'voided'" : "");
+}
+
+/* Rows a reconcile may tombstone: live ones (a voided invoice is kept as it is). */
+static char *
+live_rows(const char *entity)
+{
+	return psprintf("billing.%s t WHERE t.source_id = $1 AND t.deleted_at IS NULL%s", entity_table(entity),
+					strcmp(entity, "invoices") == 0 ? " AND t.status <> 'voided'" : "");
+}
+
+#define NOT_SEEN \
+	" AND NOT EXISTS (SELECT 1 FROM billing._sync_seen s WHERE s.source_id = $1" \
+	" AND s.entity = $2 AND s.external_id = t.external_id)"
+
+static Datum
+ids_array(char **ids, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	for (int i = 0; i < n; i++)
+		d[i] = CStringGetTextDatum(ids[i]);
+	return PointerGetDatum(construct_md_array(d, NULL, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+void
+pgb_store_unseen_stats(int64 source_id, const char *entity, int64 *unseen, int64 *live)
+{
+	char	   *sql = psprintf("SELECT pg_catalog.count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM billing._sync_seen s"
+							   " WHERE s.source_id = $1 AND s.entity = $2 AND s.external_id = t.external_id)),"
+							   " pg_catalog.count(*) FROM %s", live_rows(entity));
 	Oid			types[2] = {INT8OID, TEXTOID};
 	Datum		args[2] = {Int64GetDatum(source_id), CStringGetTextDatum(entity)};
-	int64		n;
+	bool		isnull;
 
+	if (SPI_execute_with_args(sql, 2, types, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "pg_billing: could not count the records a reconcile did not see");
+	*unseen = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*live = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+}
+
+int
+pgb_store_unseen_batch(int64 source_id, const char *entity, int max, char ***ids)
+{
+	char	   *sql = psprintf("SELECT t.external_id FROM %s" NOT_SEEN " ORDER BY t.external_id LIMIT $3",
+							   live_rows(entity));
+	Oid			types[3] = {INT8OID, TEXTOID, INT4OID};
+	Datum		args[3] = {Int64GetDatum(source_id), CStringGetTextDatum(entity), Int32GetDatum(max)};
+	int			n;
+
+	if (SPI_execute_with_args(sql, 3, types, args, NULL, true, max) != SPI_OK_SELECT)
+		elog(ERROR, "pg_billing: could not read the records a reconcile did not see");
+	n = (int) SPI_processed;
+	*ids = palloc(sizeof(char *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		(*ids)[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	return n;
+}
+
+void
+pgb_store_mark_seen_ids(int64 source_id, const char *entity, char **ids, int n)
+{
+	Datum		args[3];
+
+	if (n == 0)
+		return;
+	args[0] = Int64GetDatum(source_id);
+	args[1] = CStringGetTextDatum(entity);
+	args[2] = ids_array(ids, n);
+	if (SPI_execute_plan(plan(P_MARK_SEEN, SQL_MARK_SEEN, 3, 1), args, NULL, false, 0) < 0)
+		elog(ERROR, "pg_billing: could not record seen records");
+}
+
+int64
+pgb_store_tombstone(int64 source_id, const char *entity, char **ids, int n)
+{
+	char	   *sql;
+	Oid			types[2] = {INT8OID, TEXTARRAYOID};
+	Datum		args[2];
+
+	if (n == 0)
+		return 0;
+	sql = psprintf("UPDATE billing.%s t SET deleted_at = pg_catalog.now() WHERE t.source_id = $1"
+				   " AND t.deleted_at IS NULL AND t.external_id = ANY ($2)", entity_table(entity));
+	args[0] = Int64GetDatum(source_id);
+	args[1] = ids_array(ids, n);
 	if (SPI_execute_with_args(sql, 2, types, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "pg_billing: could not mark deleted records");
-	n = (int64) SPI_processed;
-	pgb_store_clear_seen(source_id, entity);
-	return n;
+	return (int64) SPI_processed;
 }
 
 void

@@ -241,6 +241,13 @@
 	" remote_updated_at = excluded.remote_updated_at, raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" \
 	NEWER_WHERE " RETURNING t.external_id, (t.xmax = 0)"
 
+/* Statements of a page that SQL_STATEMENTS leaves out: no subscription, or one without a currency. */
+#define SQL_STATEMENTS_UNMATCHED \
+	"SELECT DISTINCT ON (u.ext) u.ext, u.subscription" \
+	" FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[])) AS u(ext, subscription)" \
+	" WHERE NOT EXISTS (SELECT 1 FROM billing.subscriptions s WHERE s.source_id = $1" \
+	" AND s.external_id = u.subscription AND s.currency IS NOT NULL) ORDER BY u.ext"
+
 #define SQL_MARK_SEEN \
 	"INSERT INTO billing._sync_seen (source_id, entity, external_id)" \
 	" SELECT $1, $2, u.x FROM pg_catalog.unnest($3::text[]) AS u(x) ON CONFLICT DO NOTHING"

@@ -4,6 +4,8 @@
  * request. Each page runs in a subtransaction so that a failure is recorded in billing.sync_runs
  * and everything committed before it stays; no snapshot, xid or lock is held while waiting on the
  * network (the transaction after a commit has done nothing yet when the next request goes out).
+ * A full reconcile ends each entity with step_verify: records its listing did not show are asked
+ * for by id, in committed batches, and only a 404 sets deleted_at.
  */
 #include "postgres.h"
 
@@ -25,6 +27,15 @@
 
 PG_FUNCTION_INFO_V1(pgb_sync_run);
 
+/*
+ * Pages one pass may read: 200 million records at per_page 200, far beyond any real site, yet a
+ * server that never sends a short page cannot keep a sync going for ever.
+ */
+#define PGB_MAX_PAGES_PER_PASS 1000000
+
+/* Records a reconcile confirms one by one (GET by id) per committed step. */
+#define PGB_VERIFY_BATCH 20
+
 typedef struct Pass
 {
 	const char *entity;
@@ -35,7 +46,17 @@ typedef struct Pass
 	int64		max_seen;
 	int64		date0;
 	bool		reconcile;
+	bool		verifying;		/* a reconcile's pages are read: confirming the unseen records */
+	bool		rail_checked;	/* the unseen records were counted against the limit */
+	bool		rail_tripped;	/* ...and were too many: the pass was reset, the run fails */
+	int64		rail_unseen;
+	int64		rail_live;
+	int64		rail_limit;
 	bool		done;
+	bool		warned;			/* the run's warnings already name a skipped record of this entity */
+	/* first and last record of the previous full page ("" when unknown): a repeated page ends the pass */
+	char		prev_first[256];
+	char		prev_last[256];
 } Pass;
 
 typedef struct Run
@@ -59,7 +80,10 @@ spi_text(int col)
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col);
 }
 
-/* Names the first option of the run's source that is unknown or of the wrong type. */
+/*
+ * Names the first option of the run's source that is unknown, of the wrong type or out of range.
+ * The request rate is bounded here because the HTTP client turns it into a gap in microseconds.
+ */
 static void
 check_options(Run *run)
 {
@@ -67,16 +91,21 @@ check_options(Run *run)
 	Datum		args[1] = {Int64GetDatum(run->run_id)};
 
 	if (SPI_execute_with_args("SELECT s.name, e.k, CASE WHEN e.k NOT IN ('per_page', 'overlap_seconds', 'reconcile_every',"
-							  " 'max_requests_per_second', 'components', 'statements', 'entities') THEN 'is not a known option'"
+							  " 'max_requests_per_second', 'components', 'statements', 'entities', 'reconcile_max_unseen')"
+							  " THEN 'is not a known option'"
 							  " WHEN e.k IN ('components', 'statements') THEN 'must be true or false'"
 							  " WHEN e.k = 'entities' THEN 'must be an array of entity names'"
-							  " WHEN e.k = 'max_requests_per_second' THEN 'must be a number'"
+							  " WHEN e.k = 'reconcile_max_unseen' THEN 'must be a whole number, 0 or more'"
+							  " WHEN e.k = 'max_requests_per_second' THEN 'must be 0 (no limit) or a number from 0.001 to 10000'"
 							  " ELSE 'must be a whole number' END"
 							  " FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id,"
 							  " pg_catalog.jsonb_each(s.options) e(k, v) WHERE r.id = $1 AND NOT CASE"
+							  " WHEN e.k = 'reconcile_max_unseen'"
+							  "  THEN pg_catalog.jsonb_typeof(e.v) = 'number' AND e.v::text ~ '^[0-9]{1,9}$'"
 							  " WHEN e.k IN ('per_page', 'overlap_seconds', 'reconcile_every')"
 							  "  THEN pg_catalog.jsonb_typeof(e.v) = 'number' AND e.v::text ~ '^-?[0-9]{1,9}$'"
-							  " WHEN e.k = 'max_requests_per_second' THEN pg_catalog.jsonb_typeof(e.v) = 'number'"
+							  " WHEN e.k = 'max_requests_per_second' THEN CASE WHEN pg_catalog.jsonb_typeof(e.v) = 'number'"
+							  "  THEN e.v::numeric = 0 OR e.v::numeric BETWEEN 0.001 AND 10000 ELSE false END"
 							  " WHEN e.k IN ('components', 'statements') THEN pg_catalog.jsonb_typeof(e.v) = 'boolean'"
 							  " WHEN e.k = 'entities' THEN pg_catalog.jsonb_typeof(e.v) = 'array'"
 							  " ELSE false END ORDER BY e.k LIMIT 1", 1, types, args, NULL, true, 1) != SPI_OK_SELECT)
@@ -132,7 +161,8 @@ step_load(Run *run)
 							  "   CASE WHEN pg_catalog.jsonb_typeof(s.options->'entities') = 'array' THEN s.options->'entities' END) e), ''),"
 							  " (SELECT pg_catalog.count(*) FROM billing.sync_runs p WHERE p.source_id = s.id AND p.status = 'succeeded'"
 							  "   AND p.id > coalesce((SELECT pg_catalog.max(q.id) FROM billing.sync_runs q WHERE q.source_id = s.id"
-							  "   AND q.status = 'succeeded' AND q.full_reconcile), 0))"
+							  "   AND q.status = 'succeeded' AND q.full_reconcile), 0)),"
+							  " coalesce((s.options->>'reconcile_max_unseen')::integer, -1)"
 							  " FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id"
 							  " LEFT JOIN billing._credentials c ON c.source_id = s.id WHERE r.id = $1",
 							  1, types, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
@@ -153,6 +183,7 @@ step_load(Run *run)
 	run->reconcile = strcmp(spi_text(12), "t") == 0 ||
 		(run->src.reconcile_every > 0 && pg_strtoint64(spi_text(14)) >= run->src.reconcile_every - 1);
 	run->src.only = spi_text(13);
+	run->src.reconcile_max_unseen = pg_strtoint64(spi_text(15));
 	MemoryContextSwitchTo(old);
 
 	if (run->src.per_page < 1 || run->src.per_page > 200)
@@ -186,19 +217,43 @@ step_load(Run *run)
 	}
 }
 
-static void
-progress(Run *run, long page, PgbCounts *c)
+/* The first record of the entity that this run received but could not store, said once per entity. */
+static char *
+skipped_warning(Run *run, PgbCounts *c)
 {
-	Oid			types[8] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		args[8] = {Int64GetDatum(run->run_id), CStringGetTextDatum(run->pass.entity), Int64GetDatum(page),
+	char	   *w;
+
+	if (c->skipped == 0 || c->skipped_example == NULL || run->pass.warned)
+		return NULL;
+	run->pass.warned = true;
+	w = psprintf("%s: %s was not stored: the subscription is not synced or has no currency; it is read again next run",
+				 run->pass.entity, c->skipped_example);
+	ereport(WARNING,
+			(errcode(ERRCODE_WARNING),
+			 errmsg("source \"%s\": %s", run->src.name, w),
+			 errdetail("records_skipped in billing.sync_runs counts every such record.")));
+	return w;
+}
+
+/* page: the last page committed; new_page: this step committed it (a reconcile's checks do not) */
+static void
+progress(Run *run, long page, bool new_page, PgbCounts *c)
+{
+	char	   *warning = skipped_warning(run, c);
+	Oid			types[11] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, BOOLOID, INT8OID, TEXTOID};
+	Datum		args[11] = {Int64GetDatum(run->run_id), CStringGetTextDatum(run->pass.entity), Int64GetDatum(page),
 		Int64GetDatum(run->src.http.requests), Int64GetDatum(c->inserted), Int64GetDatum(c->updated),
-	Int64GetDatum(c->unchanged), Int64GetDatum(c->deleted)};
+		Int64GetDatum(c->unchanged), Int64GetDatum(c->deleted), BoolGetDatum(new_page), Int64GetDatum(c->skipped),
+	warning ? CStringGetTextDatum(warning) : (Datum) 0};
+	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', warning ? ' ' : 'n'};
 
 	if (SPI_execute_with_args("UPDATE billing.sync_runs SET current_entity = $2, current_page = $3,"
-							  " pages = pages + (CASE WHEN $3 > 0 THEN 1 ELSE 0 END), requests = $4,"
+							  " pages = pages + (CASE WHEN $9 THEN 1 ELSE 0 END), requests = $4,"
 							  " records_inserted = records_inserted + $5, records_updated = records_updated + $6,"
-							  " records_unchanged = records_unchanged + $7, records_deleted = records_deleted + $8"
-							  " WHERE id = $1", 8, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+							  " records_unchanged = records_unchanged + $7, records_deleted = records_deleted + $8,"
+							  " records_skipped = records_skipped + $10,"
+							  " warnings = CASE WHEN $11 IS NULL THEN warnings ELSE pg_catalog.concat_ws(E'\\n', warnings, $11) END"
+							  " WHERE id = $1", 11, types, args, nulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "pg_billing: could not record the run's progress");
 }
 
@@ -211,8 +266,9 @@ cursor_json(Pass *p, bool settled)
 	if (settled)
 		return psprintf("{\"since\": %s}", since);
 	return psprintf("{\"since\": %s, \"run_since\": " INT64_FORMAT ", \"page\": %ld, \"max_seen\": " INT64_FORMAT
-					", \"date0\": " INT64_FORMAT ", \"reconcile\": %s}",
-					since, p->run_since, p->page - 1, p->max_seen, p->date0, p->reconcile ? "true" : "false");
+					", \"date0\": " INT64_FORMAT ", \"reconcile\": %s, \"verify\": %s}",
+					since, p->run_since, p->page - 1, p->max_seen, p->date0, p->reconcile ? "true" : "false",
+					p->verifying ? "true" : "false");
 }
 
 static void
@@ -226,8 +282,9 @@ step_begin_entity(Run *run)
 
 	p->incremental = pgb_ab_incremental(p->entity);
 	p->since = NULL;
+	p->verifying = p->rail_checked = p->rail_tripped = p->warned = false;
 	if (SPI_execute_with_args("SELECT cursor->>'since', cursor->>'page', cursor->>'run_since', cursor->>'max_seen',"
-							  " cursor->>'date0', coalesce(cursor->>'reconcile', 'false')"
+							  " cursor->>'date0', coalesce(cursor->>'reconcile', 'false'), coalesce(cursor->>'verify', 'false')"
 							  " FROM billing._sync_state WHERE source_id = $1 AND entity = $2",
 							  2, types, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "pg_billing: could not read the checkpoint");
@@ -245,6 +302,8 @@ step_begin_entity(Run *run)
 			p->run_since = pg_strtoint64(spi_text(3));
 			p->max_seen = pg_strtoint64(spi_text(4));
 			p->date0 = pg_strtoint64(spi_text(5));
+			/* killed while confirming unseen records: the pages are all read, confirm the rest */
+			p->verifying = run->reconcile && strcmp(spi_text(7), "true") == 0;
 		}
 		MemoryContextSwitchTo(old);
 	}
@@ -263,7 +322,38 @@ step_begin_entity(Run *run)
 			pgb_store_clear_seen(run->src.id, p->entity);
 	}
 	p->done = false;
-	progress(run, 0, &none);
+	p->prev_first[0] = p->prev_last[0] = '\0';
+	progress(run, 0, false, &none);
+}
+
+/*
+ * A full page holding exactly the records of the page before (same first and last id) means the
+ * server ignores the page number: paging would never end.
+ */
+static void
+check_not_repeated(Run *run, PgbPage *page, long this_page)
+{
+	Pass	   *p = &run->pass;
+	PgbRows    *rows = &page->t[page->primary];
+	const char *first;
+	const char *last;
+
+	if (page->last || rows->nrows == 0)
+		return;
+	first = rows->v[0];			/* external id is column 0 of every primary table */
+	last = rows->v[(size_t) (rows->nrows - 1) * rows->ncols];
+	if (first == NULL || last == NULL)
+		return;
+	if (p->prev_first[0] && strcmp(first, p->prev_first) == 0 && strcmp(last, p->prev_last) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("source \"%s\": %s page %ld repeats page %ld, run stopped", run->src.name, p->entity,
+						this_page, this_page - 1),
+				 errdetail("Both pages are full and run from record %s to record %s; the server seems to ignore the page number.",
+						   first, last),
+				 errhint("Check that the source's base_url reaches the Advanced Billing API itself, not a proxy or cache that drops the query string.")));
+	strlcpy(p->prev_first, first, sizeof(p->prev_first));
+	strlcpy(p->prev_last, last, sizeof(p->prev_last));
 }
 
 static void
@@ -275,9 +365,18 @@ step_page(Run *run)
 	char		since[40];
 	long		this_page = p->page;
 
+	if (this_page > PGB_MAX_PAGES_PER_PASS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("source \"%s\": %s: more than %d pages in one pass, run stopped", run->src.name, p->entity,
+						PGB_MAX_PAGES_PER_PASS),
+				 errdetail("Every page so far was full (%d records); a list ends with a short or empty page.",
+						   run->src.per_page),
+				 errhint("Check that the source's base_url reaches the Advanced Billing API itself.")));
 	if (p->run_since >= 0)
 		pgb_timestamp_format(p->run_since, ' ', since, sizeof(since));
 	pgb_ab_fetch_page(&run->src, p->entity, p->run_since >= 0 ? since : NULL, this_page, &page);
+	check_not_repeated(run, &page, this_page);
 	/* the next page's request goes out now; its answer is read after this page commits */
 	if (!page.last)
 		pgb_ab_prefetch_page(&run->src, p->entity, p->run_since >= 0 ? since : NULL, this_page + 1);
@@ -307,13 +406,110 @@ step_page(Run *run)
 			p->since = pstrdup(buf);
 		}
 		if (p->reconcile)
-			counts.deleted = pgb_store_tombstone_unseen(run->src.id, p->entity);
-		pgb_store_checkpoint(run->src.id, p->entity, cursor_json(p, true));
-		p->done = true;
+		{
+			/* what was not listed is confirmed record by record (step_verify) before any tombstone */
+			p->verifying = true;
+			pgb_store_checkpoint(run->src.id, p->entity, cursor_json(p, false));
+		}
+		else
+		{
+			pgb_store_checkpoint(run->src.id, p->entity, cursor_json(p, true));
+			p->done = true;
+		}
 	}
 	else
 		pgb_store_checkpoint(run->src.id, p->entity, cursor_json(p, false));
-	progress(run, this_page, &counts);
+	progress(run, this_page, true, &counts);
+}
+
+/* Ends a reconcile pass: the seen set is dropped and the checkpoint settles. */
+static void
+end_reconcile(Run *run)
+{
+	Pass	   *p = &run->pass;
+
+	pgb_store_clear_seen(run->src.id, p->entity);
+	p->verifying = false;
+	pgb_store_checkpoint(run->src.id, p->entity, cursor_json(p, true));
+	p->done = true;
+}
+
+/*
+ * A listing far shorter than the book (an empty page from a broken proxy, a wrong site) must not
+ * cost a request per record, let alone tombstones: beyond the limit the pass is reset and the run
+ * fails (step_rail_error).
+ */
+static bool
+rail_ok(Run *run)
+{
+	Pass	   *p = &run->pass;
+
+	pgb_store_unseen_stats(run->src.id, p->entity, &p->rail_unseen, &p->rail_live);
+	p->rail_limit = run->src.reconcile_max_unseen >= 0 ? run->src.reconcile_max_unseen :
+		Max(100, p->rail_live / 10);
+	p->rail_checked = true;
+	return p->rail_unseen <= p->rail_limit;
+}
+
+/*
+ * One batch of the records a reconcile did not see, each asked for by id: a 404 gets a tombstone,
+ * a record that is there is stored as usual (it had moved to a page already read). The batch, its
+ * tombstones and its seen marks commit together, so a killed run confirms only the rest.
+ */
+static void
+step_verify(Run *run)
+{
+	Pass	   *p = &run->pass;
+	PgbCounts	counts = {0};
+	PgbPage		page;
+	char	  **ids;
+	char	  **gone;
+	char	  **alive;
+	int			n,
+				ngone = 0,
+				nalive = 0;
+
+	if (!p->rail_checked && !rail_ok(run))
+	{
+		p->rail_tripped = true;
+		end_reconcile(run);
+		return;
+	}
+	n = pgb_store_unseen_batch(run->src.id, p->entity, PGB_VERIFY_BATCH, &ids);
+	if (n == 0)
+	{
+		end_reconcile(run);
+		progress(run, p->page - 1, false, &counts);
+		return;
+	}
+	gone = palloc(sizeof(char *) * n);
+	alive = palloc(sizeof(char *) * n);
+	pgb_ab_page_init(&page, p->entity);
+	for (int i = 0; i < n; i++)
+	{
+		if (pgb_ab_fetch_record(&run->src, p->entity, ids[i], &page))
+			alive[nalive++] = ids[i];
+		else
+			gone[ngone++] = ids[i];
+	}
+	pgb_store_page(run->src.id, &page, &counts);
+	pgb_store_mark_seen_ids(run->src.id, p->entity, alive, nalive);
+	counts.deleted = pgb_store_tombstone(run->src.id, p->entity, gone, ngone);
+	progress(run, p->page - 1, false, &counts);
+}
+
+static void
+step_rail_error(Run *run)
+{
+	Pass	   *p = &run->pass;
+
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("source \"%s\": reconcile of %s stopped: %lld of %lld records were not listed, none was marked deleted",
+					run->src.name, p->entity, (long long) p->rail_unseen, (long long) p->rail_live),
+			 errdetail("A reconcile confirms at most %lld unlisted records one by one (option reconcile_max_unseen, by default the larger of 100 and 10%% of the live records).",
+					   (long long) p->rail_limit),
+			 errhint("Check that the source's base_url and API key reach the right site and that its lists are complete. If that many records really were deleted upstream, raise option reconcile_max_unseen for one run.")));
 }
 
 /*
@@ -434,10 +630,13 @@ sync_all(Run *run)
 		while (!run->pass.done)
 		{
 			defer_revenue_refresh();
-			if ((err = run_step(run, step_page)) != NULL)
+			if ((err = run_step(run, run->pass.verifying ? step_verify : step_page)) != NULL)
 				return err;
 			SPI_commit();
 		}
+		/* the pass was reset and committed; the run fails with the reason */
+		if (run->pass.rail_tripped)
+			return run_step(run, step_rail_error);
 	}
 	return NULL;
 }

@@ -17,16 +17,27 @@ Scenarios:
     r429s       first try of invoices page 1: 429, Retry-After: 1 (seconds)
     r429d       the same with Retry-After as an HTTP date (2 s ahead)
     e503        first 2 tries of invoices page 2: 503       unauth     every request 401
+    drop        first 2 tries of invoices page 2: the connection is closed without an answer
     e500        invoices page 2 always 500        trunc      invoices page 2 cut in half (valid HTTP)
     cut         invoices page 2 promises more bytes than it sends, then closes
     badjson     invoices page 2 is not JSON       wrongtype  one invoice's subtotal_amount is a boolean
     dupkey      one invoice has a key twice       nul        one invoice has \\u0000 in its memo
     hugenum     one amount is the JSON number 1e15 numbers   amounts as JSON numbers (exact)
+    hugeint     one amount is the JSON integer 10^15 (not a real)
+    orphan      one more statement (79099), of a subscription (2099) that no listing has
+    samepage    customers: every page number gets page 1 (full), so paging would never end
+    badsubid    subscription 2's id is the string "1/../../x" (it must never reach a URL path)
     dup         each invoices page repeats the last record of the page before
     changing    after invoices page 1 is served: a new invoice is added and invoice 1 changes
     stale       from the 2nd invoices listing on: invoice 1 comes back older (and different)
     voided      from the 2nd invoices listing on: invoice 2 is voided
     deleted     from the 2nd customers listing on: customer 5 is gone
+    shift       the same, and in the 2nd listing, after page 1: customer 2 is deleted (customer 3
+                moves back onto page 1, already read)
+    hidden      from the 2nd listing of each entity on: one record of each is left out of the list
+                (customer 1002, subscription 2002, inv_000003, cn_000001, statement 79002)
+    emptylist   150 customers; from the 2nd customers listing on, the listing is empty (the records
+                are still there when asked for one by one; customer 1100's first 4 GETs answer 500)
     slow        every response waits 3 s          hang        every response waits 10 minutes
     redirect    every request answered 302 to another host
     bench<N>    N invoices with 3 lines each, made on the fly (benchmark)
@@ -35,7 +46,10 @@ Scenarios:
     fuzz<S>     every page: about one value in twenty replaced by an odd one (seeded by S); some
                 seeds also truncate the body or flip a byte
 
-Every request is appended to <log-dir>/<key>.log as "<unix time> <status> <path>?<query> <client
+Single records: GET /<entity>/<id>.json (customers, subscriptions, statements by id; invoices and
+credit notes by uid) answers the record as the book holds it now, or 404 when it is gone.
+
+Every request is appended to <log-dir>/<key>.log as "<unix time of arrival> <status> <path>?<query> <client
 port>" (never a credential; the port tells connections apart), so tests can read what was asked with pg_read_file().
 """
 import argparse
@@ -268,6 +282,8 @@ class Site:
         self.lock = threading.Lock()
         self.hits = {}
         nc, ns = (NC, NS) if self.scenario != "bench" else (max(1, n_inv // 20), max(1, n_inv // 10))
+        if self.scenario == "emptylist":
+            nc = 150            # more than a reconcile confirms one by one by default
         self.books = {
             "customers": Book(nc, lambda i: {"customer": customer(i)},
                               lambda i: T0 + dt.timedelta(hours=i, minutes=i)),
@@ -290,6 +306,18 @@ class Site:
         if self.scenario == "hugenum":
             r = invoice(2)
             r["paid_amount"] = 1e15
+            self.books["invoices"].over[1] = r
+        if self.scenario == "orphan":
+            r = statement(1)
+            r.update({"id": 79099, "subscription_id": 2099})     # a subscription the site does not list
+            self.books["statements"].extra.append({"statement": r})
+        if self.scenario == "badsubid":
+            r = subscription(2)
+            r["id"] = "1/../../x"
+            self.books["subscriptions"].over[1] = {"subscription": r}
+        if self.scenario == "hugeint":
+            r = invoice(2)
+            r["paid_amount"] = 10 ** 15
             self.books["invoices"].over[1] = r
         if self.scenario == "numbers":
             r = invoice(2)
@@ -340,6 +368,8 @@ def list_page(s, entity, q):
                 hi = mid
         lo = first + (page - 1) * per_page
         return [book.get(i) for i in range(lo, min(lo + per_page, book.size()))]
+    if s.scenario == "samepage" and entity == "customers":
+        page = 1                # a server (or cache) that ignores the page number
     recs = []
     for i in range(book.size()):
         r = book.get(i)
@@ -350,6 +380,10 @@ def list_page(s, entity, q):
             if u is not None and dt.datetime.fromisoformat(u) < since:
                 continue
         recs.append(r)
+    if s.scenario == "hidden" and s.hits.get("list-" + entity, 0) >= 2:
+        recs = [r for r in recs if str(record_id(r)) not in HIDDEN]
+    if s.scenario == "emptylist" and entity == "customers" and s.hits.get("customers-listing", 0) >= 2:
+        recs = []               # a broken server: the listing is empty, the records are there
     if q.get("direction", ["asc"])[0] == "desc":
         recs.reverse()
     return recs[(page - 1) * per_page: page * per_page]
@@ -366,11 +400,14 @@ def mutate_before(s, entity, page):
             s.books["invoices"].over[1] = r
     if entity == "customers" and page == 1:
         n = s.hit("customers-listing")
-        if s.scenario == "deleted" and n >= 2:
+        if s.scenario in ("deleted", "shift") and n >= 2:
             s.books["customers"].over[4] = None
 
 
 def mutate_after(s, entity, page):
+    if s.scenario == "shift" and entity == "customers" and page == 1 and s.hits.get("customers-listing") == 2:
+        # deleted between two page reads: customer 1003 moves back onto page 1, already read
+        s.books["customers"].over[1] = None
     if s.scenario == "changing" and entity == "invoices" and page == 1 and s.hit("changing") == 1:
         b = s.books["invoices"]
         late = T0 + dt.timedelta(days=500)
@@ -383,6 +420,28 @@ def mutate_after(s, entity, page):
         new["created_at"] = ts(late)
         new["updated_at"] = ts(late)
         b.extra.append(new)
+
+
+HIDDEN = {"1002", "2002", "inv_000003", "cn_000001", "79002"}
+
+
+def record_id(r):
+    inner = r
+    for w in ("customer", "subscription", "statement"):
+        if isinstance(r, dict) and w in r and len(r) == 1:
+            inner = r[w]
+    return inner.get("uid", inner.get("id"))
+
+
+def find_record(s, entity, rid):
+    """GET /<entity>/<id>.json: the record as the spec's read endpoints give it ({"customer": {...}},
+    {"subscription": {...}}, {"statement": {...}}; invoices and credit notes bare), or None (404)."""
+    book = s.books[entity]
+    for i in range(book.size()):
+        r = book.get(i)
+        if r is not None and str(record_id(r)) == rid:
+            return r
+    return None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -406,7 +465,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)
         with open(os.path.join(LOG_DIR, safe + ".log"), "a") as f:
-            f.write("%.3f %d %s %d\n" % (time.time(), status, self.path, self.client_address[1]))
+            f.write("%.3f %d %s %d\n" % (self.arrived, status, self.path, self.client_address[1]))
 
     def reply(self, key, status, body, headers=None, length=None):
         data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
@@ -424,6 +483,7 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     def do_GET(self):
+        self.arrived = time.time()      # logged: when the request came, not when it was answered
         try:
             self.handle_get()
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
@@ -459,6 +519,14 @@ class Handler(BaseHTTPRequestHandler):
         cm = re.match(r"^/subscriptions/(\d+)/components\.json$", path)
         if cm:
             return self.reply(key, 200, [] if s.scenario == "book" else components(int(cm.group(1)) - 2000))
+        rm = re.match(r"^/(customers|subscriptions|invoices|credit_notes|statements)/([A-Za-z0-9_]+)\.json$", path)
+        if rm:
+            if s.scenario == "emptylist" and rm.group(2) == "1100" and s.hit("get-1100") <= 4:
+                return self.reply(key, 500, {"errors": ["boom"]})     # fails a run mid-check once
+            rec = find_record(s, rm.group(1), rm.group(2))
+            if rec is None:
+                return self.reply(key, 404, {"errors": ["Not Found"]})
+            return self.reply(key, 200, rec)
         em = re.match(r"^/(customers|subscriptions|invoices|credit_notes|statements)\.json$", path)
         if not em:
             return self.reply(key, 404, {"errors": ["Not found"]})
@@ -468,6 +536,8 @@ class Handler(BaseHTTPRequestHandler):
             fault = self.invoice_fault(s, key, page)
             if fault:
                 return
+        if page == 1:
+            s.hit("list-" + entity)
         mutate_before(s, entity, page)
         if s.bench and not q.get("start_datetime") and BENCH_DIR:
             f = os.path.join(BENCH_DIR, "%d-%s-%d-%s.json" % (s.n_inv, entity, page, q.get("per_page", ["20"])[0]))
@@ -506,6 +576,10 @@ class Handler(BaseHTTPRequestHandler):
             return True
         if sc == "e503" and page == 2 and n <= 2:
             self.reply(key, 503, {"errors": ["unavailable"]})
+            return True
+        if sc == "drop" and page == 2 and n <= 2:
+            self.record(key, 0)
+            self.close_connection = True        # no answer at all: the client sees an empty reply
             return True
         if sc == "e500" and page == 2:
             self.reply(key, 500, {"errors": ["boom"]})

@@ -81,4 +81,38 @@ SELECT results_eq($$SELECT r.status, r.error FROM billing.sync_runs r JOIN billi
                            ('failed', 'source "busy" is being synced by another session')$$,
                   'both runs are recorded: the cancelled one and the refused one');
 SELECT is((SELECT count(*)::int FROM billing.sync_runs WHERE status = 'running'), 0, 'no run is left running');
+-- While a sync runs in another session (waiting on a hung server), pg_stat_activity shows that
+-- session and its statement, but nowhere the API key.
+SELECT billing.add_source('watched', 'advanced_billing', current_setting('pgb_test.maxio_url') || '/s/hang-k3',
+    jsonb_build_object('api_key', pg_read_file(current_setting('pgb_test.fake_dir') || '/canary.key')),
+    '{"per_page": 2, "max_requests_per_second": 200}');
+SELECT format('%s/psql -X -h %s -p %s -U postgres -d %s -c "CALL billing.sync(''watched'')" </dev/null >/dev/null 2>&1 &',
+              regexp_replace(:'postgres_bin', '/postgres$', ''), split_part(current_setting('unix_socket_directories'), ',', 1),
+              current_setting('port'), current_database()) AS other \gset
+COPY (SELECT 1) TO PROGRAM :'other';
+DO $$
+BEGIN
+    FOR i IN 1..100 LOOP
+        EXIT WHEN EXISTS (SELECT 1 FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id
+                          WHERE s.name = 'watched' AND r.status = 'running' AND r.current_entity = 'customers');
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
+SELECT results_eq($$SELECT state, query FROM pg_stat_activity WHERE query LIKE 'CALL billing.sync(''watched'')%' AND pid <> pg_backend_pid()$$,
+                  $$VALUES ('active', 'CALL billing.sync(''watched'')')$$, 'during the sync, pg_stat_activity shows the syncing session');
+SELECT is((SELECT count(*)::int FROM pg_stat_activity a
+           WHERE strpos(row_to_json(a)::text, pg_read_file(current_setting('pgb_test.fake_dir') || '/canary.key')) > 0),
+          0, 'during the sync, no column of pg_stat_activity holds the API key');
+SELECT pid AS watched_pid FROM pg_stat_activity WHERE query = 'CALL billing.sync(''watched'')' AND pid <> pg_backend_pid() \gset
+SELECT ok(pg_cancel_backend(:watched_pid), 'the watched sync is cancelled');
+DO $$
+BEGIN
+    FOR i IN 1..100 LOOP
+        EXIT WHEN NOT EXISTS (SELECT 1 FROM billing.sync_runs WHERE status = 'running');
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
+SELECT is((SELECT count(*)::int FROM billing.sync_runs WHERE status = 'running'), 0, 'no run is left running');
 SELECT * FROM finish();

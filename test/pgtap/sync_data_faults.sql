@@ -12,6 +12,12 @@ $$;
 CREATE FUNCTION pg_temp.last(name text) RETURNS billing.sync_runs LANGUAGE sql AS $$
     SELECT * FROM billing.sync_runs WHERE source_id = billing._source_id(name) ORDER BY id DESC LIMIT 1
 $$;
+-- The fake's request paths of one scenario, in order.
+CREATE FUNCTION pg_temp.paths(scenario text) RETURNS TABLE (path text) LANGUAGE sql AS $$
+    SELECT split_part(x, ' ', 3)
+    FROM regexp_split_to_table(pg_read_file(current_setting('pgb_test.fake_dir') || '/logs/' || scenario || '.log'), E'\n') x
+    WHERE x <> ''
+$$;
 -- What a source holds: invoices, lines, payments.
 CREATE FUNCTION pg_temp.held(name text) RETURNS TABLE (invoices bigint, lines bigint, payments bigint) LANGUAGE sql AS $$
     SELECT (SELECT count(*) FROM billing.invoices i WHERE i.source_id = billing._source_id(name)),
@@ -19,7 +25,7 @@ CREATE FUNCTION pg_temp.held(name text) RETURNS TABLE (invoices bigint, lines bi
            (SELECT count(*) FROM billing.payments p WHERE p.source_id = billing._source_id(name))
 $$;
 
-SELECT plan(25);
+SELECT plan(36);
 
 SELECT pg_temp.src('trunc', 'trunc-d1');
 SELECT pg_temp.src('cut', 'cut-d1');
@@ -28,6 +34,7 @@ SELECT pg_temp.src('wrongtype', 'wrongtype-d1');
 SELECT pg_temp.src('dupkey', 'dupkey-d1');
 SELECT pg_temp.src('nul', 'nul-d1');
 SELECT pg_temp.src('hugenum', 'hugenum-d1');
+SELECT pg_temp.src('hugeint', 'hugeint-d1');
 SELECT pg_temp.src('numbers', 'numbers-d1');
 
 SELECT billing._start_run(billing._source_id('trunc'), 'manual') AS r1 \gset
@@ -44,6 +51,8 @@ SELECT billing._start_run(billing._source_id('nul'), 'manual') AS r6 \gset
 CALL billing._sync_run(:r6);
 SELECT billing._start_run(billing._source_id('hugenum'), 'manual') AS r7 \gset
 CALL billing._sync_run(:r7);
+SELECT billing._start_run(billing._source_id('hugeint'), 'manual') AS r8 \gset
+CALL billing._sync_run(:r8);
 
 SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :r1,
                   $$VALUES ('failed', 'source "trunc": invoices page 2: invalid JSON, page rejected')$$, 'truncated body: rejected, page named');
@@ -80,6 +89,23 @@ SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ ||
                   $$VALUES ('failed', 'source "hugenum": invoices page 1, record inv_000002: field "paid_amount" is a JSON number that cannot be exact (beyond 10^13 or more than 15 digits), page rejected')$$,
                   'an amount given as a JSON number beyond 10^13: an error, never a rounded value');
 SELECT results_eq($$SELECT * FROM pg_temp.held('hugenum')$$, $$VALUES (0::bigint, 0::bigint, 0::bigint)$$, 'the huge number''s page stored nothing');
+-- the same bound holds for an amount sent as a JSON integer (jansson reads it as an int64)
+SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :r8,
+                  $$VALUES ('failed', 'source "hugeint": invoices page 1, record inv_000002: field "paid_amount" is a JSON number that cannot be exact (beyond 10^13 or more than 15 digits), page rejected')$$,
+                  'an amount given as a JSON integer beyond 10^13: an error too');
+SELECT results_eq($$SELECT * FROM pg_temp.held('hugeint')$$, $$VALUES (0::bigint, 0::bigint, 0::bigint)$$, 'the huge integer''s page stored nothing');
+
+-- A subscription id that is not a number never reaches a URL path (components are fetched by id).
+SELECT pg_temp.src('badsubid', 'badsubid-d1', '{"components": true}');
+SELECT billing._start_run(billing._source_id('badsubid'), 'manual') AS r9 \gset
+CALL billing._sync_run(:r9);
+SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :r9,
+                  $$VALUES ('failed', 'source "badsubid": subscriptions page 1, record 1/../../x: field "id" is not a whole number, page rejected')$$,
+                  'a subscription id with a path in it: the page fails, naming the record');
+SELECT is((SELECT array_agg(path) FROM pg_temp.paths('badsubid-d1') WHERE path LIKE '%components%'),
+          ARRAY['/s/badsubid-d1/subscriptions/2001/components.json'], 'only the good subscription''s components were asked for');
+SELECT is((SELECT count(*)::int FROM billing.subscriptions WHERE source_id = billing._source_id('badsubid')), 0,
+          'the page with the bad id stored nothing');
 
 -- Amounts as JSON numbers that a double holds exactly to the cent are stored exactly.
 CALL billing.sync('numbers');
@@ -95,13 +121,25 @@ SELECT results_eq($$SELECT s.name, st.cursor->>'page' FROM billing._sync_state s
                     WHERE st.entity = 'invoices' AND s.name IN ('trunc', 'cut', 'badjson', 'wrongtype', 'dupkey', 'nul') ORDER BY 1$$,
                   $$VALUES ('badjson', '1'), ('cut', '1'), ('dupkey', '1'), ('nul', '1'), ('trunc', '1'), ('wrongtype', '1')$$,
                   'each failed run left its invoices checkpoint after page 1');
-UPDATE billing.sources SET base_url = regexp_replace(base_url, '/s/[a-z]+-d1$', '/s/ok-d1' || name) WHERE name IN ('trunc', 'wrongtype', 'hugenum');
+UPDATE billing.sources SET base_url = regexp_replace(base_url, '/s/[a-z]+-d1$', '/s/ok-d1' || name) WHERE name IN ('trunc', 'cut', 'badjson', 'wrongtype', 'dupkey', 'nul', 'hugenum', 'hugeint');
 CALL billing.sync('trunc');
+CALL billing.sync('cut');
+CALL billing.sync('badjson');
 CALL billing.sync('wrongtype');
+CALL billing.sync('dupkey');
+CALL billing.sync('nul');
 CALL billing.sync('hugenum');
+CALL billing.sync('hugeint');
 SELECT results_eq($$SELECT * FROM pg_temp.held('trunc')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, 'truncated: the rerun completes');
+SELECT results_eq($$SELECT * FROM pg_temp.held('cut')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, 'cut mid-transfer: the rerun completes');
+SELECT results_eq($$SELECT * FROM pg_temp.held('badjson')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, 'not JSON: the rerun completes');
 SELECT results_eq($$SELECT * FROM pg_temp.held('wrongtype')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, 'wrong type: the rerun completes');
+SELECT results_eq($$SELECT * FROM pg_temp.held('dupkey')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, 'duplicate key: the rerun completes');
+SELECT results_eq($$SELECT * FROM pg_temp.held('nul')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, '\u0000: the rerun completes');
 SELECT results_eq($$SELECT * FROM pg_temp.held('hugenum')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, 'huge number: the rerun completes');
+SELECT results_eq($$SELECT * FROM pg_temp.held('hugeint')$$, $$VALUES (7::bigint, 16::bigint, 5::bigint)$$, 'huge integer: the rerun completes');
+SELECT is((SELECT paid FROM billing.invoices WHERE source_id = billing._source_id('hugeint') AND external_id = 'inv_000002'),
+          1213.50, 'the healed invoice has its real paid amount');
 SELECT results_eq($$SELECT status, records_inserted FROM pg_temp.last('trunc')$$, $$VALUES ('succeeded', 7::bigint)$$,
                   'the rerun adds the 5 missing invoices and 2 credit notes');
 SELECT is((SELECT total FROM billing.invoices WHERE source_id = billing._source_id('hugenum') AND external_id = 'inv_000002'),

@@ -19,7 +19,7 @@ CREATE FUNCTION pg_temp.last(name text) RETURNS billing.sync_runs LANGUAGE sql A
     SELECT * FROM billing.sync_runs WHERE source_id = billing._source_id(name) ORDER BY id DESC LIMIT 1
 $$;
 
-SELECT plan(32);
+SELECT plan(44);
 
 -- 429 with Retry-After in seconds: the client waits, sends nothing meanwhile, and the run completes.
 SELECT pg_temp.src('r429s', 'r429s-h1');
@@ -61,6 +61,27 @@ SELECT results_eq($$SELECT status, records_inserted, requests FROM pg_temp.last(
                   $$VALUES ('succeeded', 18::bigint, 18::bigint)$$, '503 twice: retried, the run completes');
 SELECT is((SELECT array_agg(status ORDER BY t) FROM pg_temp.reqs('e503-h1') WHERE path LIKE '%/invoices.json?page=2&%'),
           ARRAY[503, 503, 200], '503: two failures, then the page');
+
+-- The connection closed twice without an answer, then fine: retried like a 5xx, the run completes.
+-- libcurl itself resends once when a reused connection dies before answering (the first drop hits
+-- the kept-alive connection), so the server sees one request more than the run counts.
+SELECT pg_temp.src('drop', 'drop-h1');
+CALL billing.sync('drop');
+SELECT results_eq($$SELECT status, records_inserted, records_updated, requests FROM pg_temp.last('drop')$$,
+                  $$VALUES ('succeeded', 18::bigint, 0::bigint, 17::bigint)$$, 'two dropped connections: retried, the run completes');
+SELECT is((SELECT array_agg(status ORDER BY t) FROM pg_temp.reqs('drop-h1') WHERE path LIKE '%/invoices.json?page=2&%'),
+          ARRAY[0, 0, 200], 'dropped twice (no answer), then the page');
+
+-- The per-source request rate: at 10 requests per second, requests arrive at least 0.1 s apart
+-- (20 ms of tolerance for the network; without the limit they come a few ms apart).
+SELECT pg_temp.src('rate', 'ok-h2', '{"max_requests_per_second": 10}');
+CALL billing.sync('rate');
+SELECT results_eq($$SELECT status, records_inserted, requests FROM pg_temp.last('rate')$$,
+                  $$VALUES ('succeeded', 18::bigint, 16::bigint)$$, 'the rate-limited sync completes');
+SELECT cmp_ok((SELECT min(gap) FROM (SELECT t - lag(t) OVER (ORDER BY t) AS gap FROM pg_temp.reqs('ok-h2')) g), '>=', 0.080,
+              'max_requests_per_second 10: no two requests closer than 0.1 s (less 20 ms)');
+SELECT cmp_ok((SELECT max(t) - min(t) FROM pg_temp.reqs('ok-h2')), '>=', 1.45,
+              'max_requests_per_second 10: 16 requests take at least 1.5 s');
 
 -- 500 on invoices page 2 every time: the run fails after max retries, page 1 and before stay.
 SELECT pg_temp.src('e500', 'e500-h1');
@@ -104,6 +125,10 @@ SELECT results_eq($$SELECT status, requests, records_inserted FROM billing.sync_
                   $$VALUES ('failed', 2::bigint, 0::bigint)$$, 'timeout: failed after 2 attempts, nothing stored');
 SELECT matches((SELECT error FROM billing.sync_runs WHERE id = :run),
                '^source "slow": customers page 1: request failed: Timeout was reached', 'timeout: the error says so');
+UPDATE billing.sources SET base_url = replace(base_url, '/s/slow-h1', '/s/ok-h3') WHERE name = 'slow';
+CALL billing.sync('slow');
+SELECT results_eq($$SELECT status, records_inserted FROM pg_temp.last('slow')$$,
+                  $$VALUES ('succeeded', 18::bigint)$$, 'after a timeout, a rerun against a healthy server completes');
 
 -- A hung server: statement_timeout interrupts the request promptly; the run is recorded as failed.
 SELECT pg_temp.src('hang', 'hang-h1');
@@ -127,6 +152,11 @@ SELECT results_eq($$SELECT status, error, requests FROM billing.sync_runs WHERE 
                   $$VALUES ('failed', 'source "big": invoices page 2: request failed: the response is larger than pg_billing.http_max_body (1024 kB)', 12::bigint)$$,
                   'a huge body is cut off at the cap, not retried');
 SELECT is((SELECT count(*)::int FROM billing.invoices WHERE source_id = billing._source_id('big')), 2, 'the big page stored nothing');
+UPDATE billing.sources SET base_url = replace(base_url, '/s/big-h1', '/s/ok-h4') WHERE name = 'big';
+CALL billing.sync('big');
+SELECT results_eq($$SELECT status, records_inserted, (SELECT count(*) FROM billing.invoices WHERE source_id = billing._source_id('big'))
+                    FROM pg_temp.last('big')$$,
+                  $$VALUES ('succeeded', 7::bigint, 7::bigint)$$, 'after a huge body, the rerun resumes at invoices page 2 and completes');
 
 -- A redirect (to the cloud metadata address) is never followed.
 SELECT pg_temp.src('redirect', 'redirect-h1');
@@ -136,6 +166,10 @@ SELECT results_eq($$SELECT status, error, requests FROM billing.sync_runs WHERE 
                   $$VALUES ('failed', 'source "redirect": customers page 1: request failed: HTTP status 302', 1::bigint)$$,
                   'a redirect is refused at once');
 SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :run), 'Redirects are not followed', 'the hint says why');
+UPDATE billing.sources SET base_url = replace(base_url, '/s/redirect-h1', '/s/ok-h5') WHERE name = 'redirect';
+CALL billing.sync('redirect');
+SELECT results_eq($$SELECT status, records_inserted FROM pg_temp.last('redirect')$$,
+                  $$VALUES ('succeeded', 18::bigint)$$, 'after a redirect, a rerun against the right server completes');
 
 -- 401: the key is wrong; no retry; the hint says what to do (and never shows the key).
 SELECT pg_temp.src('unauth', 'unauth-h1');
@@ -146,6 +180,20 @@ SELECT results_eq($$SELECT status, error, requests FROM billing.sync_runs WHERE 
                   '401: failed at once');
 SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :run), 'billing.set_credentials', '401: the hint names set_credentials');
 
+-- A server that ignores the page number sends the same full page for ever: the run stops at the
+-- first repeat instead of paging without end.
+SELECT pg_temp.src('samepage', 'samepage-h1');
+SELECT billing._start_run(billing._source_id('samepage'), 'manual') AS run \gset
+CALL billing._sync_run(:run);
+SELECT results_eq($$SELECT status, error, requests, pages FROM billing.sync_runs WHERE id = $$ || :run,
+                  $$VALUES ('failed', 'source "samepage": customers page 2 repeats page 1, run stopped', 2::bigint, 1::bigint)$$,
+                  'the same full page twice: the run stops at once, without asking for page 3');
+SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :run),
+               '^Both pages are full and run from record 1001 to record 1002; the server seems to ignore the page number\.\nHint: ',
+               'the detail names the repeated records');
+SELECT is((SELECT count(*)::int FROM billing.customers WHERE source_id = billing._source_id('samepage')), 2,
+          'page 1 was stored once');
+
 -- billing.sync raises after a failed run, with the run's error.
 SELECT throws_ok($$SELECT 1/0$$, '22012', NULL, 'sanity: throws_ok works');
 \set ON_ERROR_STOP 0
@@ -153,6 +201,10 @@ CALL billing.sync('unauth');
 \set ON_ERROR_STOP 1
 SELECT is((SELECT count(*)::int FROM billing.sync_runs WHERE source_id = billing._source_id('unauth') AND status = 'failed'), 2,
           'CALL billing.sync raised and recorded the failed run');
+UPDATE billing.sources SET base_url = replace(base_url, '/s/unauth-h1', '/s/ok-h6') WHERE name = 'unauth';
+CALL billing.sync('unauth');
+SELECT results_eq($$SELECT status, records_inserted FROM pg_temp.last('unauth')$$,
+                  $$VALUES ('succeeded', 18::bigint)$$, 'after a 401, a rerun with a server that accepts the key completes');
 
 -- The key is in no error, detail or activity row.
 SELECT is((SELECT count(*)::int FROM billing.sync_runs

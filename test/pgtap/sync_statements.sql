@@ -3,7 +3,7 @@
 -- have no table of their own (discounts, taxes, credits) are kept in the invoice's raw.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(6);
+SELECT plan(10);
 
 SELECT billing.add_source('legacy', 'advanced_billing', current_setting('pgb_test.maxio_url') || '/s/ok-st1',
     jsonb_build_object('api_key', pg_read_file(current_setting('pgb_test.fake_dir') || '/canary.key')),
@@ -30,4 +30,20 @@ SELECT results_eq($$SELECT raw #>> '{discounts,0,code}', raw #>> '{discounts,0,d
                     FROM billing.invoices WHERE external_id = 'inv_000001'$$,
                   $$VALUES ('SEATS10', '1.5', 'array', 'array')$$, 'discounts, taxes and credits are kept in the invoice''s raw');
 SELECT is((SELECT raw ->> 'uid' FROM billing.invoice_lines WHERE external_id = 'li_000001_2'), 'li_000001_2', 'each line keeps its own raw');
+-- A statement of a subscription that is not synced cannot be stored (no customer, no currency): it
+-- is counted as skipped, not as unchanged, and the run names it; it is read again next run.
+SELECT billing.add_source('orphan', 'advanced_billing', current_setting('pgb_test.maxio_url') || '/s/orphan-st1',
+    jsonb_build_object('api_key', pg_read_file(current_setting('pgb_test.fake_dir') || '/canary.key')),
+    '{"per_page": 2, "max_requests_per_second": 200, "components": false, "statements": true}');
+CALL billing.sync('orphan');
+SELECT results_eq($$SELECT status, records_inserted, records_unchanged, records_skipped, warnings FROM billing.sync_runs ORDER BY id DESC LIMIT 1$$,
+                  $$VALUES ('succeeded', 22::bigint, 0::bigint, 1::bigint,
+                            'statements: statement 79099 of subscription 2099 was not stored: the subscription is not synced or has no currency; it is read again next run')$$,
+                  'the orphan statement is skipped, counted apart and named in the run');
+SELECT is((SELECT count(*)::int FROM billing.statements WHERE source_id = billing._source_id('orphan')), 4, 'the 4 other statements are stored');
+CALL billing.sync('orphan');
+SELECT results_eq($$SELECT status, records_inserted, records_skipped, warnings IS NOT NULL FROM billing.sync_runs ORDER BY id DESC LIMIT 1$$,
+                  $$VALUES ('succeeded', 0::bigint, 1::bigint, true)$$, 'the next run reads it again and says so again');
+SELECT is((SELECT records_skipped FROM billing.sync_runs WHERE source_id = billing._source_id('legacy') ORDER BY id DESC LIMIT 1), 0::bigint,
+          'a source without orphans skips nothing');
 SELECT * FROM finish();

@@ -17,7 +17,7 @@ CREATE FUNCTION pg_temp.rows(name text) RETURNS bigint LANGUAGE sql AS $$
          + (SELECT count(*) FROM billing.invoices WHERE source_id = billing._source_id(name))
 $$;
 
-SELECT plan(17);
+SELECT plan(18);
 
 SELECT pg_temp.src('selfsigned', current_setting('pgb_test.maxio_selfsigned_url') || '/s/ok-t1');
 SELECT pg_temp.src('wrongname', current_setting('pgb_test.maxio_wrongname_url') || '/s/ok-t2');
@@ -49,6 +49,11 @@ SELECT results_eq($$SELECT status, requests, pg_temp.rows(s.name) FROM billing.s
                   $$VALUES ('failed', 1::bigint, 0::bigint), ('failed', 1::bigint, 0::bigint), ('failed', 1::bigint, 0::bigint)$$,
                   '3/3 bad certificates: failed at the first request, never retried, nothing stored');
 SELECT matches((SELECT error_detail FROM pg_temp.last('expired')), 'verification is never turned off', 'the hint says verification stays on');
+-- the certificate fixed (the same source pointed at a server with a good one): a rerun completes
+UPDATE billing.sources SET base_url = current_setting('pgb_test.maxio_url') || '/s/ok-t7' WHERE name = 'selfsigned';
+CALL billing.sync('selfsigned');
+SELECT results_eq($$SELECT status, records_inserted FROM pg_temp.last('selfsigned')$$, $$VALUES ('succeeded', 18::bigint)$$,
+                  'after a bad certificate, a rerun against a good one completes');
 
 -- Without the test CA, the good server is an unknown issuer.
 SET pg_billing.ca_file = '';

@@ -141,6 +141,10 @@ money_tests(void)
 	ok(pgb_real_to_decimal(9999999999999.99, b, sizeof b) && strcmp(b, "9999999999999.99") == 0, "just under 10^13, exact to the cent");
 	ok(!pgb_real_to_decimal(1e13, b, sizeof b) && !pgb_real_to_decimal(1e15, b, sizeof b), "10^13 and beyond refused");
 	ok(!pgb_real_to_decimal(0.1234567890123456, b, sizeof b), "more than 15 digits refused");
+	ok(pgb_int_to_decimal(9999999999999, b, sizeof b) && strcmp(b, "9999999999999") == 0 &&
+	   pgb_int_to_decimal(-9999999999999, b, sizeof b) && strcmp(b, "-9999999999999") == 0, "integers just under 10^13");
+	ok(!pgb_int_to_decimal(10000000000000, b, sizeof b) && !pgb_int_to_decimal(-10000000000000, b, sizeof b) &&
+	   !pgb_int_to_decimal(INT64_MAX, b, sizeof b) && !pgb_int_to_decimal(INT64_MIN, b, sizeof b), "integers of 10^13 and beyond refused");
 	ok(pgb_real_to_decimal(0.000001, b, sizeof b) && strcmp(b, "0.000001") == 0, "small numbers in plain notation");
 	ok(pgb_real_to_decimal(-0.0, b, sizeof b) && strcmp(b, "0") == 0, "negative zero is 0");
 	pgb_cents_to_decimal(-1205, b, sizeof b);
