@@ -3,7 +3,7 @@
 -- server completes. (statement_timeout is tested in sync_http_faults.sql.)
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(11);
+SELECT plan(15);
 
 SELECT billing.add_source('hung', 'advanced_billing', current_setting('pgb_test.maxio_url') || '/s/hang-k1',
     jsonb_build_object('api_key', pg_read_file(current_setting('pgb_test.fake_dir') || '/canary.key')),
