@@ -86,6 +86,7 @@ pgb_start_fake() {
         kill -0 "$PGB_FAKE_PID" 2>/dev/null || break
         sleep 0.1
     done
+    kill "$PGB_FAKE_PID" 2>/dev/null
     echo "pg_billing: the fake vendor API did not start; its output ($out):" >&2
     cat "$out" >&2
     return 1

@@ -14,6 +14,8 @@ rm -rf "$dir" && mkdir -p "$dir/logs"
 echo "== generating the book and starting the sandbox API (test/fake/maxio_fake.py, its own test CA)"
 python3 "$PGB_SRC/test/demo/book.py" "$dir/book" --customers "${PGB_DEMO_CUSTOMERS:-300}"
 "$PGB_SRC/test/fake/gen_certs.sh" "$dir/certs"
+# whatever fails from here on, nothing is left running (unless asked to keep the demo)
+if [ "${PGB_DEMO_KEEP:-0}" != 1 ]; then trap 'pgb_stop_cluster demo; kill ${PGB_FAKE_PID:-} 2>/dev/null || true' EXIT; fi
 pgb_start_fake "$dir/sandbox.out" --certs "$dir/certs" --logs "$dir/logs" --book "$dir/book/maxio.json"
 sandbox=$PGB_FAKE_PID
 chmod -R a+rX "$dir"
@@ -22,7 +24,6 @@ pgb_start_cluster demo <<CONF
 pg_billing.ca_file = '$dir/certs/ca.pem'
 pg_billing.allow_loopback = on
 CONF
-if [ "${PGB_DEMO_KEEP:-0}" != 1 ]; then trap 'pgb_stop_cluster demo; kill $sandbox 2>/dev/null || true' EXIT; fi
 
 url="https://127.0.0.1:${PGB_FAKE_PORTS%%,*}/s/book-demo"
 echo "== syncing the book from $url"
