@@ -8,11 +8,11 @@ SELECT (SELECT count(*) FROM billing.customers) AS customers,
        (SELECT count(*) FROM billing.payments) AS payments,
        (SELECT count(*) FROM billing.refunds) AS refunds;
 
-\echo == Billed per month and currency, last 12 months (net of discount, excluding tax; voided invoices left out)
+\echo == Billed per month and currency, the 12 complete months to October 2026 (net of discount, excluding tax; voided invoices left out)
 SELECT date_trunc('month', i.issue_date)::date AS month, i.currency,
        count(DISTINCT i.id) AS invoices, sum(l.amount) AS billed_net, sum(l.tax) AS tax
 FROM billing.invoices i JOIN billing.invoice_lines l ON l.invoice_id = i.id
-WHERE i.status <> 'voided' AND i.issue_date >= date '2026-11-23' - interval '12 months'
+WHERE i.status <> 'voided' AND i.issue_date >= date '2025-11-01' AND i.issue_date < date '2026-11-01'
 GROUP BY 1, 2 ORDER BY 1, 2;
 
 \echo == Receivables: open invoices by age
