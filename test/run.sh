@@ -126,5 +126,5 @@ fi
 
 ((${#failures[@]})) && printf 'FAILED: %s\n' "${failures[@]}"
 ((skipped)) && echo "$skipped assertions skipped (their reason is in the test's output above or in $PGB_RT)"
-echo "$passed passed, $failed failed, $skipped skipped"
+echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
