@@ -154,7 +154,7 @@ step_load(Run *run)
 							  " coalesce((s.options->>'overlap_seconds')::integer, 300),"
 							  " coalesce((s.options->>'components')::boolean, true),"
 							  " coalesce((s.options->>'statements')::boolean, false),"
-							  " coalesce((s.options->>'reconcile_every')::integer, 0),"
+							  " coalesce((s.options->>'reconcile_every')::integer, 24),"
 							  " coalesce((s.options->>'max_requests_per_second')::float8, 10),"
 							  " c.secret->>'api_key', r.full_reconcile,"
 							  " coalesce((SELECT pg_catalog.string_agg(e, ',') FROM pg_catalog.jsonb_array_elements_text("

@@ -502,7 +502,8 @@ class Handler(BaseHTTPRequestHandler):
             user, _, pw = base64.b64decode(auth[6:]).decode().partition(":") if auth.startswith("Basic ") else ("", "", "")
         except Exception:
             user, pw = "", ""
-        if not user or pw != "x" or s.scenario == "unauth":
+        # Advanced Billing's Basic auth: the API key is the user, "x" the password ("authkey" also checks the key)
+        if not user or pw != "x" or s.scenario == "unauth" or (s.scenario == "authkey" and user != "key-" + key):
             return self.reply(key, 401, {"errors": ["Unauthorized"]})
         if s.scenario == "hang":
             self.record(key, 0)

@@ -24,7 +24,7 @@ SELECT billing.add_source('happy', 'advanced_billing', current_setting('pgb_test
     jsonb_build_object('api_key', pg_read_file(current_setting('pgb_test.fake_dir') || '/canary.key')),
     '{"per_page": 2, "max_requests_per_second": 200}') AS source_id \gset
 
-SELECT plan(34);
+SELECT plan(35);
 
 CALL billing.sync('happy');
 
@@ -135,6 +135,14 @@ CALL billing.sync('happy');
 CALL billing.sync('happy');
 SELECT results_eq($$SELECT full_reconcile FROM billing.sync_runs ORDER BY id DESC LIMIT 2$$,
                   $$VALUES (true), (false)$$, 'reconcile_every = 2: the second run after a reconcile is a reconcile');
+-- by default every 24th run is one: 22 more successful runs are on record, the 23rd is not, the 24th is
+UPDATE billing.sources SET options = options - 'reconcile_every' WHERE name = 'happy';
+INSERT INTO billing.sync_runs (source_id, status, trigger, started_at, finished_at)
+SELECT billing._source_id('happy'), 'succeeded', 'manual', now(), now() FROM generate_series(1, 22);
+CALL billing.sync('happy');
+CALL billing.sync('happy');
+SELECT results_eq($$SELECT full_reconcile FROM billing.sync_runs ORDER BY id DESC LIMIT 2$$,
+                  $$VALUES (true), (false)$$, 'without the option, every 24th run is a full reconcile');
 
 -- billing_admin (not a superuser) can run a sync with the privileges the extension grants it.
 SET ROLE billing_admin;

@@ -19,7 +19,7 @@ CREATE FUNCTION pg_temp.last(name text) RETURNS billing.sync_runs LANGUAGE sql A
     SELECT * FROM billing.sync_runs WHERE source_id = billing._source_id(name) ORDER BY id DESC LIMIT 1
 $$;
 
-SELECT plan(44);
+SELECT plan(45);
 
 -- 429 with Retry-After in seconds: the client waits, sends nothing meanwhile, and the run completes.
 SELECT pg_temp.src('r429s', 'r429s-h1');
@@ -179,6 +179,20 @@ SELECT results_eq($$SELECT status, error, requests FROM billing.sync_runs WHERE 
                   $$VALUES ('failed', 'source "unauth": customers page 1: request failed: HTTP status 401', 1::bigint)$$,
                   '401: failed at once');
 SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :run), 'billing.set_credentials', '401: the hint names set_credentials');
+
+-- Basic auth carries the API key as the user (and "x" as the password): the fake's "authkey"
+-- scenario accepts only the key it expects.
+SELECT billing.add_source('authkey', 'advanced_billing', current_setting('pgb_test.maxio_url') || '/s/authkey-h1',
+                          '{"api_key": "key-authkey-h1"}', '{"per_page": 2, "max_requests_per_second": 200}');
+SELECT billing.add_source('authother', 'advanced_billing', current_setting('pgb_test.maxio_url') || '/s/authkey-h2',
+                          '{"api_key": "key-authkey-h1"}', '{"per_page": 2, "max_requests_per_second": 200}');
+SELECT billing._start_run(billing._source_id('authkey'), 'manual') AS ka \gset
+CALL billing._sync_run(:ka);
+SELECT billing._start_run(billing._source_id('authother'), 'manual') AS kb \gset
+CALL billing._sync_run(:kb);
+SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id IN ($$ || :ka || ', ' || :kb || ') ORDER BY id',
+                  $$VALUES ('succeeded', NULL), ('failed', 'source "authother": customers page 1: request failed: HTTP status 401')$$,
+                  'the API key is sent as the Basic-auth user: the right key is let in, another site''s key is not');
 
 -- A server that ignores the page number sends the same full page for ever: the run stops at the
 -- first repeat instead of paging without end.
