@@ -13,6 +13,30 @@ SELECT billing.add_source('hung', 'advanced_billing', current_setting('pgb_test.
 -- (the psql beside the running postgres binary, over the cluster's socket).
 SELECT split_part(encode(pg_read_binary_file('/proc/' || split_part(pg_read_file('postmaster.pid'), E'\n', 1) || '/cmdline'), 'escape'),
                   '\000', 1) AS postgres_bin \gset
+-- CALL billing.sync(source) in another session, started by the server in the background; returns
+-- once that sync has started reading customers (it then waits on the hung fake).
+CREATE FUNCTION pg_temp.sync_elsewhere(source text, postgres_bin text) RETURNS void LANGUAGE plpgsql AS $f$
+BEGIN
+    EXECUTE format('COPY (SELECT 1) TO PROGRAM %L',
+        format('%s/psql -X -h %s -p %s -U postgres -d %s -c "CALL billing.sync(''%s'')" </dev/null >/dev/null 2>&1 &',
+               regexp_replace(postgres_bin, '/postgres$', ''), split_part(current_setting('unix_socket_directories'), ',', 1),
+               current_setting('port'), current_database(), source));
+    FOR i IN 1..100 LOOP
+        EXIT WHEN EXISTS (SELECT 1 FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id
+                          WHERE s.name = source AND r.status = 'running' AND r.current_entity = 'customers');
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$f$;
+-- Waits (up to 10 s) until no run is running.
+CREATE FUNCTION pg_temp.wait_no_running() RETURNS void LANGUAGE plpgsql AS $f$
+BEGIN
+    FOR i IN 1..100 LOOP
+        EXIT WHEN NOT EXISTS (SELECT 1 FROM billing.sync_runs WHERE status = 'running');
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$f$;
 SELECT format('sh -c %L',
               format('(sleep 1; %s/psql -X -h %s -p %s -U postgres -d postgres -c "SELECT pg_cancel_backend(%s)") </dev/null >/dev/null 2>&1 &',
                      regexp_replace(:'postgres_bin', '/postgres$', ''), split_part(current_setting('unix_socket_directories'), ',', 1),
@@ -37,19 +61,7 @@ SELECT results_eq($$SELECT status, records_inserted FROM billing.sync_runs ORDER
 SELECT billing.add_source('busy', 'advanced_billing', current_setting('pgb_test.maxio_url') || '/s/hang-k2',
     jsonb_build_object('api_key', pg_read_file(current_setting('pgb_test.fake_dir') || '/canary.key')),
     '{"per_page": 2, "max_requests_per_second": 200}');
-SELECT format('%s/psql -X -h %s -p %s -U postgres -d %s -c "CALL billing.sync(''busy'')" </dev/null >/dev/null 2>&1 &',
-              regexp_replace(:'postgres_bin', '/postgres$', ''), split_part(current_setting('unix_socket_directories'), ',', 1),
-              current_setting('port'), current_database()) AS other \gset
-COPY (SELECT 1) TO PROGRAM :'other';
-DO $$
-BEGIN
-    FOR i IN 1..100 LOOP
-        EXIT WHEN EXISTS (SELECT 1 FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id
-                          WHERE s.name = 'busy' AND r.status = 'running' AND r.current_entity = 'customers');
-        PERFORM pg_sleep(0.1);
-    END LOOP;
-END
-$$;
+SELECT pg_temp.sync_elsewhere('busy', :'postgres_bin');
 SELECT billing._start_run(billing._source_id('busy'), 'manual') AS second \gset
 CALL billing._sync_run(:second);
 SELECT results_eq($$SELECT status, error, requests FROM billing.sync_runs WHERE id = $$ || :second,
@@ -67,14 +79,7 @@ SELECT results_eq($$SELECT backend_xid IS NULL, backend_xmin IS NULL, wait_event
 SELECT is((SELECT count(*)::int FROM pg_locks WHERE pid = :other_pid AND locktype NOT IN ('virtualxid', 'advisory')),
           0, 'and no lock but its own virtual transaction and the source''s sync lock');
 SELECT ok(pg_cancel_backend(:other_pid), 'the other session is cancelled');
-DO $$
-BEGIN
-    FOR i IN 1..100 LOOP
-        EXIT WHEN NOT EXISTS (SELECT 1 FROM billing.sync_runs WHERE status = 'running');
-        PERFORM pg_sleep(0.1);
-    END LOOP;
-END
-$$;
+SELECT pg_temp.wait_no_running();
 SELECT results_eq($$SELECT r.status, r.error FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id
                     WHERE s.name = 'busy' ORDER BY r.id$$,
                   $$VALUES ('failed', 'canceling statement due to user request'),
@@ -86,19 +91,7 @@ SELECT is((SELECT count(*)::int FROM billing.sync_runs WHERE status = 'running')
 SELECT billing.add_source('watched', 'advanced_billing', current_setting('pgb_test.maxio_url') || '/s/hang-k3',
     jsonb_build_object('api_key', pg_read_file(current_setting('pgb_test.fake_dir') || '/canary.key')),
     '{"per_page": 2, "max_requests_per_second": 200}');
-SELECT format('%s/psql -X -h %s -p %s -U postgres -d %s -c "CALL billing.sync(''watched'')" </dev/null >/dev/null 2>&1 &',
-              regexp_replace(:'postgres_bin', '/postgres$', ''), split_part(current_setting('unix_socket_directories'), ',', 1),
-              current_setting('port'), current_database()) AS other \gset
-COPY (SELECT 1) TO PROGRAM :'other';
-DO $$
-BEGIN
-    FOR i IN 1..100 LOOP
-        EXIT WHEN EXISTS (SELECT 1 FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id
-                          WHERE s.name = 'watched' AND r.status = 'running' AND r.current_entity = 'customers');
-        PERFORM pg_sleep(0.1);
-    END LOOP;
-END
-$$;
+SELECT pg_temp.sync_elsewhere('watched', :'postgres_bin');
 SELECT results_eq($$SELECT state, query FROM pg_stat_activity WHERE query LIKE 'CALL billing.sync(''watched'')%' AND pid <> pg_backend_pid()$$,
                   $$VALUES ('active', 'CALL billing.sync(''watched'')')$$, 'during the sync, pg_stat_activity shows the syncing session');
 SELECT is((SELECT count(*)::int FROM pg_stat_activity a
@@ -106,13 +99,6 @@ SELECT is((SELECT count(*)::int FROM pg_stat_activity a
           0, 'during the sync, no column of pg_stat_activity holds the API key');
 SELECT pid AS watched_pid FROM pg_stat_activity WHERE query = 'CALL billing.sync(''watched'')' AND pid <> pg_backend_pid() \gset
 SELECT ok(pg_cancel_backend(:watched_pid), 'the watched sync is cancelled');
-DO $$
-BEGIN
-    FOR i IN 1..100 LOOP
-        EXIT WHEN NOT EXISTS (SELECT 1 FROM billing.sync_runs WHERE status = 'running');
-        PERFORM pg_sleep(0.1);
-    END LOOP;
-END
-$$;
+SELECT pg_temp.wait_no_running();
 SELECT is((SELECT count(*)::int FROM billing.sync_runs WHERE status = 'running'), 0, 'no run is left running');
 SELECT * FROM finish();
