@@ -271,6 +271,24 @@ record_of(PgbJsonCtx *ctx, json_t *root, const char *wrapper)
 	return inner;
 }
 
+/*
+ * The record a read endpoint returned must be the one asked for: it is stored, and its id is what
+ * keeps the asked-for record from being marked deleted.
+ */
+static void
+check_record_is(const PgbJsonCtx *ctx, const char *entity, const char *external_id, PgbPage *page)
+{
+	PgbRows    *rows = &page->t[page->primary];
+	const char *got = rows->nrows > 0 ? rows->v[(size_t) (rows->nrows - 1) * rows->ncols] : NULL;
+
+	if (got == NULL || strcmp(got, external_id) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("source \"%s\": %s record %s: the read endpoint answered with record %s, check rejected",
+						ctx->source, entity, external_id, got ? got : "(none)"),
+				 errdetail("Nothing is marked deleted from an answer about another record.")));
+}
+
 bool
 pgb_ab_fetch_record(PgbSource *src, const char *entity, const char *external_id, PgbPage *out)
 {
@@ -306,6 +324,7 @@ pgb_ab_fetch_record(PgbSource *src, const char *entity, const char *external_id,
 		else
 			pgb_ab_map_statement(&ctx, record_of(&ctx, root, "statement"), out);
 		out->nrecords++;
+		check_record_is(&ctx, entity, external_id, out);
 	}
 	PG_FINALLY();
 	{

@@ -35,10 +35,12 @@ Scenarios:
     shift       the same, and in the 2nd listing, after page 1: customer 2 is deleted (customer 3
                 moves back onto page 1, already read)
     hidden      from the 2nd listing of each entity on: one record of each is left out of the list
+    swapped     as hidden, and the read endpoint answers with another record than the one asked for
                 (customer 1002, subscription 2002, inv_000003, cn_000001, statement 79002)
     emptylist   150 customers; from the 2nd customers listing on, the listing is empty (the records
                 are still there when asked for one by one; customer 1100's first 4 GETs answer 500)
     slow        every response waits 3 s          hang        every response waits 10 minutes
+    authkey     401 unless the Basic-auth user (the API key) is key-<scenario>-<nonce>
     redirect    every request answered 302 to another host
     bench<N>    N invoices with 3 lines each, made on the fly (benchmark)
     book        the book in the file given with --book (test/demo/book.py writes it: the demo's
@@ -380,7 +382,7 @@ def list_page(s, entity, q):
             if u is not None and dt.datetime.fromisoformat(u) < since:
                 continue
         recs.append(r)
-    if s.scenario == "hidden" and s.hits.get("list-" + entity, 0) >= 2:
+    if s.scenario in ("hidden", "swapped") and s.hits.get("list-" + entity, 0) >= 2:
         recs = [r for r in recs if str(record_id(r)) not in HIDDEN]
     if s.scenario == "emptylist" and entity == "customers" and s.hits.get("customers-listing", 0) >= 2:
         recs = []               # a broken server: the listing is empty, the records are there
@@ -525,6 +527,8 @@ class Handler(BaseHTTPRequestHandler):
             if s.scenario == "emptylist" and rm.group(2) == "1100" and s.hit("get-1100") <= 4:
                 return self.reply(key, 500, {"errors": ["boom"]})     # fails a run mid-check once
             rec = find_record(s, rm.group(1), rm.group(2))
+            if s.scenario == "swapped" and rec is not None:
+                rec = s.books[rm.group(1)].get(0)     # answers with another record than asked for
             if rec is None:
                 return self.reply(key, 404, {"errors": ["Not Found"]})
             return self.reply(key, 200, rec)

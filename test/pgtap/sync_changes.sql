@@ -32,7 +32,7 @@ CREATE FUNCTION pg_temp.inv(name text, uid text) RETURNS billing.invoices LANGUA
     SELECT * FROM billing.invoices WHERE source_id = billing._source_id(name) AND external_id = uid
 $$;
 
-SELECT plan(37);
+SELECT plan(39);
 
 -- A record on two pages: stored once, counted as unchanged the second time.
 SELECT pg_temp.src('dup', 'dup-c1');
@@ -175,5 +175,16 @@ SELECT results_eq($$SELECT count(*) FILTER (WHERE path LIKE '/s/emptylist-c1/cus
 SELECT results_eq($$SELECT (SELECT count(*)::int FROM billing._sync_seen), (SELECT cursor ? 'page' FROM billing._sync_state
                     WHERE source_id = billing._source_id('emptylist') AND entity = 'customers')$$,
                   $$VALUES (0, false)$$, 'after the checks: no work table, a settled checkpoint');
+
+-- A read endpoint that answers with another record than the one asked for: the check fails the
+-- run, naming the record, and nothing is tombstoned.
+SELECT pg_temp.src('swapped', 'swapped-c1');
+CALL billing.sync('swapped');
+SELECT pg_temp.reconcile_run('swapped') AS sw \gset
+CALL billing._sync_run(:sw);
+SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :sw,
+                  $$VALUES ('failed', 'source "swapped": customers record 1002: the read endpoint answered with record 1001, check rejected')$$,
+                  'a record read by id must be the one asked for');
+SELECT is(pg_temp.tombstones('swapped'), '{}'::text[], 'nothing was tombstoned');
 
 SELECT * FROM finish();
