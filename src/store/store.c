@@ -280,9 +280,8 @@ ids_array(char **ids, int n)
 void
 pgb_store_unseen_stats(int64 source_id, const char *entity, int64 *unseen, int64 *live)
 {
-	char	   *sql = psprintf("SELECT pg_catalog.count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM billing._sync_seen s"
-							   " WHERE s.source_id = $1 AND s.entity = $2 AND s.external_id = t.external_id)),"
-							   " pg_catalog.count(*) FROM %s", live_rows(entity));
+	char	   *sql = psprintf("SELECT pg_catalog.count(*) FILTER (WHERE true" NOT_SEEN "), pg_catalog.count(*) FROM %s",
+							   live_rows(entity));
 	Oid			types[2] = {INT8OID, TEXTOID};
 	Datum		args[2] = {Int64GetDatum(source_id), CStringGetTextDatum(entity)};
 	bool		isnull;
