@@ -37,6 +37,8 @@ include $(PGXS)
 
 # PGXS tracks no header dependencies: every object depends on every header of the project.
 $(OBJS): $(shell find src -name '*.h')
+# The version is compiled in (PGB_VERSION): a new default_version rebuilds what uses it.
+src/pg_billing.o src/http/http_client.o: pg_billing.control
 
 # pg_billing--V.sql: every part of every version up to V, in order.
 versions_upto = $(shell ls schema | sort -V | awk '{print} $$0=="$(1)"{exit}')
