@@ -16,15 +16,29 @@ INSTALL_SQL = $(foreach v,$(VERSIONS),pg_billing--$(v).sql)
 UPGRADE_SQL = $(foreach p,$(pairs),pg_billing--$(p).sql)
 DATA_built  = $(INSTALL_SQL) $(UPGRADE_SQL)
 
-PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
-PKG_CONFIG ?= pkg-config
-
-# On a fresh machine PGXS itself is missing, and it is needed before any target runs:
-# install the dependencies first (test/deps.sh is idempotent and quick when all is there).
-ifeq ($(wildcard $(PG_CONFIG)),)
-$(info pg_billing: installing the build dependencies (test/deps.sh))
-$(shell test/deps.sh >&2)
+# The usual PGXS way: the pg_config on PATH, or PG_CONFIG=... for another server. Debian keeps each
+# version's pg_config outside PATH unless a -dev package links one in: then PostgreSQL 15's is used.
+PG_CONFIG ?= pg_config
+ifeq ($(shell command -v $(PG_CONFIG) 2>/dev/null),)
+ifeq ($(PG_CONFIG),pg_config)
+PG_CONFIG := /usr/lib/postgresql/15/bin/pg_config
 endif
+endif
+PKG_CONFIG ?= pkg-config
+# test/run.sh, the demo and the benchmarks build against the same PostgreSQL.
+export PG_CONFIG
+
+# Nothing is installed while this file is read: on a machine without the build dependencies only the
+# targets that install them (deps, and test/demo/bench which call it) and the server-free ones run.
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+pgb_no_pgxs_goals = deps test demo bench unit
+pgb_missing = $(if $(wildcard $(PGXS)),,PostgreSQL's PGXS ($(PG_CONFIG) --pgxs))$(if $(shell $(PKG_CONFIG) --exists libcurl jansson 2>/dev/null && echo ok),, libcurl/jansson (pkg-config))
+ifneq ($(strip $(pgb_missing)),)
+ifneq ($(filter-out $(pgb_no_pgxs_goals),$(or $(MAKECMDGOALS),all)),)
+$(error pg_billing: the build dependencies are missing: $(strip $(pgb_missing)). Run `make deps` first (as root on Debian: it installs them with apt-get and npm))
+endif
+endif
+
 PG_CPPFLAGS = -I$(srcdir)/src $(shell $(PKG_CONFIG) --cflags libcurl jansson) -DPGB_VERSION='"$(EXTVERSION)"'
 SHLIB_LINK  = $(shell $(PKG_CONFIG) --libs libcurl jansson)
 # PostgreSQL's headers trip these -Wextra checks; everything else is an error.
@@ -32,8 +46,16 @@ PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-ini
 # LLVM bitcode needs clang, which the build does not otherwise need.
 override with_llvm = no
 
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+# make installcheck: the pg_regress suite (sql/, expected/) against a running server that has this
+# build installed and preloaded (PGHOST, PGPORT, PGUSER as for psql); install.sql creates the extension
+# in the fresh database pg_regress makes (contrib_regression), and the other tests share it. The expected
+# output assumes what test/run.sh's cluster has: UTF8 and the C collation, whatever the server's default.
+REGRESS      = install $(sort $(filter-out install,$(basename $(notdir $(wildcard sql/*.sql)))))
+REGRESS_OPTS = --encoding=UTF8 --no-locale
+
+ifeq ($(strip $(pgb_missing)),)
 include $(PGXS)
+endif
 
 # PGXS tracks no header dependencies: every object depends on every header of the project.
 $(OBJS): $(shell find src -name '*.h')
@@ -53,15 +75,24 @@ pg_billing--%.sql: $(shell find schema -name '*.sql') Makefile
 	            for f in schema/$$d/*.sql; do echo; echo "-- $$f"; cat $$f; done; done; } > $@ ;; \
 	esac
 
-.PHONY: test demo bench deps
+.PHONY: test demo bench deps unit
+# Debian's packages and the pinned npm tools (tools/npm); quick when everything is there.
 deps:
-	@test/deps.sh
+	@tools/deps.sh
 
-test: deps all
+# The build runs in a second make, which reads this file again once deps may have installed PGXS.
+test: deps
+	@$(MAKE) --no-print-directory all
 	@test/run.sh
 
-demo: deps all
-	@test/demo/run.sh
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@tools/demo/run.sh
 
-bench: deps all
-	@test/bench/run.sh
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@tools/bench/run.sh
+
+# The server-free C tests (test/unit/) under ASan and UBSan; needs only gcc, libcurl and jansson.
+unit:
+	@test/unit/run.sh

@@ -6,8 +6,14 @@ PGB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # One runtime directory per checkout, outside it: the server user must be able to read and write it.
 PGB_RT=${PGB_RT:-/tmp/pg_billing-$(printf '%s' "$PGB_SRC" | md5sum | cut -c1-10)}
 PGB_ROOT=$PGB_RT/pgroot
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-PG_SYS_BIN=$("$PG_CONFIG" --bindir)
+# pg_config as the Makefile chooses it: PG_CONFIG, else the one on PATH, else PostgreSQL 15's on Debian.
+PG_CONFIG=${PG_CONFIG:-$(command -v pg_config || echo /usr/lib/postgresql/15/bin/pg_config)}
+PG_SYS_BIN=$("$PG_CONFIG" --bindir) || exit 1
+# libpq-dev's pg_config alone names /usr/bin: the server must be there, or the private root would copy /usr.
+if [ ! -x "$PG_SYS_BIN/postgres" ]; then
+    echo "pg_billing: $PG_CONFIG names no PostgreSQL server ($PG_SYS_BIN/postgres): run make deps, or set PG_CONFIG" >&2
+    exit 1
+fi
 PG_BIN=$PGB_ROOT$PG_SYS_BIN
 PG_PKGLIB=$("$PG_CONFIG" --pkglibdir)
 PG_SHARE=$("$PG_CONFIG" --sharedir)

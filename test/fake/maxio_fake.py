@@ -43,7 +43,7 @@ Scenarios:
     authkey     401 unless the Basic-auth user (the API key) is key-<scenario>-<nonce>
     redirect    every request answered 302 to another host
     bench<N>    N invoices with 3 lines each, made on the fly (benchmark)
-    book        the book in the file given with --book (test/demo/book.py writes it: the demo's
+    book        the book in the file given with --book (test/fixtures/book.py writes it: the demo's
                 realistic two-year book, and the same book the tests also load by hand)
     fuzz<S>     every page: about one value in twenty replaced by an odd one (seeded by S); some
                 seeds also truncate the body or flip a byte
@@ -707,7 +707,7 @@ def main():
     ap.add_argument("--ports", default="0,0,0,0,0",
                     help="good,plain,selfsigned,wrongname,expired (0: any free port, printed after ready)")
     ap.add_argument("--bench-dir", help="pages written by --pregen N PER_PAGE DIR")
-    ap.add_argument("--book", help="maxio.json written by test/demo/book.py, served as scenario book")
+    ap.add_argument("--book", help="maxio.json written by test/fixtures/book.py, served as scenario book")
     a = ap.parse_args()
     if a.book:
         with open(a.book) as f:

@@ -7,7 +7,7 @@ rm -rf "$pgb_fake_dir" && mkdir -p "$pgb_fake_dir/logs"
 "$PGB_SRC/test/fake/gen_certs.sh" "$pgb_fake_dir/certs" || { echo "pg_billing: test certificates could not be made"; exit 1; }
 
 # The demo's generated book, small: served as scenario "book" and loaded by hand by sync_book.sql.
-python3 "$PGB_SRC/test/demo/book.py" "$pgb_fake_dir/book" --customers 60 --seed 7 > /dev/null \
+python3 "$PGB_SRC/test/fixtures/book.py" "$pgb_fake_dir/book" --customers 60 --seed 7 > /dev/null \
     || { echo "pg_billing: the test book could not be generated"; exit 1; }
 
 if ! pgb_start_fake "$pgb_fake_dir/fake.out" --certs "$pgb_fake_dir/certs" --logs "$pgb_fake_dir/logs" \
@@ -26,17 +26,13 @@ IFS=, read -r pgb_p_good pgb_p_plain pgb_p_self pgb_p_wrong pgb_p_expired <<< "$
 PGB_CANARY="canary_$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 printf '%s' "$PGB_CANARY" > "$pgb_fake_dir/canary.key"
 
-# Prism mock of the published spec, for the contract test (npm registry needed the first time).
+# Prism mock of the published spec, for the contract test: pinned in tools/npm, installed by `make deps`.
 pgb_prism_url=unavailable
-pgb_prism_dir=$PGB_RT/prism
-if [ ! -x "$pgb_prism_dir/node_modules/.bin/prism" ]; then
-    mkdir -p "$pgb_prism_dir"
-    timeout 300 npm install --silent --no-audit --no-fund --prefix "$pgb_prism_dir" @stoplight/prism-cli@5.14 \
-        > "$pgb_fake_dir/npm.out" 2>&1 || echo "pg_billing: npm install of prism-cli failed (see $pgb_fake_dir/npm.out)"
-fi
-if [ -x "$pgb_prism_dir/node_modules/.bin/prism" ] && [ -f "$PGB_SHARED/specs/maxio/portal/spec/openapi.yaml" ]; then
+pgb_prism=$PGB_SRC/tools/npm/node_modules/.bin/prism
+[ -x "$pgb_prism" ] || echo "pg_billing: Prism is not installed: run make deps (npm ci in tools/npm)"
+if [ -x "$pgb_prism" ] && [ -f "$PGB_SHARED/specs/maxio/portal/spec/openapi.yaml" ]; then
     pgb_p_prism=$(pgb_free_port)
-    "$pgb_prism_dir/node_modules/.bin/prism" mock -h 127.0.0.1 -p "$pgb_p_prism" \
+    "$pgb_prism" mock -h 127.0.0.1 -p "$pgb_p_prism" \
         "$PGB_SHARED/specs/maxio/portal/spec/openapi.yaml" > "$pgb_fake_dir/prism.log.txt" 2>&1 &
     PGB_FAKE_PIDS="$PGB_FAKE_PIDS $!"
     pgb_prism_url="http://127.0.0.1:$pgb_p_prism"

@@ -1,4 +1,4 @@
--- Properties of the revenue engine on a generated book (test/bench/revenue_gen.sql): every line sums
+-- Properties of the revenue engine on a generated book (test/fixtures/revenue_gen.sql): every line sums
 -- to its amount, movements explain every MRR change, journals balance, incremental refresh equals a
 -- full recomputation, and the C engine equals the SQL formulation.
 \set ON_ERROR_STOP 1
@@ -9,7 +9,7 @@ SELECT plan(30);
 SELECT billing.set_setting('mrr_through', 'all');
 \set seed 0.17
 \set customers 400
-\ir ../bench/revenue_gen.sql
+\ir ../fixtures/revenue_gen.sql
 
 CREATE FUNCTION pg_temp.snapshot(p_name text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN

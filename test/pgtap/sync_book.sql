@@ -1,4 +1,4 @@
--- End to end: a realistic two-year book (test/demo/book.py: monthly and annual plans, seats,
+-- End to end: a realistic two-year book (test/fixtures/book.py: monthly and annual plans, seats,
 -- upgrades with proration, downgrades, churn and returns, coupons, setup fees, refunds, EUR and USD)
 -- synced from the fake Advanced Billing API gives exactly the revenue, MRR and movements of the
 -- same book loaded by hand with its full_period_amount filled in.

@@ -7,7 +7,7 @@ SET client_min_messages = warning;
 SELECT plan(13);
 
 SELECT isnt(current_setting('pgb_test.prism_url'), 'unavailable',
-            'Prism is installed (npm install @stoplight/prism-cli@5.14 in test/fake/start.sh)');
+            'Prism is installed (make deps: npm ci in tools/npm)');
 
 -- Prism takes a few seconds to load the spec: wait for it (at most 60 s).
 DO $$

@@ -4,7 +4,7 @@
 # what a user looks at first. Leaves nothing running unless PGB_DEMO_KEEP=1 (then it prints how to
 # connect and how to stop).
 set -euo pipefail
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../../test/lib.sh"
 
 dir=$PGB_RT/demo-sandbox
 echo "== building a private PostgreSQL root with pg_billing in $PGB_ROOT"
@@ -12,7 +12,7 @@ pgb_make_root
 rm -rf "$dir" && mkdir -p "$dir/logs"
 
 echo "== generating the book and starting the sandbox API (test/fake/maxio_fake.py, its own test CA)"
-python3 "$PGB_SRC/test/demo/book.py" "$dir/book" --customers "${PGB_DEMO_CUSTOMERS:-300}"
+python3 "$PGB_SRC/test/fixtures/book.py" "$dir/book" --customers "${PGB_DEMO_CUSTOMERS:-300}"
 "$PGB_SRC/test/fake/gen_certs.sh" "$dir/certs"
 # whatever fails from here on, nothing is left running (unless asked to keep the demo)
 if [ "${PGB_DEMO_KEEP:-0}" != 1 ]; then trap 'pgb_stop_cluster demo; kill ${PGB_FAKE_PID:-} 2>/dev/null || true' EXIT; fi
@@ -39,7 +39,7 @@ SELECT id, status, records_inserted, records_updated, records_unchanged, pages, 
 FROM billing.sync_runs;
 SQL
 
-pgb_psql -d postgres -P pager=off -f "$PGB_SRC/test/demo/show.sql"
+pgb_psql -d postgres -P pager=off -f "$PGB_SRC/tools/demo/show.sql"
 
 if [ "${PGB_DEMO_KEEP:-0}" = 1 ]; then
     echo "== still running: psql -h $PGHOST -p $PGPORT -U postgres postgres (sandbox API: $url)"

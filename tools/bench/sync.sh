@@ -2,9 +2,9 @@
 # Benchmark: CALL billing.sync of N invoices (3 lines each on every third, 2 otherwise, plus
 # payments) from the fake Advanced Billing API over HTTPS on this machine, next to COPY of the same
 # rows into the same tables, measured in the same cluster. Prints rows/s for both.
-#   test/bench/sync.sh [invoices]        (default 100000; needs what `make test` needs, no network)
+#   tools/bench/sync.sh [invoices]        (default 100000; needs what `make test` needs, no network)
 set -euo pipefail
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../../test/lib.sh"
 n=${1:-100000}
 
 pgb_make_root

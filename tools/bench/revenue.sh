@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Revenue engine benchmark: for each book size (customers over 24 months, test/bench/revenue_gen.sql)
+# Revenue engine benchmark: for each book size (customers over 24 months, test/fixtures/revenue_gen.sql)
 # times, in a private throwaway cluster,
 #   - one sequential scan of the invoice lines (the floor),
 #   - a full computation with the C engine and with the SQL formulation (pg_billing.revenue_engine),
 #   - an incremental refresh after touching 1% of the customers, with each engine,
 # and prints each figure with its ratio to the SQL formulation and to the sequential scan.
-# Usage: test/bench/revenue.sh [customers ...]   (default: 10000 100000)
+# Usage: tools/bench/revenue.sh [customers ...]   (default: 10000 100000)
 set -euo pipefail
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../../test/lib.sh"
 
 sizes=("$@")
 [ ${#sizes[@]} -eq 0 ] && sizes=(10000 100000)
@@ -39,7 +39,7 @@ for n in "${sizes[@]}"; do
     pgb_psql -d "$db" -c "CREATE EXTENSION pg_billing" >/dev/null
     # the load itself bypasses the triggers: the full computation is timed on its own below
     pgb_psql -d "$db" -v seed=0.42 -v customers="$n" -c "SET session_replication_role = replica" \
-        -f "$PGB_SRC/test/bench/revenue_gen.sql" >/dev/null
+        -f "$PGB_SRC/test/fixtures/revenue_gen.sql" >/dev/null
     lines=$(pgb_psql -d "$db" -At -c "SELECT count(*) FROM billing.invoice_lines")
     pgb_psql -d "$db" -c "VACUUM ANALYZE" >/dev/null
 
