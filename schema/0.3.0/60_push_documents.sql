@@ -671,7 +671,7 @@ BEGIN
            AND NOT (o.doc_kind || ':' || o.natural_key) = ANY (v_keep)
            FOR UPDATE
     LOOP
-        IF e.state IN ('pending', 'held') AND e.attempts = 0 THEN
+        IF e.state IN ('pending', 'held') AND e.attempts = 0 AND e.remote_id IS NULL THEN
             DELETE FROM billing.outbox o WHERE o.id = e.id;
         ELSIF e.state <> 'failed' THEN
             PERFORM billing._push_raise(e.origin_source_id, 'push_changed', 'warning', e.doc_kind || ' ' || e.natural_key,
