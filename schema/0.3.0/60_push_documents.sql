@@ -776,7 +776,7 @@ COMMENT ON FUNCTION billing._push_rows_of(text, jsonb) IS 'The source, invoice, 
 -- Which units a statement's changed rows touch, for sources that push: one query per statement over
 -- the transition tables (old and new rows), so a sync page of 200 rows costs one call, not 200.
 CREATE FUNCTION billing._push_capture() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, billing, pg_temp AS $fn$
+LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 DECLARE
     v_rows jsonb := '[]';
     v_units text[];
@@ -840,7 +840,7 @@ COMMENT ON FUNCTION billing._push_unit_of(text, bigint) IS 'The unit whose build
 
 -- A mapping changed: every document not sent yet is rebuilt (held ones may go, pending ones change).
 CREATE FUNCTION billing._push_capture_maps() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, billing, pg_temp AS $fn$
+LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 BEGIN
     PERFORM billing._push_queue(array_agg(u.unit_table), array_agg(u.unit_id))
        FROM (SELECT DISTINCT u.unit_table, u.unit_id
@@ -854,7 +854,7 @@ COMMENT ON FUNCTION billing._push_capture_maps() IS 'Statement trigger: a change
 -- At commit: every queued unit is built and merged (statements and invoices before the credit notes
 -- and refunds that may refer to them), then dependencies are linked and alerts raised.
 CREATE FUNCTION billing._push_flush() RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, billing, pg_temp AS $fn$
+LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 DECLARE
     v_t text[];
     v_i bigint[];
@@ -885,7 +885,7 @@ $fn$;
 COMMENT ON FUNCTION billing._push_flush() IS 'Builds the documents of every queued unit into the outbox, links their dependencies and raises or resolves push alerts; returns how many units it built. Commits call it.';
 
 CREATE FUNCTION billing._push_at_commit() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, billing, pg_temp AS $fn$
+LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 BEGIN
     PERFORM billing._push_flush();
     RETURN NULL;
@@ -916,7 +916,7 @@ CREATE TRIGGER accounting_maps_push AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
 -- Public entry points -----------------------------------------------------------------------------
 
 CREATE FUNCTION billing.push_enqueue(source text, since date DEFAULT NULL) RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, billing, pg_temp AS $fn$
+LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 DECLARE
     v_id bigint := billing._source_id(source);
     v_mode text := billing._push_mode(v_id);
@@ -941,7 +941,7 @@ $fn$;
 COMMENT ON FUNCTION billing.push_enqueue(text, date) IS 'Builds the Xero documents of a source''s existing statements or invoices, credit notes and refunds (since a date, or all) into the outbox now; returns how many units it built. Changes are enqueued automatically; this is for history and after a fix.';
 
 CREATE FUNCTION billing._push_requeue(outbox_id bigint) RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, billing, pg_temp AS $fn$
+LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 BEGIN
     UPDATE billing.outbox o SET rebuild = false WHERE o.id = outbox_id;
     PERFORM billing._push_queue(array_agg(u.unit_table), array_agg(u.unit_id))
@@ -964,5 +964,18 @@ REVOKE ALL ON FUNCTION billing._push_check_options(), billing._push_target(bigin
     billing._push_capture(), billing._push_rows_of(text, jsonb), billing._push_capture_maps(),
     billing._push_unit_of(text, bigint), billing._push_flush(), billing._push_at_commit(),
     billing.push_enqueue(text, date), billing._push_requeue(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION billing.push_enqueue(text, date), billing._push_requeue(bigint),
-    billing._push_build(text, bigint), billing._push_contact_number(bigint) TO billing_admin;
+-- Whoever changes billing data (an admin, a sync, a manual load) builds its documents in the same
+-- transaction, so admins write the outbox and run the builders; the push driver updates the states.
+GRANT SELECT, INSERT, UPDATE, DELETE ON billing.outbox, billing._push_dirty, billing._push_pending TO billing_admin;
+GRANT EXECUTE ON FUNCTION billing._push_check_options(), billing._push_target(bigint), billing._push_mode(bigint),
+    billing._push_map(bigint, text, text), billing._push_contact_number(bigint), billing._push_display_name(text, text),
+    billing._push_ref(text, text), billing._push_contact(bigint),
+    billing._push_items(bigint, billing._push_line[], integer, boolean), billing._push_tax_rate(bigint, text, billing._push_line[]),
+    billing._push_tolerance(integer), billing._push_invoice_lines(text, bigint), billing._push_build_document(text, bigint),
+    billing._push_build_refund(bigint), billing._push_build_credit_note(bigint), billing._push_build(text, bigint),
+    billing._push_raise(bigint, text, text, text, text, text), billing._push_hold_advice(bigint, text),
+    billing._push_apply(text, bigint), billing._push_origin(text, bigint), billing._push_key(bigint, text, text, integer),
+    billing._push_link(bigint[]), billing._push_alerts(bigint[]), billing._push_queue(text[], bigint[]),
+    billing._push_capture(), billing._push_rows_of(text, jsonb), billing._push_capture_maps(),
+    billing._push_unit_of(text, bigint), billing._push_flush(), billing._push_at_commit(),
+    billing.push_enqueue(text, date), billing._push_requeue(bigint) TO billing_admin;

@@ -3,7 +3,7 @@
 -- changes after a push follow what Xero allows, namesakes get unique contact names; invoice sites.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(37);
+SELECT plan(38);
 
 SELECT billing.add_source('books', 'xero', 'https://api.xero.com/api.xro/2.0', '{"client_id": "c", "client_secret": "s"}');
 SELECT billing.add_source('site', 'advanced_billing', 'https://acme.chargify.com', '{"api_key": "k"}',
@@ -187,7 +187,16 @@ SELECT results_eq($$SELECT kind, message FROM billing.alerts WHERE resolved_at I
                   'voiding a sent invoice raises an alert; Xero keeps it');
 SELECT is((SELECT state FROM billing.outbox WHERE natural_key = '1001'), 'pending', 'and the document is kept');
 
--- 8. No push_to, nothing queued, whatever changes.
+-- 8. A plain member of billing_admin (as the worker and manual loads run) builds documents too.
+CREATE ROLE pgb_push_loader IN ROLE billing_admin;
+SET ROLE pgb_push_loader;
+SELECT pg_temp.statement('13', '79020', '2024-02-20', 12.00, '[{"description": "Plan", "subtotal": 10.00, "tax": 2.00, "tax_code": "VAT 20%"}]');
+RESET ROLE;
+SELECT is((SELECT (state, amount) FROM billing.outbox WHERE natural_key = '79020'), ('pending'::text, 12.00),
+          'an admin member''s change writes the outbox, without SECURITY DEFINER');
+DROP ROLE pgb_push_loader;
+
+-- 9. No push_to, nothing queued, whatever changes.
 SELECT billing.add_source('quiet', 'advanced_billing', 'https://q.chargify.com', '{"api_key": "k"}', '{"statements": true}');
 INSERT INTO billing.customers (source_id, external_id, name, currency) VALUES (billing._source_id('quiet'), '1', 'Q', 'GBP');
 SELECT is((SELECT count(*)::int FROM billing.outbox WHERE origin_source_id = billing._source_id('quiet')), 0, 'a source without push_to pushes nothing');
