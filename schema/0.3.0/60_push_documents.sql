@@ -619,6 +619,8 @@ BEGIN
                                         idempotency_key, payload, state, amount, held_for)
             VALUES (v_target, v_origin, d.doc_kind, d.local_table, d.local_id, d.natural_key,
                     billing._push_key(v_target, d.doc_kind, d.natural_key, 0), d.payload, v_state, d.amount, d.held_for)
+            -- a concurrent transaction that built the same document first keeps it (this one must not fail)
+            ON CONFLICT DO NOTHING
             RETURNING id INTO v_id;
         ELSIF (e.local_table, e.local_id) IS DISTINCT FROM (d.local_table, d.local_id)
               AND d.doc_kind NOT IN ('contact', 'tax_rate') THEN
