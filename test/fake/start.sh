@@ -37,6 +37,15 @@ if [ -x "$pgb_prism" ] && [ -f "$PGB_SHARED/specs/maxio/portal/spec/openapi.yaml
     PGB_FAKE_PIDS="$PGB_FAKE_PIDS $!"
     pgb_prism_url="http://127.0.0.1:$pgb_p_prism"
 fi
+# The fake Xero (test/fake/xero_fake.py): its own checks (read by test/pgtap/push_documents_fake.sql),
+# and a server for the push tests, on a port the kernel chooses.
+python3 "$PGB_SRC/test/fake/xero_fake.py" --selftest --certs "$pgb_fake_dir/certs" > "$pgb_fake_dir/xero_selftest.tap" 2>&1
+python3 "$PGB_SRC/test/fake/xero_fake.py" --certs "$pgb_fake_dir/certs" --logs "$pgb_fake_dir/xero_logs" > "$pgb_fake_dir/xero.out" 2>&1 &
+PGB_FAKE_PIDS="$PGB_FAKE_PIDS $!"
+pgb_p_xero=
+for _ in $(seq 100); do
+    pgb_p_xero=$(sed -n 's/^ready //p' "$pgb_fake_dir/xero.out" 2>/dev/null); [ -n "$pgb_p_xero" ] && break; sleep 0.1
+done
 chmod -R a+rX "$pgb_fake_dir"
 export PGB_FAKE_PIDS PGB_CANARY
 
@@ -52,5 +61,6 @@ pgb_test.maxio_selfsigned_url = 'https://127.0.0.1:$pgb_p_self'
 pgb_test.maxio_wrongname_url = 'https://127.0.0.1:$pgb_p_wrong'
 pgb_test.maxio_expired_url = 'https://127.0.0.1:$pgb_p_expired'
 pgb_test.prism_url = '$pgb_prism_url'
+pgb_test.xero_url = 'https://127.0.0.1:$pgb_p_xero'
 pgb_test.fake_dir = '$pgb_fake_dir'
 pgb_test.book_dir = '$pgb_fake_dir/book'"
