@@ -3,20 +3,12 @@
 -- Every record is stored once, the newest version wins, and deletes become tombstones.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
+\ir lib/helpers.sql
 
 CREATE FUNCTION pg_temp.src(name text, scenario text, options jsonb DEFAULT '{}') RETURNS bigint LANGUAGE sql AS $$
     SELECT billing.add_source(name, 'advanced_billing', current_setting('pgb_test.maxio_url') || '/s/' || scenario,
         jsonb_build_object('api_key', pg_read_file(current_setting('pgb_test.fake_dir') || '/canary.key')),
         '{"per_page": 2, "max_requests_per_second": 200, "components": false}'::jsonb || options)
-$$;
-CREATE FUNCTION pg_temp.last(name text) RETURNS billing.sync_runs LANGUAGE sql AS $$
-    SELECT * FROM billing.sync_runs WHERE source_id = billing._source_id(name) ORDER BY id DESC LIMIT 1
-$$;
--- The fake's request paths of one scenario, in order.
-CREATE FUNCTION pg_temp.paths(scenario text) RETURNS TABLE (path text) LANGUAGE sql AS $$
-    SELECT split_part(x, ' ', 3)
-    FROM regexp_split_to_table(pg_read_file(current_setting('pgb_test.fake_dir') || '/logs/' || scenario || '.log'), E'\n') x
-    WHERE x <> ''
 $$;
 CREATE FUNCTION pg_temp.tombstones(source text) RETURNS text[] LANGUAGE sql AS $$
     SELECT coalesce(array_agg(c.external_id ORDER BY c.external_id), '{}') FROM billing.customers c

@@ -3,6 +3,7 @@
 -- redirect, a 401. Each test has its own source, scenario and state in the fake.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
+\ir lib/helpers.sql
 
 CREATE FUNCTION pg_temp.src(name text, scenario text, options jsonb DEFAULT '{}') RETURNS bigint LANGUAGE sql AS $$
     SELECT billing.add_source(name, 'advanced_billing', current_setting('pgb_test.maxio_url') || '/s/' || scenario,
@@ -14,9 +15,6 @@ CREATE FUNCTION pg_temp.reqs(scenario text) RETURNS TABLE (t numeric, status int
     SELECT split_part(x, ' ', 1)::numeric, split_part(x, ' ', 2)::int, split_part(x, ' ', 3)
     FROM regexp_split_to_table(pg_read_file(current_setting('pgb_test.fake_dir') || '/logs/' || scenario || '.log'), E'\n') x
     WHERE x <> ''
-$$;
-CREATE FUNCTION pg_temp.last(name text) RETURNS billing.sync_runs LANGUAGE sql AS $$
-    SELECT * FROM billing.sync_runs WHERE source_id = billing._source_id(name) ORDER BY id DESC LIMIT 1
 $$;
 
 SELECT plan(45);
