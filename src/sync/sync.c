@@ -23,7 +23,7 @@
 
 #include "connectors/connector.h"
 #include "http/http_auth.h"
-#include "json/json_pure.h"
+#include "common/decimal_time.h"
 #include "store/store.h"
 
 /* C pgb_sync_connector is SQL billing._sync_connector; pgb_sync_run is its 0.2.0 name. */
