@@ -30,3 +30,7 @@ BEGIN
     COMMIT;
 END
 $fn$;
+
+-- Where a failed run stopped (source, entity, page, record), kept apart from its short message.
+ALTER TABLE billing.sync_runs ADD COLUMN error_context text;
+COMMENT ON COLUMN billing.sync_runs.error_context IS 'Where the failure happened: source, entity, page and record, as the error''s context. Never holds a secret or a response body.';

@@ -117,6 +117,7 @@ struct PgbSource
 	double		max_rps;
 	char	   *options_json;	/* the options object, for the connector's own options */
 	PgbHttpTarget http;
+	struct PgbJsonCtx *where;	/* the record being decoded, for the error context, or NULL */
 };
 
 /* The connector of a kind, or NULL (registry.c). */
@@ -142,6 +143,9 @@ extern void pgb_prefetch_page(PgbSource *src, const PgbEntity *e, const char *si
 extern bool pgb_fetch_record(PgbSource *src, const PgbEntity *e, const char *external_id, PgbPage *out);
 /* An empty page for records of entity. */
 extern void pgb_entity_page_init(PgbPage *page, const PgbEntity *e);
+
+/* The id of the record being decoded, for the error context, or NULL (src/sync/fetch.c). */
+extern const char *pgb_source_record(const PgbSource *src);
 
 /* Paging (src/sync/paging.c): the query parameters of page ordinal (1, 2, ...). */
 extern char *pgb_paging_query(const PgbPaging *p, long ordinal, int size);

@@ -465,15 +465,17 @@ pgb_store_progress(int64 run_id, const PgbProgress *p, const PgbCounts *c)
 }
 
 void
-pgb_store_finish_run(int64 run_id, const char *error, const char *detail, int64 requests)
+pgb_store_finish_run(int64 run_id, const char *error, const char *detail, const char *context, int64 requests)
 {
 	Datum		args[4] = {Int64GetDatum(run_id), error ? CStringGetTextDatum(error) : (Datum) 0,
 	detail ? CStringGetTextDatum(detail) : (Datum) 0, Int64GetDatum(requests)};
 	char		nulls[4] = {' ', error ? ' ' : 'n', detail ? ' ' : 'n', ' '};
 	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
+	Datum		args2[3] = {args[0], args[3], context ? CStringGetTextDatum(context) : (Datum) 0};
+	char		nulls2[3] = {' ', ' ', context ? ' ' : 'n'};
 
 	if (SPI_execute_with_args("SELECT billing._finish_run($1, $2, $3)", 3, types, args, nulls, false, 0) < 0 ||
-		SPI_execute_with_args("UPDATE billing.sync_runs SET requests = $2 WHERE id = $1", 2,
-							  (Oid[]) {INT8OID, INT8OID}, (Datum[]) {args[0], args[3]}, NULL, false, 0) < 0)
+		SPI_execute_with_args("UPDATE billing.sync_runs SET requests = $2, error_context = $3 WHERE id = $1", 3,
+							  (Oid[]) {INT8OID, INT8OID, TEXTOID}, args2, nulls2, false, 0) < 0)
 		elog(ERROR, "pg_billing: could not record the end of run " INT64_FORMAT, run_id);
 }

@@ -42,8 +42,9 @@ extern void pgb_store_progress(int64 run_id, const PgbProgress *p, const PgbCoun
 /* Marks the run as a full reconcile. */
 extern void pgb_store_mark_reconcile(int64 run_id);
 
-/* Records how a run ended: error NULL for success; detail may be NULL. */
-extern void pgb_store_finish_run(int64 run_id, const char *error, const char *detail, int64 requests);
+/* Records how a run ended: error NULL for success; detail and context (where) may be NULL. */
+extern void pgb_store_finish_run(int64 run_id, const char *error, const char *detail, const char *context,
+								 int64 requests);
 
 /* Where a pass over an entity stands (billing._sync_state.cursor, jsonb). */
 typedef struct PgbCheckpoint

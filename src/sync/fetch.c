@@ -90,6 +90,12 @@ map_one(PgbSource *src, const PgbEntity *e, PgbJsonCtx *ctx, json_t *record, Pgb
 	out->nrecords++;
 }
 
+const char *
+pgb_source_record(const PgbSource *src)
+{
+	return src->where ? src->where->record : NULL;
+}
+
 void
 pgb_entity_page_init(PgbPage *page, const PgbEntity *e)
 {
@@ -110,6 +116,7 @@ pgb_fetch_page(PgbSource *src, const PgbEntity *e, const char *since, long ordin
 	pgb_http_get(&src->http, url, what, &resp);
 	out->remote_date = resp.date;
 	root = pgb_json_parse(&ctx, resp.body, resp.len);
+	src->where = &ctx;
 	PG_TRY();
 	{
 		json_t	   *records = records_of(&ctx, root, e);
@@ -122,6 +129,7 @@ pgb_fetch_page(PgbSource *src, const PgbEntity *e, const char *since, long ordin
 	}
 	PG_FINALLY();
 	{
+		src->where = NULL;		/* ctx dies with this frame */
 		json_decref(root);
 	}
 	PG_END_TRY();
@@ -175,8 +183,7 @@ check_record_is(const PgbJsonCtx *ctx, const char *external_id, PgbPage *page)
 	if (got == NULL || strcmp(got, external_id) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("source \"%s\": %s record %s: the read endpoint answered with record %s, check rejected",
-						ctx->source, ctx->entity, external_id, got ? got : "(none)"),
+				 errmsg("read endpoint answered with record %s instead of %s", got ? got : "(none)", external_id),
 				 errdetail("Nothing is marked deleted from an answer about another record.")));
 }
 
@@ -192,12 +199,12 @@ pgb_fetch_record(PgbSource *src, const PgbEntity *e, const char *external_id, Pg
 	if (e->record_path == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("source \"%s\": %s cannot be read one by one, so a reconcile cannot confirm deletions",
-						src->name, e->name)));
+				 errmsg("%s cannot be read one by one, so a reconcile cannot confirm deletions", e->name)));
 	url = psprintf("%s%s", src->base_url, psprintf(e->record_path, path_segment(external_id)));
 	if (!pgb_http_get_found(&src->http, url, what, &resp))
 		return false;
 	root = pgb_json_parse(&ctx, resp.body, resp.len);
+	src->where = &ctx;
 	PG_TRY();
 	{
 		map_one(src, e, &ctx, record_of(&ctx, root, e->record_wrapper), out);
@@ -205,6 +212,7 @@ pgb_fetch_record(PgbSource *src, const PgbEntity *e, const char *external_id, Pg
 	}
 	PG_FINALLY();
 	{
+		src->where = NULL;		/* ctx dies with this frame */
 		json_decref(root);
 	}
 	PG_END_TRY();

@@ -69,6 +69,8 @@ typedef struct Run
 	PgbSource	src;
 	Pass		pass;
 	bool		locked;			/* holds the source's sync lock */
+	bool		paging;			/* a step_page is under way (its page is pass.page) */
+	char	   *location;		/* where the last error happened (run's context), or NULL */
 	MemoryContext cxt;			/* lives for the run (under TopMemoryContext) */
 	MemoryContext page_cxt;		/* reset for every step */
 } Run;
@@ -207,8 +209,7 @@ check_not_repeated(Run *run, PgbPage *page, long this_page)
 	if (p->prev_first[0] && strcmp(first, p->prev_first) == 0 && strcmp(last, p->prev_last) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("source \"%s\": %s page %ld repeats page %ld, run stopped", run->src.name, p->entity->name,
-						this_page, this_page - 1),
+				 errmsg("page %ld repeats page %ld, run stopped", this_page, this_page - 1),
 				 errdetail("Both pages are full and run from record %s to record %s; the server seems to ignore the page number.",
 						   first, last),
 				 errhint("Check that the source's base_url reaches %s itself, not a proxy or cache that drops the query string.",
@@ -229,8 +230,7 @@ step_page(Run *run)
 	if (this_page > PGB_MAX_PAGES_PER_PASS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("source \"%s\": %s: more than %d pages in one pass, run stopped", run->src.name,
-						p->entity->name, PGB_MAX_PAGES_PER_PASS),
+				 errmsg("more than %d pages in one pass, run stopped", PGB_MAX_PAGES_PER_PASS),
 				 errdetail("Every page so far was full (%d records); a list ends with a short or empty page.",
 						   run->src.per_page),
 				 errhint("Check that the source's base_url reaches %s itself.", run->src.conn->vendor)));
@@ -366,8 +366,8 @@ step_rail_error(Run *run)
 
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_EXCEPTION),
-			 errmsg("source \"%s\": reconcile of %s stopped: %lld of %lld records were not listed, none was marked deleted",
-					run->src.name, p->entity->name, (long long) p->rail_unseen, (long long) p->rail_live),
+			 errmsg("reconcile stopped: %lld of %lld records were not listed, none was marked deleted",
+					(long long) p->rail_unseen, (long long) p->rail_live),
 			 errdetail("A reconcile confirms at most %lld unlisted records one by one (option reconcile_max_unseen, by default the larger of 100 and 10%% of the live records).",
 					   (long long) p->rail_limit),
 			 errhint("Check that the source's base_url and API key reach the right site and that its lists are complete. If that many records really were deleted upstream, raise option reconcile_max_unseen for one run.")));
@@ -384,14 +384,47 @@ safe_search_path(void)
 							 GUC_ACTION_SAVE, true, 0, false);
 }
 
+/*
+ * The error context of a step: where the run was (source, entity, page, record), so that messages
+ * stay short. Kept for the run too (sync_runs.error_context).
+ */
+static void
+location_context(void *arg)
+{
+	Run		   *run = (Run *) arg;
+	StringInfoData s;
+	const char *record = pgb_source_record(&run->src);
+
+	if (run->src.name == NULL)
+		return;
+	initStringInfo(&s);
+	appendStringInfo(&s, "source \"%s\"", run->src.name);
+	if (run->pass.entity)
+		appendStringInfo(&s, ", entity %s", run->pass.entity->name);
+	if (run->paging)
+		appendStringInfo(&s, ", page %ld", run->pass.page);
+	else if (run->pass.verifying)
+		appendStringInfoString(&s, ", confirming unlisted records");
+	if (record)
+		appendStringInfo(&s, ", record %s", record);
+	errcontext("%s", s.data);
+	/* the last report of a failed step is its error (a warning before it is overwritten) */
+	run->location = MemoryContextStrdup(run->cxt, s.data);
+}
+
 /* Runs fn in a subtransaction; on error returns the error (copied into the run's context). */
 static ErrorData *
 run_step(Run *run, StepFn fn)
 {
 	ResourceOwner owner = CurrentResourceOwner;
 	ErrorData  *volatile err = NULL;
+	ErrorContextCallback where = {error_context_stack, location_context, run};
 
 	MemoryContextReset(run->page_cxt);
+	run->paging = fn == step_page;
+	run->src.where = NULL;
+	run->location = NULL;
+	error_context_stack = &where;
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(run->page_cxt);
 	PG_TRY();
@@ -415,6 +448,8 @@ run_step(Run *run, StepFn fn)
 		CurrentResourceOwner = owner;
 	}
 	PG_END_TRY();
+	error_context_stack = where.previous;
+	run->paging = false;
 	/* a pass's settled since is kept in the run's context across steps */
 	if (err == NULL && run->pass.since)
 	{
@@ -434,7 +469,7 @@ finish(Run *run, ErrorData *err)
 
 	if (err == NULL)
 	{
-		pgb_store_finish_run(run->run_id, NULL, NULL, run->src.http.requests);
+		pgb_store_finish_run(run->run_id, NULL, NULL, NULL, run->src.http.requests);
 		return;
 	}
 	initStringInfo(&d);
@@ -446,7 +481,7 @@ finish(Run *run, ErrorData *err)
 	if (err->hint)
 		appendStringInfo(&d, "%sHint: %s", d.len ? "\n" : "", err->hint);
 	appendStringInfo(&d, "%sSQLSTATE %s", d.len ? "\n" : "", unpack_sql_state(err->sqlerrcode));
-	pgb_store_finish_run(run->run_id, err->message ? err->message : "unknown error", d.data,
+	pgb_store_finish_run(run->run_id, err->message ? err->message : "unknown error", d.data, run->location,
 						 run->src.http.requests);
 }
 

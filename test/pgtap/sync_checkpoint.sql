@@ -13,7 +13,7 @@ SELECT billing.add_source('cp', 'advanced_billing', current_setting('pgb_test.ma
 CREATE TABLE pg_temp.boot AS SELECT pg_postmaster_start_time() AS t;
 CREATE ROLE cp_attacker LOGIN IN ROLE billing_admin;
 
-SELECT plan(19);
+SELECT plan(20);
 
 CALL pg_temp.run('cp');
 SELECT is((pg_temp.last('cp')).status, 'succeeded', 'a first sync succeeds and writes checkpoints');
@@ -50,6 +50,7 @@ SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = (pg_t
 SELECT matches((pg_temp.last('cp')).error_detail,
                '^The checkpoint of entity customers in billing._sync_state is not one a sync writes\.\nHint: Delete it to sync the entity from the start: DELETE FROM billing._sync_state WHERE source_id = \d+ AND entity = ''customers''\.\nSQLSTATE XX001$',
                'the detail names the entity, the hint the row to delete, the SQLSTATE is data_corrupted');
+SELECT is((pg_temp.last('cp')).error_context, 'source "cp", entity customers', 'the context names source and entity');
 CALL pg_temp.attack(2);
 SELECT is((pg_temp.last('cp')).error, 'corrupt checkpoint', 'attack 2: a page that is a string');
 CALL pg_temp.attack(3);

@@ -17,7 +17,7 @@ CREATE FUNCTION pg_temp.held(name text) RETURNS TABLE (invoices bigint, lines bi
            (SELECT count(*) FROM billing.payments p WHERE p.source_id = billing._source_id(name))
 $$;
 
-SELECT plan(36);
+SELECT plan(37);
 
 SELECT pg_temp.src('trunc', 'trunc-d1');
 SELECT pg_temp.src('cut', 'cut-d1');
@@ -66,6 +66,8 @@ SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :r3), '^.\
 SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :r4,
                   $$VALUES ('failed', 'source "wrongtype": invoices page 2, record inv_000003: field "subtotal_amount" is a boolean, expected a decimal amount, page rejected')$$,
                   'a wrong type: the error names source, entity, page, record and field');
+SELECT is((SELECT error_context FROM billing.sync_runs WHERE id = :r4), 'source "wrongtype", entity invoices, page 2, record inv_000003',
+          'the run keeps the location: source, entity, page and record');
 SELECT results_eq($$SELECT * FROM pg_temp.held('wrongtype')$$, $$VALUES (2::bigint, 4::bigint, 2::bigint)$$,
                   'a wrong type: the rest of the page (inv_000004) is not stored either');
 
