@@ -171,13 +171,16 @@ LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
     UPDATE billing.sync_runs r
        SET status = CASE WHEN $2 IS NULL THEN 'succeeded' ELSE 'failed' END,
            finished_at = pg_catalog.clock_timestamp(), error = billing._escape_control($2),
-           error_detail = billing._escape_control($3),
+           -- the detail's lines (detail, "Hint: ...", "SQLSTATE ...") stay lines; all else is escaped
+           error_detail = CASE WHEN $3 IS NOT NULL THEN pg_catalog.array_to_string(ARRAY(
+               SELECT billing._escape_control(t.line)
+                 FROM pg_catalog.regexp_split_to_table($3, E'\n') WITH ORDINALITY AS t(line, n) ORDER BY t.n), E'\n') END,
            current_entity = NULL, current_page = NULL
      WHERE r.id OPERATOR(pg_catalog.=) $1;
     UPDATE billing.sources s SET last_success_at = pg_catalog.clock_timestamp()
       FROM billing.sync_runs r WHERE r.id OPERATOR(pg_catalog.=) $1 AND s.id OPERATOR(pg_catalog.=) r.source_id AND $2 IS NULL;
 $fn$;
-COMMENT ON FUNCTION billing._finish_run(bigint, text, text) IS 'Ends a run as succeeded, or failed with its error (control characters escaped: the error may quote a vendor).';
+COMMENT ON FUNCTION billing._finish_run(bigint, text, text) IS 'Ends a run as succeeded, or failed with its error (control characters escaped, but the line breaks between the detail''s parts: the error may quote a vendor).';
 
 REVOKE ALL ON FUNCTION billing._escape_control(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION billing._escape_control(text) TO billing_reader, billing_admin;

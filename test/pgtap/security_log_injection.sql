@@ -12,12 +12,12 @@ SELECT is(billing._escape_control('plain text, "quoted", ünïcode'), 'plain tex
 -- a run's error quoting a vendor's text (as sync.c records it) is stored escaped
 SELECT billing.add_source('inj', 'advanced_billing', 'https://10.9.9.9/s/x', '{"api_key": "k"}');
 SELECT billing._start_run(billing._source_id('inj'), 'manual') AS r \gset
-SELECT billing._finish_run(:r, E'source "inj": invoices page 1: record 7\nLOG:  forged run line', E'vendor said:\r\n\x1b[2J');
+SELECT billing._finish_run(:r, E'source "inj": invoices page 1: record 7\nLOG:  forged run line', E'vendor said:\r\x1b[2J\nHint: retry.');
 SELECT results_eq(format('SELECT error, error_detail FROM billing.sync_runs WHERE id = %s', :r),
-          $$VALUES ('source "inj": invoices page 1: record 7\nLOG:  forged run line', 'vendor said:\r\n\x1b[2J')$$,
-          'the stored error and detail have their control characters escaped');
-SELECT is((SELECT count(*)::int FROM billing.sync_runs WHERE error ~ '[\x01-\x1f\x7f]' OR error_detail ~ '[\x01-\x1f\x7f]'), 0,
-          'no stored error or detail holds a control character');
+          $$VALUES ('source "inj": invoices page 1: record 7\nLOG:  forged run line', E'vendor said:\\r\\x1b[2J\nHint: retry.')$$,
+          'the stored error and detail have their control characters escaped (the detail keeps its line breaks between parts)');
+SELECT is((SELECT count(*)::int FROM billing.sync_runs WHERE error ~ '[\x01-\x1f\x7f]' OR error_detail ~ '[\x01-\x09\x0b-\x1f\x7f]'), 0,
+          'no stored error holds a control character, nor any detail but its line breaks');
 SELECT throws_ok($$SELECT billing.add_source(E'evil\nLOG:  forged', 'manual')$$, '23514', NULL,
                  'a source name with a control character is refused');
 
