@@ -287,3 +287,53 @@ pgb_http_status_retryable(long status)
 	return status == 408 || status == 425 || status == 429 || status == 500 || status == 502 ||
 		status == 503 || status == 504;
 }
+
+static bool
+is_control(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+size_t
+pgb_log_escape_size(const char *s)
+{
+	size_t		n = 0;
+	bool		any = false;
+
+	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+	{
+		if (!is_control(*p))
+			n += 1;
+		else
+		{
+			any = true;
+			n += (*p == '\n' || *p == '\r' || *p == '\t') ? 2 : 4;
+		}
+	}
+	return any ? n + 1 : 0;
+}
+
+void
+pgb_log_escape(const char *s, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+	{
+		if (!is_control(*p))
+			*out++ = (char) *p;
+		else if (*p == '\n' || *p == '\r' || *p == '\t')
+		{
+			*out++ = '\\';
+			*out++ = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
+		}
+		else
+		{
+			*out++ = '\\';
+			*out++ = 'x';
+			*out++ = hex[*p >> 4];
+			*out++ = hex[*p & 0xf];
+		}
+	}
+	*out = '\0';
+}

@@ -56,4 +56,14 @@ extern long pgb_backoff_ms(int attempt, long base_ms, long cap_ms, double rnd);
 /* True for statuses worth retrying (408, 425, 429, 500, 502, 503, 504). */
 extern bool pgb_http_status_retryable(long status);
 
+/*
+ * Log injection: a vendor's string with a newline, carriage return or escape sequence in an error
+ * message would let the vendor write lines that look like the server's own in the log.
+ * pgb_log_escape_size() returns 0 when s has no control character (nothing to do), otherwise the
+ * size of the escaped copy including its terminator; pgb_log_escape() writes that copy into out,
+ * with \n, \r, \t for those three and \xHH for every other byte below 0x20 and for 0x7f.
+ */
+extern size_t pgb_log_escape_size(const char *s);
+extern void pgb_log_escape(const char *s, char *out);
+
 #endif

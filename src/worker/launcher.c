@@ -143,6 +143,7 @@ pgb_launcher_main(Datum arg)
 	pqsignal(SIGTERM, pgb_sigterm_handler);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgb_worker_safe_search_path();	/* it runs no SQL today; if it ever does, with this path */
 	pgstat_report_appname("pg_billing launcher");
 
 	SpinLockAcquire(&pgb_shared->mutex);

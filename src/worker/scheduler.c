@@ -26,6 +26,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 #include "worker/worker.h"
@@ -227,6 +228,14 @@ tick(void)
 	n_runnable = 0;
 	next_tick_secs = 60;
 	pgstat_report_activity(STATE_RUNNING, "pg_billing scheduler tick");
+	/* while the tick runs, SIGTERM ends the worker at the next interrupt check (fast shutdown) */
+	pgb_die_on_sigterm = true;
+	if (pgb_got_sigterm)
+	{
+		/* it came just before: the main loop leaves */
+		pgb_die_on_sigterm = false;
+		return TICK_FAILED;
+	}
 	PG_TRY();
 	{
 		SetCurrentStatementStartTimestamp();
@@ -234,16 +243,24 @@ tick(void)
 		/* a session holding a lock the tick needs must not stall scheduling, alerts or shutdown */
 		(void) set_config_option("lock_timeout", "1s", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
 								 true, 0, false);
+
+		/*
+		 * Nor may a table row or a slow plan hold the tick forever: a background worker has no
+		 * client loop to arm statement_timeout, so the timer is armed here.
+		 */
+		enable_timeout_after(STATEMENT_TIMEOUT, pgb_tick_timeout_ms);
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		result = tick_sql();
 		SPI_finish();
 		PopActiveSnapshot();
+		disable_timeout(STATEMENT_TIMEOUT, false);
 		CommitTransactionCommand();
 		pgstat_report_stat(false);
 	}
 	PG_CATCH();
 	{
+		disable_timeout(STATEMENT_TIMEOUT, false);
 		MemoryContextSwitchTo(oldcxt);
 		EmitErrorReport();
 		FlushErrorState();
@@ -252,6 +269,7 @@ tick(void)
 		result = TICK_FAILED;
 	}
 	PG_END_TRY();
+	pgb_die_on_sigterm = false;
 	MemoryContextSwitchTo(oldcxt);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return result;
@@ -328,6 +346,7 @@ pgb_scheduler_main(Datum arg)
 	pqsignal(SIGTERM, pgb_sigterm_handler);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(my_args.dboid, my_args.roleoid, 0);
+	pgb_worker_safe_search_path();
 	pgstat_report_appname("pg_billing scheduler");
 	if (!scheduler_attach())
 		proc_exit(0);			/* another scheduler already runs */

@@ -92,8 +92,10 @@ run_is_pending(void)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	if (pgb_extension_present())
-		name = query_text("SELECT s.name FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id"
-						  " WHERE r.id = $1 AND r.status IN ('queued', 'running')");
+		name = query_text("SELECT s.name FROM billing.sync_runs r JOIN billing.sources s"
+						  " ON s.id OPERATOR(pg_catalog.=) r.source_id"
+						  " WHERE r.id OPERATOR(pg_catalog.=) $1"
+						  " AND r.status OPERATOR(pg_catalog.=) ANY ('{queued,running}'::pg_catalog.text[])");
 	CommitTransactionCommand();
 	if (name)
 	{
@@ -152,8 +154,10 @@ execute_toplevel(const char *sql)
 static void
 record_failure(const char *message)
 {
-	char		sql[] = "SELECT billing._finish_run(r.id, 'worker: ' || $2, 'The sync raised an error instead of recording it.')"
-		" FROM billing.sync_runs r WHERE r.id = $1 AND r.status IN ('queued', 'running')";
+	char		sql[] = "SELECT billing._finish_run(r.id, 'worker: ' OPERATOR(pg_catalog.||) $2,"
+		" 'The sync raised an error instead of recording it.')"
+		" FROM billing.sync_runs r WHERE r.id OPERATOR(pg_catalog.=) $1"
+		" AND r.status OPERATOR(pg_catalog.=) ANY ('{queued,running}'::pg_catalog.text[])";
 	Oid			types[2] = {INT8OID, TEXTOID};
 	Datum		args[2];
 
@@ -182,6 +186,7 @@ pgb_sync_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(my_args.dboid, my_args.roleoid, 0);
+	pgb_worker_safe_search_path();
 	pgstat_report_appname("pg_billing sync");
 	if (!sync_attach())
 	{

@@ -55,6 +55,7 @@ typedef struct PgbWorkerArgs
 extern char *pgb_database;
 extern char *pgb_worker_role;
 extern int	pgb_max_sync_workers;
+extern int	pgb_tick_timeout_ms;
 extern bool pgb_preloaded;
 
 /* Shared state (worker_shmem.c). */
@@ -70,7 +71,9 @@ extern PGDLLEXPORT void pgb_sync_main(Datum arg);
 
 /* Helpers shared by the database-connected workers (worker_common.c). */
 extern volatile sig_atomic_t pgb_got_sigterm;
+extern volatile sig_atomic_t pgb_die_on_sigterm;
 extern void pgb_sigterm_handler(SIGNAL_ARGS);
+extern void pgb_worker_safe_search_path(void);
 extern bool pgb_extension_present(void);
 extern bool pgb_database_wanted_elsewhere(void);
 extern void pgb_fill_worker(BackgroundWorker *bgw, const char *function, const char *type,

@@ -16,6 +16,7 @@
 char	   *pgb_database = NULL;
 char	   *pgb_worker_role = NULL;
 int			pgb_max_sync_workers = 4;
+int			pgb_tick_timeout_ms = 30000;
 bool		pgb_preloaded = false;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -54,6 +55,11 @@ pgb_define_settings(void)
 							"Maximum number of syncs that run at the same time (one worker each).",
 							"Each running sync also takes one of max_worker_processes.",
 							&pgb_max_sync_workers, 4, 1, PGB_MAX_SYNC_SLOTS, PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_billing.tick_timeout",
+							"Longest time one scheduler tick may take before it is cancelled.",
+							"A tick that runs longer (a lock, a slow table) is cancelled, logged and retried 5 s later.",
+							&pgb_tick_timeout_ms, 30000, 100, 3600000, PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 }
 

@@ -70,7 +70,8 @@ SELECT is(billing._retry_delay(100, NULL), '1 hour'::interval, 'no overflow afte
 DELETE FROM billing.sync_runs;
 SELECT results_eq(format('SELECT state, next_run_at <= now() FROM billing.sync_schedule WHERE source_id = %s', :hourly),
     $$VALUES ('scheduled'::text, true)$$, 'a scheduled source that never ran is due now');
-SELECT cmp_ok(billing._worker_tick('{}', now() - interval '1 hour'), '<=', 60::double precision, 'a tick says when to come back');
+-- the tick queues hourly's run, after which nothing is due at all: it comes back after the longest wait, 60 s
+SELECT is(billing._worker_tick('{}', now() - interval '1 hour'), 60::double precision, 'a tick with nothing left due comes back in 60 s');
 SELECT results_eq(format('SELECT status, trigger FROM billing.sync_runs WHERE source_id = %s', :hourly),
     $$VALUES ('queued'::text, 'schedule'::text)$$, 'the tick queued its scheduled run');
 SELECT lives_ok($$SELECT billing._worker_tick('{}', now() - interval '1 hour')$$, 'a second tick');
