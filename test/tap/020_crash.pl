@@ -3,7 +3,8 @@
 # the sync left to finish. Then the synced tables must equal the vendor's records: 0 lost, 0
 # written twice, 0 half-applied pages, every killed run marked interrupted, counters consistent.
 #
-# Part 1 runs with the stand-in connector (standin_sync.sql: a vendor in a table, many small pages).
+# Part 1 runs with the stand-in connector (standin_sync.sql: a vendor in a table, many small pages,
+# each slow enough (80 ms) that polling under a loaded machine still lands kills mid-sync).
 # Part 2 runs the same kills against the Advanced Billing connector and the fake vendor API (it
 # needs pgb_test.maxio_url from PGB_TEST_CONF) and compares with a clean sync of the same API.
 use strict;
@@ -50,7 +51,7 @@ my ($records, $per_page) = (4000, 50);
 my $pages = $records / $per_page;
 pgb_install_standin($node, $db, $records);
 my $src = pgb_query($node, $db,
-	qq{SELECT billing.add_source('vendor', 'manual', options => '{"per_page": $per_page, "delay": 0.03}')});
+	qq{SELECT billing.add_source('vendor', 'manual', options => '{"per_page": $per_page, "delay": 0.08}')});
 pgb_query($node, $db, "SELECT billing.request_sync('vendor')");
 
 my $kills = 0;
