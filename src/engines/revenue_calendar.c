@@ -3,8 +3,7 @@
  */
 #include "postgres.h"
 
-#include "fmgr.h"
-#include "utils/builtins.h"
+#include "miscadmin.h"
 #include "utils/datetime.h"
 
 #include "engines/revenue_calendar.h"
@@ -83,6 +82,24 @@ pgb_add_months(DateADT d, int months, DateADT *result)
 	return true;
 }
 
+/* A date as ISO text (YYYY-MM-DD, with " BC" before year 1) for messages, whatever DateStyle is. */
+char *
+pgb_date_text(DateADT d)
+{
+	struct pg_tm tm;
+	char		buf[MAXDATELEN + 1];
+
+	if (DATE_NOT_FINITE(d))
+	{
+		EncodeSpecialDate(d, buf);
+		return pstrdup(buf);
+	}
+	memset(&tm, 0, sizeof(tm));
+	j2date(d + POSTGRES_EPOCH_JDATE, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+	EncodeDateOnly(&tm, USE_ISO_DATES, buf);
+	return pstrdup(buf);
+}
+
 /* Refuses a date the engine cannot place in a month: infinite, or before December 4714 BC. */
 void
 pgb_check_date(DateADT d, const char *what, int64 customer_id)
@@ -92,7 +109,7 @@ pgb_check_date(DateADT d, const char *what, int64 customer_id)
 	ereport(ERROR,
 			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 			 errmsg("%s %s of customer %lld is outside the dates the revenue engine supports",
-					what, DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(d))),
+					what, pgb_date_text(d),
 					(long long) customer_id),
 			 errdetail("Revenue is computed for finite dates from 4714-12-01 BC to 5874897-12-31."),
 			 errhint("Correct the date in the customer's documents.")));
@@ -111,7 +128,6 @@ pgb_check_span(int first, int last, int64 customer_id)
 			 errmsg("revenue of customer %lld would span %lld months, more than the %d the engine computes",
 					(long long) customer_id, (long long) span, PGB_MAX_SPAN_MONTHS),
 			 errdetail("Its documents run from %s to %s.",
-					   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(pgb_month_start(first)))),
-					   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(pgb_month_last_day(last))))),
+					   pgb_date_text(pgb_month_start(first)), pgb_date_text(pgb_month_last_day(last))),
 			 errhint("Service periods, issue and refund dates of one customer and currency must lie within 10,000 years of each other.")));
 }

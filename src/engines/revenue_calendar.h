@@ -28,6 +28,7 @@ extern int	pgb_month_of(DateADT d);
 extern DateADT pgb_month_start(int month);
 extern DateADT pgb_month_last_day(int month);
 extern bool pgb_add_months(DateADT d, int months, DateADT *result);
+extern char *pgb_date_text(DateADT d);
 extern void pgb_check_date(DateADT d, const char *what, int64 customer_id);
 extern void pgb_check_span(int first, int last, int64 customer_id);
 

@@ -153,6 +153,7 @@ latest_on(const PgbFxRate *rates, int n, DateADT on)
 	return lo > 0 ? rates[lo - 1].rate : NULL;
 }
 
+/* The error names the date in the session's DateStyle, as 0.2.0's message did. */
 Numeric
 pgb_fx_rate(const PgbFxSeries *series, DateADT on)
 {
