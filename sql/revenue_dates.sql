@@ -7,7 +7,8 @@
 SET client_min_messages = warning;
 SELECT billing.add_source('ex_dates', 'manual') > 0 AS source_added;
 CREATE TEMP VIEW dates_rev AS
-SELECT c.external_id AS customer, r.month, r.recognized, r.refunds, r.billed, r.deferred_end, m.mrr
+SELECT c.external_id AS customer, r.month, r.recognized, r.refunds, r.billed, r.deferred_end, m.mrr,
+       r.recognized_reporting, m.mrr_reporting
 FROM billing.monthly_revenue r JOIN billing.customers c ON c.id = r.customer_id
 JOIN billing.customer_mrr m ON m.customer_id = r.customer_id AND m.month = r.month AND m.currency = r.currency
 WHERE c.source_id = billing._source_id('ex_dates', 'manual');
@@ -36,6 +37,16 @@ ORDER BY dates_rev.month;
 SELECT count(*) AS months, sum(recognized) AS recognized, sum(refunds) AS refunds FROM dates_rev WHERE customer = 'bc';
 SELECT to_char(v.month, 'YYYY-MM BC') AS month, v.movement, v.amount FROM billing.mrr_movements v JOIN billing.customers c ON c.id = v.customer_id
 WHERE c.external_id = 'bc' ORDER BY v.month;
+
+-- The same with a reporting currency (USD itself, so every rate is 1 and no rate table is needed).
+-- 0.2.0 computed this case with its SQL formulation, which numbered months with date_part('year'),
+-- where 1 BC is -1 and 1 AD is 1: the period across year 1 got fourteen months, twelve of them
+-- negative (-17.00 in February 1 AD down to -351.00 in January 2 AD).
+SELECT billing.set_setting('reporting_currency', 'USD') = '' AS reporting_in_usd;
+SELECT to_char(month, 'YYYY-MM BC') AS month, recognized, recognized_reporting, mrr, mrr_reporting FROM dates_rev
+WHERE customer = 'bc' AND (recognized <> 0 OR mrr <> 0) ORDER BY dates_rev.month;
+SELECT count(*) AS months, sum(recognized_reporting) AS recognized_reporting FROM dates_rev WHERE customer = 'bc';
+SELECT billing.set_setting('reporting_currency', '') = 'USD' AS reporting_cleared;
 
 -- 2. The first month the engine computes: December 4714 BC ($31.00 over its 31 days). A period
 --    starting in November 4714 BC (PostgreSQL's first date is 4714-11-24 BC) is refused, and the

@@ -42,24 +42,28 @@ enum
 
 #define LINE_COLUMNS \
 "SELECT l.customer_id, l.currency, false, l.amount, l.period_start, l.period_end, l.issue_date," \
-"       (l.recurring AND l.kind NOT IN ('usage', 'one_time') AND l.amount <> 0" \
-"        AND l.period_end > l.period_start)," \
+"       (l.recurring AND l.kind OPERATOR(pg_catalog.<>) ALL (ARRAY['usage', 'one_time']::text[])" \
+"        AND l.amount OPERATOR(pg_catalog.<>) 0 AND l.period_end OPERATOR(pg_catalog.>) l.period_start)," \
 "       l.interval_months, l.full_period_amount, l.due_date, l.paid_on, NULL::numeric, NULL::numeric, l.tax"
 
-/* One branch per document kind, so a few queued customers are found through their indexes. */
+#define QUEUED(alias) \
+"  JOIN billing._revenue_work w ON w.customer_id OPERATOR(pg_catalog.=) " alias ".customer_id" \
+"                              AND w.txid OPERATOR(pg_catalog.=) $1"
+
+/*
+ * One branch per document kind, so a few queued customers are found through their indexes; rows of
+ * a customer and currency come together, which is all the grouping needs.
+ */
 static const char *lines_query =
 LINE_COLUMNS
-"  FROM billing._revenue_invoice_lines l"
-"  JOIN billing._revenue_work w ON w.customer_id = l.customer_id AND w.txid = $1"
+"  FROM billing._revenue_invoice_lines l" QUEUED("l")
 " UNION ALL "
 LINE_COLUMNS
-"  FROM billing._revenue_credit_lines l"
-"  JOIN billing._revenue_work w ON w.customer_id = l.customer_id AND w.txid = $1"
+"  FROM billing._revenue_credit_lines l" QUEUED("l")
 " UNION ALL "
 "SELECT e.customer_id, e.currency, true, e.adjust, e.month, e.month, NULL, false,"
 "       NULL, NULL, NULL, NULL, e.contra, e.excess, 0"
-"  FROM billing._refund_effects e"
-"  JOIN billing._revenue_work w ON w.customer_id = e.customer_id AND w.txid = $1"
+"  FROM billing._refund_effects e" QUEUED("e")
 " ORDER BY 1, 2";
 
 typedef struct EngineState

@@ -8,10 +8,11 @@
 -- billing._revenue_monthly, billing._refund_effects and billing._mrr_movements, so the public
 -- relations then show the oracle's figures until the next refresh by the engine.
 --
--- One change from 0.2.0, where the formulation was wrong: a refund applies rule C2a against its
+-- Two changes from 0.2.0, where the formulation was wrong: a refund applies rule C2a against its
 -- invoice only when the invoice is the same customer's; a refund naming another customer's invoice
 -- is contra revenue in its month, like a refund without an invoice (0.2.0 also wrote effects for
--- customers that were not being refreshed). See docs/revenue-engine.md.
+-- customers that were not being refreshed). And a period across year 1 has the months it touches
+-- (0.2.0 counted months with date_part('year'), which has no year 0). See docs/revenue-engine.md.
 DROP SCHEMA IF EXISTS revenue_oracle CASCADE;
 CREATE SCHEMA revenue_oracle;
 
@@ -40,9 +41,11 @@ FROM revenue_oracle.lines l
 CROSS JOIN LATERAL (
     SELECT date_trunc('month', l.period_start::timestamp)::date AS first_month,
            l.period_end - l.period_start AS days,
-           (date_part('year', GREATEST(l.period_end - 1, l.period_start))::integer * 12
-            + date_part('month', GREATEST(l.period_end - 1, l.period_start))::integer)
-           - (date_part('year', l.period_start)::integer * 12 + date_part('month', l.period_start)::integer) + 1 AS months
+           -- months from the first to the last month touched: age() of two month starts is whole
+           -- years and months (date_part('year') skips year 0, which 0.2.0 stumbled on)
+           (SELECT (date_part('year', a) * 12 + date_part('month', a))::integer + 1
+              FROM age(date_trunc('month', GREATEST(l.period_end - 1, l.period_start)::timestamp),
+                       date_trunc('month', l.period_start::timestamp)) a) AS months
 ) b
 CROSS JOIN LATERAL (
     SELECT g.k, (b.first_month + make_interval(months => g.k - 1))::date AS month,
