@@ -2,7 +2,7 @@
  * revenue_money.h: numeric arithmetic for the revenue engine.
  *
  * Money stays numeric end to end: every operation here calls PostgreSQL's own numeric functions, in
- * the same order as the SQL formulation, so the C engine and the SQL views agree to the last digit.
+ * the same order as the SQL oracle (test/oracle/revenue_oracle.sql), so the two agree to the last digit.
  */
 #ifndef PGB_REVENUE_MONEY_H
 #define PGB_REVENUE_MONEY_H
