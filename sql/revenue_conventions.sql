@@ -130,13 +130,17 @@ SELECT count(*) AS rows FROM conv WHERE customer = 'nodue';
 -- [Jan 31, Feb 2): January round(0.125) = 0.13, February 0.12; -0.25: -0.13 and -0.12.
 SELECT customer, month, recognized FROM conv WHERE customer LIKE 'c9-%' ORDER BY customer, month;
 
--- Every example above, recomputed by the SQL formulation: the same rows as the C engine's.
+-- Every example above, recomputed by the SQL oracle (test/oracle/revenue_oracle.sql): the same rows
+-- as the C engine's.
 CREATE TEMP TABLE conv_c AS SELECT * FROM conv;
-SET pg_billing.revenue_engine = 'sql';
-SELECT billing.refresh_revenue(true) > 0 AS recomputed;
+\set ECHO none
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set oracle :abs_srcdir '/test/oracle/revenue_oracle.sql'
+\i :oracle
+\set ECHO all
+SELECT revenue_oracle.refresh_revenue(true) > 0 AS recomputed;
 SELECT count(*) AS rows_differing
 FROM ((TABLE conv_c EXCEPT ALL TABLE conv) UNION ALL (TABLE conv EXCEPT ALL TABLE conv_c)) x;
-RESET pg_billing.revenue_engine;
 SELECT billing.refresh_revenue(true) > 0 AS recomputed;
 
 DELETE FROM billing.invoices i USING billing.customers c

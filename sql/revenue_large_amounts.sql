@@ -1,6 +1,6 @@
 -- Very large amounts: the C engine's exact integer-cents path is used only where it rounds exactly
 -- as SQL's numeric does (amounts below 10^12, periods below 10^6 days); larger amounts take numeric
--- arithmetic, so both engines give the same cents.
+-- arithmetic, so the C engine and the SQL oracle give the same cents.
 -- $1,209,173,183,766.58 for [2026-01-18, 2026-06-22), 155 days; cumulative days 14, 42, 73, 103,
 -- 134, 155 at the ends of January to June. Cumulatives, amount x days / 155:
 --   14: 109215642404.723354..  -> 109215642404.72
@@ -26,12 +26,15 @@ VALUES ('ex_large', 'BIG-1', '1', 'plan', 1209173183766.58, '2026-01-18', '2026-
 CREATE TEMP TABLE large_c AS
 SELECT c.external_id AS customer, r.month, r.recognized, r.deferred_end FROM billing.monthly_revenue r
 JOIN billing.customers c ON c.id = r.customer_id AND c.source_id = billing._source_id('ex_large', 'manual');
-SET pg_billing.revenue_engine = 'sql';
-SELECT billing.refresh_revenue(true) >= 2 AS recomputed;
+\set ECHO none
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set oracle :abs_srcdir '/test/oracle/revenue_oracle.sql'
+\i :oracle
+\set ECHO all
+SELECT revenue_oracle.refresh_revenue(true) >= 2 AS recomputed;
 CREATE TEMP TABLE large_sql AS
 SELECT c.external_id AS customer, r.month, r.recognized, r.deferred_end FROM billing.monthly_revenue r
 JOIN billing.customers c ON c.id = r.customer_id AND c.source_id = billing._source_id('ex_large', 'manual');
-RESET pg_billing.revenue_engine;
 SELECT billing.refresh_revenue(true) >= 2 AS recomputed;
 
 SELECT to_char(c.month, 'YYYY-MM') AS month, c.recognized AS c_engine, s.recognized AS sql_engine

@@ -98,6 +98,40 @@ SELECT c.external_id AS customer, sum(r.recognized) AS total_recognized, sum(r.r
 FROM billing.monthly_revenue r JOIN billing.customers c ON c.id = r.customer_id
 WHERE c.external_id IN ('ref-cn', 'ref-two') GROUP BY 1 ORDER BY 1;
 
+-- 6. Cases domain.md leaves open (docs/revenue-engine.md, "Decisions"). ref-own has a monthly $100.00
+--    invoice RO-1 for January 2026 and a voided invoice RO-2; ref-other has no invoice of its own.
+--    a. $40.00 paid back to ref-other on 2026-02-05 naming ref-own's invoice RO-1: contra revenue of
+--       ref-other in February (-40.00), as a refund without an invoice; ref-own's figures do not move
+--       (applied against another customer's schedule, a refresh of one customer would leave the other
+--       stale).
+--    b. $20.00 paid back to ref-own on 2026-01-20 against the voided RO-2: no effect, as the invoice
+--       counts nowhere.
+--    c. $15.00 paid back to ref-own in EUR on 2026-01-25 against RO-1 (in USD): applied against RO-1's
+--       schedule (100.00 recognised through January, so all of it is contra) and reported in the
+--       refund's currency: a EUR row for January, recognised -15.00.
+INSERT INTO billing.manual_customers (source, external_id, name, currency)
+VALUES ('ex_refund', 'ref-own', 'Own Invoice', 'USD'), ('ex_refund', 'ref-other', 'Other Customer', 'USD');
+INSERT INTO billing.manual_invoices (source, external_id, customer, status, issue_date, due_date, paid_date, currency)
+VALUES ('ex_refund', 'RO-1', 'ref-own', 'paid', '2026-01-01', '2026-01-01', '2026-01-01', 'USD'),
+       ('ex_refund', 'RO-2', 'ref-own', 'voided', '2026-01-01', '2026-01-01', NULL, 'USD');
+INSERT INTO billing.manual_invoice_lines (source, invoice, external_id, kind, subtotal, period_start, period_end,
+                                          recurring, interval_months)
+VALUES ('ex_refund', 'RO-1', '1', 'plan', 100.00, '2026-01-01', '2026-02-01', true, 1),
+       ('ex_refund', 'RO-2', '1', 'plan', 50.00, '2026-01-01', '2026-02-01', true, 1);
+INSERT INTO billing.manual_refunds (source, external_id, customer, invoice, amount, currency, refund_date)
+VALUES ('ex_refund', 'R-O1', 'ref-other', 'RO-1', 40.00, 'USD', '2026-02-05'),
+       ('ex_refund', 'R-O2', 'ref-own', 'RO-2', 20.00, 'USD', '2026-01-20'),
+       ('ex_refund', 'R-O3', 'ref-own', 'RO-1', 15.00, 'EUR', '2026-01-25');
+SELECT c.external_id AS customer, to_char(r.month, 'YYYY-MM') AS month, r.currency, r.recognized,
+       r.refunds AS contra, r.billed, r.deferred_end
+FROM billing.monthly_revenue r JOIN billing.customers c ON c.id = r.customer_id
+WHERE c.external_id IN ('ref-own', 'ref-other') ORDER BY c.external_id, r.currency, r.month;
+SELECT f.external_id AS refund, to_char(e.month, 'YYYY-MM') AS month, e.currency, e.contra, e.excess, e.tax,
+       i.external_id AS invoice
+FROM billing.refunds f JOIN billing._refund_effects e ON e.refund_id = f.id
+LEFT JOIN billing.invoices i ON i.id = e.invoice_id
+WHERE f.external_id LIKE 'R-O%' ORDER BY 1;
+
 DELETE FROM billing.refunds f USING billing.customers c WHERE c.id = f.customer_id AND c.external_id LIKE 'ref-%';
 DELETE FROM billing.credit_notes n USING billing.customers c WHERE c.id = n.customer_id AND c.external_id LIKE 'ref-%';
 DELETE FROM billing.invoices i USING billing.customers c WHERE c.id = i.customer_id AND c.external_id LIKE 'ref-%';

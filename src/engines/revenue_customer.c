@@ -1,26 +1,39 @@
 /*
  * revenue_customer.c: one customer and currency's monthly figures from its lines, in one pass.
  *
- * The month range matches the SQL formulation: from the earliest service-period start, issue date or
+ * The month range is the SQL formulation's: from the earliest service-period start, issue date or
  * refund effect to the month holding the latest period end or issue date, every month in between.
  */
 #include "postgres.h"
 
-#include "common/int.h"
+#include "utils/builtins.h"
 
+#include "engines/revenue_calendar.h"
 #include "engines/revenue_customer.h"
 #include "engines/revenue_money.h"
+#include "engines/revenue_mrr.h"
+#include "engines/revenue_schedule.h"
 
+/* Figures of one month; its recognition is kept apart, in the run of PgbMonthSum. */
 typedef struct MonthAcc
 {
-	Numeric		rec;			/* line recognition, after C2a adjustments */
-	int64		rec_cents;		/* the same, from lines on the integer fast path */
 	Numeric		contra;
 	Numeric		excess;
 	Numeric		billed;
 	Numeric		mrr;			/* exact sum of the counting lines' MRR */
+	Numeric		mrr_reporting;	/* the same, each line converted at its period start's rate */
 	Numeric		journal[6];		/* see PGB_J_* */
 } MonthAcc;
+
+/* State of the month-by-month pass that reports balances, MRR and movements. */
+typedef struct Running
+{
+	Numeric		balance;
+	Numeric		mrr_prev;
+	Numeric		mrr_reporting_prev;
+	Numeric		unbilled_prev;
+	bool		had_before;
+} Running;
 
 /* Adds a signed amount to the debit side when positive, else to the credit side. */
 static void
@@ -68,170 +81,153 @@ group_range(const PgbRevGroup *group, int *first, int *last)
 	}
 }
 
-/* Cumulative share of a line through month k of n (1-based), as a fraction numerator/denominator. */
-static void
-share_through(const PgbRevLine *l, int m0, int k, int n, bool monthly_even, int64 *num, int64 *den)
-{
-	if (monthly_even)
-	{
-		*num = k;
-		*den = n;
-	}
-	else
-	{
-		*num = Min(l->end, pgb_month_start(m0 + k)) - l->start;
-		*den = l->end - l->start;
-	}
-}
-
 /*
- * Rule C2: each month is the difference of two cumulative roundings. Amounts in whole cents within
- * the bounds of pgb_cents_ratio take an exact integer path that rounds as SQL does; others use numeric
- * arithmetic in the SQL formulation's order.
+ * Rules C3, C7, C8: the line's MRR at each month-end snapshot it counts in; with a reporting
+ * currency also converted at the rate of its period start, looked up only when it counts somewhere
+ * (a missing rate for a line that never counts is no error, as in the SQL formulation).
  */
 static void
-schedule_line(const PgbRevLine *l, MonthAcc *acc, int first, bool monthly_even)
+mrr_line(const PgbRevLine *l, MonthAcc *acc, int first, const PgbRevOptions *options,
+		 const PgbFxSeries *fx, int64 customer_id)
 {
-	int			m0 = pgb_month_of(l->start);
-	int			n = pgb_month_of(Max(l->end - 1, l->start)) - m0 + 1;
-	Numeric		prev = pgb_num_round2(pgb_num_zero());
-	int64		cents,
-				prev_cents = 0;
-	bool		fast = l->end - l->start < PGB_EXACT_MAX_DAYS && pgb_num_to_cents(l->amount, &cents);
-	int			k;
-
-	if (l->end == l->start)
-	{
-		acc[m0 - first].rec = pgb_num_add(acc[m0 - first].rec, l->amount);
-		return;
-	}
-	for (k = 1; k <= n; k++)
-	{
-		MonthAcc   *a = &acc[m0 + k - 1 - first];
-		int64		num,
-					den;
-
-		share_through(l, m0, k, n, monthly_even, &num, &den);
-		if (fast)
-		{
-			int64		cum = pgb_cents_ratio(cents, num, den);
-			int64		sum;
-
-			/* many large lines in one month could overflow the cents: carry them into numeric */
-			if (pg_add_s64_overflow(a->rec_cents, cum - prev_cents, &sum))
-			{
-				a->rec = pgb_num_add(a->rec, pgb_cents_to_num(a->rec_cents));
-				sum = cum - prev_cents;
-			}
-			a->rec_cents = sum;
-			prev_cents = cum;
-		}
-		else
-		{
-			/* the last cumulative is the amount itself, so sub-cent amounts also sum exactly */
-			Numeric		cum = (k == n) ? l->amount
-				: pgb_num_round2(pgb_num_div_int(pgb_num_mul_int(l->amount, num), den));
-
-			a->rec = pgb_num_add(a->rec, pgb_num_sub(cum, prev));
-			prev = cum;
-		}
-	}
-}
-
-/* Rule C5, in its order: full_period_amount, else a full interval, else prorated to a full period. */
-static Numeric
-line_mrr(const PgbRevLine *l)
-{
-	DateADT		full_start;
-
-	if (l->full_period_amount != NULL)
-		return pgb_num_div_int(l->full_period_amount, l->interval_months);
-	full_start = pgb_add_months(l->end, -l->interval_months);
-	if (pgb_add_months(l->start, l->interval_months) == l->end || full_start == l->start)
-		return pgb_num_div_int(l->amount, l->interval_months);
-	return pgb_num_div_int(pgb_num_div_int(pgb_num_mul_int(l->amount, l->end - full_start),
-										   l->end - l->start),
-						   l->interval_months);
-}
-
-/* Rules C3, C7: the line counts at each month-end snapshot inside its period, unless past due then. */
-static void
-mrr_line(const PgbRevLine *l, MonthAcc *acc, int first, int past_due_days)
-{
-	Numeric		value = line_mrr(l);
+	Numeric		value = pgb_line_mrr(l, customer_id);
+	Numeric		converted = NULL;
 	int			m;
 
 	for (m = pgb_month_of(l->start); m <= pgb_month_of(l->end - 1); m++)
 	{
-		DateADT		snapshot = pgb_month_last_day(m);
+		MonthAcc   *a = &acc[m - first];
 
-		if (snapshot >= l->end)
+		if (!pgb_mrr_counts_at(l, pgb_month_last_day(m), options->past_due_days))
 			continue;
-		if (l->has_due && snapshot - l->due > past_due_days &&
-			(!l->has_paid || l->paid_on > snapshot))
+		a->mrr = pgb_num_add(a->mrr, value);
+		if (fx == NULL)
 			continue;
-		acc[m - first].mrr = pgb_num_add(acc[m - first].mrr, value);
+		if (converted == NULL)
+			converted = pgb_num_mul(value, pgb_fx_rate(fx, l->start));
+		a->mrr_reporting = pgb_num_add(a->mrr_reporting, converted);
 	}
 }
 
-static const char *
-movement_of(Numeric prev, Numeric cur, bool had_before)
-{
-	int			p = pgb_num_sign(prev);
-	int			c = pgb_num_sign(cur);
-
-	if (p == 0 && c > 0)
-		return had_before ? "reactivation" : "new";
-	if (p > 0 && c == 0)
-		return "churn";
-	if (pgb_num_cmp(cur, prev) > 0)
-		return "expansion";
-	if (pgb_num_cmp(cur, prev) < 0)
-		return "contraction";
-	return NULL;
-}
-
-/* Balances, reported MRR (rounded once, negative as 0) and movements, month by month. */
+/*
+ * Rule C8 for one month row: revenue at the rate of the month's last day; MRR as converted per line;
+ * each movement at the month's own effective rate (converted MRR / MRR, of this month end or else of
+ * the previous one); what remains of the converted change is the fx effect.
+ */
 static void
-emit_months(const PgbRevGroup *group, MonthAcc *acc, int first, int last, PgbRevEmit emit, void *arg)
+report_month(PgbRevRow *row, const MonthAcc *a, Running *run, const PgbFxSeries *fx, int month)
 {
 	Numeric		zero = pgb_num_zero();
-	Numeric		balance = zero;
-	Numeric		mrr_prev = zero;
-	Numeric		unbilled_prev = zero;
+	Numeric		ratio = zero;
+	Numeric		converted;
+	Numeric		signed_converted;
+	Numeric		fx_effect;
+
+	row->recognized_reporting = pgb_num_round2(pgb_num_mul(row->recognized,
+														   pgb_fx_rate(fx, pgb_month_last_day(month))));
+	row->mrr_reporting = pgb_num_greatest(pgb_num_round2(a->mrr_reporting), zero);
+	row->mrr_reporting_prev = run->mrr_reporting_prev;
+	if (pgb_num_sign(row->mrr) > 0)
+		ratio = pgb_num_div(row->mrr_reporting, row->mrr);
+	else if (pgb_num_sign(row->mrr_prev) > 0)
+		ratio = pgb_num_div(row->mrr_reporting_prev, row->mrr_prev);
+	converted = pgb_num_round2(pgb_num_mul(pgb_num_abs(pgb_num_sub(row->mrr, row->mrr_prev)), ratio));
+	row->movement_reporting = row->movement != NULL ? converted : NULL;
+	signed_converted = converted;
+	if (row->movement != NULL &&
+		(strcmp(row->movement, "contraction") == 0 || strcmp(row->movement, "churn") == 0))
+		signed_converted = pgb_num_sub(zero, converted);
+	fx_effect = pgb_num_sub(pgb_num_sub(row->mrr_reporting, row->mrr_reporting_prev), signed_converted);
+	row->fx = pgb_num_sign(fx_effect) != 0 ? fx_effect : NULL;
+	run->mrr_reporting_prev = row->mrr_reporting;
+}
+
+/* Balances, reported MRR (rounded once, negative as 0) and the movement of one month. */
+static void
+fill_month(PgbRevRow *row, const MonthAcc *a, Numeric rec, Running *run)
+{
+	Numeric		zero = pgb_num_zero();
 	Numeric		zero_cents = pgb_num_round2(zero);
-	bool		had_before = false;
+
+	run->balance = pgb_num_add(run->balance, pgb_num_sub(pgb_num_sub(a->billed, rec), a->excess));
+	row->recognized = pgb_num_sub(rec, a->contra);
+	row->contra = a->contra;
+	row->billed = a->billed;
+	row->deferred_end = pgb_num_sign(run->balance) > 0 ? run->balance : zero_cents;
+	row->unbilled_end = pgb_num_sign(run->balance) < 0 ? pgb_num_abs(run->balance) : zero_cents;
+	row->mrr = pgb_num_greatest(pgb_num_round2(a->mrr), zero);
+	row->mrr_prev = run->mrr_prev;
+	row->movement = pgb_movement_of(run->mrr_prev, row->mrr, run->had_before);
+	row->movement_amount = pgb_num_abs(pgb_num_sub(row->mrr, run->mrr_prev));
+	memcpy(row->journal, a->journal, sizeof(row->journal));
+	row->unbilled_change = pgb_num_sub(row->unbilled_end, run->unbilled_prev);
+	run->unbilled_prev = row->unbilled_end;
+	/* "had MRR before" looks at month ends before the previous one, as new vs reactivation needs */
+	run->had_before = run->had_before || pgb_num_sign(run->mrr_prev) > 0;
+	run->mrr_prev = row->mrr;
+}
+
+static void
+emit_months(const PgbRevGroup *group, const MonthAcc *acc, const PgbMonthSum *rec, int first, int last,
+			const PgbFxSeries *fx, PgbRevEmit emit, void *arg)
+{
+	Running		run;
 	int			m;
 
+	run.balance = run.mrr_prev = run.mrr_reporting_prev = run.unbilled_prev = pgb_num_zero();
+	run.had_before = false;
 	for (m = first; m <= last; m++)
 	{
-		MonthAcc   *a = &acc[m - first];
 		PgbRevRow	row;
-		Numeric		mrr = pgb_num_round2(a->mrr);
 
-		if (pgb_num_sign(mrr) < 0)
-			mrr = zero;
-		balance = pgb_num_add(balance, pgb_num_sub(pgb_num_sub(a->billed, a->rec), a->excess));
+		memset(&row, 0, sizeof(row));
 		row.customer_id = group->customer_id;
 		row.currency = group->currency;
 		row.month = pgb_month_start(m);
-		row.recognized = pgb_num_sub(a->rec, a->contra);
-		row.contra = a->contra;
-		row.billed = a->billed;
-		row.deferred_end = pgb_num_sign(balance) > 0 ? balance : zero_cents;
-		row.unbilled_end = pgb_num_sign(balance) < 0 ? pgb_num_abs(balance) : zero_cents;
-		row.mrr = mrr;
-		row.mrr_prev = mrr_prev;
-		row.movement = movement_of(mrr_prev, mrr, had_before);
-		row.movement_amount = pgb_num_abs(pgb_num_sub(mrr, mrr_prev));
-		memcpy(row.journal, a->journal, sizeof(row.journal));
-		row.unbilled_change = pgb_num_sub(row.unbilled_end, unbilled_prev);
-		unbilled_prev = row.unbilled_end;
+		fill_month(&row, &acc[m - first], pgb_month_sum_value(&rec[m - first]), &run);
+		if (fx != NULL)
+			report_month(&row, &acc[m - first], &run, fx, m);
 		emit(arg, &row);
-		/* "had MRR before" looks at month ends before the previous one, as new vs reactivation needs */
-		had_before = had_before || pgb_num_sign(mrr_prev) > 0;
-		mrr_prev = mrr;
 	}
+}
+
+static void
+init_months(MonthAcc *acc, PgbMonthSum *rec, int n)
+{
+	Numeric		zero = pgb_num_zero();
+	int			m,
+				j;
+
+	for (m = 0; m < n; m++)
+	{
+		pgb_month_sum_init(&rec[m]);
+		acc[m].contra = acc[m].excess = acc[m].billed = acc[m].mrr = acc[m].mrr_reporting = zero;
+		for (j = 0; j < 6; j++)
+			acc[m].journal[j] = zero;
+	}
+}
+
+/* Adds one line (or refund effect) into the months it touches. */
+static void
+add_line(const PgbRevLine *l, MonthAcc *acc, PgbMonthSum *rec, int first, const PgbRevOptions *options,
+		 const PgbFxSeries *fx, int64 customer_id)
+{
+	int			start_month = pgb_month_of(l->start) - first;
+	int			issue_month;
+
+	if (l->is_effect)
+	{
+		pgb_month_sum_add(&rec[start_month], l->amount);
+		acc[start_month].contra = pgb_num_add(acc[start_month].contra, l->contra);
+		acc[start_month].excess = pgb_num_add(acc[start_month].excess, l->excess);
+		return;
+	}
+	pgb_schedule_line(l->amount, l->start, l->end, options->monthly_even, rec, first);
+	issue_month = pgb_month_of(l->issue) - first;
+	acc[issue_month].billed = pgb_num_add(acc[issue_month].billed, l->amount);
+	journal_line(l, &acc[issue_month]);
+	if (l->counts)
+		mrr_line(l, acc, first, options, fx, customer_id);
 }
 
 void
@@ -239,46 +235,25 @@ pgb_revenue_customer(const PgbRevGroup *group, const PgbRevOptions *options, Pgb
 {
 	int			first,
 				last,
-				i,
-				m;
+				i;
 	MonthAcc   *acc;
-	Numeric		zero = pgb_num_zero();
+	PgbMonthSum *rec;
+	PgbFxSeries series;
+	const PgbFxSeries *fx = NULL;
 
 	if (group->nlines == 0)
 		return;
 	group_range(group, &first, &last);
+	pgb_check_span(first, last, group->customer_id);
+	if (options->fx != NULL)
+	{
+		pgb_fx_series(options->fx, TextDatumGetCString(group->currency), &series);
+		fx = &series;
+	}
 	acc = palloc(sizeof(MonthAcc) * (last - first + 1));
-	for (m = 0; m <= last - first; m++)
-	{
-		int			j;
-
-		acc[m].rec = acc[m].contra = acc[m].excess = acc[m].billed = acc[m].mrr = zero;
-		acc[m].rec_cents = 0;
-		for (j = 0; j < 6; j++)
-			acc[m].journal[j] = zero;
-	}
-
+	rec = palloc(sizeof(PgbMonthSum) * (last - first + 1));
+	init_months(acc, rec, last - first + 1);
 	for (i = 0; i < group->nlines; i++)
-	{
-		const PgbRevLine *l = &group->lines[i];
-		int			em = pgb_month_of(l->start) - first;
-
-		if (l->is_effect)
-		{
-			acc[em].rec = pgb_num_add(acc[em].rec, l->amount);
-			acc[em].contra = pgb_num_add(acc[em].contra, l->contra);
-			acc[em].excess = pgb_num_add(acc[em].excess, l->excess);
-			continue;
-		}
-		schedule_line(l, acc, first, options->monthly_even);
-		acc[pgb_month_of(l->issue) - first].billed =
-			pgb_num_add(acc[pgb_month_of(l->issue) - first].billed, l->amount);
-		journal_line(l, &acc[pgb_month_of(l->issue) - first]);
-		if (l->counts)
-			mrr_line(l, acc, first, options->past_due_days);
-	}
-	for (m = 0; m <= last - first; m++)
-		if (acc[m].rec_cents != 0)
-			acc[m].rec = pgb_num_add(acc[m].rec, pgb_cents_to_num(acc[m].rec_cents));
-	emit_months(group, acc, first, last, emit, arg);
+		add_line(&group->lines[i], acc, rec, first, options, fx, group->customer_id);
+	emit_months(group, acc, rec, first, last, fx, emit, arg);
 }

@@ -1,6 +1,6 @@
 /*
  * revenue_customer.h: one customer and currency's revenue, MRR and movements, computed from its
- * lines in one pass (domain.md rules C2, C2a, C4-C7).
+ * lines in one pass (domain.md rules C2, C2a, C4-C8).
  */
 #ifndef PGB_REVENUE_CUSTOMER_H
 #define PGB_REVENUE_CUSTOMER_H
@@ -8,6 +8,8 @@
 #include "postgres.h"
 #include "utils/date.h"
 #include "utils/numeric.h"
+
+#include "engines/revenue_fx.h"
 
 /* A document line, or (is_effect) the rule C2a effect of a cash refund in one month. */
 typedef struct PgbRevLine
@@ -55,6 +57,12 @@ typedef struct PgbRevRow
 	Numeric		movement_amount;
 	Numeric		journal[6];		/* documents issued: AR, deferred, tax; debit then credit */
 	Numeric		unbilled_change;
+	/* with a reporting currency (rule C8), else NULL */
+	Numeric		recognized_reporting;
+	Numeric		mrr_reporting;
+	Numeric		mrr_reporting_prev;
+	Numeric		movement_reporting; /* the movement converted; NULL without a movement */
+	Numeric		fx;				/* the conversion effect; NULL when zero */
 } PgbRevRow;
 
 enum
@@ -66,6 +74,7 @@ typedef struct PgbRevOptions
 {
 	bool		monthly_even;
 	int			past_due_days;
+	const PgbFxTable *fx;		/* rates into the reporting currency; NULL when none is set */
 } PgbRevOptions;
 
 typedef void (*PgbRevEmit) (void *arg, const PgbRevRow *row);

@@ -1,11 +1,12 @@
 /*
- * revenue_engine.c: billing._revenue_engine(txid), the one-pass revenue computation.
+ * revenue_engine.c: billing._revenue_engine(txid, ...), the one-pass revenue computation.
  *
  * Reads the lines (and refund effects) of the customers queued in billing._revenue_work under txid,
  * ordered by customer and currency, through an SPI cursor, and returns one row per customer, currency
  * and month: recognised, contra, billed, deferred and unbilled revenue, reported MRR, the previous
- * month's MRR, and the movement between them. One ordered scan replaces the SQL formulation's
- * generate_series joins, sorts, hash aggregates and window functions.
+ * month's MRR, the movement between them and, with a reporting currency, the same converted and the
+ * conversion effect. One ordered scan replaces the SQL oracle's generate_series joins, sorts, hash
+ * aggregates and window functions (test/oracle/revenue_oracle.sql).
  */
 #include "postgres.h"
 
@@ -20,8 +21,11 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
+#include "engines/revenue_calendar.h"
 #include "engines/revenue_customer.h"
+#include "engines/revenue_fx.h"
 #include "engines/revenue_money.h"
+#include "engines/revenue_spi.h"
 
 PG_FUNCTION_INFO_V1(pgb_revenue_engine);
 
@@ -34,28 +38,32 @@ enum
 	COL_INTERVAL, COL_FPA, COL_DUE, COL_PAID_ON, COL_CONTRA, COL_EXCESS, COL_TAX
 };
 
-#define OUTPUT_COLUMNS 19
+#define OUTPUT_COLUMNS 24
 
 #define LINE_COLUMNS \
 "SELECT l.customer_id, l.currency, false, l.amount, l.period_start, l.period_end, l.issue_date," \
-"       (l.recurring AND l.kind NOT IN ('usage', 'one_time') AND l.amount <> 0" \
-"        AND l.period_end > l.period_start)," \
+"       (l.recurring AND l.kind OPERATOR(pg_catalog.<>) ALL (ARRAY['usage', 'one_time']::text[])" \
+"        AND l.amount OPERATOR(pg_catalog.<>) 0 AND l.period_end OPERATOR(pg_catalog.>) l.period_start)," \
 "       l.interval_months, l.full_period_amount, l.due_date, l.paid_on, NULL::numeric, NULL::numeric, l.tax"
 
-/* One branch per document kind, so a few queued customers are found through their indexes. */
+#define QUEUED(alias) \
+"  JOIN billing._revenue_work w ON w.customer_id OPERATOR(pg_catalog.=) " alias ".customer_id" \
+"                              AND w.txid OPERATOR(pg_catalog.=) $1"
+
+/*
+ * One branch per document kind, so a few queued customers are found through their indexes; rows of
+ * a customer and currency come together, which is all the grouping needs.
+ */
 static const char *lines_query =
 LINE_COLUMNS
-"  FROM billing._revenue_invoice_lines l"
-"  JOIN billing._revenue_work w ON w.customer_id = l.customer_id AND w.txid = $1"
+"  FROM billing._revenue_invoice_lines l" QUEUED("l")
 " UNION ALL "
 LINE_COLUMNS
-"  FROM billing._revenue_credit_lines l"
-"  JOIN billing._revenue_work w ON w.customer_id = l.customer_id AND w.txid = $1"
+"  FROM billing._revenue_credit_lines l" QUEUED("l")
 " UNION ALL "
 "SELECT e.customer_id, e.currency, true, e.adjust, e.month, e.month, NULL, false,"
 "       NULL, NULL, NULL, NULL, e.contra, e.excess, 0"
-"  FROM billing._refund_effects e"
-"  JOIN billing._revenue_work w ON w.customer_id = e.customer_id AND w.txid = $1"
+"  FROM billing._refund_effects e" QUEUED("e")
 " ORDER BY 1, 2";
 
 typedef struct EngineState
@@ -66,6 +74,13 @@ typedef struct EngineState
 	PgbRevGroup group;
 	MemoryContext group_cxt;	/* lines of the current group, reset between groups */
 } EngineState;
+
+static void
+put_optional(Datum *values, bool *nulls, int col, Numeric value)
+{
+	nulls[col] = value == NULL;
+	values[col] = value == NULL ? (Datum) 0 : NumericGetDatum(value);
+}
 
 static void
 emit_row(void *arg, const PgbRevRow *row)
@@ -95,26 +110,26 @@ emit_row(void *arg, const PgbRevRow *row)
 	for (j = 0; j < 6; j++)
 		values[12 + j] = NumericGetDatum(row->journal[j]);
 	values[18] = NumericGetDatum(row->unbilled_change);
+	put_optional(values, nulls, 19, row->recognized_reporting);
+	put_optional(values, nulls, 20, row->mrr_reporting);
+	put_optional(values, nulls, 21, row->mrr_reporting_prev);
+	put_optional(values, nulls, 22, row->movement_reporting);
+	put_optional(values, nulls, 23, row->fx);
 	tuplestore_putvalues(st->store, st->desc, values, nulls);
 }
 
-static Numeric
-get_numeric(HeapTuple tup, TupleDesc desc, int col)
+/* Refuses dates the engine cannot place (infinite, before December 4714 BC) and inverted periods. */
+static void
+check_line_dates(const PgbRevLine *l, int64 customer_id)
 {
-	bool		isnull;
-	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
-
-	return isnull ? NULL : DatumGetNumericCopy(d);
-}
-
-static DateADT
-get_date(HeapTuple tup, TupleDesc desc, int col, bool *present)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
-
-	*present = !isnull;
-	return isnull ? 0 : DatumGetDateADT(d);
+	pgb_check_date(l->start, l->is_effect ? "refund month" : "service period start", customer_id);
+	pgb_check_date(l->end, l->is_effect ? "refund month" : "service period end", customer_id);
+	if (!l->is_effect)
+		pgb_check_date(l->issue, "issue date", customer_id);
+	if (l->end < l->start)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("a line of customer %lld ends before it starts", (long long) customer_id)));
 }
 
 /* Copies one fetched row into the current group (in the group's memory context). */
@@ -133,31 +148,28 @@ add_line(EngineState *st, HeapTuple tup, TupleDesc desc)
 			: palloc(sizeof(PgbRevLine) * g->capacity);
 	}
 	l = &g->lines[g->nlines++];
-	l->is_effect = DatumGetBool(SPI_getbinval(tup, desc, COL_EFFECT, &isnull));
-	l->amount = get_numeric(tup, desc, COL_AMOUNT);
+	l->is_effect = pgb_spi_bool(tup, desc, COL_EFFECT);
+	l->amount = pgb_spi_numeric(tup, desc, COL_AMOUNT);
 	if (l->amount == NULL)
 		l->amount = pgb_num_zero();
-	l->tax = get_numeric(tup, desc, COL_TAX);
+	l->tax = pgb_spi_numeric(tup, desc, COL_TAX);
 	if (l->tax == NULL)
 		l->tax = pgb_num_zero();
-	l->start = get_date(tup, desc, COL_START, &present);
-	l->end = get_date(tup, desc, COL_END, &present);
-	l->issue = get_date(tup, desc, COL_ISSUE, &present);
-	l->counts = DatumGetBool(SPI_getbinval(tup, desc, COL_COUNTS, &isnull));
+	l->start = DatumGetDateADT(pgb_spi_required(tup, desc, COL_START, "service period start"));
+	l->end = DatumGetDateADT(pgb_spi_required(tup, desc, COL_END, "service period end"));
+	l->issue = pgb_spi_date(tup, desc, COL_ISSUE, &present);
+	if (!l->is_effect && !present)
+		(void) pgb_spi_required(tup, desc, COL_ISSUE, "issue date");
+	l->counts = pgb_spi_bool(tup, desc, COL_COUNTS);
 	l->interval_months = DatumGetInt32(SPI_getbinval(tup, desc, COL_INTERVAL, &isnull));
 	if (isnull)
 		l->interval_months = 1;
-	l->full_period_amount = get_numeric(tup, desc, COL_FPA);
-	l->due = get_date(tup, desc, COL_DUE, &l->has_due);
-	l->paid_on = get_date(tup, desc, COL_PAID_ON, &l->has_paid);
-	l->contra = get_numeric(tup, desc, COL_CONTRA);
-	l->excess = get_numeric(tup, desc, COL_EXCESS);
-	if (DATE_NOT_FINITE(l->start) || DATE_NOT_FINITE(l->end) || (!l->is_effect && DATE_NOT_FINITE(l->issue)))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("a document line of customer %lld has an infinite date",
-						(long long) g->customer_id),
-				 errhint("Service periods and issue dates must be finite dates.")));
+	l->full_period_amount = pgb_spi_numeric(tup, desc, COL_FPA);
+	l->due = pgb_spi_date(tup, desc, COL_DUE, &l->has_due);
+	l->paid_on = pgb_spi_date(tup, desc, COL_PAID_ON, &l->has_paid);
+	l->contra = pgb_spi_numeric(tup, desc, COL_CONTRA);
+	l->excess = pgb_spi_numeric(tup, desc, COL_EXCESS);
+	check_line_dates(l, g->customer_id);
 	if (l->is_effect && (l->contra == NULL || l->excess == NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -235,7 +247,8 @@ scan_lines(EngineState *st, int64 txid)
 }
 
 /*
- * billing._revenue_engine(txid bigint, monthly_even boolean, past_due_days integer)
+ * billing._revenue_engine(txid bigint, monthly_even boolean, past_due_days integer,
+ *                         reporting_currency text): NULL or '' reporting_currency converts nothing.
  */
 Datum
 pgb_revenue_engine(PG_FUNCTION_ARGS)
@@ -256,6 +269,8 @@ pgb_revenue_engine(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	if (!PG_ARGISNULL(3) && VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(3)) > 0)
+		st.options.fx = pgb_fx_load(text_to_cstring(PG_GETARG_TEXT_PP(3)));
 	st.group_cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_billing revenue group",
 										 ALLOCSET_DEFAULT_SIZES);
 	scan_lines(&st, PG_GETARG_INT64(0));

@@ -1,11 +1,10 @@
 /*
- * revenue_money.c: numeric arithmetic and calendar months for the revenue engine.
+ * revenue_money.c: numeric arithmetic for the revenue engine, in the SQL formulation's operations.
  */
 #include "postgres.h"
 
 #include "fmgr.h"
 #include "utils/builtins.h"
-#include "utils/datetime.h"
 #include "utils/numeric.h"
 
 #include "engines/revenue_money.h"
@@ -26,6 +25,18 @@ Numeric
 pgb_num_sub(Numeric a, Numeric b)
 {
 	return DatumGetNumeric(DirectFunctionCall2(numeric_sub, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+Numeric
+pgb_num_mul(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_mul, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+Numeric
+pgb_num_div(Numeric a, Numeric b)
+{
+	return DatumGetNumeric(DirectFunctionCall2(numeric_div, NumericGetDatum(a), NumericGetDatum(b)));
 }
 
 Numeric
@@ -66,6 +77,22 @@ int
 pgb_num_cmp(Numeric a, Numeric b)
 {
 	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+/*
+ * GREATEST(a, b) and LEAST(a, b) as SQL evaluates them: on a tie the first argument is kept, which
+ * decides the displayed scale (GREATEST(0.00, 0) is 0.00, GREATEST(-1, 0) is 0).
+ */
+Numeric
+pgb_num_greatest(Numeric a, Numeric b)
+{
+	return pgb_num_cmp(b, a) > 0 ? b : a;
+}
+
+Numeric
+pgb_num_least(Numeric a, Numeric b)
+{
+	return pgb_num_cmp(b, a) < 0 ? b : a;
 }
 
 /*
@@ -117,43 +144,4 @@ pgb_cents_ratio(int64 cents, int64 numerator, int64 denominator)
 	if (2 * r >= (int128) (denominator < 0 ? -denominator : denominator))
 		q += (num < 0) ? -1 : 1;
 	return (int64) q;
-}
-
-int
-pgb_month_of(DateADT d)
-{
-	int			y,
-				m,
-				day;
-
-	j2date(d + POSTGRES_EPOCH_JDATE, &y, &m, &day);
-	return y * 12 + m - 1;
-}
-
-DateADT
-pgb_month_start(int month)
-{
-	return date2j(month / 12, month % 12 + 1, 1) - POSTGRES_EPOCH_JDATE;
-}
-
-DateADT
-pgb_month_last_day(int month)
-{
-	return pgb_month_start(month + 1) - 1;
-}
-
-/* date + n months with end-of-month clamping, as PostgreSQL's date + interval does. */
-DateADT
-pgb_add_months(DateADT d, int months)
-{
-	int			y,
-				m,
-				day,
-				target,
-				last;
-
-	j2date(d + POSTGRES_EPOCH_JDATE, &y, &m, &day);
-	target = y * 12 + m - 1 + months;
-	last = day_tab[isleap(target / 12)][target % 12];
-	return date2j(target / 12, target % 12 + 1, Min(day, last)) - POSTGRES_EPOCH_JDATE;
 }

@@ -2,7 +2,8 @@
 # Revenue engine benchmark: for each book size (customers over 24 months, test/fixtures/revenue_gen.sql)
 # times, in a private throwaway cluster,
 #   - one sequential scan of the invoice lines (the floor),
-#   - a full computation with the C engine and with the SQL formulation (pg_billing.revenue_engine),
+#   - a full computation with the C engine and with the SQL formulation (the test oracle,
+#     test/oracle/revenue_oracle.sql, loaded into each database),
 #   - an incremental refresh after touching 1% of the customers, with each engine,
 # and prints each figure with its ratio to the SQL formulation and to the sequential scan.
 # Usage: tools/bench/revenue.sh [customers ...]   (default: 10000 100000)
@@ -40,25 +41,26 @@ for n in "${sizes[@]}"; do
     # the load itself bypasses the triggers: the full computation is timed on its own below
     pgb_psql -d "$db" -v seed=0.42 -v customers="$n" -c "SET session_replication_role = replica" \
         -f "$PGB_SRC/test/fixtures/revenue_gen.sql" >/dev/null
+    pgb_psql -d "$db" -c "SET client_min_messages = warning" -f "$PGB_SRC/test/oracle/revenue_oracle.sql" >/dev/null
     lines=$(pgb_psql -d "$db" -At -c "SELECT count(*) FROM billing.invoice_lines")
     pgb_psql -d "$db" -c "VACUUM ANALYZE" >/dev/null
 
     ms "$db" "SELECT 1" "SELECT count(*), sum(amount) FROM billing.invoice_lines" >/dev/null   # warm the cache
     scan=$(ms "$db" "SELECT 1" "SELECT count(*), sum(amount) FROM billing.invoice_lines")
-    full_sql=$(ms "$db" "SET pg_billing.revenue_engine = 'sql'" "SELECT billing.refresh_revenue(true)")
-    full_c=$(ms "$db" "SET pg_billing.revenue_engine = 'c'" "SELECT billing.refresh_revenue(true)")
+    full_sql=$(ms "$db" "SELECT 1" "SELECT revenue_oracle.refresh_revenue(true)")
+    full_c=$(ms "$db" "SELECT 1" "SELECT billing.refresh_revenue(true)")
 
     # touch 1% of the customers (a line amount changes); the statement trigger queues them
     touch="UPDATE billing.invoice_lines l SET subtotal = l.subtotal + 1, total = l.total + 1
              FROM billing.invoices i WHERE i.id = l.invoice_id AND i.customer_id % 100 = 7"
     incr() {
-        pgb_psql -d "$db" -At -c "SET pg_billing.revenue_engine = '$1'" -c "BEGIN" -c "$touch" \
-            -c "SELECT extract(epoch FROM clock_timestamp()) * 1000" -c "SELECT billing.refresh_revenue()" \
+        pgb_psql -d "$db" -At -c "BEGIN" -c "$touch" \
+            -c "SELECT extract(epoch FROM clock_timestamp()) * 1000" -c "SELECT $1.refresh_revenue()" \
             -c "SELECT extract(epoch FROM clock_timestamp()) * 1000" -c "COMMIT" 2>/dev/null \
             | grep -E '^[0-9.]+$' | awk 'NR==1{a=$1} NR==3{b=$1} END{printf "%.0f", b-a}'
     }
-    incr_sql=$(incr sql)
-    incr_c=$(incr c)
+    incr_sql=$(incr revenue_oracle)
+    incr_c=$(incr billing)
     touched=$(pgb_psql -d "$db" -At -c "SELECT count(DISTINCT customer_id) FROM billing.invoices WHERE customer_id % 100 = 7")
 
     printf '%-9s %-9s %-34s %10s %9s %9s\n' "$n" "$lines" "sequential scan of the lines" "$scan" "$(ratio "$scan" "$full_sql")" 1.00
