@@ -7,9 +7,11 @@
 #include "connectors/connector.h"
 
 extern const PgbConnector pgb_advanced_billing_connector;
+extern const PgbConnector pgb_connectwise_connector;
 
 static const PgbConnector *const connectors[] = {
 	&pgb_advanced_billing_connector,
+	&pgb_connectwise_connector,
 };
 
 const PgbConnector *
