@@ -294,7 +294,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(key, 200, rec) if rec else self.error(key, 404, "NotFound", "not found")
             if self.addition_fault(s, key, parent, q):
                 return
-            mutate(s, "additions-%d" % parent)
+            if int(q.get("page", ["1"])[0]) == 1:
+                mutate(s, "additions-%d" % parent)
             return self.list(s, key, u, q, s.book["additions"][parent], parent)
         lm = re.match(r"^/(company/companies|procurement/catalog|finance/agreements)$", path)
         if not lm:
