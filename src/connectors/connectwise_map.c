@@ -16,7 +16,10 @@ seen_updated(PgbPage *page, int64 epoch)
 		page->max_updated = epoch;
 }
 
-/* A ConnectWise id: a JSON integer from 1 to 2^31 - 1 (int32 in the spec). */
+/*
+ * A ConnectWise id: a JSON integer from 0 to 2^31 - 1 (int32 in the spec; record ids are never
+ * negative, and the spec's own mock answers 0).
+ */
 static char *
 cw_id(PgbJsonCtx *ctx, json_t *obj, const char *field, const char *name, bool required)
 {
@@ -28,8 +31,8 @@ cw_id(PgbJsonCtx *ctx, json_t *obj, const char *field, const char *name, bool re
 			pgb_json_fail(ctx, name, v ? "is null" : "is missing");
 		return NULL;
 	}
-	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > PG_INT32_MAX)
-		pgb_json_fail(ctx, name, "is not an id (an integer from 1 to 2147483647)");
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > PG_INT32_MAX)
+		pgb_json_fail(ctx, name, "is not an id (an integer from 0 to 2147483647)");
 	return psprintf("%lld", (long long) json_integer_value(v));
 }
 
