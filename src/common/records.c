@@ -17,6 +17,7 @@ static const int ncols[PGB_T_COUNT] = {
 	[PGB_T_CREDIT_NOTE_LINES] = C_LIN_N,
 	[PGB_T_ALLOCATIONS] = C_ALC_N,
 	[PGB_T_STATEMENTS] = C_STM_N,
+	[PGB_T_CONTRACTS] = C_CON_N,
 };
 
 void

@@ -41,6 +41,10 @@ typedef struct PgbAuth
 {
 	PgbAuthKind kind;
 	const char *user_field;		/* BASIC: credential field of the user name */
+	const char *user_field2;	/* BASIC: NULL, or a second field joined to the user name... */
+	const char *user_join;		/* ...after this text ("company+public" is user_field "+" user_field2) */
+	const char *header_name;	/* NULL, or a header sent on every request ("clientId")... */
+	const char *header_field;	/* ...with the value of this credential field */
 	const char *password_field; /* BASIC: credential field of the password, NULL = "x" */
 	const char *audience;		/* OAUTH2: audience of the token request */
 	const char *token_url_option;	/* OAUTH2: source option naming the token endpoint */
@@ -50,17 +54,25 @@ typedef struct PgbAuth
 typedef enum PgbOptionType
 {
 	PGB_OPT_BOOL,
-	PGB_OPT_URL					/* an absolute https URL (http only on loopback in tests) */
+	PGB_OPT_URL,				/* an absolute https URL (http only on loopback in tests) */
+	PGB_OPT_TEXT				/* any string */
 } PgbOptionType;
 
 typedef struct PgbOption
 {
 	const char *name;
 	PgbOptionType type;
-	const char *default_value;	/* text form: "true", "false", a URL */
+	const char *default_value;	/* text form: "true", "false", a URL; NULL = none (TEXT) */
 } PgbOption;
 
 typedef struct PgbSource PgbSource;
+
+/* How an incremental list's lower bound is written in the query (URL-encoded by the reader). */
+typedef enum PgbSinceStyle
+{
+	PGB_SINCE_OFFSET,			/* 2024-01-01 00:00:00+00:00 */
+	PGB_SINCE_ZULU				/* 2024-01-01T00:00:00Z */
+} PgbSinceStyle;
 
 /* Maps one vendor record (already unwrapped) into rows of page; sets ctx->record to its id. */
 typedef void (*PgbMapFn) (PgbSource *src, struct PgbJsonCtx *ctx, struct json_t *record, PgbPage *page);
@@ -70,6 +82,13 @@ typedef struct PgbEntity
 {
 	const char *name;			/* entity name: option entities, checkpoints, messages */
 	const char *path;			/* list path below base_url, e.g. "/customers.json" */
+	/*
+	 * A child entity is listed per record of its parent entity (synced before it): path then has
+	 * one %s for the parent's id ("/agreements/%s/additions"), record_path two (parent, id). The
+	 * driver lists the children of every live parent record in turn; the page's parent_id says
+	 * which. NULL = a top-level list.
+	 */
+	const char *parent;
 	const char *list_key;		/* key of the records array in an object response, NULL = bare array */
 	const char *wrapper;		/* key each listed record is wrapped in, NULL = the record itself */
 	PgbTable	table;			/* the entity's own table */
@@ -96,6 +115,8 @@ typedef struct PgbConnector
 	double		default_max_rps;	/* requests per second unless option max_requests_per_second */
 	bool		prefetch;		/* may send the next page ahead (two requests in flight) */
 	const char *since_param;	/* query text before the since value of an incremental list */
+	PgbSinceStyle since_style;	/* how the since value is written */
+	const char *since_suffix;	/* query text after it (already URL-encoded), or NULL */
 	/* optional hooks: called on each listed record before it is mapped (e.g. to fetch a part) */
 	void		(*enrich) (PgbSource *src, const PgbEntity *e, struct PgbJsonCtx *ctx, struct json_t *record);
 } PgbConnector;
@@ -141,6 +162,14 @@ extern void pgb_fetch_page(PgbSource *src, const PgbEntity *e, const char *since
 extern void pgb_prefetch_page(PgbSource *src, const PgbEntity *e, const char *since, long ordinal);
 /* One record by id into out; false when the vendor answers 404. */
 extern bool pgb_fetch_record(PgbSource *src, const PgbEntity *e, const char *external_id, PgbPage *out);
+
+/* The same for a child entity (PgbEntity.parent): the page or record under parent_id. */
+extern void pgb_fetch_child_page(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since,
+								 long ordinal, PgbPage *out);
+extern void pgb_prefetch_child_page(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since,
+									long ordinal);
+extern bool pgb_fetch_child_record(PgbSource *src, const PgbEntity *e, const char *parent_id,
+								   const char *external_id, PgbPage *out);
 /* An empty page for records of entity. */
 extern void pgb_entity_page_init(PgbPage *page, const PgbEntity *e);
 

@@ -194,7 +194,7 @@ pgb_http_target_init(PgbHttpTarget *t, const char *source_name, const char *base
 }
 
 static struct curl_slist *
-make_headers(void)
+make_headers(const PgbHttpTarget *t)
 {
 	struct curl_slist *h = NULL,
 			   *n;
@@ -209,7 +209,28 @@ make_headers(void)
 		curl_slist_free_all(h);
 		return NULL;
 	}
+	h = n;
+	if (t->extra_header)
+	{
+		n = curl_slist_append(h, t->extra_header);
+		if (n == NULL)
+		{
+			curl_slist_free_all(h);
+			return NULL;
+		}
+	}
 	return n;
+}
+
+void
+pgb_http_set_header(PgbHttpTarget *t, const char *name, const char *value)
+{
+	if (strpbrk(value, "\r\n") != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("source \"%s\": credential for header %s holds a line break", t->source_name, name),
+				 errhint("Set it again with billing.set_credentials().")));
+	t->extra_header = psprintf("%s: %s", name, value);
 }
 
 /*
@@ -227,7 +248,7 @@ target_handle(PgbHttpTarget *t)
 	c = curl_easy_init();
 	if (c == NULL)
 		return NULL;
-	t->headers = make_headers();
+	t->headers = make_headers(t);
 	if (t->headers == NULL)
 	{
 		curl_easy_cleanup(c);
@@ -278,6 +299,9 @@ pgb_http_target_release(PgbHttpTarget *t)
 	if (t->multi)
 		curl_multi_cleanup((CURLM *) t->multi);
 	t->multi = NULL;
+	if (t->extra_header)
+		explicit_bzero(t->extra_header, strlen(t->extra_header));
+	t->extra_header = NULL;
 }
 
 /* Readies the target's handle for one request whose state is *a. No ereport. */

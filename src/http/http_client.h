@@ -25,6 +25,7 @@ typedef struct PgbHttpTarget
 	PgbUrl		origin;			/* requests go only here */
 	char	   *userpwd;		/* "user:password" for Basic auth; secret, never printed */
 	char	   *bearer;			/* OAuth2 access token (malloc'd); secret, never printed */
+	char	   *extra_header;	/* "Name: value" sent on every request, or NULL; never printed */
 	void	   *auth;			/* token state of http_auth.c, or NULL (Basic or none) */
 	double		max_rps;		/* per-source request rate (requests per second; 0 = unlimited) */
 	int64		last_request_us;	/* monotonic time of the last request, for the rate limit */
@@ -64,6 +65,12 @@ extern bool pgb_http_get_found(PgbHttpTarget *target, const char *url, const cha
  * later pgb_http_get reports it (and retries) as usual.
  */
 extern void pgb_http_prefetch(PgbHttpTarget *target, const char *url);
+
+/*
+ * A header sent on every request of the target (an API client id); the value is a credential field,
+ * refused when it holds a line break. Set before the first request.
+ */
+extern void pgb_http_set_header(PgbHttpTarget *target, const char *name, const char *value);
 
 /* Frees the target's curl handle and the reusable body buffer (at the end of a run, on every path). */
 extern void pgb_http_target_release(PgbHttpTarget *target);

@@ -18,7 +18,7 @@ typedef enum
 	P_PLACEHOLDERS, P_CUSTOMERS, P_PRODUCTS, P_SUBSCRIPTIONS, P_INVOICES, P_DEL_INV_LINES, P_INV_LINES,
 	P_PAYMENTS, P_REFUNDS, P_CREDIT_NOTES, P_DEL_CN_LINES, P_CN_LINES, P_ALLOCATIONS, P_STATEMENTS,
 	P_STATEMENTS_UNMATCHED, P_MARK_SEEN, P_CLEAR_SEEN, P_CHECKPOINT, P_READ_CHECKPOINT, P_MARK_RECONCILE,
-	P_PROGRESS, P_COUNT
+	P_PROGRESS, P_CONTRACTS, P_COUNT
 } PlanId;
 
 static SPIPlanPtr plans[P_COUNT];
@@ -223,6 +223,12 @@ pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts)
 		/* counted when products are the entity; the products a subscription names are not */
 		(void) count_returned(t[PGB_T_PRODUCTS].nrows, page->primary == PGB_T_PRODUCTS ? counts : NULL);
 	}
+	if (t[PGB_T_CONTRACTS].nrows > 0)
+	{
+		placeholders(source_id, &t[PGB_T_CONTRACTS], C_CON_CUSTOMER);
+		exec_rows(plan(P_CONTRACTS, SQL_CONTRACTS, 1 + C_CON_N, 0), source_id, NULL, &t[PGB_T_CONTRACTS]);
+		(void) count_returned(t[PGB_T_CONTRACTS].nrows, counts);
+	}
 	if (t[PGB_T_SUBSCRIPTIONS].nrows > 0)
 	{
 		placeholders(source_id, &t[PGB_T_SUBSCRIPTIONS], C_SUB_CUSTOMER);
@@ -282,6 +288,8 @@ entity_table(const PgbEntity *e)
 			return "credit_notes";
 		case PGB_T_STATEMENTS:
 			return "statements";
+		case PGB_T_CONTRACTS:
+			return "contracts";
 		default:
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
@@ -382,15 +390,16 @@ pgb_store_tombstone(int64 source_id, const PgbEntity *e, char **ids, int n)
 void
 pgb_store_checkpoint(int64 source_id, const char *entity, const PgbCheckpoint *cp)
 {
-	Datum		args[10] = {Int64GetDatum(source_id), CStringGetTextDatum(entity),
+	Datum		args[11] = {Int64GetDatum(source_id), CStringGetTextDatum(entity),
 		cp->since ? CStringGetTextDatum(cp->since) : (Datum) 0, BoolGetDatum(cp->in_pass),
 		Int64GetDatum(cp->run_since), Int64GetDatum((int64) cp->page), Int64GetDatum(cp->max_seen),
-	Int64GetDatum(cp->date0), BoolGetDatum(cp->reconcile), BoolGetDatum(cp->verify)};
-	char		nulls[10] = {' ', ' ', cp->since ? ' ' : 'n', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		Int64GetDatum(cp->date0), BoolGetDatum(cp->reconcile), BoolGetDatum(cp->verify),
+	cp->parent ? CStringGetTextDatum(cp->parent) : (Datum) 0};
+	char		nulls[11] = {' ', ' ', cp->since ? ' ' : 'n', ' ', ' ', ' ', ' ', ' ', ' ', ' ', cp->parent ? ' ' : 'n'};
 
-	if (SPI_execute_plan(plan_typed(P_CHECKPOINT, SQL_CHECKPOINT, 10,
+	if (SPI_execute_plan(plan_typed(P_CHECKPOINT, SQL_CHECKPOINT, 11,
 									(Oid[]) {INT8OID, TEXTOID, TEXTOID, BOOLOID, INT8OID, INT8OID, INT8OID,
-	INT8OID, BOOLOID, BOOLOID}), args, nulls, false, 0) < 0)
+	INT8OID, BOOLOID, BOOLOID, TEXTOID}), args, nulls, false, 0) < 0)
 		elog(ERROR, "pg_billing: could not store the checkpoint");
 }
 
@@ -436,6 +445,7 @@ pgb_store_read_checkpoint(int64 source_id, const char *entity, PgbCheckpoint *cp
 		cp->date0 = int8_col(7);
 		cp->reconcile = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8, &isnull));
 		cp->verify = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull));
+		cp->parent = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 10);
 	}
 	return true;
 }
@@ -478,4 +488,67 @@ pgb_store_finish_run(int64 run_id, const char *error, const char *detail, const 
 		SPI_execute_with_args("UPDATE billing.sync_runs SET requests = $2, error_context = $3 WHERE id = $1", 3,
 							  (Oid[]) {INT8OID, INT8OID, TEXTOID}, args2, nulls2, false, 0) < 0)
 		elog(ERROR, "pg_billing: could not record the end of run " INT64_FORMAT, run_id);
+}
+
+/*
+ * The parent record a child entity lists under next: the first live record of the parent's table
+ * after `after` (from it when inclusive; the first when after is NULL), or NULL when there is none.
+ */
+char *
+pgb_store_next_parent(int64 source_id, const PgbEntity *parent, const char *after, bool inclusive)
+{
+	char	   *sql = psprintf(SQL_NEXT_PARENT("%s"), entity_table(parent));
+	Oid			types[3] = {INT8OID, TEXTOID, BOOLOID};
+	Datum		args[3] = {Int64GetDatum(source_id), after ? CStringGetTextDatum(after) : (Datum) 0,
+	BoolGetDatum(inclusive)};
+	char		nulls[3] = {' ', after ? ' ' : 'n', ' '};
+
+	if (SPI_execute_with_args(sql, 3, types, args, nulls, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pg_billing: could not read the next parent record of a listing");
+	return SPI_processed == 0 ? NULL : SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/*
+ * The column of a child table that links a row to its parent's table; the pairs the store knows.
+ * Anything else is a programming error in a connector's declaration.
+ */
+static const char *
+parent_link(const PgbEntity *child, const PgbEntity *parent)
+{
+	if (child->table == PGB_T_SUBSCRIPTIONS && parent->table == PGB_T_CONTRACTS)
+		return "contract_id";
+	if (parent->table == PGB_T_CUSTOMERS && child->table != PGB_T_CUSTOMERS)
+		return "customer_id";
+	ereport(ERROR,
+			(errcode(ERRCODE_INTERNAL_ERROR),
+			 errmsg("entity \"%s\" cannot be linked to its parent \"%s\" in the store", child->name, parent->name)));
+	return NULL;				/* not reached */
+}
+
+/* The parent's external id of each child record (NULL when its parent is not stored). */
+void
+pgb_store_parents_of(int64 source_id, const PgbEntity *child, const PgbEntity *parent, char **ids, int n,
+					 char **parents)
+{
+	char	   *sql = psprintf("SELECT u.x, p.external_id FROM pg_catalog.unnest($2::text[]) AS u(x)"
+							   " JOIN billing.%s t ON t.source_id = $1 AND t.external_id = u.x"
+							   " JOIN billing.%s p ON p.id = t.%s",
+							   entity_table(child), entity_table(parent), parent_link(child, parent));
+	Oid			types[2] = {INT8OID, TEXTARRAYOID};
+	Datum		args[2] = {Int64GetDatum(source_id), ids_array(ids, n)};
+
+	for (int i = 0; i < n; i++)
+		parents[i] = NULL;
+	if (n == 0)
+		return;
+	if (SPI_execute_with_args(sql, 2, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pg_billing: could not read the parents of records");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		char	   *id = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+
+		for (int i = 0; i < n; i++)
+			if (strcmp(ids[i], id) == 0)
+				parents[i] = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
+	}
 }

@@ -57,6 +57,7 @@ typedef struct PgbCheckpoint
 	int64		date0;
 	bool		reconcile;
 	bool		verify;
+	char	   *parent;			/* a child entity's pass: the parent record being listed, or NULL */
 } PgbCheckpoint;
 
 /* Stores the checkpoint (built as jsonb from typed values). */
@@ -81,6 +82,12 @@ extern int	pgb_store_unseen_batch(int64 source_id, const PgbEntity *e, int max, 
 extern void pgb_store_mark_seen_ids(int64 source_id, const char *entity, char **ids, int n);
 /* Sets deleted_at on these records; returns how many were live. */
 extern int64 pgb_store_tombstone(int64 source_id, const PgbEntity *e, char **ids, int n);
+
+/* Child entities (PgbEntity.parent): the next parent record to list under, or NULL at the end. */
+extern char *pgb_store_next_parent(int64 source_id, const PgbEntity *parent, const char *after, bool inclusive);
+/* The parent's external id of each of n child records, into parents (NULL when not stored). */
+extern void pgb_store_parents_of(int64 source_id, const PgbEntity *child, const PgbEntity *parent, char **ids,
+								 int n, char **parents);
 
 /* Forgets the seen set of entity (start of a reconcile pass). */
 extern void pgb_store_clear_seen(int64 source_id, const char *entity);

@@ -10,6 +10,11 @@
 	" WHERE (t.remote_updated_at IS NULL OR excluded.remote_updated_at >= t.remote_updated_at)" \
 	" AND (t.raw IS DISTINCT FROM excluded.raw OR t.deleted_at IS NOT NULL)"
 
+/* The same, where a column the connector derives from options (not from raw) may also change. */
+#define NEWER_OR_WHERE(also) \
+	" WHERE (t.remote_updated_at IS NULL OR excluded.remote_updated_at >= t.remote_updated_at)" \
+	" AND (t.raw IS DISTINCT FROM excluded.raw OR t.deleted_at IS NOT NULL" also ")"
+
 #define SQL_PLACEHOLDER_CUSTOMERS \
 	"INSERT INTO billing.customers (source_id, external_id)" \
 	" SELECT DISTINCT $1, u.x FROM pg_catalog.unnest($2::text[]) AS u(x) WHERE u.x IS NOT NULL" \
@@ -17,46 +22,55 @@
 
 #define SQL_CUSTOMERS \
 	"INSERT INTO billing.customers AS t (source_id, external_id, reference, name, organization, email, parent_id," \
-	" remote_created_at, remote_updated_at, raw, synced_at, deleted_at)" \
+	" remote_created_at, remote_updated_at, raw, synced_at, deleted_at, vendor_ref)" \
 	" SELECT $1, r.ext, r.reference, r.name, r.org, r.email," \
 	" (SELECT p.id FROM billing.customers p WHERE p.source_id = $1 AND p.external_id = r.parent)," \
-	" r.created::timestamptz, r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]))" \
-	" AS u(ext, reference, name, org, email, parent, created, updated, raw)" \
+	" r.created::timestamptz, r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL, r.vendor_ref" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]))" \
+	" AS u(ext, reference, name, org, email, parent, created, updated, raw, vendor_ref)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET reference = excluded.reference, name = excluded.name," \
 	" organization = excluded.organization, email = excluded.email, parent_id = excluded.parent_id," \
 	" remote_created_at = excluded.remote_created_at, remote_updated_at = excluded.remote_updated_at," \
-	" raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" \
-	NEWER_WHERE " RETURNING t.external_id, (t.xmax = 0)"
+	" raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL, vendor_ref = excluded.vendor_ref" \
+	NEWER_OR_WHERE(" OR t.vendor_ref IS DISTINCT FROM excluded.vendor_ref") " RETURNING t.external_id, (t.xmax = 0)"
 
 #define SQL_PRODUCTS \
 	"INSERT INTO billing.products AS t (source_id, external_id, sku, name, family, price, currency, interval_months," \
-	" recurring, remote_updated_at, raw, synced_at, deleted_at)" \
+	" recurring, remote_updated_at, raw, synced_at, deleted_at, cost, billing_cycle)" \
 	" SELECT $1, r.ext, r.sku, r.name, r.family, r.price::numeric, r.currency, r.months::integer, r.recurring::boolean," \
-	" r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]))" \
-	" AS u(ext, sku, name, family, price, currency, months, recurring, updated, raw)" \
+	" r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL, r.cost::numeric, r.cycle" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]))" \
+	" AS u(ext, sku, name, family, price, currency, months, recurring, updated, raw, cost, cycle)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET sku = excluded.sku, name = excluded.name," \
 	" family = excluded.family, price = excluded.price, currency = excluded.currency," \
 	" interval_months = excluded.interval_months, recurring = excluded.recurring," \
-	" remote_updated_at = excluded.remote_updated_at, raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" \
+	" remote_updated_at = excluded.remote_updated_at, raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL," \
+	" cost = excluded.cost, billing_cycle = excluded.billing_cycle" \
 	NEWER_WHERE " RETURNING t.external_id, (t.xmax = 0)"
 
+/*
+ * A subscription without a customer of its own (an agreement addition) takes its contract's; one
+ * with neither is not stored.
+ */
 #define SQL_SUBSCRIPTIONS \
 	"INSERT INTO billing.subscriptions AS t (source_id, external_id, customer_id, product_id, product, sku, state," \
 	" quantity, unit_price, currency, interval_months, billing_term, current_period_start, current_period_end," \
-	" started_at, canceled_at, ends_at, remote_updated_at, raw, unit_cost, synced_at, deleted_at)" \
-	" SELECT $1, r.ext, c.id, p.id, r.product, r.sku, r.state, r.quantity::numeric, r.unit_price::numeric, r.currency," \
+	" started_at, canceled_at, ends_at, remote_updated_at, raw, unit_cost, synced_at, deleted_at, contract_id," \
+	" included_quantity, billable)" \
+	" SELECT $1, r.ext, coalesce(c.id, k.customer_id), p.id, r.product, r.sku, r.state, r.quantity::numeric, r.unit_price::numeric, r.currency," \
 	" r.months::integer, r.term, r.ps::timestamptz, r.pe::timestamptz, r.started::timestamptz, r.canceled::timestamptz," \
-	" r.ends::timestamptz, r.updated::timestamptz, r.raw::jsonb, r.cost::numeric, pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]))" \
+	" r.ends::timestamptz, r.updated::timestamptz, r.raw::jsonb, r.cost::numeric, pg_catalog.now(), NULL, k.id," \
+	" coalesce(r.included::numeric, 0), coalesce(r.billable::boolean, true)" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]))" \
 	" AS u(ext, customer, product_ext, product, sku, state, quantity, unit_price, currency, months, term, ps, pe," \
-	" started, canceled, ends, updated, raw, cost)" \
+	" started, canceled, ends, updated, raw, cost, contract, included, billable)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
-	" JOIN billing.customers c ON c.source_id = $1 AND c.external_id = r.customer" \
+	" LEFT JOIN billing.customers c ON c.source_id = $1 AND c.external_id = r.customer" \
+	" LEFT JOIN billing.contracts k ON k.source_id = $1 AND k.external_id = r.contract" \
 	" LEFT JOIN billing.products p ON p.source_id = $1 AND p.external_id = r.product_ext" \
+	" WHERE coalesce(c.id, k.customer_id) IS NOT NULL" \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET customer_id = excluded.customer_id," \
 	" product_id = excluded.product_id, product = excluded.product, sku = excluded.sku, state = excluded.state," \
 	" quantity = excluded.quantity, unit_price = excluded.unit_price, currency = excluded.currency," \
@@ -64,8 +78,31 @@
 	" current_period_start = excluded.current_period_start, current_period_end = excluded.current_period_end," \
 	" started_at = excluded.started_at, canceled_at = excluded.canceled_at, ends_at = excluded.ends_at," \
 	" unit_cost = excluded.unit_cost, remote_updated_at = excluded.remote_updated_at, raw = excluded.raw," \
-	" synced_at = excluded.synced_at, deleted_at = NULL" \
+	" synced_at = excluded.synced_at, deleted_at = NULL, contract_id = excluded.contract_id," \
+	" included_quantity = excluded.included_quantity, billable = excluded.billable" \
 	NEWER_WHERE " RETURNING t.external_id, (t.xmax = 0)"
+
+/* Contracts (agreements): the customer is a placeholder until its own record arrives. */
+#define SQL_CONTRACTS \
+	"INSERT INTO billing.contracts AS t (source_id, external_id, customer_id, name, type, start_date, end_date," \
+	" canceled_on, billing_cycle, currency, remote_updated_at, raw, synced_at, deleted_at)" \
+	" SELECT $1, r.ext, c.id, r.name, r.type, r.start::date, r.finish::date, r.canceled::date, r.cycle, r.currency," \
+	" r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]))" \
+	" AS u(ext, customer, name, type, start, finish, canceled, cycle, currency, updated, raw)" \
+	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
+	" JOIN billing.customers c ON c.source_id = $1 AND c.external_id = r.customer" \
+	" ON CONFLICT (source_id, external_id) DO UPDATE SET customer_id = excluded.customer_id, name = excluded.name," \
+	" type = excluded.type, start_date = excluded.start_date, end_date = excluded.end_date," \
+	" canceled_on = excluded.canceled_on, billing_cycle = excluded.billing_cycle, currency = excluded.currency," \
+	" remote_updated_at = excluded.remote_updated_at, raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" \
+	NEWER_WHERE " RETURNING t.external_id, (t.xmax = 0)"
+
+/* The next parent record of a child entity's listing: live, in external id order, after $3 (or from it). */
+#define SQL_NEXT_PARENT(table) \
+	"SELECT t.external_id FROM billing." table " t WHERE t.source_id = $1 AND t.deleted_at IS NULL" \
+	" AND ($2::text IS NULL OR t.external_id > $2 OR ($3 AND t.external_id = $2))" \
+	" ORDER BY t.external_id LIMIT 1"
 
 #define SQL_INVOICES \
 	"INSERT INTO billing.invoices AS t (source_id, external_id, number, customer_id, subscription_id, status," \
@@ -259,7 +296,7 @@
 #define SQL_CHECKPOINT \
 	"INSERT INTO billing._sync_state AS t (source_id, entity, cursor, updated_at)" \
 	" VALUES ($1, $2, CASE WHEN $4 THEN pg_catalog.jsonb_build_object('since', $3, 'run_since', $5, 'page', $6," \
-	" 'max_seen', $7, 'date0', $8, 'reconcile', $9, 'verify', $10)" \
+	" 'max_seen', $7, 'date0', $8, 'reconcile', $9, 'verify', $10, 'parent', $11)" \
 	" ELSE pg_catalog.jsonb_build_object('since', $3) END, pg_catalog.now())" \
 	" ON CONFLICT (source_id, entity) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at"
 
@@ -280,14 +317,18 @@
 	" CASE WHEN ok.valid AND c.v ? 'page' THEN (c.v->>'max_seen')::bigint END," \
 	" CASE WHEN ok.valid AND c.v ? 'page' THEN (c.v->>'date0')::bigint END," \
 	" CASE WHEN ok.valid AND c.v ? 'page' THEN coalesce((c.v->>'reconcile')::boolean, false) END," \
-	" CASE WHEN ok.valid AND c.v ? 'page' THEN coalesce((c.v->>'verify')::boolean, false) END" \
+	" CASE WHEN ok.valid AND c.v ? 'page' THEN coalesce((c.v->>'verify')::boolean, false) END," \
+	" CASE WHEN ok.valid AND c.v ? 'page' THEN c.v->>'parent' END" \
 	" FROM billing._sync_state s, LATERAL (SELECT s.cursor) c(v), LATERAL (SELECT" \
 	" pg_catalog.jsonb_typeof(c.v) OPERATOR(pg_catalog.=) 'object'" \
 	" AND (coalesce(pg_catalog.jsonb_typeof(c.v->'since'), 'null') OPERATOR(pg_catalog.=) 'null'" \
 	"  OR (pg_catalog.jsonb_typeof(c.v->'since') OPERATOR(pg_catalog.=) 'string'" \
 	"   AND (c.v->>'since') OPERATOR(pg_catalog.~) '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'))" \
 	" AND (NOT c.v ? 'page' OR (true" CP_INT("page", "^[0-9]{1,9}$") CP_INT("run_since", "^-?[0-9]{1,15}$") \
-	CP_INT("max_seen", "^-?[0-9]{1,15}$") CP_INT("date0", "^-?[0-9]{1,15}$") CP_BOOL("reconcile") CP_BOOL("verify") "))" \
+	CP_INT("max_seen", "^-?[0-9]{1,15}$") CP_INT("date0", "^-?[0-9]{1,15}$") CP_BOOL("reconcile") CP_BOOL("verify") \
+	" AND (coalesce(pg_catalog.jsonb_typeof(c.v->'parent'), 'null') OPERATOR(pg_catalog.=) 'null'" \
+	"  OR (pg_catalog.jsonb_typeof(c.v->'parent') OPERATOR(pg_catalog.=) 'string'" \
+	"   AND pg_catalog.length(c.v->>'parent') OPERATOR(pg_catalog.<=) 200))" "))" \
 	" AS valid) ok WHERE s.source_id = $1 AND s.entity = $2"
 
 #define SQL_MARK_RECONCILE "UPDATE billing.sync_runs SET full_reconcile = true WHERE id = $1"

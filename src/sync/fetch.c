@@ -13,15 +13,20 @@
 #include "http/http_auth.h"
 #include "json/pgb_json.h"
 
-/* The since value as a query value: "YYYY-MM-DD HH:MM:SS" in UTC, with its offset, URL-encoded. */
+/*
+ * The since value as a query value, URL-encoded: "YYYY-MM-DD HH:MM:SS" in UTC with its offset, or
+ * "YYYY-MM-DDTHH:MM:SSZ", as the connector says; then the connector's suffix.
+ */
 static void
-append_since(StringInfo url, const char *param, const char *since)
+append_since(StringInfo url, const PgbConnector *conn, const char *since)
 {
-	appendStringInfoString(url, param);
+	bool		zulu = conn->since_style == PGB_SINCE_ZULU;
+
+	appendStringInfoString(url, conn->since_param);
 	for (const char *p = since; *p; p++)
 	{
 		if (*p == ' ')
-			appendStringInfoString(url, "%20");
+			appendStringInfoString(url, zulu ? "T" : "%20");
 		else if (*p == ':')
 			appendStringInfoString(url, "%3A");
 		else if (isalnum((unsigned char) *p) || *p == '-' || *p == 'T' || *p == '.')
@@ -29,19 +34,34 @@ append_since(StringInfo url, const char *param, const char *since)
 		else
 			appendStringInfo(url, "%%%02X", (unsigned char) *p);
 	}
-	appendStringInfoString(url, "%2B00%3A00");
+	appendStringInfoString(url, zulu ? "Z" : "%2B00%3A00");
+	if (conn->since_suffix)
+		appendStringInfoString(url, conn->since_suffix);
+}
+
+static char *path_segment(const char *id);
+
+/* The entity's list path; a child's with its parent's id in it. */
+static char *
+list_path(const PgbEntity *e, const char *parent_id)
+{
+	if (e->parent == NULL)
+		return pstrdup(e->path);
+	if (parent_id == NULL)
+		elog(ERROR, "pg_billing: entity %s is listed per parent record, and none was given", e->name);
+	return psprintf(e->path, path_segment(parent_id));
 }
 
 static char *
-list_url(PgbSource *src, const PgbEntity *e, const char *since, long ordinal)
+list_url(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since, long ordinal)
 {
 	StringInfoData url;
 
 	initStringInfo(&url);
-	appendStringInfo(&url, "%s%s?%s%s", src->base_url, e->path,
+	appendStringInfo(&url, "%s%s?%s%s", src->base_url, list_path(e, parent_id),
 					 pgb_paging_query(&src->conn->paging, ordinal, src->per_page), e->list_params);
 	if (e->incremental && since != NULL && src->conn->since_param != NULL)
-		append_since(&url, src->conn->since_param, since);
+		append_since(&url, src->conn, since);
 	return url.data;
 }
 
@@ -106,13 +126,22 @@ pgb_entity_page_init(PgbPage *page, const PgbEntity *e)
 void
 pgb_fetch_page(PgbSource *src, const PgbEntity *e, const char *since, long ordinal, PgbPage *out)
 {
-	char	   *url = list_url(src, e, since, ordinal);
-	char	   *what = psprintf("%s page %ld", e->name, ordinal);
+	pgb_fetch_child_page(src, e, NULL, since, ordinal, out);
+}
+
+void
+pgb_fetch_child_page(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since, long ordinal,
+					 PgbPage *out)
+{
+	char	   *url = list_url(src, e, parent_id, since, ordinal);
+	char	   *what = parent_id ? psprintf("%s of %s page %ld", e->name, parent_id, ordinal) :
+		psprintf("%s page %ld", e->name, ordinal);
 	PgbHttpResponse resp;
 	PgbJsonCtx	ctx = {src->name, e->name, ordinal, NULL};
 	json_t	   *root;
 
 	pgb_entity_page_init(out, e);
+	out->parent_id = parent_id;
 	pgb_http_get(&src->http, url, what, &resp);
 	out->remote_date = resp.date;
 	root = pgb_json_parse(&ctx, resp.body, resp.len);
@@ -138,8 +167,14 @@ pgb_fetch_page(PgbSource *src, const PgbEntity *e, const char *since, long ordin
 void
 pgb_prefetch_page(PgbSource *src, const PgbEntity *e, const char *since, long ordinal)
 {
+	pgb_prefetch_child_page(src, e, NULL, since, ordinal);
+}
+
+void
+pgb_prefetch_child_page(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since, long ordinal)
+{
 	if (src->conn->prefetch)
-		pgb_http_prefetch(&src->http, list_url(src, e, since, ordinal));
+		pgb_http_prefetch(&src->http, list_url(src, e, parent_id, since, ordinal));
 }
 
 /* A record id as one URL path segment: anything but [A-Za-z0-9_-] is percent-encoded ("/", "."). */
@@ -190,6 +225,13 @@ check_record_is(const PgbJsonCtx *ctx, const char *external_id, PgbPage *page)
 bool
 pgb_fetch_record(PgbSource *src, const PgbEntity *e, const char *external_id, PgbPage *out)
 {
+	return pgb_fetch_child_record(src, e, NULL, external_id, out);
+}
+
+bool
+pgb_fetch_child_record(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *external_id,
+					   PgbPage *out)
+{
 	char	   *url;
 	char	   *what = psprintf("%s record %s", e->name, external_id);
 	PgbHttpResponse resp;
@@ -200,7 +242,12 @@ pgb_fetch_record(PgbSource *src, const PgbEntity *e, const char *external_id, Pg
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s cannot be read one by one, so a reconcile cannot confirm deletions", e->name)));
-	url = psprintf("%s%s", src->base_url, psprintf(e->record_path, path_segment(external_id)));
+	if (e->parent != NULL && parent_id == NULL)
+		elog(ERROR, "pg_billing: entity %s is read under its parent record, and none was given", e->name);
+	url = psprintf("%s%s", src->base_url,
+				   e->parent ? psprintf(e->record_path, path_segment(parent_id), path_segment(external_id)) :
+				   psprintf(e->record_path, path_segment(external_id)));
+	out->parent_id = parent_id;
 	if (!pgb_http_get_found(&src->http, url, what, &resp))
 		return false;
 	root = pgb_json_parse(&ctx, resp.body, resp.len);
@@ -246,6 +293,22 @@ auth_with(PgbSource *src, json_t *secret, char **user, char **pass)
 	const PgbAuth *a = &src->conn->auth;
 
 	*user = credential(src, secret, a->kind == PGB_AUTH_BASIC ? a->user_field : "client_id");
+	if (a->kind == PGB_AUTH_BASIC && a->user_field2 != NULL)
+	{
+		char	   *second = credential(src, secret, a->user_field2);
+		char	   *joined = psprintf("%s%s%s", *user, a->user_join ? a->user_join : "", second);
+
+		wipe(*user);
+		wipe(second);
+		*user = joined;
+	}
+	if (a->header_name != NULL)
+	{
+		char	   *value = credential(src, secret, a->header_field);
+
+		pgb_http_set_header(&src->http, a->header_name, value);
+		wipe(value);
+	}
 	if (a->kind == PGB_AUTH_BASIC)
 	{
 		*pass = a->password_field ? credential(src, secret, a->password_field) : pstrdup("x");

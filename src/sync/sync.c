@@ -57,6 +57,8 @@ typedef struct Pass
 	int64		rail_limit;
 	bool		done;
 	bool		warned;			/* the run's warnings already name a skipped record of this entity */
+	const PgbEntity *parent;	/* a child entity's parent entity, else NULL */
+	char	   *parent_id;		/* ...and the parent record being listed (run's context) */
 	/* first and last record of the previous full page ("" when unknown): a repeated page ends the pass */
 	char		prev_first[256];
 	char		prev_last[256];
@@ -78,6 +80,7 @@ typedef struct Run
 typedef void (*StepFn) (Run *run);
 
 static void step_lock(Run *run);
+static void finish_pass(Run *run);
 
 /*
  * The source's configuration (validated by the store), its connector and its authentication.
@@ -138,7 +141,7 @@ checkpoint(Run *run, bool settled)
 {
 	Pass	   *p = &run->pass;
 	PgbCheckpoint cp = {p->since, !settled, p->page - 1, p->run_since, p->max_seen, p->date0, p->reconcile,
-	p->verifying};
+	p->verifying, p->parent_id};
 
 	pgb_store_checkpoint(run->src.id, p->entity->name, &cp);
 }
@@ -153,6 +156,10 @@ step_begin_entity(Run *run)
 
 	p->incremental = p->entity->incremental;
 	p->since = NULL;
+	p->parent = p->entity->parent ? pgb_connector_entity(run->src.conn, p->entity->parent) : NULL;
+	p->parent_id = NULL;
+	if (p->entity->parent && p->parent == NULL)
+		elog(ERROR, "pg_billing: entity %s names an unknown parent entity %s", p->entity->name, p->entity->parent);
 	p->verifying = p->rail_checked = p->rail_tripped = p->warned = false;
 	if (pgb_store_read_checkpoint(run->src.id, p->entity->name, &cp))
 	{
@@ -167,6 +174,13 @@ step_begin_entity(Run *run)
 			p->date0 = cp.date0;
 			/* killed while confirming unseen records: the pages are all read, confirm the rest */
 			p->verifying = run->reconcile && cp.verify;
+			/* a child's pass resumes under the parent it was listing (or the next, if that one is gone) */
+			if (p->parent && !p->verifying)
+			{
+				p->parent_id = cp.parent ? pgb_store_next_parent(run->src.id, p->parent, cp.parent, true) : NULL;
+				if (p->parent_id == NULL || strcmp(p->parent_id, cp.parent) != 0)
+					p->page = 1;
+			}
 		}
 	}
 	p->reconcile = run->reconcile;
@@ -182,8 +196,15 @@ step_begin_entity(Run *run)
 			p->run_since = since_epoch - run->src.overlap_s;
 		if (run->reconcile)
 			pgb_store_clear_seen(run->src.id, p->entity->name);
+		if (p->parent)
+			p->parent_id = pgb_store_next_parent(run->src.id, p->parent, NULL, false);
 	}
 	p->done = false;
+	if (p->parent_id)
+		p->parent_id = MemoryContextStrdup(run->cxt, p->parent_id);
+	/* a child entity with no parent record to list under has nothing to read: the pass is over */
+	if (p->parent && p->parent_id == NULL && !p->verifying)
+		finish_pass(run);
 	p->prev_first[0] = p->prev_last[0] = '\0';
 	progress(run, 0, false, &none);
 }
@@ -218,6 +239,60 @@ check_not_repeated(Run *run, PgbPage *page, long this_page)
 	strlcpy(p->prev_last, last, sizeof(p->prev_last));
 }
 
+/*
+ * The last page of an entity's list is read: the cursor settles, or a reconcile goes on to confirm
+ * the records it did not see.
+ */
+static void
+finish_pass(Run *run)
+{
+	Pass	   *p = &run->pass;
+
+	/* the cursor moves only to remote values: the newest record seen, but not past the
+	 * server's clock when the pass began (records changed during the pass are re-read) */
+	int64		next = p->max_seen;
+
+	if (next >= 0 && p->date0 >= 0 && p->date0 < next)
+		next = p->date0;
+	if (next >= 0 && p->incremental)
+	{
+		char		buf[40];
+
+		pgb_timestamp_format(next, 'T', buf, sizeof(buf));
+		p->since = pstrdup(buf);
+	}
+	p->parent_id = NULL;
+	if (p->reconcile)
+	{
+		/* what was not listed is confirmed record by record (step_verify) before any tombstone */
+		p->verifying = true;
+		checkpoint(run, false);
+	}
+	else
+	{
+		checkpoint(run, true);
+		p->done = true;
+	}
+}
+
+/*
+ * A child entity's list under one parent is read: on to the next parent record, from its page 1.
+ * False when there is none (the pass is over).
+ */
+static bool
+next_parent(Run *run)
+{
+	Pass	   *p = &run->pass;
+	char	   *next = pgb_store_next_parent(run->src.id, p->parent, p->parent_id, false);
+
+	if (next == NULL)
+		return false;
+	p->parent_id = MemoryContextStrdup(run->cxt, next);
+	p->page = 1;
+	p->prev_first[0] = p->prev_last[0] = '\0';
+	return true;
+}
+
 static void
 step_page(Run *run)
 {
@@ -236,11 +311,12 @@ step_page(Run *run)
 				 errhint("Check that the source's base_url reaches %s itself.", run->src.conn->vendor)));
 	if (p->run_since >= 0)
 		pgb_timestamp_format(p->run_since, ' ', since, sizeof(since));
-	pgb_fetch_page(&run->src, p->entity, p->run_since >= 0 ? since : NULL, this_page, &page);
+	pgb_fetch_child_page(&run->src, p->entity, p->parent_id, p->run_since >= 0 ? since : NULL, this_page, &page);
 	check_not_repeated(run, &page, this_page);
 	/* the next page's request goes out now; its answer is read after this page commits */
 	if (!page.last)
-		pgb_prefetch_page(&run->src, p->entity, p->run_since >= 0 ? since : NULL, this_page + 1);
+		pgb_prefetch_child_page(&run->src, p->entity, p->parent_id, p->run_since >= 0 ? since : NULL,
+								this_page + 1);
 
 	pgb_store_page(run->src.id, &page, &counts);
 	if (p->reconcile)
@@ -251,33 +327,10 @@ step_page(Run *run)
 		p->date0 = page.remote_date;
 	p->page = this_page + 1;
 
-	if (page.last)
-	{
-		/* the cursor moves only to remote values: the newest record seen, but not past the
-		 * server's clock when the pass began (records changed during the pass are re-read) */
-		int64		next = p->max_seen;
-
-		if (next >= 0 && p->date0 >= 0 && p->date0 < next)
-			next = p->date0;
-		if (next >= 0 && p->incremental)
-		{
-			char		buf[40];
-
-			pgb_timestamp_format(next, 'T', buf, sizeof(buf));
-			p->since = pstrdup(buf);
-		}
-		if (p->reconcile)
-		{
-			/* what was not listed is confirmed record by record (step_verify) before any tombstone */
-			p->verifying = true;
-			checkpoint(run, false);
-		}
-		else
-		{
-			checkpoint(run, true);
-			p->done = true;
-		}
-	}
+	if (page.last && p->parent && next_parent(run))
+		checkpoint(run, false);
+	else if (page.last)
+		finish_pass(run);
 	else
 		checkpoint(run, false);
 	progress(run, this_page, true, &counts);
@@ -326,6 +379,7 @@ step_verify(Run *run)
 	char	  **ids;
 	char	  **gone;
 	char	  **alive;
+	char	  **parents;
 	int			n,
 				ngone = 0,
 				nalive = 0;
@@ -345,10 +399,17 @@ step_verify(Run *run)
 	}
 	gone = palloc(sizeof(char *) * n);
 	alive = palloc(sizeof(char *) * n);
+	parents = palloc(sizeof(char *) * n);
+	if (p->parent)
+		pgb_store_parents_of(run->src.id, p->entity, p->parent, ids, n, parents);
 	pgb_entity_page_init(&page, p->entity);
 	for (int i = 0; i < n; i++)
 	{
-		if (pgb_fetch_record(&run->src, p->entity, ids[i], &page))
+		/* a child whose parent record is no longer stored went with it */
+		if (p->parent && parents[i] == NULL)
+			gone[ngone++] = ids[i];
+		else if (p->parent ? pgb_fetch_child_record(&run->src, p->entity, parents[i], ids[i], &page) :
+				 pgb_fetch_record(&run->src, p->entity, ids[i], &page))
 			alive[nalive++] = ids[i];
 		else
 			gone[ngone++] = ids[i];

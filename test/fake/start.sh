@@ -38,6 +38,19 @@ done
 PGB_CANARY="canary_$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 printf '%s' "$PGB_CANARY" > "$pgb_fake_dir/canary.key"
 
+# The fake ConnectWise Manage API: one HTTPS port (the kernel's choice, printed), the same test CA;
+# every request must carry the canary key as its private key.
+python3 "$PGB_SRC/test/fake/connectwise_fake.py" --certs "$pgb_fake_dir/certs" --logs "$pgb_fake_dir/logs" \
+    --canary "$pgb_fake_dir/canary.key" > "$pgb_fake_dir/cw.out" 2>&1 &
+PGB_FAKE_PIDS="$PGB_FAKE_PIDS $!"
+pgb_p_cw=
+for _ in $(seq 600); do
+    pgb_p_cw=$(sed -n 's/^ready //p' "$pgb_fake_dir/cw.out" 2>/dev/null)
+    [ -n "$pgb_p_cw" ] && break
+    sleep 0.1
+done
+[ -n "$pgb_p_cw" ] || { echo "pg_billing: the fake ConnectWise API did not start:"; cat "$pgb_fake_dir/cw.out"; }
+
 # Prism mock of the published spec, for the contract test: pinned in tools/npm, installed by `make deps`.
 pgb_prism_url=unavailable
 pgb_prism=$PGB_SRC/tools/npm/node_modules/.bin/prism
@@ -48,6 +61,15 @@ if [ -x "$pgb_prism" ] && [ -f "$PGB_SHARED/specs/maxio/portal/spec/openapi.yaml
         "$PGB_SHARED/specs/maxio/portal/spec/openapi.yaml" > "$pgb_fake_dir/prism.log.txt" 2>&1 &
     PGB_FAKE_PIDS="$PGB_FAKE_PIDS $!"
     pgb_prism_url="http://127.0.0.1:$pgb_p_prism"
+fi
+# ...and of the ConnectWise Manage subset spec (test/pgtap/cw_contract.sql).
+pgb_prism_cw_url=unavailable
+if [ -x "$pgb_prism" ] && [ -f "$PGB_SHARED/specs/connectwise/connectwise-manage-subset.yaml" ]; then
+    pgb_p_prism_cw=$(pgb_free_port)
+    "$pgb_prism" mock -h 127.0.0.1 -p "$pgb_p_prism_cw" \
+        "$PGB_SHARED/specs/connectwise/connectwise-manage-subset.yaml" > "$pgb_fake_dir/prism_cw.log.txt" 2>&1 &
+    PGB_FAKE_PIDS="$PGB_FAKE_PIDS $!"
+    pgb_prism_cw_url="http://127.0.0.1:$pgb_p_prism_cw"
 fi
 # The fake Xero (test/fake/xero_fake.py): its own checks (read by test/pgtap/push_documents_fake.sql),
 # and a server for the push tests, on a port the kernel chooses.
@@ -75,5 +97,7 @@ pgb_test.maxio_expired_url = 'https://127.0.0.1:$pgb_p_expired'
 pgb_test.pax8_url = 'https://127.0.0.1:${pgb_p_pax8:-1}'
 pgb_test.prism_url = '$pgb_prism_url'
 pgb_test.xero_url = 'https://127.0.0.1:$pgb_p_xero'
+pgb_test.connectwise_url = 'https://127.0.0.1:${pgb_p_cw:-1}'
+pgb_test.prism_cw_url = '$pgb_prism_cw_url'
 pgb_test.fake_dir = '$pgb_fake_dir'
 pgb_test.book_dir = '$pgb_fake_dir/book'"
