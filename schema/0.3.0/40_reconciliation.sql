@@ -53,7 +53,6 @@ $fn$;
 COMMENT ON FUNCTION billing._company_name_key(text) IS 'A company name normalised for matching: lower case, & as and, dots and apostrophes removed, other punctuation as spaces, legal suffixes (Inc, LLC, Ltd, GmbH, Co, Corp, PLC, Pty Ltd, ...) dropped from the end.';
 
 ALTER TABLE billing.customers ADD COLUMN vendor_ref text;
-ALTER TABLE billing.customers ADD CONSTRAINT customers_vendor_ref_not_blank CHECK (pg_catalog.btrim(vendor_ref) <> '');
 COMMENT ON COLUMN billing.customers.vendor_ref IS 'On a PSA company: the licence vendor''s id for the same company (the Pax8 company id) where the PSA stores it (a ConnectWise custom field or account number); company mapping tries it before names.';
 ALTER TABLE billing.customers ADD COLUMN name_key text GENERATED ALWAYS AS (billing._company_name_key(name)) STORED;
 COMMENT ON COLUMN billing.customers.name_key IS 'The name normalised for company mapping (billing._company_name_key); computed, never written.';
@@ -68,7 +67,6 @@ COMMENT ON COLUMN billing.products.billing_cycle IS 'How often the product is bi
 
 ALTER TABLE billing.invoice_lines ADD COLUMN customer_id bigint REFERENCES billing.customers (id) ON DELETE SET NULL;
 ALTER TABLE billing.invoice_lines ADD COLUMN billing_term text;
-ALTER TABLE billing.invoice_lines ADD CONSTRAINT invoice_lines_billing_term_not_blank CHECK (pg_catalog.btrim(billing_term) <> '');
 CREATE INDEX invoice_lines_customer ON billing.invoice_lines (customer_id) WHERE customer_id IS NOT NULL;
 COMMENT ON COLUMN billing.invoice_lines.customer_id IS 'The company this line bills when it is not the invoice''s customer: a Pax8 invoice is the partner''s and each item names the client (companyId). Null means the invoice''s customer.';
 COMMENT ON COLUMN billing.invoice_lines.billing_term IS 'Billing term of the line as the provider names it (Pax8 item term: Monthly, Annual, 2 Year, ...).';
@@ -165,7 +163,8 @@ BEGIN
      WHERE c.id = NEW.vendor_company_id;
     SELECT r.role INTO v_psa_role FROM billing.customers c JOIN billing._recon_sources r ON r.source_id = c.source_id
      WHERE c.id = NEW.psa_company_id;
-    IF v_vendor_role IS DISTINCT FROM 'vendor' OR v_psa_role IS DISTINCT FROM 'psa' THEN
+    -- reversed sides are refused; a company outside reconciliation is left to the table's own rules
+    IF v_vendor_role = 'psa' OR v_psa_role = 'vendor' THEN
         RAISE EXCEPTION 'company mapping % -> %: the first company must belong to a vendor source and the second to a PSA source',
                         NEW.vendor_company_id, NEW.psa_company_id
             USING ERRCODE = 'check_violation',
@@ -180,7 +179,7 @@ BEGIN
     RETURN NEW;
 END
 $fn$;
-COMMENT ON FUNCTION billing._company_map_check() IS 'Trigger: a mapping must go from a vendor company to a PSA company; a manual row inserted replaces the automatic mapping of its vendor company.';
+COMMENT ON FUNCTION billing._company_map_check() IS 'Trigger: a mapping may not go from a PSA company or to a vendor company; a manual row inserted replaces the automatic mapping of its vendor company.';
 CREATE TRIGGER company_map_check BEFORE INSERT OR UPDATE ON billing.company_map
     FOR EACH ROW EXECUTE FUNCTION billing._company_map_check();
 

@@ -112,8 +112,10 @@ SELECT throws_ok($$INSERT INTO billing.company_map (vendor_company_id, psa_compa
                    SELECT (SELECT id FROM c WHERE external_id = 'p2'), (SELECT id FROM c WHERE external_id = 'v9')$$,
     '23514', NULL, 'a mapping from a PSA company to a vendor company is refused');
 SELECT throws_ok($$INSERT INTO billing.company_map (vendor_company_id, psa_company_id)
-                   SELECT (SELECT id FROM c WHERE external_id = 'v9'), (SELECT id FROM c WHERE external_id = 'b1')$$,
-    '23514', NULL, 'a mapping to a company outside reconciliation is refused');
+                   SELECT (SELECT id FROM c WHERE external_id = 'v9'), (SELECT id FROM c WHERE external_id = 'v8')$$,
+    '23514', 'company mapping ' || (SELECT id FROM c WHERE external_id = 'v9') || ' -> ' || (SELECT id FROM c WHERE external_id = 'v8')
+             || ': the first company must belong to a vendor source and the second to a PSA source',
+    'a mapping from a vendor company to a vendor company is refused, naming both');
 SELECT is((SELECT count(*) FROM mapped WHERE vendor = 'v9'), 0::bigint, 'nothing of the refused rows stays');
 
 -- products: what must still be mapped
