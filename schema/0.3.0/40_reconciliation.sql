@@ -127,19 +127,21 @@ COMMENT ON FUNCTION billing._recon_today() IS 'Today in the reporting time zone:
 -- A vendor subscription holds licences while it is active (Pax8 Active, or PendingCancel until it ends).
 CREATE FUNCTION billing._recon_vendor_active(state text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
-    SELECT pg_catalog.lower(pg_catalog.regexp_replace(COALESCE($1, ''), '[^[:alpha:]]', '', 'g'))
+    SELECT pg_catalog.lower(pg_catalog.translate($1, ' _-', ''))
            OPERATOR(pg_catalog.=) ANY (ARRAY['active', 'activated', 'pendingcancel'])
 $fn$;
-COMMENT ON FUNCTION billing._recon_vendor_active(text) IS 'True for the vendor subscription states that hold licences: Active, Activated, PendingCancel (any case, punctuation ignored).';
+COMMENT ON FUNCTION billing._recon_vendor_active(text) IS 'True for the vendor subscription states that hold licences: Active, Activated, PendingCancel (any case; spaces, _ and - ignored).';
 
 -- Terms and billing cycles compare as monthly or annual; multi-year terms count as annual.
 CREATE FUNCTION billing._recon_term_class(term text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
     SELECT CASE
-        WHEN pg_catalog.lower(pg_catalog.regexp_replace($1, '[^[:alnum:]]', '', 'g'))
+        WHEN pg_catalog.lower(pg_catalog.translate($1, ' _-./', ''))
              OPERATOR(pg_catalog.=) ANY (ARRAY['monthly', 'month', '1month', 'monthtomonth']) THEN 'monthly'
-        WHEN pg_catalog.lower(pg_catalog.regexp_replace($1, '[^[:alnum:]]', '', 'g'))
-             OPERATOR(pg_catalog.~) '^(annual|annually|yearly|year|1year|12months?|[2-9](year|years|yr)|biennial|triennial)$' THEN 'annual'
+        WHEN pg_catalog.lower(pg_catalog.translate($1, ' _-./', ''))
+             OPERATOR(pg_catalog.=) ANY (ARRAY['annual', 'annually', 'yearly', 'year', '1year', '12month', '12months',
+                                              '2year', '3year', '4year', '5year', '2years', '3years', '4years', '5years',
+                                              'biennial', 'triennial']) THEN 'annual'
     END
 $fn$;
 COMMENT ON FUNCTION billing._recon_term_class(text) IS 'monthly or annual for a billing term or cycle (Monthly; Annual, Yearly, 2-Year, 3 Year count as annual); null for the others (Trial, One-Time, Quarterly, unknown), which never make a term mismatch.';
@@ -251,7 +253,9 @@ CREATE VIEW billing.unmapped_companies AS
 SELECT c.id AS vendor_company_id, c.source_id, s.name AS source, c.external_id, c.name,
        coalesce(k.candidates, 0) AS candidates,
        CASE WHEN k.candidates > 1
-            THEN pg_catalog.format('%s PSA companies match by %s', k.candidates, replace(k.method, '_', ' '))
+            THEN pg_catalog.format('%s PSA companies match by %s', k.candidates,
+                                   CASE k.method WHEN 'vendor_id' THEN 'the vendor id they store'
+                                                 WHEN 'exact' THEN 'exact name' ELSE 'normalised name' END)
             ELSE 'no PSA company matches' END AS reason
 FROM billing.customers c
 JOIN billing._recon_sources r ON r.source_id = c.source_id AND r.role = 'vendor'

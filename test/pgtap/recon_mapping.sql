@@ -72,7 +72,7 @@ SELECT results_eq($$SELECT vendor, psa, method FROM mapped ORDER BY vendor$$,
     'vendor id first, then exact name, then normalised name; Stark (two PSA matches) and Nobody map to none');
 SELECT is(billing.refresh_company_map(), 0, 'a second refresh changes nothing');
 SELECT results_eq($$SELECT external_id, candidates, reason FROM billing.unmapped_companies ORDER BY external_id$$,
-    $$VALUES ('v5', 2::bigint, '2 PSA companies match by normalized'), ('v9', 0::bigint, 'no PSA company matches')$$,
+    $$VALUES ('v5', 2::bigint, '2 PSA companies match by normalised name'), ('v9', 0::bigint, 'no PSA company matches')$$,
     'unmapped: the ambiguous and the unmatched; not the excluded company nor the partner without subscriptions');
 
 -- a manual row wins and survives refreshes and re-syncs
