@@ -144,7 +144,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
                                               'biennial', 'triennial']) THEN 'annual'
     END
 $fn$;
-COMMENT ON FUNCTION billing._recon_term_class(text) IS 'monthly or annual for a billing term or cycle (Monthly; Annual, Yearly, 2-Year, 3 Year count as annual); null for the others (Trial, One-Time, Quarterly, unknown), which never make a term mismatch.';
+COMMENT ON FUNCTION billing._recon_term_class(text) IS 'monthly or annual for a billing term or cycle (Monthly; Annual, Yearly, and 2- to 5-year terms such as 2-Year or 3 Year count as annual); null for the others (Trial, One-Time, Quarterly, unknown), which never make a term mismatch.';
 
 -- Company mapping --------------------------------------------------------------------------------
 ALTER TABLE billing.company_map DROP CONSTRAINT company_map_method_known;
@@ -256,6 +256,8 @@ SELECT c.id AS vendor_company_id, c.source_id, s.name AS source, c.external_id, 
             THEN pg_catalog.format('%s PSA companies match by %s', k.candidates,
                                    CASE k.method WHEN 'vendor_id' THEN 'the vendor id they store'
                                                  WHEN 'exact' THEN 'exact name' ELSE 'normalised name' END)
+            WHEN k.candidates = 1
+            THEN 'one PSA company matches: billing.refresh_company_map() will map it'
             ELSE 'no PSA company matches' END AS reason
 FROM billing.customers c
 JOIN billing._recon_sources r ON r.source_id = c.source_id AND r.role = 'vendor'
