@@ -11,9 +11,14 @@
 ALTER TABLE billing.sources ADD CONSTRAINT sources_recon_role_known
     CHECK (options->>'recon_role' IS NULL OR options->>'recon_role' IN ('vendor', 'psa'));
 
+-- The small helpers below are SQL expressions without SET clauses so that the planner inlines them
+-- (a SET clause makes every call a function call with a configuration change); hence every function
+-- and operator in them is schema-qualified.
 CREATE FUNCTION billing._recon_role(kind text, options jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $fn$
-    SELECT coalesce($2->>'recon_role', CASE $1 WHEN 'pax8' THEN 'vendor' WHEN 'connectwise' THEN 'psa' END)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+    SELECT COALESCE($2 OPERATOR(pg_catalog.->>) 'recon_role',
+                    CASE WHEN $1 OPERATOR(pg_catalog.=) 'pax8' THEN 'vendor'
+                         WHEN $1 OPERATOR(pg_catalog.=) 'connectwise' THEN 'psa' END)
 $fn$;
 COMMENT ON FUNCTION billing._recon_role(text, jsonb) IS 'The reconciliation side of a source: the option recon_role (vendor or psa) when set, else vendor for pax8 and psa for connectwise; null for sources outside reconciliation.';
 
@@ -121,29 +126,25 @@ COMMENT ON FUNCTION billing._recon_today() IS 'Today in the reporting time zone:
 
 -- A vendor subscription holds licences while it is active (Pax8 Active, or PendingCancel until it ends).
 CREATE FUNCTION billing._recon_vendor_active(state text) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $fn$
-    SELECT lower(regexp_replace(coalesce($1, ''), '[^[:alpha:]]', '', 'g')) IN ('active', 'activated', 'pendingcancel')
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+    SELECT pg_catalog.lower(pg_catalog.translate($1, ' _-', ''))
+           OPERATOR(pg_catalog.=) ANY (ARRAY['active', 'activated', 'pendingcancel'])
 $fn$;
-COMMENT ON FUNCTION billing._recon_vendor_active(text) IS 'True for the vendor subscription states that hold licences: Active, Activated, PendingCancel (any case, punctuation ignored).';
+COMMENT ON FUNCTION billing._recon_vendor_active(text) IS 'True for the vendor subscription states that hold licences: Active, Activated, PendingCancel (any case; spaces, _ and - ignored).';
 
 -- Terms and billing cycles compare as monthly or annual; multi-year terms count as annual.
 CREATE FUNCTION billing._recon_term_class(term text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
     SELECT CASE
-        WHEN t IN ('monthly', 'month', '1month', 'monthtomonth') THEN 'monthly'
-        WHEN t IN ('annual', 'annually', 'yearly', 'year', '1year', '12months', '12month')
-          OR t ~ '^[2-9](year|years|yr)$' OR t IN ('biennial', 'triennial') THEN 'annual'
+        WHEN pg_catalog.lower(pg_catalog.translate($1, ' _-./', ''))
+             OPERATOR(pg_catalog.=) ANY (ARRAY['monthly', 'month', '1month', 'monthtomonth']) THEN 'monthly'
+        WHEN pg_catalog.lower(pg_catalog.translate($1, ' _-./', ''))
+             OPERATOR(pg_catalog.=) ANY (ARRAY['annual', 'annually', 'yearly', 'year', '1year', '12month', '12months',
+                                              '2year', '3year', '4year', '5year', '2years', '3years', '4years', '5years',
+                                              'biennial', 'triennial']) THEN 'annual'
     END
-    FROM (SELECT lower(regexp_replace(coalesce($1, ''), '[^[:alnum:]]', '', 'g')) AS t) x
 $fn$;
-COMMENT ON FUNCTION billing._recon_term_class(text) IS 'monthly or annual for a billing term or cycle (Monthly; Annual, Yearly, 2-Year, 3 Year count as annual); null for the others (Trial, One-Time, Quarterly, unknown), which never make a term mismatch.';
-
--- Is a record excluded from the reports (billing.exclusions, keyed by external id or SKU)?
-CREATE FUNCTION billing._recon_excluded(source_id bigint, kind text, key text) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, billing, pg_temp AS $fn$
-    SELECT EXISTS (SELECT 1 FROM billing.exclusions e WHERE e.source_id = $1 AND e.kind = $2 AND e.key = $3)
-$fn$;
-COMMENT ON FUNCTION billing._recon_excluded(bigint, text, text) IS 'True when billing.exclusions removes this company (external id) or product (SKU) of this source from the reports.';
+COMMENT ON FUNCTION billing._recon_term_class(text) IS 'monthly or annual for a billing term or cycle (Monthly; Annual, Yearly, and 2- to 5-year terms such as 2-Year or 3 Year count as annual); null for the others (Trial, One-Time, Quarterly, unknown), which never make a term mismatch.';
 
 -- Company mapping --------------------------------------------------------------------------------
 ALTER TABLE billing.company_map DROP CONSTRAINT company_map_method_known;
@@ -196,7 +197,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, billing, pg_temp AS $fn$
         SELECT c.id, c.vendor_ref, c.name, c.name_key
           FROM billing.customers c JOIN billing._recon_sources r ON r.source_id = c.source_id AND r.role = 'psa'
          WHERE c.deleted_at IS NULL
-           AND NOT billing._recon_excluded(c.source_id, 'company', c.external_id)
+           AND NOT EXISTS (SELECT 1 FROM billing.exclusions e
+                            WHERE e.source_id = c.source_id AND e.kind = 'company' AND e.key = c.external_id)
     ), cand AS (
         SELECT v.id AS vendor_id, p.id AS psa_id, 1 AS tier FROM vendor v JOIN psa p ON p.vendor_ref = v.external_id
         UNION
@@ -251,7 +253,11 @@ CREATE VIEW billing.unmapped_companies AS
 SELECT c.id AS vendor_company_id, c.source_id, s.name AS source, c.external_id, c.name,
        coalesce(k.candidates, 0) AS candidates,
        CASE WHEN k.candidates > 1
-            THEN pg_catalog.format('%s PSA companies match by %s', k.candidates, replace(k.method, '_', ' '))
+            THEN pg_catalog.format('%s PSA companies match by %s', k.candidates,
+                                   CASE k.method WHEN 'vendor_id' THEN 'the vendor id they store'
+                                                 WHEN 'exact' THEN 'exact name' ELSE 'normalised name' END)
+            WHEN k.candidates = 1
+            THEN 'one PSA company matches: billing.refresh_company_map() will map it'
             ELSE 'no PSA company matches' END AS reason
 FROM billing.customers c
 JOIN billing._recon_sources r ON r.source_id = c.source_id AND r.role = 'vendor'
@@ -259,7 +265,7 @@ JOIN billing.sources s ON s.id = c.source_id
 LEFT JOIN billing._company_candidates() k ON k.vendor_company_id = c.id
 WHERE c.deleted_at IS NULL
   AND NOT EXISTS (SELECT 1 FROM billing.company_map m WHERE m.vendor_company_id = c.id)
-  AND NOT billing._recon_excluded(c.source_id, 'company', c.external_id)
+  AND NOT EXISTS (SELECT 1 FROM billing.exclusions e WHERE e.source_id = c.source_id AND e.kind = 'company' AND e.key = c.external_id)
   -- only companies the reports would show: with a subscription, or billed on a vendor bill's line
   AND (EXISTS (SELECT 1 FROM billing.subscriptions sub WHERE sub.customer_id = c.id AND sub.deleted_at IS NULL)
        OR EXISTS (SELECT 1 FROM billing.invoice_lines l WHERE l.customer_id = c.id)
@@ -292,8 +298,8 @@ FROM used u
 JOIN billing.sources src ON src.id = u.source_id
 JOIN billing.customers c ON c.id = u.customer_id
 WHERE NOT EXISTS (SELECT 1 FROM billing.product_map pm WHERE pm.vendor_source_id = u.source_id AND pm.vendor_sku = u.sku)
-  AND NOT billing._recon_excluded(u.source_id, 'product', u.sku)
-  AND NOT billing._recon_excluded(c.source_id, 'company', c.external_id)
+  AND NOT EXISTS (SELECT 1 FROM billing.exclusions e WHERE e.source_id = u.source_id AND e.kind = 'product' AND e.key = u.sku)
+  AND NOT EXISTS (SELECT 1 FROM billing.exclusions e WHERE e.source_id = c.source_id AND e.kind = 'company' AND e.key = c.external_id)
 GROUP BY u.source_id, src.name, u.sku;
 COMMENT ON VIEW billing.unmapped_products IS 'Vendor SKUs in active subscriptions or on vendor bills that no billing.product_map row maps to a PSA product (and not excluded).';
 COMMENT ON COLUMN billing.unmapped_products.source_id IS 'The vendor source: product_map.vendor_source_id.';
@@ -325,7 +331,7 @@ CREATE FUNCTION billing._recon_psa_additions(as_of date)
 RETURNS TABLE (vendor_source_id bigint, sku text, psa_company_id bigint, psa_product text, billed_quantity numeric,
                price numeric, cost numeric, term_class text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, billing, pg_temp AS $fn$
-    WITH tz AS (SELECT billing._setting('reporting_timezone') AS zone),
+    WITH tz AS MATERIALIZED (SELECT billing._setting('reporting_timezone') AS zone),
     cycle AS (
         SELECT DISTINCT ON (p.source_id, p.sku) p.source_id, p.sku, p.billing_cycle
           FROM billing.products p JOIN billing._recon_sources r ON r.source_id = p.source_id AND r.role = 'psa'
@@ -494,7 +500,7 @@ RETURNS TABLE (subscription_id bigint, company_id bigint, company text, vendor_c
                sku text, product text, billing_term text, quantity numeric, end_date date, days_left integer,
                within_15 boolean, within_30 boolean, within_90 boolean, bucket text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, billing, pg_temp AS $fn$
-    WITH tz AS (SELECT billing._setting('reporting_timezone') AS zone),
+    WITH tz AS MATERIALIZED (SELECT billing._setting('reporting_timezone') AS zone),
     s AS (
         SELECT vs.*, (vs.ends_at AT TIME ZONE tz.zone)::date AS end_date,
                (vs.ends_at AT TIME ZONE tz.zone)::date - as_of AS days
@@ -639,7 +645,7 @@ REVOKE ALL ON billing._recon_sources, billing._recon_vendor_subscriptions, billi
 REVOKE ALL ON FUNCTION billing._recon_role(text, jsonb), billing._company_name_key(text),
                        billing._check_recon_setting(text, text), billing._check_extra_setting(text, text),
                        billing._recon_today(), billing._recon_vendor_active(text), billing._recon_term_class(text),
-                       billing._recon_excluded(bigint, text, text), billing._company_map_check(),
+                       billing._company_map_check(),
                        billing._company_candidates(), billing.refresh_company_map(),
                        billing._recon_psa_additions(date), billing.license_variance(date),
                        billing.billing_comparison(date), billing.expiring_subscriptions(date),
@@ -650,7 +656,7 @@ GRANT SELECT ON billing._recon_sources, billing._recon_vendor_subscriptions, bil
       TO billing_reader, billing_admin;
 GRANT EXECUTE ON FUNCTION billing._recon_role(text, jsonb), billing._company_name_key(text),
                           billing._recon_today(), billing._recon_vendor_active(text), billing._recon_term_class(text),
-                          billing._recon_excluded(bigint, text, text), billing._company_candidates(),
+                          billing._company_candidates(),
                           billing._recon_psa_additions(date), billing.license_variance(date),
                           billing.billing_comparison(date), billing.expiring_subscriptions(date)
       TO billing_reader, billing_admin;

@@ -2,7 +2,7 @@
 -- one on the vendor side, one on the PSA side (option recon_role).
 SET client_min_messages = warning;
 SET timezone = 'UTC';
-SELECT plan(35);
+SELECT plan(38);
 
 -- normalisation: case, punctuation and legal suffixes do not count
 SELECT is(billing._company_name_key('Acme, Inc.'), 'acme', 'Inc. and the comma go');
@@ -72,7 +72,7 @@ SELECT results_eq($$SELECT vendor, psa, method FROM mapped ORDER BY vendor$$,
     'vendor id first, then exact name, then normalised name; Stark (two PSA matches) and Nobody map to none');
 SELECT is(billing.refresh_company_map(), 0, 'a second refresh changes nothing');
 SELECT results_eq($$SELECT external_id, candidates, reason FROM billing.unmapped_companies ORDER BY external_id$$,
-    $$VALUES ('v5', 2::bigint, '2 PSA companies match by normalized'), ('v9', 0::bigint, 'no PSA company matches')$$,
+    $$VALUES ('v5', 2::bigint, '2 PSA companies match by normalised name'), ('v9', 0::bigint, 'no PSA company matches')$$,
     'unmapped: the ambiguous and the unmatched; not the excluded company nor the partner without subscriptions');
 
 -- a manual row wins and survives refreshes and re-syncs
@@ -128,6 +128,17 @@ UPDATE billing.subscriptions SET state = 'Cancelled' WHERE sku = 'M365BP';
 INSERT INTO billing.subscriptions (source_id, external_id, customer_id, sku, state, quantity)
 SELECT :vendor, 's-old', id, 'OLDSKU', 'Cancelled', 1 FROM c WHERE external_id = 'v1';
 SELECT results_eq($$SELECT sku FROM billing.unmapped_products$$, $$VALUES ('SVC')$$, 'a SKU of cancelled subscriptions only needs no mapping');
+
+-- a company synced since the last refresh: the list says a refresh will map it
+INSERT INTO billing.customers (source_id, external_id, name) VALUES (:vendor, 'v12', 'Pied Piper Limited');
+INSERT INTO billing.subscriptions (source_id, external_id, customer_id, sku, state, quantity)
+SELECT :vendor, 's-v12', id, 'SVC', 'Active', 1 FROM c WHERE external_id = 'v12';
+SELECT results_eq($$SELECT candidates, reason FROM billing.unmapped_companies WHERE external_id = 'v12'$$,
+    $$VALUES (1::bigint, 'one PSA company matches: billing.refresh_company_map() will map it')$$,
+    'an unmapped company with one match says the refresh will map it');
+SELECT is(billing.refresh_company_map(), 1, 'the refresh makes one mapping');
+SELECT results_eq($$SELECT psa, method FROM mapped WHERE vendor = 'v12'$$,
+    $$VALUES ('p8', 'normalized')$$, 'Pied Piper Limited to Pied Piper Pty Ltd');
 
 -- the reader role sees the lists, the admin role maps
 SET ROLE billing_reader;
