@@ -1,4 +1,4 @@
--- Reconciliation benchmark data (test/bench_recon.sh): :companies companies on each side, 20 vendor
+-- Reconciliation benchmark data (tools/bench/recon.sh): :companies companies on each side, 20 vendor
 -- subscriptions and 20 PSA agreement additions each, 100 SKUs (every tenth mapped to two PSA products),
 -- and one vendor bill for March 2026 with a line per vendor subscription.
 SELECT billing.add_source('pax8_bench', 'manual', options => '{"recon_role": "vendor"}') AS vendor \gset

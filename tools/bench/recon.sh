@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Reconciliation benchmark: in a private throwaway cluster, generates N companies on each side
 # (default 5000) with 20 vendor subscriptions and 20 PSA additions each and a month's vendor bill
-# (test/bench_recon_gen.sql), then times each reconciliation relation and prints, per statement run
+# (tools/bench/recon_gen.sql), then times each reconciliation relation and prints, per statement run
 # inside it, the plan's node types (auto_explain with ANALYZE). A scan repeated inside a nested loop
 # of a table that grows with the book (or of a function), over more than 100 rows, is reported as a NESTED SCAN and makes the script exit 1.
-# Usage: test/bench_recon.sh [companies]
+# Usage: tools/bench/recon.sh [companies]
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../../test/lib.sh"
 
 n=${1:-5000}
 pgb_make_root
@@ -21,7 +21,7 @@ db=bench_recon
 pgb_psql -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
 pgb_psql -d "$db" -c "CREATE EXTENSION pg_billing" >/dev/null
 start=$(date +%s.%N)
-pgb_psql -d "$db" -v companies="$n" -c "SET session_replication_role = replica" -f "$PGB_SRC/test/bench_recon_gen.sql" >/dev/null
+pgb_psql -d "$db" -v companies="$n" -c "SET session_replication_role = replica" -f "$PGB_SRC/tools/bench/recon_gen.sql" >/dev/null
 pgb_psql -d "$db" -c "VACUUM ANALYZE" >/dev/null
 printf 'generated in %.1f s: ' "$(echo "$(date +%s.%N) - $start" | bc)"
 pgb_psql -d "$db" -At -F ' ' -c "SELECT (SELECT count(*) FROM billing.customers) || ' companies, ' ||
