@@ -49,6 +49,15 @@ if [ -x "$pgb_prism" ] && [ -f "$PGB_SHARED/specs/maxio/portal/spec/openapi.yaml
     PGB_FAKE_PIDS="$PGB_FAKE_PIDS $!"
     pgb_prism_url="http://127.0.0.1:$pgb_p_prism"
 fi
+# A second Prism serving the Pax8 partner spec, for test/pgtap/pax8_contract.sql.
+pgb_prism_pax8_url=unavailable
+pgb_pax8_spec=$PGB_SHARED/specs/pax8/openapi/_original/pax8-partner-endpoints-openapi.json
+if [ -x "$pgb_prism" ] && [ -f "$pgb_pax8_spec" ]; then
+    pgb_p_prism8=$(pgb_free_port)
+    "$pgb_prism" mock -h 127.0.0.1 -p "$pgb_p_prism8" "$pgb_pax8_spec" > "$pgb_fake_dir/prism_pax8.log.txt" 2>&1 &
+    PGB_FAKE_PIDS="$PGB_FAKE_PIDS $!"
+    pgb_prism_pax8_url="http://127.0.0.1:$pgb_p_prism8"
+fi
 # The fake Xero (test/fake/xero_fake.py): its own checks (read by test/pgtap/push_documents_fake.sql),
 # and a server for the push tests, on a port the kernel chooses.
 python3 "$PGB_SRC/test/fake/xero_fake.py" --selftest --certs "$pgb_fake_dir/certs" > "$pgb_fake_dir/xero_selftest.tap" 2>&1
@@ -74,6 +83,7 @@ pgb_test.maxio_wrongname_url = 'https://127.0.0.1:$pgb_p_wrong'
 pgb_test.maxio_expired_url = 'https://127.0.0.1:$pgb_p_expired'
 pgb_test.pax8_url = 'https://127.0.0.1:${pgb_p_pax8:-1}'
 pgb_test.prism_url = '$pgb_prism_url'
+pgb_test.prism_pax8_url = '$pgb_prism_pax8_url'
 pgb_test.xero_url = 'https://127.0.0.1:$pgb_p_xero'
 pgb_test.fake_dir = '$pgb_fake_dir'
 pgb_test.book_dir = '$pgb_fake_dir/book'"
