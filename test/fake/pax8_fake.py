@@ -29,7 +29,8 @@ invoice), items page 1 (page=1, the second items page at size 2), unless said ot
     wronginv    the March invoice's "total" is "12,50" (not a decimal number), on the invoices page
     expiring    (see above) tokens expire during the invoices and their items
 
-Credentials: client_id "pax8-client", client_secret "pax8-secret", audience "api://p8p.client";
+Credentials: client_id "pax8-client", client_secret "pax8-secret" (or the suite's canary, "canary_..."),
+audience "api://p8p.client";
 anything else gets 401 from the token endpoint. An API request without a valid token gets 401.
 
 Every request is appended to <log-dir>/<key>.log as "<status> <method> <path>?<query> <token> <time>"
@@ -194,6 +195,11 @@ def site(key):
         return STATE[key]
 
 
+def secret_ok(secret):
+    """The client secret: "pax8-secret", or the test suite's canary (never logged anywhere)."""
+    return secret == CLIENT_SECRET or (isinstance(secret, str) and secret.startswith("canary_") and len(secret) > 20)
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -268,7 +274,7 @@ class Handler(BaseHTTPRequestHandler):
             body = {}
         if self.headers.get("Content-Type", "").split(";")[0] != "application/json" or \
                 body.get("grant_type") != "client_credentials" or body.get("audience") != AUDIENCE or \
-                body.get("client_id") != CLIENT_ID or body.get("client_secret") != CLIENT_SECRET:
+                body.get("client_id") != CLIENT_ID or not secret_ok(body.get("client_secret")):
             self.log(key, 401, 0)
             self.send(401, {"error": "access_denied", "error_description": "Unauthorized"})
             return
