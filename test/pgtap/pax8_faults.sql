@@ -105,7 +105,7 @@ SELECT results_eq($$SELECT pl.status, h.invoices, h.lines FROM pg_temp.last('fsl
 SELECT pg_temp.src('ftrunc', 'trunc-f1');
 CALL pg_temp.run('ftrunc');
 SELECT results_eq($$SELECT status, error FROM pg_temp.last('ftrunc')$$,
-                  $$VALUES ('failed', 'source "ftrunc": invoice items page 2: invalid JSON, page rejected')$$,
+                  $$VALUES ('failed', 'source "ftrunc": invoice items page 2, record 44444444-0000-4000-8000-000000000001: invalid JSON, page rejected')$$,
                   'truncated body: rejected, the invoice''s items page named');
 SELECT is(pg_temp.hits('trunc-f1'), ARRAY[200], 'truncated body: not retried (the answer was complete HTTP)');
 SELECT results_eq($$SELECT * FROM pg_temp.held('ftrunc')$$, $$VALUES (3::bigint, 4::bigint, 0::bigint, 0::bigint)$$,
@@ -118,7 +118,7 @@ SELECT results_eq($$SELECT pl.status, h.invoices, h.lines FROM pg_temp.last('ftr
 SELECT pg_temp.src('fbad', 'badjson-f1');
 CALL pg_temp.run('fbad');
 SELECT results_eq($$SELECT status, error FROM pg_temp.last('fbad')$$,
-                  $$VALUES ('failed', 'source "fbad": invoice items page 2: invalid JSON, page rejected')$$,
+                  $$VALUES ('failed', 'source "fbad": invoice items page 2, record 44444444-0000-4000-8000-000000000001: invalid JSON, page rejected')$$,
                   'not JSON: rejected');
 SELECT results_eq($$SELECT * FROM pg_temp.held('fbad')$$, $$VALUES (3::bigint, 4::bigint, 0::bigint, 0::bigint)$$,
                   'not JSON: nothing of the invoices page is stored');
