@@ -17,7 +17,6 @@
 #include "connectors/connector.h"
 #include "common/decimal_time.h"
 #include "json/pgb_json.h"
-#include "lib/stringinfo.h"
 
 #define SET(row, col, val) ((row)[(col)] = (val))
 
