@@ -100,6 +100,8 @@ typedef struct PgbEntity
 	/* single record: path format with one %s for the id ("/customers/%s.json"), NULL = not readable */
 	const char *record_path;
 	const char *record_wrapper;	/* key of the record in a single-record response, NULL = the body */
+	/* ids of rows of table the connector makes itself, which no list shows (a reconcile leaves them) */
+	const char *own_prefix;
 } PgbEntity;
 
 typedef struct PgbConnector

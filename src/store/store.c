@@ -155,6 +155,8 @@ store_invoices(int64 source_id, PgbPage *page, PgbCounts *counts)
 	if (SPI_processed == 0)
 		return;
 	exec_ids(plan(P_DEL_INV_LINES, SQL_DELETE_INVOICE_LINES, 2, 0), source_id, changed);
+	/* a line billing another company than its invoice's names it: stored first like the invoice's */
+	placeholders(source_id, &page->t[PGB_T_INVOICE_LINES], C_LIN_CUSTOMER);
 	if (page->t[PGB_T_INVOICE_LINES].nrows > 0)
 		exec_rows(plan(P_INV_LINES, SQL_INVOICE_LINES, 2 + C_LIN_N, 0), source_id, &changed,
 				  &page->t[PGB_T_INVOICE_LINES]);
@@ -215,7 +217,8 @@ pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts)
 	if (t[PGB_T_CUSTOMERS].nrows > 0)
 	{
 		exec_rows(plan(P_CUSTOMERS, SQL_CUSTOMERS, 1 + C_CUS_N, 0), source_id, NULL, &t[PGB_T_CUSTOMERS]);
-		(void) count_returned(t[PGB_T_CUSTOMERS].nrows, counts);
+		/* counted when customers are the entity; a customer a document names (Pax8's partner) is not */
+		(void) count_returned(t[PGB_T_CUSTOMERS].nrows, page->primary == PGB_T_CUSTOMERS ? counts : NULL);
 	}
 	if (t[PGB_T_PRODUCTS].nrows > 0)
 	{
@@ -298,12 +301,17 @@ entity_table(const PgbEntity *e)
 	return NULL;				/* not reached */
 }
 
-/* Rows a reconcile may tombstone: live ones (a voided invoice is kept as it is). */
+/*
+ * Rows a reconcile may tombstone: live ones (a voided invoice is kept as it is), but not those the
+ * connector makes itself (ids starting with the entity's own_prefix), which no list shows.
+ */
 static char *
 live_rows(const PgbEntity *e)
 {
-	return psprintf("billing.%s t WHERE t.source_id = $1 AND t.deleted_at IS NULL%s", entity_table(e),
-					e->table == PGB_T_INVOICES ? " AND t.status <> 'voided'" : "");
+	return psprintf("billing.%s t WHERE t.source_id = $1 AND t.deleted_at IS NULL%s%s%s%s", entity_table(e),
+					e->table == PGB_T_INVOICES ? " AND t.status <> 'voided'" : "",
+					e->own_prefix ? " AND NOT pg_catalog.starts_with(t.external_id, " : "",
+					e->own_prefix ? quote_literal_cstr(e->own_prefix) : "", e->own_prefix ? ")" : "");
 }
 
 #define NOT_SEEN \

@@ -52,14 +52,15 @@
 
 /*
  * A subscription without a customer of its own (an agreement addition) takes its contract's; one
- * with neither is not stored.
+ * with neither is not stored. One without its own SKU takes its product's (Pax8: the SKU its invoice
+ * items name).
  */
 #define SQL_SUBSCRIPTIONS \
 	"INSERT INTO billing.subscriptions AS t (source_id, external_id, customer_id, product_id, product, sku, state," \
 	" quantity, unit_price, currency, interval_months, billing_term, current_period_start, current_period_end," \
 	" started_at, canceled_at, ends_at, remote_updated_at, raw, unit_cost, synced_at, deleted_at, contract_id," \
 	" included_quantity, billable)" \
-	" SELECT $1, r.ext, coalesce(c.id, k.customer_id), p.id, r.product, r.sku, r.state, r.quantity::numeric, r.unit_price::numeric, r.currency," \
+	" SELECT $1, r.ext, coalesce(c.id, k.customer_id), p.id, r.product, coalesce(r.sku, p.sku), r.state, r.quantity::numeric, r.unit_price::numeric, r.currency," \
 	" r.months::integer, r.term, r.ps::timestamptz, r.pe::timestamptz, r.started::timestamptz, r.canceled::timestamptz," \
 	" r.ends::timestamptz, r.updated::timestamptz, r.raw::jsonb, r.cost::numeric, pg_catalog.now(), NULL, k.id," \
 	" coalesce(r.included::numeric, 0), coalesce(r.billable::boolean, true)" \
@@ -107,15 +108,15 @@
 #define SQL_INVOICES \
 	"INSERT INTO billing.invoices AS t (source_id, external_id, number, customer_id, subscription_id, status," \
 	" issue_date, due_date, paid_date, period_start, period_end, currency, subtotal, discount, tax, total, credit," \
-	" refunded, paid, due, remote_updated_at, raw, synced_at, deleted_at)" \
+	" refunded, paid, due, remote_updated_at, raw, direction, synced_at, deleted_at)" \
 	" SELECT $1, r.ext, r.number, c.id, s.id, r.status, r.issue::date, r.due_date::date, r.paid_date::date," \
 	" r.ps::date, r.pe::date, r.currency, coalesce(r.subtotal::numeric, 0), coalesce(r.discount::numeric, 0)," \
 	" coalesce(r.tax::numeric, 0), coalesce(r.total::numeric, 0), coalesce(r.credit::numeric, 0)," \
 	" coalesce(r.refunded::numeric, 0), coalesce(r.paid::numeric, 0), coalesce(r.due::numeric, 0)," \
-	" r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]))" \
+	" r.updated::timestamptz, r.raw::jsonb, coalesce(r.direction, 'receivable'), pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]))" \
 	" AS u(ext, number, customer, subscription, status, issue, due_date, paid_date, ps, pe, currency, subtotal," \
-	" discount, tax, total, credit, refunded, paid, due, updated, raw)" \
+	" discount, tax, total, credit, refunded, paid, due, updated, raw, direction)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
 	" JOIN billing.customers c ON c.source_id = $1 AND c.external_id = r.customer" \
 	" LEFT JOIN billing.subscriptions s ON s.source_id = $1 AND s.external_id = r.subscription" \
@@ -124,7 +125,7 @@
 	" due_date = excluded.due_date, paid_date = excluded.paid_date, period_start = excluded.period_start," \
 	" period_end = excluded.period_end, currency = excluded.currency, subtotal = excluded.subtotal," \
 	" discount = excluded.discount, tax = excluded.tax, total = excluded.total, credit = excluded.credit," \
-	" refunded = excluded.refunded, paid = excluded.paid, due = excluded.due," \
+	" refunded = excluded.refunded, paid = excluded.paid, due = excluded.due, direction = excluded.direction," \
 	" remote_updated_at = excluded.remote_updated_at, raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" \
 	NEWER_WHERE " RETURNING t.external_id, (t.xmax = 0)"
 
@@ -134,6 +135,8 @@
 	" WHERE l.invoice_id = i.id AND i.source_id = $1 AND i.external_id = ANY ($2::text[])"
 
 /*
+ * A line's customer and subscription are external ids of the same source (a line's customer is
+ * stored as a placeholder first when not yet listed, like an invoice's).
  * Interval and full_period_amount (domain.md C5) come from the line's own product where it is known,
  * else from the subscription: after a plan change the subscription names the new plan, while the
  * credit for the old one is still on the invoice. A line covering exactly one interval, counted from
@@ -145,7 +148,7 @@
 #define SQL_INVOICE_LINES \
 	"INSERT INTO billing.invoice_lines (invoice_id, external_id, line_no, kind, product, description, quantity," \
 	" unit_price, subtotal, discount, tax, total, currency, period_start, period_end, recurring, interval_months," \
-	" full_period_amount, raw)" \
+	" full_period_amount, raw, sku, cost, customer_id, billing_term, subscription_id)" \
 	" SELECT i.id, r.ext, r.no::integer, r.kind, r.product, r.description, coalesce(r.quantity::numeric, 1)," \
 	" r.unit_price::numeric, r.subtotal::numeric, coalesce(r.discount::numeric, 0), coalesce(r.tax::numeric, 0)," \
 	" r.total::numeric, i.currency, r.ps::date, r.pe::date," \
@@ -160,11 +163,13 @@
 	"   THEN pg_catalog.round(m.price * (r.subtotal::numeric - coalesce(r.discount::numeric, 0))" \
 	"                         / pg_catalog.abs(r.subtotal::numeric), 2)" \
 	"  END," \
-	" r.raw::jsonb" \
-	" FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]))" \
+	" r.raw::jsonb, r.sku, r.cost::numeric, lc.id, r.term, ls.id" \
+	" FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]))" \
 	" AS r(doc, ext, no, kind, product, description, quantity, unit_price, subtotal, discount, tax, total, ps, pe," \
-	" recurring, raw)" \
+	" recurring, raw, sku, cost, customer, term, subscription)" \
 	" JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.doc" \
+	" LEFT JOIN billing.customers lc ON lc.source_id = $1 AND lc.external_id = r.customer" \
+	" LEFT JOIN billing.subscriptions ls ON ls.source_id = $1 AND ls.external_id = r.subscription" \
 	" LEFT JOIN billing.subscriptions s ON s.id = i.subscription_id" \
 	" LEFT JOIN billing.products p ON p.source_id = $1 AND p.external_id = r.raw::jsonb ->> 'product_id'" \
 	" CROSS JOIN LATERAL (SELECT CASE WHEN p.id IS NULL THEN s.interval_months ELSE p.interval_months END AS months," \

@@ -16,11 +16,26 @@ and /s/<scenario>-<nonce>/oauth/token, so each test has its own state. Scenarios
                 before expiry gets a 401 (logged as "expired")
     gone        from the 2nd companies listing on, company 3 is gone (404 when asked for by id)
 
-Credentials: client_id "pax8-client", client_secret "pax8-secret", audience "api://p8p.client";
+Faults (for test/pgtap/pax8_faults.sql), all on the items of the second invoice listed (the March
+invoice), items page 1 (page=1, the second items page at size 2), unless said otherwise:
+    r429a       429 with Retry-After: 1 once, then the page
+    r429n       429 without Retry-After twice, then the page
+    e503        503 twice, then the page
+    e500        500 every time
+    slow        the answer waits 3 s
+    trunc       the body is cut in half (a complete HTTP answer of half the JSON)
+    badjson     the body is not JSON
+    wrongtype   item 3 of the March invoice has "costTotal": true
+    wronginv    the March invoice's "total" is "12,50" (not a decimal number), on the invoices page
+    expiring    (see above) tokens expire during the invoices and their items
+
+Credentials: client_id "pax8-client", client_secret "pax8-secret" (or the suite's canary, "canary_..."),
+audience "api://p8p.client";
 anything else gets 401 from the token endpoint. An API request without a valid token gets 401.
 
-Every request is appended to <log-dir>/<key>.log as "<status> <method> <path>?<query> <token>"
-where <token> is "t1", "t2"... (the number of the token used, never a secret) or "-".
+Every request is appended to <log-dir>/<key>.log as "<status> <method> <path>?<query> <token> <time>"
+where <token> is "t1", "t2"... (the number of the token used, never a secret) or "-", and <time>
+is the server's clock in seconds.
 """
 import argparse
 import json
@@ -41,7 +56,8 @@ AUDIENCE = "api://p8p.client"
 
 
 def uid(kind, n):
-    return "%s-0000-4000-8000-%012d" % ({"c": "11111111", "p": "22222222", "s": "33333333"}[kind], n)
+    return "%s-0000-4000-8000-%012d" % ({"c": "11111111", "p": "22222222", "s": "33333333", "i": "44444444",
+                                          "l": "55555555"}[kind], n)
 
 
 COMPANIES = [
@@ -75,6 +91,44 @@ SUBSCRIPTIONS = [
      "status": "PendingManual", "createdDate": "2024-03-01T00:00:00Z"},
 ]
 
+# Invoices (the partner's: Pax8 bills the MSP) and their items, which name the client companies.
+# Amounts are JSON numbers, as Pax8 sends them; the figures are worked by hand in pax8_sync.sql and
+# pax8_recon.sql.
+PARTNER = "Northwind MSP"
+INVOICES = [
+    {"id": uid("i", 1), "invoiceDate": "2024-03-01", "dueDate": "2024-03-15", "status": "Unpaid",
+     "total": 211.47, "balance": 211.47, "carriedBalance": 0, "currencyCode": "USD", "partnerName": PARTNER},
+    {"id": uid("i", 2), "invoiceDate": "2024-02-01", "dueDate": "2024-02-15", "status": "Paid",
+     "total": 40.8, "balance": 0, "carriedBalance": 0, "currencyCode": "USD", "partnerName": PARTNER},
+]
+ITEMS = {
+    uid("i", 1): [
+        {"id": uid("l", 1), "type": "subscription", "companyId": uid("c", 1), "companyName": "Acme Pty",
+         "subscriptionId": uid("s", 1), "productId": uid("p", 1), "productName": "Microsoft 365 Business Basic",
+         "sku": "MST-365-BB", "description": "Microsoft 365 Business Basic", "quantity": 10, "unitOfMeasure": "User",
+         "term": "Monthly", "startPeriod": "2024-03-01", "endPeriod": "2024-04-01", "rateType": "single",
+         "chargeType": "per", "price": 6.0, "subTotal": 60.0, "cost": 5.1, "costTotal": 51.0, "total": 60.0,
+         "salesTax": 0, "amountDue": 60.0, "billingFee": 0, "billingFeeRate": 0, "billedByPax8": False,
+         "offeredBy": "Pax8", "currencyCode": "USD", "vendorName": "Microsoft"},
+        {"id": uid("l", 2), "type": "subscription", "companyId": uid("c", 1), "companyName": "Acme Pty",
+         "subscriptionId": uid("s", 2), "productId": uid("p", 2), "productName": "Acronis Backup",
+         "sku": "ACR-BKP", "description": "Acronis Backup", "quantity": 3, "term": "Annual",
+         "startPeriod": "2024-02-01", "endPeriod": "2025-02-01", "price": 12.5, "subTotal": 37.5, "cost": 9.99,
+         "costTotal": 29.97, "total": 40.5, "salesTax": 3.0, "currencyCode": "USD", "vendorName": "Acronis"},
+        {"id": uid("l", 3), "type": "subscription", "companyId": uid("c", 2), "companyName": "Beta LLC",
+         "subscriptionId": uid("s", 3), "productId": uid("p", 1), "productName": "Microsoft 365 Business Basic",
+         "sku": "MST-365-BB", "description": "Microsoft 365 Business Basic", "quantity": 25, "term": "Monthly",
+         "startPeriod": "2024-03-01", "endPeriod": "2024-04-01", "price": 6, "subTotal": 150, "cost": 5.1,
+         "costTotal": 127.5, "total": 150, "currencyCode": "USD"},
+    ],
+    uid("i", 2): [
+        {"id": uid("l", 4), "type": "prorate", "companyId": uid("c", 1), "companyName": "Acme Pty",
+         "subscriptionId": uid("s", 1), "sku": "MST-365-BB", "productName": "Microsoft 365 Business Basic",
+         "quantity": 8, "term": "Monthly", "startPeriod": "2024-02-01", "endPeriod": "2024-03-01",
+         "price": 6.0, "subTotal": 48.0, "cost": 5.1, "costTotal": 40.8, "total": 48.0, "currencyCode": "USD"},
+    ],
+}
+
 
 class Site:
     def __init__(self, key):
@@ -84,6 +138,7 @@ class Site:
         self.issued = 0
         self.uses = {}            # token number -> API requests made with it
         self.listings = {}        # entity -> page-0 requests
+        self.hits = {}            # path?query -> requests so far
 
     def issue(self):
         self.issued += 1
@@ -100,7 +155,37 @@ class Site:
             return recs
         if entity == "products":
             return sorted(PRODUCTS, key=lambda p: p["name"])
+        if entity == "invoices":
+            recs = [dict(i) for i in sorted(INVOICES, key=lambda i: i["invoiceDate"])]
+            if self.scenario == "wronginv":
+                recs[1]["total"] = "12,50"
+            return recs
         return sorted(SUBSCRIPTIONS, key=lambda s: s["createdDate"])
+
+    def items(self, invoice):
+        recs = [dict(i) for i in ITEMS.get(invoice, [])]
+        if self.scenario == "wrongtype" and invoice == uid("i", 1):
+            recs[2]["costTotal"] = True
+        return recs
+
+    def fault(self, path, query):
+        """The fault of this request, or None: faults hit the March invoice's items page 1."""
+        if path != "v1/invoices/%s/items" % uid("i", 1) or query.get("page") != ["1"]:
+            return None
+        with LOCK:
+            n = self.hits[path] = self.hits.get(path, 0) + 1
+        sc = self.scenario
+        if sc == "r429a" and n == 1:
+            return "429a"
+        if sc == "r429n" and n <= 2:
+            return "429n"
+        if sc == "e503" and n <= 2:
+            return "503"
+        if sc == "e500":
+            return "500"
+        if sc in ("slow", "trunc", "badjson"):
+            return sc
+        return None
 
 
 def site(key):
@@ -108,6 +193,11 @@ def site(key):
         if key not in STATE:
             STATE[key] = Site(key)
         return STATE[key]
+
+
+def secret_ok(secret):
+    """The client secret: "pax8-secret", or the test suite's canary (never logged anywhere)."""
+    return secret == CLIENT_SECRET or (isinstance(secret, str) and secret.startswith("canary_") and len(secret) > 20)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -119,16 +209,50 @@ class Handler(BaseHTTPRequestHandler):
     def log(self, key, status, token_no):
         with LOCK:
             with open(os.path.join(LOG_DIR, key + ".log"), "a") as f:
-                f.write("%d %s %s %s\n" % (status, self.command, self.path.split("/", 3)[3] if self.path.count("/") >= 3 else self.path,
-                                          "t%d" % token_no if token_no else "-"))
+                f.write("%d %s %s %s %.3f\n" % (status, self.command, self.path.split("/", 3)[3] if self.path.count("/") >= 3 else self.path,
+                                               "t%d" % token_no if token_no else "-", time.time()))
 
-    def send(self, status, body):
-        data = json.dumps(body).encode()
+    def send(self, status, body, headers=None, raw=None):
+        data = raw if raw is not None else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
+
+    def send_fault(self, key, number, fault, body):
+        """Answers with a fault; returns False when the fault only delays the answer."""
+        if fault == "slow":
+            time.sleep(3)
+            return False
+        if fault in ("429a", "429n"):
+            self.log(key, 429, number)
+            self.send(429, {"type": "rate_limited", "status": 429}, {"Retry-After": "1"} if fault == "429a" else None)
+        elif fault in ("503", "500"):
+            status = int(fault)
+            self.log(key, status, number)
+            self.send(status, {"type": "unavailable", "status": status})
+        elif fault == "trunc":
+            data = json.dumps(body).encode()
+            self.log(key, 200, number)
+            self.send(200, None, raw=data[:len(data) // 2])
+        else:
+            self.log(key, 200, number)
+            self.send(200, None, raw=b"<html>Service Unavailable</html>")
+        return True
+
+    def paged(self, q):
+        """(page, size) of a list request, or None when out of range."""
+        try:
+            page = int(q.get("page", ["0"])[0])
+            size = int(q.get("size", ["10"])[0])
+        except ValueError:
+            return None
+        if page < 0 or size < 1 or size > 200:
+            return None
+        return page, size
 
     def route(self):
         parts = urlsplit(self.path)
@@ -150,7 +274,7 @@ class Handler(BaseHTTPRequestHandler):
             body = {}
         if self.headers.get("Content-Type", "").split(";")[0] != "application/json" or \
                 body.get("grant_type") != "client_credentials" or body.get("audience") != AUDIENCE or \
-                body.get("client_id") != CLIENT_ID or body.get("client_secret") != CLIENT_SECRET:
+                body.get("client_id") != CLIENT_ID or not secret_ok(body.get("client_secret")):
             self.log(key, 401, 0)
             self.send(401, {"error": "access_denied", "error_description": "Unauthorized"})
             return
@@ -185,7 +309,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send(401, {"type": "unauthorized", "message": "token " + refused, "status": 401})
             return
         entity = rest[1]
-        if entity not in ("companies", "products", "subscriptions"):
+        if entity == "invoices" and len(rest) == 4 and rest[3] == "items":
+            self.items_list(key, s, number, rest[2], q, parts)
+            return
+        if entity not in ("companies", "products", "subscriptions", "invoices"):
             self.log(key, 404, number)
             self.send(404, {"type": "not_found", "status": 404})
             return
@@ -195,15 +322,12 @@ class Handler(BaseHTTPRequestHandler):
             self.log(key, status, number)
             self.send(status, recs[0] if recs else {"type": "not_found", "status": 404})
             return
-        try:
-            page = int(q.get("page", ["0"])[0])
-            size = int(q.get("size", ["10"])[0])
-        except ValueError:
-            page, size = -1, -1
-        if page < 0 or size < 1 or size > 200:
+        ps = self.paged(q)
+        if ps is None:
             self.log(key, 422, number)
             self.send(422, {"type": "invalid", "message": "page or size out of range", "status": 422})
             return
+        page, size = ps
         if page == 0:
             with LOCK:
                 s.listings[entity] = s.listings.get(entity, 0) + 1
@@ -215,6 +339,29 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, {"content": recs[page * size:(page + 1) * size],
                         "page": {"size": size, "totalElements": total, "totalPages": (total + size - 1) // size,
                                  "number": page}})
+
+    def items_list(self, key, s, number, invoice, q, parts):
+        if invoice not in ITEMS:
+            self.log(key, 404, number)
+            self.send(404, {"type": "not_found", "message": "Invalid invoice id", "status": 404})
+            return
+        ps = self.paged(q)
+        if ps is None:
+            self.log(key, 422, number)
+            self.send(422, {"type": "invalid", "message": "page or size out of range", "status": 422})
+            return
+        page, size = ps
+        if s.scenario == "expiring":
+            time.sleep(0.6)
+        recs = s.items(invoice)
+        body = {"content": recs[page * size:(page + 1) * size],
+                "page": {"size": size, "totalElements": len(recs), "totalPages": (len(recs) + size - 1) // size,
+                         "number": page}}
+        fault = s.fault(parts.path.split("/", 3)[3], q)
+        if fault and self.send_fault(key, number, fault, body):
+            return
+        self.log(key, 200, number)
+        self.send(200, body)
 
 
 def main():

@@ -51,26 +51,23 @@ for _ in $(seq 600); do
 done
 [ -n "$pgb_p_cw" ] || { echo "pg_billing: the fake ConnectWise API did not start:"; cat "$pgb_fake_dir/cw.out"; }
 
-# Prism mock of the published spec, for the contract test: pinned in tools/npm, installed by `make deps`.
-pgb_prism_url=unavailable
+# Prism mocks of the vendors' published specs, for the contract tests: pinned in tools/npm,
+# installed by `make deps`. pgb_prism_serve VAR LOG SPEC starts one (its output in LOG.log.txt) and sets VAR to its URL (or
+# "unavailable" when Prism or the spec is missing; the contract tests then say so).
 pgb_prism=$PGB_SRC/tools/npm/node_modules/.bin/prism
 [ -x "$pgb_prism" ] || echo "pg_billing: Prism is not installed: run make deps (npm ci in tools/npm)"
-if [ -x "$pgb_prism" ] && [ -f "$PGB_SHARED/specs/maxio/portal/spec/openapi.yaml" ]; then
-    pgb_p_prism=$(pgb_free_port)
-    "$pgb_prism" mock -h 127.0.0.1 -p "$pgb_p_prism" \
-        "$PGB_SHARED/specs/maxio/portal/spec/openapi.yaml" > "$pgb_fake_dir/prism.log.txt" 2>&1 &
+pgb_prism_serve() {
+    local var=$1 name=$2 spec=$3 port
+    printf -v "$var" '%s' unavailable
+    [ -x "$pgb_prism" ] && [ -f "$spec" ] || return 0
+    port=$(pgb_free_port)
+    "$pgb_prism" mock -h 127.0.0.1 -p "$port" "$spec" > "$pgb_fake_dir/$name.log.txt" 2>&1 &
     PGB_FAKE_PIDS="$PGB_FAKE_PIDS $!"
-    pgb_prism_url="http://127.0.0.1:$pgb_p_prism"
-fi
-# ...and of the ConnectWise Manage subset spec (test/pgtap/cw_contract.sql).
-pgb_prism_cw_url=unavailable
-if [ -x "$pgb_prism" ] && [ -f "$PGB_SHARED/specs/connectwise/connectwise-manage-subset.yaml" ]; then
-    pgb_p_prism_cw=$(pgb_free_port)
-    "$pgb_prism" mock -h 127.0.0.1 -p "$pgb_p_prism_cw" \
-        "$PGB_SHARED/specs/connectwise/connectwise-manage-subset.yaml" > "$pgb_fake_dir/prism_cw.log.txt" 2>&1 &
-    PGB_FAKE_PIDS="$PGB_FAKE_PIDS $!"
-    pgb_prism_cw_url="http://127.0.0.1:$pgb_p_prism_cw"
-fi
+    printf -v "$var" 'http://127.0.0.1:%s' "$port"
+}
+pgb_prism_serve pgb_prism_url prism "$PGB_SHARED/specs/maxio/portal/spec/openapi.yaml"
+pgb_prism_serve pgb_prism_cw_url prism_cw "$PGB_SHARED/specs/connectwise/connectwise-manage-subset.yaml"
+pgb_prism_serve pgb_prism_pax8_url prism_pax8 "$PGB_SHARED/specs/pax8/openapi/_original/pax8-partner-endpoints-openapi.json"
 # The fake Xero (test/fake/xero_fake.py): its own checks (read by test/pgtap/push_documents_fake.sql),
 # and a server for the push tests, on a port the kernel chooses.
 python3 "$PGB_SRC/test/fake/xero_fake.py" --selftest --certs "$pgb_fake_dir/certs" > "$pgb_fake_dir/xero_selftest.tap" 2>&1
@@ -96,6 +93,7 @@ pgb_test.maxio_wrongname_url = 'https://127.0.0.1:$pgb_p_wrong'
 pgb_test.maxio_expired_url = 'https://127.0.0.1:$pgb_p_expired'
 pgb_test.pax8_url = 'https://127.0.0.1:${pgb_p_pax8:-1}'
 pgb_test.prism_url = '$pgb_prism_url'
+pgb_test.prism_pax8_url = '$pgb_prism_pax8_url'
 pgb_test.xero_url = 'https://127.0.0.1:$pgb_p_xero'
 pgb_test.connectwise_url = 'https://127.0.0.1:${pgb_p_cw:-1}'
 pgb_test.prism_cw_url = '$pgb_prism_cw_url'

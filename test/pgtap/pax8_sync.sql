@@ -1,8 +1,9 @@
 -- The Pax8 connector against the fake Pax8 API (test/fake/pax8_fake.py): OAuth2 client
 -- credentials (bearer token cached, renewed before expiry, renewed once on a 401), lists paged
--- from 0 with page/size, companies/products/subscriptions stored with exact values, a full
--- reconcile that tombstones a company gone upstream. The connector is one file (src/connectors/
--- pax8.c) and one line of src/connectors/registry.c: no file of the driver or the store changed.
+-- from 0 with page/size, companies/products/subscriptions stored with exact values, invoices and
+-- their items (one paged child list per invoice) stored as payable documents of the partner with
+-- lines naming the client companies, a full reconcile that tombstones a company gone upstream and
+-- leaves the partner's customer row alone.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 \ir lib/helpers.sql
@@ -21,15 +22,15 @@ CREATE FUNCTION pg_temp.log(scenario text) RETURNS TABLE (n bigint, status int, 
     WHERE l.x <> ''
 $$;
 
-SELECT plan(25);
+SELECT plan(31);
 
 SELECT pg_temp.p8('p8', 'ok-p8a') AS p8 \gset
 CALL billing.sync('p8');
 
 SELECT results_eq($$SELECT status, records_inserted, records_updated, records_unchanged, pages, requests, error
                     FROM billing.sync_runs WHERE source_id = billing._source_id('p8')$$,
-                  $$VALUES ('succeeded', 9::bigint, 0::bigint, 0::bigint, 7::bigint, 8::bigint, NULL::text)$$,
-                  'first sync: 3 companies + 2 products + 4 subscriptions, 7 pages, 7 requests and 1 token request');
+                  $$VALUES ('succeeded', 11::bigint, 0::bigint, 0::bigint, 9::bigint, 13::bigint, NULL::text)$$,
+                  'first sync: 3 companies + 2 products + 4 subscriptions + 2 invoices, 9 list pages, 3 items pages and 1 token request');
 SELECT results_eq($$SELECT status, method, path, token FROM pg_temp.log('ok-p8a') ORDER BY n$$,
                   $$VALUES (200, 'POST', 'oauth/token', 't1'),
                            (200, 'GET', 'v1/companies?page=0&size=2&sort=name', 't1'),
@@ -38,14 +39,20 @@ SELECT results_eq($$SELECT status, method, path, token FROM pg_temp.log('ok-p8a'
                            (200, 'GET', 'v1/products?page=1&size=2&sort=name', 't1'),
                            (200, 'GET', 'v1/subscriptions?page=0&size=2&sort=createdDate,asc', 't1'),
                            (200, 'GET', 'v1/subscriptions?page=1&size=2&sort=createdDate,asc', 't1'),
-                           (200, 'GET', 'v1/subscriptions?page=2&size=2&sort=createdDate,asc', 't1')$$,
-                  'one token, then pages from 0 with page/size until a short page, every request with the token');
+                           (200, 'GET', 'v1/subscriptions?page=2&size=2&sort=createdDate,asc', 't1'),
+                           (200, 'GET', 'v1/invoices?page=0&size=2&sort=invoiceDate', 't1'),
+                           (200, 'GET', 'v1/invoices/44444444-0000-4000-8000-000000000002/items?page=0&size=2', 't1'),
+                           (200, 'GET', 'v1/invoices/44444444-0000-4000-8000-000000000001/items?page=0&size=2', 't1'),
+                           (200, 'GET', 'v1/invoices/44444444-0000-4000-8000-000000000001/items?page=1&size=2', 't1'),
+                           (200, 'GET', 'v1/invoices?page=1&size=2&sort=invoiceDate', 't1')$$,
+                  'one token, then pages from 0 with page/size until a short page (each invoice''s items the same way), every request with the token');
 SELECT results_eq($$SELECT external_id, reference, name, organization, email, remote_updated_at, raw->>'status'
                     FROM billing.customers WHERE source_id = billing._source_id('p8') ORDER BY name$$,
                   $$VALUES ('11111111-0000-4000-8000-000000000001', 'ACME', 'Acme Pty', 'Acme Pty', NULL::text, '2024-03-01 10:00:00+00'::timestamptz, 'Active'),
                            ('11111111-0000-4000-8000-000000000002', NULL, 'Beta LLC', 'Beta LLC', NULL, '2024-03-02 11:30:00+00', 'Active'),
-                           ('11111111-0000-4000-8000-000000000003', NULL, 'Gamma Inc', 'Gamma Inc', NULL, NULL, 'Inactive')$$,
-                  'companies -> customers: id, externalId as reference, name, updatedDate; the record in raw');
+                           ('11111111-0000-4000-8000-000000000003', NULL, 'Gamma Inc', 'Gamma Inc', NULL, NULL, 'Inactive'),
+                           ('partner:Northwind MSP', NULL, 'Northwind MSP', 'Northwind MSP', NULL, NULL, NULL)$$,
+                  'companies -> customers: id, externalId as reference, name, updatedDate; the record in raw; and the partner the invoices bill');
 SELECT results_eq($$SELECT external_id, sku, name, family, price, currency FROM billing.products
                     WHERE source_id = billing._source_id('p8') ORDER BY name$$,
                   $$VALUES ('22222222-0000-4000-8000-000000000002', 'ACR-BKP', 'Acronis Backup', 'Acronis', NULL::numeric, NULL::text),
@@ -57,15 +64,15 @@ SELECT results_eq($$SELECT right(s.external_id, 1), right(c.external_id, 1), rig
                     FROM billing.subscriptions s JOIN billing.customers c ON c.id = s.customer_id
                     LEFT JOIN billing.products p ON p.id = s.product_id
                     WHERE s.source_id = billing._source_id('p8') ORDER BY s.external_id$$,
-                  $$VALUES ('1', '1', '1', 'Microsoft 365 Business Basic', 'CFQ7TTC0LH18', 'Active', 10::numeric, 6::numeric, 5.1::numeric, 'USD', 1, 'Monthly',
+                  $$VALUES ('1', '1', '1', 'Microsoft 365 Business Basic', 'MST-365-BB', 'Active', 10::numeric, 6::numeric, 5.1::numeric, 'USD', 1, 'Monthly',
                             '2024-01-01 00:00+00'::timestamptz, NULL::timestamptz, '2025-01-01 00:00+00'::timestamptz, NULL::timestamptz),
-                           ('2', '1', '2', 'Acronis Backup', NULL, 'Active', 3, 12.5, 9.99, 'USD', 12, 'Annual',
+                           ('2', '1', '2', 'Acronis Backup', 'ACR-BKP', 'Active', 3, 12.5, 9.99, 'USD', 12, 'Annual',
                             '2024-02-01 00:00+00', NULL, '2025-02-01 00:00+00', NULL),
-                           ('3', '2', '1', 'Microsoft 365 Business Basic', NULL, 'Cancelled', 25, 6, 5.1, 'USD', 1, 'Monthly',
+                           ('3', '2', '1', 'Microsoft 365 Business Basic', 'MST-365-BB', 'Cancelled', 25, 6, 5.1, 'USD', 1, 'Monthly',
                             '2024-01-15 00:00+00', '2024-06-30 00:00+00', NULL, NULL),
-                           ('4', '3', '2', 'Acronis Backup', NULL, 'PendingManual', 1, 19.99, 15, 'AUD', 24, '2-Year',
+                           ('4', '3', '2', 'Acronis Backup', 'ACR-BKP', 'PendingManual', 1, 19.99, 15, 'AUD', 24, '2-Year',
                             NULL, NULL, NULL, NULL)$$,
-                  'subscriptions: company, product, quantity, price, partnerCost as unit_cost, billingTerm (interval), status, dates, commitment end');
+                  'subscriptions: company, product (its Pax8 SKU, the one invoice items name), quantity, price, partnerCost as unit_cost, billingTerm (interval), status, dates, commitment end');
 SELECT is((SELECT unit_price::text || ' ' || unit_cost::text FROM billing.subscriptions WHERE external_id LIKE '%4'), '19.99 15',
           'money is exact: a string amount and an integer amount as sent');
 SELECT is((SELECT raw #>> '{commitmentTerm,term}' FROM billing.subscriptions WHERE external_id LIKE '%1'), '1-Year',
@@ -73,20 +80,52 @@ SELECT is((SELECT raw #>> '{commitmentTerm,term}' FROM billing.subscriptions WHE
 SELECT is((SELECT cursor FROM billing._sync_state WHERE source_id = :p8 AND entity = 'subscriptions'), '{"since": null}'::jsonb,
           'no Pax8 list has an updated-since filter: the checkpoint holds no cursor, every run reads the lists whole');
 
+-- Invoices: the partner's bills (payable), customer the partner row; items become lines naming the
+-- client company and subscription, with Pax8's SKU, cost (costTotal), price and term.
+SELECT results_eq($$SELECT right(i.external_id, 1), c.external_id, i.direction, i.status, i.issue_date, i.due_date, i.currency,
+                           i.total, i.due, i.period_start, i.period_end
+                    FROM billing.invoices i JOIN billing.customers c ON c.id = i.customer_id
+                    WHERE i.source_id = billing._source_id('p8') ORDER BY i.issue_date$$,
+                  $$VALUES ('2', 'partner:Northwind MSP', 'payable', 'paid', '2024-02-01'::date, '2024-02-15'::date, 'USD', 40.8::numeric, 0::numeric,
+                            '2024-02-01'::date, '2024-03-01'::date),
+                           ('1', 'partner:Northwind MSP', 'payable', 'open', '2024-03-01', '2024-03-15', 'USD', 211.47, 211.47,
+                            '2024-02-01', '2025-02-01')$$,
+                  'invoices: payable, billed to the partner, Paid/Unpaid, dates, total and balance exact, period spanning the items');
+SELECT results_eq($$SELECT right(i.external_id, 1), l.line_no, right(l.external_id, 1), l.kind, l.sku, right(c.external_id, 1), right(s.external_id, 1),
+                           l.quantity, l.unit_price, l.subtotal, l.amount, l.tax, l.total, l.cost, l.billing_term, l.period_start, l.period_end, l.product
+                    FROM billing.invoice_lines l JOIN billing.invoices i ON i.id = l.invoice_id
+                    LEFT JOIN billing.customers c ON c.id = l.customer_id LEFT JOIN billing.subscriptions s ON s.id = l.subscription_id
+                    WHERE i.source_id = billing._source_id('p8') ORDER BY i.issue_date, l.line_no$$,
+                  $$VALUES ('2', 1, '4', 'adjustment', 'MST-365-BB', '1', '1', 8::numeric, 6::numeric, 48::numeric, 48::numeric, 0::numeric, 48::numeric, 40.8::numeric,
+                            'Monthly', '2024-02-01'::date, '2024-03-01'::date, 'Microsoft 365 Business Basic'),
+                           ('1', 1, '1', 'plan', 'MST-365-BB', '1', '1', 10, 6, 60, 60, 0, 60, 51, 'Monthly', '2024-03-01', '2024-04-01', 'Microsoft 365 Business Basic'),
+                           ('1', 2, '2', 'plan', 'ACR-BKP', '1', '2', 3, 12.5, 37.5, 37.5, 3.0, 40.5, 29.97, 'Annual', '2024-02-01', '2025-02-01', 'Acronis Backup'),
+                           ('1', 3, '3', 'plan', 'MST-365-BB', '2', '3', 25, 6, 150, 150, 0, 150, 127.5, 'Monthly', '2024-03-01', '2024-04-01', 'Microsoft 365 Business Basic')$$,
+                  'items -> lines: type as kind, sku, client company and subscription by external id, quantity, price, subTotal, salesTax, total, costTotal as cost, term, period');
+SELECT is((SELECT sum(l.cost)::text || ' ' || sum(l.amount)::text FROM billing.invoice_lines l JOIN billing.invoices i ON i.id = l.invoice_id
+           WHERE i.source_id = billing._source_id('p8') AND i.issue_date = '2024-03-01'),
+          '208.47 247.5', 'March: cost 51 + 29.97 + 127.5 = 208.47, price 60 + 37.5 + 150 = 247.5, exact from JSON numbers');
+SELECT is((SELECT round((raw #>> '{items,1,cost}')::numeric, 6) FROM billing.invoices WHERE external_id LIKE '%1' AND source_id = :p8), 9.99,
+          'the unit cost stays in the invoice''s raw with its items (raw is the JSON as jansson prints it, not money)');
+SELECT is((SELECT count(*) FROM billing._revenue_invoice_lines r JOIN billing.invoices i ON i.id = r.doc_id WHERE i.source_id = :p8),
+          0::bigint, 'payable invoices are never revenue');
+SELECT is((SELECT count(*) FROM billing.unmapped_companies WHERE source_id = :p8 AND external_id LIKE 'partner:%'), 0::bigint,
+          'the partner itself needs no company mapping (its invoices'' lines all name a client)');
+
 -- A second sync reads everything again and changes nothing (with a new token: one per run).
 CALL billing.sync('p8');
 SELECT results_eq($$SELECT status, records_inserted, records_updated, records_unchanged, requests FROM billing.sync_runs
                     WHERE source_id = billing._source_id('p8') ORDER BY id DESC LIMIT 1$$,
-                  $$VALUES ('succeeded', 0::bigint, 0::bigint, 9::bigint, 8::bigint)$$,
-                  'second sync: 9 records unchanged');
+                  $$VALUES ('succeeded', 0::bigint, 0::bigint, 11::bigint, 13::bigint)$$,
+                  'second sync: 11 records unchanged');
 SELECT is((SELECT count(*) FROM pg_temp.log('ok-p8a') WHERE method = 'POST'), 2::bigint, 'a token per run, not per request');
 
 -- Revoked: the first token is refused from its second use on; the client renews once and goes on.
 SELECT pg_temp.p8('p8rev', 'revoked-p8b');
 CALL billing.sync('p8rev');
 SELECT results_eq($$SELECT status, records_inserted, requests FROM billing.sync_runs WHERE source_id = billing._source_id('p8rev')$$,
-                  $$VALUES ('succeeded', 9::bigint, 10::bigint)$$,
-                  'a 401 renews the token once: the run succeeds (7 pages, 1 retried, 2 token requests)');
+                  $$VALUES ('succeeded', 11::bigint, 15::bigint)$$,
+                  'a 401 renews the token once: the run succeeds (12 pages, 1 retried, 2 token requests)');
 SELECT results_eq($$SELECT status, method, path, token FROM pg_temp.log('revoked-p8b') WHERE n <= 5 ORDER BY n$$,
                   $$VALUES (200, 'POST', 'oauth/token', 't1'),
                            (200, 'GET', 'v1/companies?page=0&size=2&sort=name', 't1'),
@@ -94,7 +133,7 @@ SELECT results_eq($$SELECT status, method, path, token FROM pg_temp.log('revoked
                            (200, 'POST', 'oauth/token', 't2'),
                            (200, 'GET', 'v1/companies?page=1&size=2&sort=name', 't2')$$,
                   'the refused request is sent again with the new token');
-SELECT is((SELECT count(*) FROM pg_temp.log('revoked-p8b') WHERE token = 't2' AND method = 'GET'), 6::bigint,
+SELECT is((SELECT count(*) FROM pg_temp.log('revoked-p8b') WHERE token = 't2' AND method = 'GET'), 11::bigint,
           'the rest of the run uses the new token');
 
 -- Expiring: tokens live 2 s and each page takes 0.6 s; the client renews before expiry, never
@@ -145,8 +184,8 @@ SELECT results_eq($$SELECT status, full_reconcile, records_deleted FROM billing.
                   'the reconcile marks one record deleted');
 SELECT results_eq($$SELECT right(external_id, 1), deleted_at IS NOT NULL FROM billing.customers
                     WHERE source_id = billing._source_id('p8gone') ORDER BY external_id$$,
-                  $$VALUES ('1', false), ('2', false), ('3', true)$$,
-                  'company 3, gone upstream, has deleted_at');
+                  $$VALUES ('1', false), ('2', false), ('3', true), ('P', false)$$,
+                  'company 3, gone upstream, has deleted_at; the partner row (listed by no list) is left alone');
 SELECT is((SELECT count(*) FROM pg_temp.log('gone-p8f') WHERE path = 'v1/companies/11111111-0000-4000-8000-000000000003' AND status = 404),
           1::bigint, 'it was asked for by id first (404)');
 
