@@ -25,6 +25,22 @@ extern bool pgb_real_to_decimal(double d, char *out, size_t outlen);
  * amount); false beyond it. out needs 32 bytes. */
 extern bool pgb_int_to_decimal(int64_t v, char *out, size_t outlen);
 
+/*
+ * The shortest JSON text of a finite double that reads back (strtod) as the same double, the way
+ * JavaScript prints numbers: plain decimals from 1e-6 to 1e21 ("19.99", "0.000001", "1e-7",
+ * "1e+21"), with ".0" after an integral value so that it stays a real ("100.0"). out needs 32
+ * bytes. False for NaN and infinities (which JSON cannot hold).
+ */
+extern bool pgb_real_shortest(double d, char *out, size_t outlen);
+
+/*
+ * Rewrites every number with a fraction or exponent in compact JSON text (as json_dumps writes it
+ * with JSON_REAL_PRECISION(17)) in its shortest round-trip form: 19.99 stays 19.99 instead of
+ * 19.989999999999998. Strings and integers are copied as they are. Returns a malloc'd,
+ * NUL-terminated string (its length in *outlen when not NULL), or NULL when out of memory.
+ */
+extern char *pgb_json_shorten_reals(const char *in, size_t inlen, size_t *outlen);
+
 /* Integer cents as decimal text ("-12.05"). out needs 32 bytes. */
 extern void pgb_cents_to_decimal(int64_t cents, char *out, size_t outlen);
 
