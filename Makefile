@@ -63,3 +63,6 @@ demo: deps all
 
 bench: deps all
 	@test/bench/run.sh
+
+# Fuzzing and the sanitizer build: make fuzz, make fuzz-replay, make test-sanitize.
+include test/fuzz/fuzz.mk

@@ -10,6 +10,8 @@
 #include "json/json_pure.h"
 #include "common/civil_date.h"
 
+#define Max(a, b) ((a) > (b) ? (a) : (b))
+
 bool
 pgb_decimal_valid(const char *s)
 {
@@ -82,6 +84,15 @@ pgb_real_to_decimal(double d, char *out, size_t outlen)
 			nd--;
 		mant[nd] = '\0';
 		point = exp10 + 1;		/* digits before the decimal point */
+		/*
+		 * The plain text of a tiny number is long: 5e-324 needs 326 characters. Found by
+		 * fuzz_numbers (test/fuzz/regress/numbers/tiny): it overran the caller's buffer.
+		 */
+		if ((size_t) (1 + (point <= 0 ? 2 - point + nd : Max(point, nd) + 1) + 1) > outlen)
+			return false;
+		/* and like a decimal string (pgb_decimal_valid), at most 40 digits in all */
+		if ((point <= 0 ? 1 - point + nd : Max(point, nd)) > 40)
+			return false;
 		if (neg && !(nd == 1 && mant[0] == '0'))
 			*o++ = '-';
 		if (point <= 0)

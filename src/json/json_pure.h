@@ -17,7 +17,8 @@ extern bool pgb_decimal_valid(const char *s);
 /*
  * The decimal text of a JSON number read as a double: the shortest text that reads back as the
  * same double, when it has at most 15 significant digits and |d| < 10^13. out needs 32 bytes.
- * False when the number cannot be exact (too large, too many digits, not finite).
+ * False when the number cannot be exact (too large, too many digits, not finite) or its text does
+ * not fit in outlen or has more than 40 digits, like a decimal string (tiny numbers: 1e-100).
  */
 extern bool pgb_real_to_decimal(double d, char *out, size_t outlen);
 

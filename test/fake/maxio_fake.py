@@ -49,6 +49,7 @@ Scenarios:
     gzipbomb2   invoices page 2: two layers of gzip (Content-Encoding: gzip, gzip), 10 kB that decode to 2 GB
     manyobjs    invoices page 2: 6 MB of tiny objects, {"invoices":[{},{},...]}, uncompressed (costly to decode)
     deepjson    invoices page 2: arrays nested 100000 deep
+    tinynum     invoices page 2: one subtotal_amount is the JSON number 1e-100
     rawnum      customer 1001 carries numbers as text the vendor chose (19.99, 0.1, 1e-7, 12345.6789...)
     fuzz<S>     every page: about one value in twenty replaced by an odd one (seeded by S); some
                 seeds also truncate the body or flip a byte
@@ -644,6 +645,8 @@ class Handler(BaseHTTPRequestHandler):
             return data.replace(b'"subtotal_amount":"', b'"subtotal_amount":true,"x":"', 1)
         if sc == "dupkey":
             return data.replace(b'"memo":"Thanks"', b'"memo":"Thanks","memo":"again"', 1)
+        if sc == "tinynum":
+            return data.replace(b'"subtotal_amount":"', b'"subtotal_amount":1e-100,"x":"', 1)
         if sc == "nul":
             return data.replace(b'"memo":"Thanks"', b'"memo":"Tha\\u0000nks"', 1)
         return data

@@ -46,7 +46,7 @@ CREATE FUNCTION pg_temp.outcome(run bigint) RETURNS TABLE (status text, error te
     SELECT status, error FROM billing.sync_runs WHERE id = run
 $$;
 
-SELECT plan(28);
+SELECT plan(30);
 SELECT pg_postmaster_start_time() AS started \gset
 
 -- 0. The baseline: a whole healthy sync in a fresh backend (catalogs, plans, shared buffers
@@ -165,6 +165,16 @@ SELECT is((SELECT raw->'n'->>'c' FROM billing.customers WHERE source_id = billin
 
 SELECT diag(format('peak growth in kB: %s', (SELECT string_agg(label || ' ' || pg_temp.grew(label), ', ' ORDER BY label)
                                               FROM public.mem WHERE stage = 'after')));
+
+-- 8. An amount of 1e-100 (its plain text overran a 64-byte buffer before fuzz_numbers found it):
+--    the page is rejected, nothing crashes.
+SELECT pg_temp.src('tiny', 'tinynum-m1');
+SELECT pg_temp.run('tiny') AS run \gset
+CALL billing._sync_run(:run);
+SELECT results_eq($$SELECT status, error FROM pg_temp.outcome($$ || :run || ')',
+                  $$VALUES ('failed', 'source "tiny": invoices page 2, record inv_000003: field "subtotal_amount" is a JSON number that cannot be exact (beyond 10^13 or more than 15 digits), page rejected')$$,
+                  'an amount of 1e-100 rejects the page');
+SELECT is((SELECT count(*)::int FROM billing.invoices WHERE source_id = billing._source_id('tiny')), 2, 'the pages before it stay');
 
 -- Nothing above restarted the server.
 SELECT is(pg_postmaster_start_time(), :'started'::timestamptz, 'the postmaster start time is unchanged: no backend crashed');

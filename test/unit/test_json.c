@@ -64,6 +64,17 @@ shortest_tests(void)
 	   !pgb_real_shortest(1.0, b, 8), "NaN, infinity and a short buffer refused");
 }
 
+static void
+tiny_tests(void)
+{
+	char		b[64];
+
+	/* found by fuzz_numbers: the plain text of a tiny amount overran the buffer */
+	ok(!pgb_real_to_decimal(5e-324, b, sizeof b) && !pgb_real_to_decimal(1e-100, b, sizeof b) &&
+	   !pgb_real_to_decimal(-1e-30, b, 32), "tiny amounts whose text would not fit are refused, not written past the buffer");
+	ok(pgb_real_to_decimal(1e-20, b, sizeof b) && strcmp(b, "0.00000000000000000001") == 0, "1e-20 fits in 64 bytes");
+}
+
 static int
 shorten_is(const char *in, const char *want)
 {
@@ -151,6 +162,7 @@ main(void)
 {
 	pgb_json_mem_install();
 	shortest_tests();
+	tiny_tests();
 	shorten_tests();
 	roundtrip_tests();
 	mem_tests();
