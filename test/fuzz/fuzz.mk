@@ -16,9 +16,10 @@ FUZZ_SRC_json    = src/json/json_pure.c src/json/json_mem.c
 FUZZ_SRC_http    = src/http/http_util.c src/json/json_pure.c
 FUZZ_SRC_numbers = src/json/json_pure.c
 
-# PGB_SANITIZE=undefined in the environment builds the extension with that sanitizer.
+# PGB_SANITIZE=undefined in the environment builds the extension with that sanitizer. CFLAGS,
+# not PG_CFLAGS: PGXS has already copied PG_CFLAGS into CFLAGS when this file is read.
 ifneq ($(PGB_SANITIZE),)
-PG_CFLAGS  += -fsanitize=$(PGB_SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+override CFLAGS += -fsanitize=$(PGB_SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 SHLIB_LINK += -fsanitize=$(PGB_SANITIZE)
 endif
 
@@ -50,13 +51,15 @@ fuzz: fuzz-deps
 fuzz-replay:
 	@test/unit/run.sh $(FUZZ_OUT)/replay && cat $(FUZZ_OUT)/replay/fuzz.tap
 
-# A copy of the checkout, so the sanitized objects never mix with the normal build's.
+# A copy of the checkout, so the sanitized objects never mix with the normal build's. UBSan
+# writes its reports to $(FUZZ_OUT)/ubsan-logs/ (any report fails the target).
 test-sanitize: deps
-	@rm -rf $(FUZZ_OUT)/ubsan-src && mkdir -p $(FUZZ_OUT)/ubsan-src
+	@rm -rf $(FUZZ_OUT)/ubsan-src $(FUZZ_OUT)/ubsan-logs && mkdir -p $(FUZZ_OUT)/ubsan-src $(FUZZ_OUT)/ubsan-logs
+	@chmod 1777 $(FUZZ_OUT)/ubsan-logs
 	@tar --exclude=.git --exclude='*.o' --exclude='*.so' --exclude='*.bc' -cf - . | tar -xf - -C $(FUZZ_OUT)/ubsan-src
-	@rm -f $(FUZZ_OUT)/ubsan-src/test/fuzz/ubsan.*.log
-	cd $(FUZZ_OUT)/ubsan-src && PGB_SANITIZE=undefined UBSAN_OPTIONS=print_stacktrace=1:log_path=$(FUZZ_OUT)/ubsan-src/ubsan \
-	    PGB_SHARED=$(abspath ..)/shared $(MAKE) -s test; rc=$$?; \
-	    if ls $(FUZZ_OUT)/ubsan-src/ubsan.* >/dev/null 2>&1; then \
-	        echo "UBSan reports:"; cat $(FUZZ_OUT)/ubsan-src/ubsan.*; exit 1; fi; \
-	    echo "UBSan: no report in any backend"; exit $$rc
+	@cd $(FUZZ_OUT)/ubsan-src && PGB_SANITIZE=undefined PGB_SHARED=$${PGB_SHARED:-$(abspath ..)/shared} \
+	    UBSAN_OPTIONS=print_stacktrace=1:log_path=$(FUZZ_OUT)/ubsan-logs/ubsan $(MAKE) -s test; rc=$$?; \
+	    nm -D $(FUZZ_OUT)/ubsan-src/pg_billing.so | grep -q ' U __ubsan_handle' || { echo "test-sanitize: the build is not instrumented"; exit 1; }; \
+	    if ls $(FUZZ_OUT)/ubsan-logs/ubsan.* >/dev/null 2>&1; then \
+	        echo "UBSan reports:"; cat $(FUZZ_OUT)/ubsan-logs/ubsan.*; exit 1; fi; \
+	    echo "UBSan: pg_billing.so instrumented, no report from any process"; exit $$rc
