@@ -49,7 +49,8 @@ fuzz: fuzz-deps
 	done
 
 fuzz-replay:
-	@test/unit/run.sh $(FUZZ_OUT)/replay && cat $(FUZZ_OUT)/replay/fuzz.tap
+	@test/unit/run.sh $(FUZZ_OUT)/replay > /dev/null; cat $(FUZZ_OUT)/replay/fuzz.tap; \
+	    ! grep -q '^not ok' $(FUZZ_OUT)/replay/fuzz.tap
 
 # A copy of the checkout, so the sanitized objects never mix with the normal build's. UBSan
 # writes its reports to $(FUZZ_OUT)/ubsan-logs/ (any report fails the target).
