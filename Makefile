@@ -96,3 +96,6 @@ bench: deps
 # The server-free C tests (test/unit/) under ASan and UBSan; needs only gcc, libcurl and jansson.
 unit:
 	@test/unit/run.sh
+
+# Fuzzing and the sanitizer build: make fuzz, make fuzz-replay, make test-sanitize.
+include test/fuzz/fuzz.mk

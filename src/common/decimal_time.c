@@ -10,6 +10,8 @@
 #include "common/decimal_time.h"
 #include "common/civil_date.h"
 
+#define Max(a, b) ((a) > (b) ? (a) : (b))
+
 bool
 pgb_decimal_valid(const char *s)
 {
@@ -82,6 +84,15 @@ pgb_real_to_decimal(double d, char *out, size_t outlen)
 			nd--;
 		mant[nd] = '\0';
 		point = exp10 + 1;		/* digits before the decimal point */
+		/*
+		 * The plain text of a tiny number is long: 5e-324 needs 326 characters. Found by
+		 * fuzz_numbers (test/fuzz/regress/numbers/tiny): it overran the caller's buffer.
+		 */
+		if ((size_t) (1 + (point <= 0 ? 2 - point + nd : Max(point, nd) + 1) + 1) > outlen)
+			return false;
+		/* and like a decimal string (pgb_decimal_valid), at most 40 digits in all */
+		if ((point <= 0 ? 1 - point + nd : Max(point, nd)) > 40)
+			return false;
 		if (neg && !(nd == 1 && mant[0] == '0'))
 			*o++ = '-';
 		if (point <= 0)
@@ -245,4 +256,170 @@ pgb_timestamp_format(int64_t epoch, char sep, char *out, size_t outlen)
 	y += m <= 2;
 	snprintf(out, outlen, "%04lld-%02u-%02u%c%02d:%02d:%02d%s", (long long) y, m, d, sep,
 			 (int) (rem / 3600), (int) (rem % 3600 / 60), (int) (rem % 60), sep == 'T' ? "Z" : "");
+}
+
+bool
+pgb_real_shortest(double d, char *out, size_t outlen)
+{
+	char		buf[40];
+	char		digits[20];
+	int			nd = 0;
+	int			exp10;
+	int			point;			/* position of the decimal point after the first digit: 1 for 1.5 */
+	char	   *e;
+	char	   *o = out;
+
+	if (!isfinite(d) || outlen < 32)
+		return false;
+	if (d == 0)
+	{
+		strcpy(out, signbit(d) ? "-0.0" : "0.0");
+		return true;
+	}
+	/* fewest significant digits that read back as d (17 always do) */
+	for (int prec = 1; prec <= 17; prec++)
+	{
+		snprintf(buf, sizeof(buf), "%.*e", prec - 1, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	e = strchr(buf, 'e');
+	exp10 = atoi(e + 1);
+	for (char *p = buf; p < e; p++)
+		if (isdigit((unsigned char) *p))
+			digits[nd++] = *p;
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+	point = exp10 + 1;
+	if (d < 0)
+		*o++ = '-';
+	if (point > 21 || point < -5)
+	{
+		/* exponent form: d[.ddd]e+x */
+		*o++ = digits[0];
+		if (nd > 1)
+		{
+			*o++ = '.';
+			memcpy(o, digits + 1, nd - 1);
+			o += nd - 1;
+		}
+		snprintf(o, outlen - (o - out), "e%c%d", exp10 < 0 ? '-' : '+', abs(exp10));
+		return true;
+	}
+	if (point <= 0)
+	{
+		*o++ = '0';
+		*o++ = '.';
+		for (int i = 0; i < -point; i++)
+			*o++ = '0';
+		memcpy(o, digits, nd);
+		o += nd;
+	}
+	else
+	{
+		for (int i = 0; i < point; i++)
+			*o++ = i < nd ? digits[i] : '0';
+		*o++ = '.';
+		if (nd > point)
+		{
+			memcpy(o, digits + point, nd - point);
+			o += nd - point;
+		}
+		else
+			*o++ = '0';
+	}
+	*o = '\0';
+	return true;
+}
+
+/* Appends n bytes to a growing malloc'd buffer; false when out of memory. */
+static bool
+buf_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	if (*len + n + 1 > *cap)
+	{
+		size_t		ncap = *cap ? *cap : 256;
+		char	   *p;
+
+		while (ncap < *len + n + 1)
+		{
+			if (ncap > SIZE_MAX / 2)
+				return false;
+			ncap *= 2;
+		}
+		p = realloc(*buf, ncap);
+		if (p == NULL)
+			return false;
+		*buf = p;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, s, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return true;
+}
+
+char *
+pgb_json_shorten_reals(const char *in, size_t inlen, size_t *outlen)
+{
+	char	   *out = NULL;
+	size_t		len = 0;
+	size_t		cap = 0;
+	size_t		i = 0;
+
+	if (!buf_append(&out, &len, &cap, "", 0))
+		return NULL;
+	while (i < inlen)
+	{
+		size_t		start = i;
+
+		if (in[i] == '"')
+		{
+			/* a string, escapes included, copied whole */
+			for (i++; i < inlen && in[i] != '"'; i++)
+				if (in[i] == '\\' && i + 1 < inlen)
+					i++;
+			if (i < inlen)
+				i++;
+		}
+		else if (in[i] == '-' || isdigit((unsigned char) in[i]))
+		{
+			bool		real = false;
+			char		num[64];
+			char		shortest[40];
+
+			for (i++; i < inlen && (isdigit((unsigned char) in[i]) || in[i] == '.' || in[i] == 'e' ||
+									in[i] == 'E' || in[i] == '+' || in[i] == '-'); i++)
+				real |= in[i] == '.' || in[i] == 'e' || in[i] == 'E';
+			if (real && i - start < sizeof(num))
+			{
+				char	   *end;
+				double		d;
+
+				memcpy(num, in + start, i - start);
+				num[i - start] = '\0';
+				d = strtod(num, &end);
+				if (*end == '\0' && pgb_real_shortest(d, shortest, sizeof(shortest)))
+				{
+					if (!buf_append(&out, &len, &cap, shortest, strlen(shortest)))
+						goto oom;
+					continue;
+				}
+			}
+		}
+		else
+		{
+			/* punctuation, literals: up to the next string or number */
+			for (i++; i < inlen && in[i] != '"' && in[i] != '-' && !isdigit((unsigned char) in[i]); i++)
+				;
+		}
+		if (!buf_append(&out, &len, &cap, in + start, i - start))
+			goto oom;
+	}
+	if (outlen)
+		*outlen = len;
+	return out;
+oom:
+	free(out);
+	return NULL;
 }

@@ -17,13 +17,30 @@ extern bool pgb_decimal_valid(const char *s);
 /*
  * The decimal text of a JSON number read as a double: the shortest text that reads back as the
  * same double, when it has at most 15 significant digits and |d| < 10^13. out needs 32 bytes.
- * False when the number cannot be exact (too large, too many digits, not finite).
+ * False when the number cannot be exact (too large, too many digits, not finite) or its text does
+ * not fit in outlen or has more than 40 digits, like a decimal string (tiny numbers: 1e-100).
  */
 extern bool pgb_real_to_decimal(double d, char *out, size_t outlen);
 
 /* The decimal text of a JSON integer amount when |v| < 10^13 (the bound of every JSON-number
  * amount); false beyond it. out needs 32 bytes. */
 extern bool pgb_int_to_decimal(int64_t v, char *out, size_t outlen);
+
+/*
+ * The shortest JSON text of a finite double that reads back (strtod) as the same double, the way
+ * JavaScript prints numbers: plain decimals from 1e-6 to 1e21 ("19.99", "0.000001", "1e-7",
+ * "1e+21"), with ".0" after an integral value so that it stays a real ("100.0"). out needs 32
+ * bytes. False for NaN and infinities (which JSON cannot hold).
+ */
+extern bool pgb_real_shortest(double d, char *out, size_t outlen);
+
+/*
+ * Rewrites every number with a fraction or exponent in compact JSON text (as json_dumps writes it
+ * with JSON_REAL_PRECISION(17)) in its shortest round-trip form: 19.99 stays 19.99 instead of
+ * 19.989999999999998. Strings and integers are copied as they are. Returns a malloc'd,
+ * NUL-terminated string (its length in *outlen when not NULL), or NULL when out of memory.
+ */
+extern char *pgb_json_shorten_reals(const char *in, size_t inlen, size_t *outlen);
 
 /* Integer cents as decimal text ("-12.05"). out needs 32 bytes. */
 extern void pgb_cents_to_decimal(int64_t cents, char *out, size_t outlen);

@@ -30,6 +30,12 @@ int			pgb_http_max_retries = 4;
 int			pgb_http_retry_base_ms = 500;
 int			pgb_http_retry_max_ms = 30000;
 int			pgb_http_max_retry_after_s = 300;
+int			pgb_http_max_ratio = 100;
+int			pgb_http_run_max_requests = 1000000;
+int			pgb_http_run_max_bytes_kb = 16777216;
+
+/* The decompression ratio is judged only past this many decoded bytes: small bodies never trip it. */
+#define RATIO_FLOOR ((size_t) 1 << 20)
 
 /* One growing body buffer reused across requests (malloc'd: curl callbacks cannot palloc). */
 static char *body_buf = NULL;
@@ -40,7 +46,10 @@ typedef struct Attempt
 {
 	size_t		len;
 	size_t		max_len;
+	void	   *handle;			/* the curl handle, for the wire byte count */
 	bool		too_big;
+	bool		too_compressed;	/* decoded more than pgb_http_max_ratio times the wire bytes */
+	int64		wire_len;		/* body bytes on the wire when too_compressed was set */
 	bool		out_of_memory;
 	bool		refused_address;
 	bool		cancelled;
@@ -68,6 +77,28 @@ ensure_curl(void)
 	}
 }
 
+/*
+ * A compressed body (curl decodes Content-Encoding before write_cb sees it) may decode to far more
+ * than it weighs on the wire: a gzip bomb of 100 kB becomes 100 MB, two layers of gzip gigabytes.
+ * Past RATIO_FLOOR decoded bytes, more than pgb_http_max_ratio decoded bytes per wire byte stops
+ * the transfer. curl counts the wire bytes of the body before it decodes them. No ereport.
+ */
+static bool
+too_compressed(Attempt *a, size_t decoded)
+{
+	curl_off_t	wire = 0;
+
+	if (pgb_http_max_ratio <= 0 || decoded <= RATIO_FLOOR || a->handle == NULL)
+		return false;
+	if (curl_easy_getinfo((CURL *) a->handle, CURLINFO_SIZE_DOWNLOAD_T, &wire) != CURLE_OK)
+		return false;
+	if (wire > 0 && (double) decoded <= (double) wire * pgb_http_max_ratio)
+		return false;
+	a->too_compressed = true;
+	a->wire_len = (int64) wire;
+	return true;
+}
+
 static size_t
 write_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -81,6 +112,8 @@ write_cb(char *data, size_t size, size_t nmemb, void *arg)
 		a->too_big = true;
 		return 0;
 	}
+	if (too_compressed(a, a->len + n))
+		return 0;
 	if (a->len + n + 1 > body_cap)
 	{
 		size_t		cap = Max(body_cap * 2, (size_t) 1 << 20);
@@ -319,6 +352,7 @@ prepare_attempt(PgbHttpTarget *t, const char *url, Attempt *a)
 	c = target_handle(t);
 	if (c == NULL)
 		return NULL;
+	a->handle = c;
 	/* settings that may change between requests, and this attempt's state */
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) pgb_http_connect_timeout_ms);
@@ -452,7 +486,7 @@ pgb_http_prefetch(PgbHttpTarget *t, const char *url)
 	CURL	   *c;
 	int			running;
 
-	if (t->pending || strlen(url) >= sizeof(t->pending_url) ||
+	if (t->pending || strlen(url) >= sizeof(t->pending_url) || t->requests >= pgb_http_run_max_requests ||
 		!pgb_url_parse(url, &u, &reason) || !pgb_url_same_origin(&u, &t->origin))
 		return;					/* pgb_http_get will do it (or refuse it) itself */
 	ensure_curl();
@@ -555,6 +589,9 @@ describe(Attempt *a)
 {
 	if (a->too_big)
 		return psprintf("the response is larger than pg_billing.http_max_body (%d kB)", pgb_http_max_body_kb);
+	if (a->too_compressed)
+		return psprintf("the response decompresses to more than pg_billing.http_max_decompression_ratio (%d) times its %lld bytes on the wire",
+						pgb_http_max_ratio, (long long) a->wire_len);
 	if (a->out_of_memory)
 		return "out of memory while receiving the response";
 	if (a->refused_address)
@@ -575,6 +612,30 @@ fail(PgbHttpTarget *t, const char *what, Attempt *a, int attempts, int sqlstate,
 					   a->status, a->len, (unsigned long long) hash_bytes_extended((const unsigned char *) body_buf, (int) a->len, 0)) :
 			 errdetail("%d attempt(s).", attempts),
 			 hint ? errhint("%s", hint) : 0));
+}
+
+/* pg_billing.run_max_requests: a server that never stops paging cannot keep a run going. */
+static void
+check_run_requests(PgbHttpTarget *t, const char *what)
+{
+	if (t->requests >= pgb_http_run_max_requests)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("source \"%s\": %s: the run has made pg_billing.run_max_requests (%d) requests, run stopped",
+						t->source_name, what, pgb_http_run_max_requests),
+				 errhint("The pages committed so far stay; a later sync resumes from there. A superuser can raise the setting.")));
+}
+
+/* pg_billing.run_max_bytes: the decoded bytes a run may read in all. */
+static void
+check_run_bytes(PgbHttpTarget *t, const char *what)
+{
+	if (t->body_bytes > (int64) pgb_http_run_max_bytes_kb * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("source \"%s\": %s: the run has read more than pg_billing.run_max_bytes (%d kB), run stopped",
+						t->source_name, what, pgb_http_run_max_bytes_kb),
+				 errhint("The pages committed so far stay; a later sync resumes from there. A superuser can raise the setting.")));
 }
 
 static bool
@@ -600,6 +661,7 @@ http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *r
 			finish_prefetch(t, &a);		/* sent while the previous page was being stored */
 		else
 		{
+			check_run_requests(t, what);
 			abandon_prefetch(t);
 			pgb_http_auth_ensure(t, false);	/* a token near its expiry is renewed first */
 			rate_limit(t);
@@ -614,6 +676,8 @@ http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *r
 
 		if (a.rc == CURLE_OK && a.status >= 200 && a.status < 300)
 		{
+			t->body_bytes += (int64) a.len;
+			check_run_bytes(t, what);
 			resp->status = a.status;
 			resp->body = body_buf ? body_buf : "";
 			resp->len = a.len;
@@ -622,7 +686,7 @@ http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *r
 		}
 		if (may_be_gone && a.rc == CURLE_OK && a.status == 404)
 			return false;
-		if (a.too_big || a.out_of_memory || a.refused_address)
+		if (a.too_big || a.too_compressed || a.out_of_memory || a.refused_address)
 			fail(t, what, &a, attempt + 1, ERRCODE_PROGRAM_LIMIT_EXCEEDED, NULL);
 		if (a.rc == CURLE_PEER_FAILED_VERIFICATION || a.rc == CURLE_SSL_CONNECT_ERROR ||
 			a.rc == CURLE_SSL_CACERT_BADFILE || a.rc == CURLE_SSL_CERTPROBLEM || a.rc == CURLE_SSL_ISSUER_ERROR)

@@ -17,6 +17,9 @@ extern int	pgb_http_max_retries;
 extern int	pgb_http_retry_base_ms;
 extern int	pgb_http_retry_max_ms;
 extern int	pgb_http_max_retry_after_s;
+extern int	pgb_http_max_ratio;
+extern int	pgb_http_run_max_requests;
+extern int	pgb_http_run_max_bytes_kb;
 
 /* One remote service: its origin, credentials and counters. Lives for one sync run. */
 typedef struct PgbHttpTarget
@@ -32,6 +35,7 @@ typedef struct PgbHttpTarget
 	int64		requests;		/* requests made, retries included */
 	int64		retries;		/* of which retries */
 	long		waited_ms;		/* time spent waiting on Retry-After and backoff */
+	int64		body_bytes;		/* decoded response bytes read (pg_billing.run_max_bytes) */
 	void	   *handle;			/* the curl handle kept between requests (connection reuse) */
 	void	   *headers;		/* its header list */
 	void	   *multi;			/* curl multi handle for a request sent ahead */

@@ -3,14 +3,20 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "utils/guc.h"
 
 #include "pg_billing.h"
 #include "http/http_client.h"
+#include "json/json_mem.h"
+#include "json/pgb_json.h"
 
 void
 pgb_http_init(void)
 {
+	/* before anything allocates with jansson: its blocks must be freed by the same functions */
+	pgb_json_mem_install();
 	DefineCustomStringVariable("pg_billing.ca_file",
 							   "File of extra CA certificates trusted for vendor APIs (PEM); empty uses the system store.",
 							   "TLS verification is always on; this only adds trusted CAs.",
@@ -45,5 +51,21 @@ pgb_http_init(void)
 	DefineCustomIntVariable("pg_billing.http_max_retry_after",
 							"Longest Retry-After a sync waits; a longer one fails the run.", NULL,
 							&pgb_http_max_retry_after_s, 300, 0, 86400, PGC_USERSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_billing.http_max_decompression_ratio",
+							"Largest ratio of a compressed response's decoded size to its size on the wire.",
+							"Checked once a body has decoded past 1 MB; a gzip bomb is refused before it grows. 0 turns the check off.",
+							&pgb_http_max_ratio, 100, 0, 100000, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_billing.json_max_memory",
+							"Most memory the JSON decoder may hold at once in a backend.",
+							"A response whose decoding needs more is refused as too large to decode.",
+							&pgb_json_max_memory_kb, 262144, 1024, MAX_KILOBYTES, PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_billing.run_max_requests",
+							"Most HTTP requests one sync run may make, retries included.", NULL,
+							&pgb_http_run_max_requests, 1000000, 1, INT_MAX, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_billing.run_max_bytes",
+							"Most response bytes (decoded) one sync run may read.", NULL,
+							&pgb_http_run_max_bytes_kb, 16777216, 1024, MAX_KILOBYTES, PGC_SUSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 }

@@ -8,6 +8,16 @@
 
 #include "json/pgb_json.h"
 #include "common/decimal_time.h"
+#include "json/json_mem.h"
+
+int			pgb_json_max_memory_kb = 262144;
+
+/* The cap of jansson's live memory from the setting, in bytes. */
+static size_t
+json_cap(void)
+{
+	return (size_t) pgb_json_max_memory_kb * 1024;
+}
 
 static const char *
 json_type_name(json_t *v)
@@ -54,7 +64,15 @@ pgb_json_parse(const PgbJsonCtx *ctx, const char *buf, size_t len)
 	json_error_t err;
 	json_t	   *root;
 
+	pgb_json_mem_begin(json_cap());
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
+	if (root == NULL && pgb_json_mem_refused)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s: the response is too large to decode, page rejected", where(ctx)),
+				 errdetail("Decoding its %zu bytes needed more than pg_billing.json_max_memory (%d kB).",
+						   len, pgb_json_max_memory_kb),
+				 errhint("A smaller per_page makes smaller pages; the setting can be raised by a superuser.")));
 	if (root == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
@@ -247,15 +265,33 @@ pgb_j_array(const PgbJsonCtx *ctx, json_t *obj, const char *field, bool required
 	return v;
 }
 
+/*
+ * jansson keeps a JSON number with a fraction or exponent as a double and writes it with 17
+ * significant digits (19.99 becomes 19.989999999999998): the text is rewritten with the shortest
+ * digits that read back as the same double, which is the vendor's text for every number of at most
+ * 15 significant digits (docs/fuzzing.md, "Raw numbers").
+ */
 char *
 pgb_j_dump(const PgbJsonCtx *ctx, json_t *value)
 {
-	char	   *s = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+	char	   *s;
+	char	   *shortened;
 	char	   *r;
+	size_t		len;
 
+	pgb_json_mem_cap = json_cap();
+	s = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
 	if (s == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s: out of memory encoding a record, page rejected", where(ctx)),
+				 errdetail("Encoding needed more than pg_billing.json_max_memory (%d kB) or more than the system had.",
+						   pgb_json_max_memory_kb)));
+	shortened = pgb_json_shorten_reals(s, strlen(s), &len);
+	pgb_json_free(s);
+	if (shortened == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory encoding JSON")));
-	r = pstrdup(s);
-	free(s);
+	r = pnstrdup(shortened, len);
+	free(shortened);
 	return r;
 }

@@ -8,6 +8,9 @@
 
 #include <jansson.h>
 
+/* pg_billing.json_max_memory: the cap of jansson's live memory in a backend (kB). */
+extern int	pgb_json_max_memory_kb;
+
 /* Where a value came from, for error messages. */
 typedef struct PgbJsonCtx
 {

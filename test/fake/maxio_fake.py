@@ -45,6 +45,12 @@ Scenarios:
     bench<N>    N invoices with 3 lines each, made on the fly (benchmark)
     book        the book in the file given with --book (test/fixtures/book.py writes it: the demo's
                 realistic two-year book, and the same book the tests also load by hand)
+    gzipbomb    invoices page 2: 99 kB of gzip (Content-Encoding: gzip) that decodes to 100 MB of JSON
+    gzipbomb2   invoices page 2: two layers of gzip (Content-Encoding: gzip, gzip), 10 kB that decode to 2 GB
+    manyobjs    invoices page 2: 6 MB of tiny objects, {"invoices":[{},{},...]}, uncompressed (costly to decode)
+    deepjson    invoices page 2: arrays nested 100000 deep
+    tinynum     invoices page 2: one subtotal_amount is the JSON number 1e-100
+    rawnum      customer 1001 carries numbers as text the vendor chose (19.99, 0.1, 1e-7, 12345.6789...)
     fuzz<S>     every page: about one value in twenty replaced by an odd one (seeded by S); some
                 seeds also truncate the body or flip a byte
 
@@ -565,6 +571,9 @@ class Handler(BaseHTTPRequestHandler):
             data = self.corrupt(s, data)
         if s.scenario == "fuzz":
             data = fuzz(data, s.seed, entity, page)
+        if s.scenario == "rawnum" and entity == "customers":
+            data = data.replace(b'"id":1001,', b'"id":1001,"n":{"a":19.99,"b":0.1,"c":1e-7,"d":12345.6789,"e":1.0,'
+                                b'"f":-0.5,"g":100,"h":2.50,"i":1E+21,"j":123456789012.34,"k":[0.3,-1.5e-10]},', 1)
         self.reply(key, 200, data)
         mutate_after(s, entity, page)
 
@@ -600,6 +609,15 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return True
+        if sc in ("gzipbomb", "gzipbomb2") and page == 2:
+            self.reply(key, 200, bomb(sc), {"Content-Encoding": "gzip" if sc == "gzipbomb" else "gzip, gzip"})
+            return True
+        if sc == "manyobjs" and page == 2:
+            self.reply(key, 200, b'{"invoices":[' + b"{}," * (2 << 20) + b"{}]}")
+            return True
+        if sc == "deepjson" and page == 2:
+            self.reply(key, 200, b"[" * 100000 + b"]" * 100000)
+            return True
         if sc == "big" and page == 2:
             self.record(key, 200)
             self.send_response(200)
@@ -627,9 +645,48 @@ class Handler(BaseHTTPRequestHandler):
             return data.replace(b'"subtotal_amount":"', b'"subtotal_amount":true,"x":"', 1)
         if sc == "dupkey":
             return data.replace(b'"memo":"Thanks"', b'"memo":"Thanks","memo":"again"', 1)
+        if sc == "tinynum":
+            return data.replace(b'"subtotal_amount":"', b'"subtotal_amount":1e-100,"x":"', 1)
         if sc == "nul":
             return data.replace(b'"memo":"Thanks"', b'"memo":"Tha\\u0000nks"', 1)
         return data
+
+
+def gzip_repeat(prefix, chunk, times, suffix):
+    """A gzip stream of prefix + chunk * times + suffix, made without compressing every copy: after a
+    full flush deflate starts afresh, so each copy of the chunk compresses to the same bytes."""
+    import struct
+    import zlib
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = c.compress(prefix) + c.flush(zlib.Z_FULL_FLUSH)
+    body = c.compress(chunk) + c.flush(zlib.Z_FULL_FLUSH)
+    tail = c.compress(suffix) + c.flush()
+    crc = zlib.crc32(prefix)
+    for _ in range(times):
+        crc = zlib.crc32(chunk, crc)
+    crc = zlib.crc32(suffix, crc)
+    size = len(prefix) + len(chunk) * times + len(suffix)
+    return (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + head + body * times + tail +
+            struct.pack("<II", crc & 0xffffffff, size & 0xffffffff))
+
+
+BOMBS = {}
+BOMBS_LOCK = threading.Lock()
+
+
+def bomb(name):
+    """The gzip bombs, made once: 100 MB in one layer, 2 GB in two."""
+    with BOMBS_LOCK:
+        if name not in BOMBS:
+            chunk = b"{}," * (1 << 18)
+            if name == "gzipbomb":
+                BOMBS[name] = gzip_repeat(b'{"invoices":[', chunk, 133, b"{}]}")
+            else:
+                import zlib
+                inner = gzip_repeat(b'{"invoices":[', chunk, 2731, b"{}]}")
+                c = zlib.compressobj(9, zlib.DEFLATED, 31)
+                BOMBS[name] = c.compress(inner) + c.flush()
+        return BOMBS[name]
 
 
 ODD_VALUES = [None, True, False, 0, -1, 1.5, -0.0001, 1e300, 12345678901234, "", "x" * 5000, "2024-13-45",
