@@ -1,11 +1,47 @@
--- Loading a manual source, 0.2.0: the INSTEAD OF triggers check every rule of the target table
--- themselves and raise, naming the row, before they insert. 0.1.0 caught the table's own
--- check_violation in an EXCEPTION block to add the row's name; each such block is a subtransaction,
--- which took a transaction id per loaded row (a million-row COPY burnt a million XIDs, brought
--- wraparound vacuums nearer and overflowed the subtransaction cache of every snapshot taken meanwhile).
--- The messages and SQLSTATEs are the ones 0.1.0 gave. The new columns of 20_model.sql are loadable too.
+-- Loading a manual source: views that take the user's own ids (INSERT or COPY), resolve them,
+-- and stop the whole statement at the first bad row with a message that names the row and the rule.
+-- Loading the same export again updates rows in place.
+-- The INSTEAD OF triggers check every rule of the target table themselves and raise, naming the row,
+-- before they insert. Catching the table's own check_violation in an EXCEPTION block instead would
+-- start a subtransaction per row, taking a transaction id per loaded row (a million-row COPY would
+-- burn a million XIDs and overflow the subtransaction cache of every snapshot taken meanwhile).
 
-\echo Use "CREATE EXTENSION pg_billing" to load this file. \quit
+CREATE FUNCTION billing._manual_source_id(source text) RETURNS bigint
+LANGUAGE sql STABLE SET search_path = pg_catalog, billing, pg_temp AS $fn$
+    SELECT billing._source_id($1, 'manual')
+$fn$;
+COMMENT ON FUNCTION billing._manual_source_id(text) IS 'The id of a manual source, or an error naming what is wrong.';
+
+CREATE FUNCTION billing._manual_ref(p_table text, p_source_id bigint, p_external_id text,
+                                    p_what text, p_row text) RETURNS bigint
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, billing, pg_temp AS $fn$
+DECLARE
+    v_id bigint;
+BEGIN
+    IF p_external_id IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format('SELECT id FROM billing.%I WHERE source_id = $1 AND external_id = $2', p_table)
+        INTO v_id USING p_source_id, p_external_id;
+    IF v_id IS NULL THEN
+        RAISE EXCEPTION '%: unknown % "%"', p_row, p_what, p_external_id
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = format('Load the %s first, in the same source.', p_what);
+    END IF;
+    RETURN v_id;
+END
+$fn$;
+COMMENT ON FUNCTION billing._manual_ref(text, bigint, text, text, text) IS 'Resolves a user''s external id to a row id, or raises an error naming the row that refers to it.';
+
+CREATE FUNCTION billing._manual_require(p_value anyelement, p_column text, p_row text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    IF p_value IS NULL THEN
+        RAISE EXCEPTION '%: % is required', p_row, p_column USING ERRCODE = 'not_null_violation';
+    END IF;
+END
+$fn$;
+COMMENT ON FUNCTION billing._manual_require(anyelement, text, text) IS 'Raises an error naming the row when a required column is missing.';
 
 -- The message PostgreSQL gives for a broken CHECK constraint, with the row's name in front.
 CREATE FUNCTION billing._manual_refuse(p_row text, p_table text, p_constraint text) RETURNS void
@@ -20,14 +56,21 @@ REVOKE ALL ON FUNCTION billing._manual_refuse(text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION billing._manual_refuse(text, text, text) TO billing_admin;
 
 -- Customers ------------------------------------------------------------------------------------
-CREATE OR REPLACE VIEW billing.manual_customers AS
+CREATE VIEW billing.manual_customers AS
 SELECT s.name AS source, c.external_id, c.reference, c.name, c.organization, c.email, c.currency, c.status
 FROM billing.customers c JOIN billing.sources s ON s.id = c.source_id
 WHERE s.kind = 'manual';
+COMMENT ON VIEW billing.manual_customers IS 'Load customers into a manual source: INSERT or COPY rows; the same external_id again updates the customer.';
+COMMENT ON COLUMN billing.manual_customers.source IS 'Name of the manual source.';
+COMMENT ON COLUMN billing.manual_customers.external_id IS 'Your customer id; other loads refer to the customer by it.';
+COMMENT ON COLUMN billing.manual_customers.reference IS 'Your customer reference or code.';
+COMMENT ON COLUMN billing.manual_customers.name IS 'Customer name.';
+COMMENT ON COLUMN billing.manual_customers.organization IS 'Organisation name.';
+COMMENT ON COLUMN billing.manual_customers.email IS 'Billing e-mail.';
+COMMENT ON COLUMN billing.manual_customers.currency IS 'Default currency (ISO 4217).';
 COMMENT ON COLUMN billing.manual_customers.status IS 'Status, in your own words (active, archived, ...).';
 
--- Each check below is one of the table's CHECK constraints, in the order PostgreSQL checks them (by name).
-CREATE OR REPLACE FUNCTION billing._manual_customers_insert() RETURNS trigger
+CREATE FUNCTION billing._manual_customers_insert() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 DECLARE
     v_row text := format('customer "%s"', NEW.external_id);
@@ -53,9 +96,38 @@ BEGIN
     RETURN NEW;
 END
 $fn$;
+COMMENT ON FUNCTION billing._manual_customers_insert() IS 'Trigger: stores a row loaded into billing.manual_customers.';
+CREATE TRIGGER manual_customers_insert INSTEAD OF INSERT ON billing.manual_customers
+    FOR EACH ROW EXECUTE FUNCTION billing._manual_customers_insert();
 
 -- Subscriptions --------------------------------------------------------------------------------
-CREATE OR REPLACE FUNCTION billing._manual_subscriptions_insert() RETURNS trigger
+CREATE VIEW billing.manual_subscriptions AS
+SELECT s.name AS source, sub.external_id, c.external_id AS customer, sub.product, sub.sku, sub.state,
+       sub.quantity, sub.unit_price, sub.currency, sub.interval_months, sub.billing_term,
+       sub.current_period_start, sub.current_period_end, sub.started_at, sub.canceled_at, sub.ends_at
+FROM billing.subscriptions sub
+JOIN billing.sources s ON s.id = sub.source_id
+JOIN billing.customers c ON c.id = sub.customer_id
+WHERE s.kind = 'manual';
+COMMENT ON VIEW billing.manual_subscriptions IS 'Load subscriptions into a manual source, referring to customers by your ids.';
+COMMENT ON COLUMN billing.manual_subscriptions.source IS 'Name of the manual source.';
+COMMENT ON COLUMN billing.manual_subscriptions.external_id IS 'Your subscription id.';
+COMMENT ON COLUMN billing.manual_subscriptions.customer IS 'Your customer id (loaded before).';
+COMMENT ON COLUMN billing.manual_subscriptions.product IS 'Product name.';
+COMMENT ON COLUMN billing.manual_subscriptions.sku IS 'Product SKU.';
+COMMENT ON COLUMN billing.manual_subscriptions.state IS 'State (active, canceled, ...).';
+COMMENT ON COLUMN billing.manual_subscriptions.quantity IS 'Units.';
+COMMENT ON COLUMN billing.manual_subscriptions.unit_price IS 'Price per unit and interval.';
+COMMENT ON COLUMN billing.manual_subscriptions.currency IS 'Currency.';
+COMMENT ON COLUMN billing.manual_subscriptions.interval_months IS 'Billing interval in months.';
+COMMENT ON COLUMN billing.manual_subscriptions.billing_term IS 'Billing term (Monthly, Annual, ...).';
+COMMENT ON COLUMN billing.manual_subscriptions.current_period_start IS 'Start of the current period.';
+COMMENT ON COLUMN billing.manual_subscriptions.current_period_end IS 'End of the current period.';
+COMMENT ON COLUMN billing.manual_subscriptions.started_at IS 'Start.';
+COMMENT ON COLUMN billing.manual_subscriptions.canceled_at IS 'Cancellation time.';
+COMMENT ON COLUMN billing.manual_subscriptions.ends_at IS 'End (commitment end, expiry).';
+
+CREATE FUNCTION billing._manual_subscriptions_insert() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 DECLARE
     v_source bigint := billing._manual_source_id(NEW.source);
@@ -96,9 +168,39 @@ BEGIN
     RETURN NEW;
 END
 $fn$;
+COMMENT ON FUNCTION billing._manual_subscriptions_insert() IS 'Trigger: stores a row loaded into billing.manual_subscriptions.';
+CREATE TRIGGER manual_subscriptions_insert INSTEAD OF INSERT ON billing.manual_subscriptions
+    FOR EACH ROW EXECUTE FUNCTION billing._manual_subscriptions_insert();
 
 -- Invoices -------------------------------------------------------------------------------------
-CREATE OR REPLACE FUNCTION billing._manual_invoices_insert() RETURNS trigger
+CREATE VIEW billing.manual_invoices AS
+SELECT s.name AS source, i.external_id, i.number, c.external_id AS customer, sub.external_id AS subscription,
+       i.status, i.issue_date, i.due_date, i.paid_date, i.currency, i.subtotal, i.discount, i.tax, i.total,
+       i.paid, i.due
+FROM billing.invoices i
+JOIN billing.sources s ON s.id = i.source_id
+JOIN billing.customers c ON c.id = i.customer_id
+LEFT JOIN billing.subscriptions sub ON sub.id = i.subscription_id
+WHERE s.kind = 'manual';
+COMMENT ON VIEW billing.manual_invoices IS 'Load invoices into a manual source (lines go to billing.manual_invoice_lines). Leave paid and due empty to have them taken as: paid when status is paid, else due = total.';
+COMMENT ON COLUMN billing.manual_invoices.source IS 'Name of the manual source.';
+COMMENT ON COLUMN billing.manual_invoices.external_id IS 'Your invoice id; lines refer to the invoice by it.';
+COMMENT ON COLUMN billing.manual_invoices.number IS 'Invoice number.';
+COMMENT ON COLUMN billing.manual_invoices.customer IS 'Your customer id (loaded before).';
+COMMENT ON COLUMN billing.manual_invoices.subscription IS 'Your subscription id, if any.';
+COMMENT ON COLUMN billing.manual_invoices.status IS 'draft, open, pending, paid, voided or canceled (default open).';
+COMMENT ON COLUMN billing.manual_invoices.issue_date IS 'Issue date.';
+COMMENT ON COLUMN billing.manual_invoices.due_date IS 'Due date.';
+COMMENT ON COLUMN billing.manual_invoices.paid_date IS 'Date paid in full.';
+COMMENT ON COLUMN billing.manual_invoices.currency IS 'Currency (ISO 4217).';
+COMMENT ON COLUMN billing.manual_invoices.subtotal IS 'Subtotal before discount and tax.';
+COMMENT ON COLUMN billing.manual_invoices.discount IS 'Discount.';
+COMMENT ON COLUMN billing.manual_invoices.tax IS 'Tax.';
+COMMENT ON COLUMN billing.manual_invoices.total IS 'Total.';
+COMMENT ON COLUMN billing.manual_invoices.paid IS 'Amount paid.';
+COMMENT ON COLUMN billing.manual_invoices.due IS 'Amount due.';
+
+CREATE FUNCTION billing._manual_invoices_insert() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 DECLARE
     v_source bigint := billing._manual_source_id(NEW.source);
@@ -142,9 +244,12 @@ BEGIN
     RETURN NEW;
 END
 $fn$;
+COMMENT ON FUNCTION billing._manual_invoices_insert() IS 'Trigger: stores a row loaded into billing.manual_invoices.';
+CREATE TRIGGER manual_invoices_insert INSTEAD OF INSERT ON billing.manual_invoices
+    FOR EACH ROW EXECUTE FUNCTION billing._manual_invoices_insert();
 
 -- Invoice lines --------------------------------------------------------------------------------
-CREATE OR REPLACE VIEW billing.manual_invoice_lines AS
+CREATE VIEW billing.manual_invoice_lines AS
 SELECT s.name AS source, i.external_id AS invoice, l.external_id, l.kind, l.product, l.sku, l.description,
        l.quantity, l.unit_price, l.subtotal, l.discount, l.tax, l.total, l.currency, l.period_start, l.period_end,
        l.recurring, l.interval_months, l.full_period_amount, sub.external_id AS subscription, l.tax_code
@@ -153,10 +258,30 @@ JOIN billing.invoices i ON i.id = l.invoice_id
 JOIN billing.sources s ON s.id = i.source_id
 LEFT JOIN billing.subscriptions sub ON sub.id = l.subscription_id
 WHERE s.kind = 'manual';
+COMMENT ON VIEW billing.manual_invoice_lines IS 'Load invoice lines into a manual source. A one-time line has period_start = period_end; recurring lines need interval_months, and should carry full_period_amount when prorated.';
+COMMENT ON COLUMN billing.manual_invoice_lines.source IS 'Name of the manual source.';
+COMMENT ON COLUMN billing.manual_invoice_lines.invoice IS 'Your invoice id (loaded before).';
+COMMENT ON COLUMN billing.manual_invoice_lines.external_id IS 'Your line id, unique within the invoice.';
+COMMENT ON COLUMN billing.manual_invoice_lines.kind IS 'plan, component, usage, one_time, adjustment or credit.';
+COMMENT ON COLUMN billing.manual_invoice_lines.product IS 'Product.';
+COMMENT ON COLUMN billing.manual_invoice_lines.sku IS 'SKU.';
+COMMENT ON COLUMN billing.manual_invoice_lines.description IS 'Line text.';
+COMMENT ON COLUMN billing.manual_invoice_lines.quantity IS 'Quantity (default 1).';
+COMMENT ON COLUMN billing.manual_invoice_lines.unit_price IS 'Unit price.';
+COMMENT ON COLUMN billing.manual_invoice_lines.subtotal IS 'Before discount and tax (default quantity x unit price).';
+COMMENT ON COLUMN billing.manual_invoice_lines.discount IS 'Discount (default 0).';
+COMMENT ON COLUMN billing.manual_invoice_lines.tax IS 'Tax (default 0).';
+COMMENT ON COLUMN billing.manual_invoice_lines.total IS 'Total (default subtotal - discount + tax).';
+COMMENT ON COLUMN billing.manual_invoice_lines.currency IS 'Currency; must be the invoice''s (default: the invoice''s).';
+COMMENT ON COLUMN billing.manual_invoice_lines.period_start IS 'Service period start.';
+COMMENT ON COLUMN billing.manual_invoice_lines.period_end IS 'Service period end (exclusive).';
+COMMENT ON COLUMN billing.manual_invoice_lines.recurring IS 'Counts in MRR (default false).';
+COMMENT ON COLUMN billing.manual_invoice_lines.interval_months IS 'Billing interval of a recurring line.';
+COMMENT ON COLUMN billing.manual_invoice_lines.full_period_amount IS 'What a full interval of the line costs, net of discount (for prorated lines).';
 COMMENT ON COLUMN billing.manual_invoice_lines.subscription IS 'Your subscription id, if the line bills one (loaded before).';
 COMMENT ON COLUMN billing.manual_invoice_lines.tax_code IS 'Tax code, as your accounting_maps tax_rate mappings name it.';
 
-CREATE OR REPLACE FUNCTION billing._manual_invoice_lines_insert() RETURNS trigger
+CREATE FUNCTION billing._manual_invoice_lines_insert() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 DECLARE
     v_source bigint := billing._manual_source_id(NEW.source);
@@ -218,9 +343,31 @@ BEGIN
     RETURN NEW;
 END
 $fn$;
+COMMENT ON FUNCTION billing._manual_invoice_lines_insert() IS 'Trigger: stores a row loaded into billing.manual_invoice_lines.';
+CREATE TRIGGER manual_invoice_lines_insert INSTEAD OF INSERT ON billing.manual_invoice_lines
+    FOR EACH ROW EXECUTE FUNCTION billing._manual_invoice_lines_insert();
 
 -- Payments and refunds -------------------------------------------------------------------------
-CREATE OR REPLACE FUNCTION billing._manual_payments_insert() RETURNS trigger
+CREATE VIEW billing.manual_payments AS
+SELECT s.name AS source, p.external_id, c.external_id AS customer, i.external_id AS invoice, p.amount, p.currency,
+       p.payment_date, p.method, p.reference
+FROM billing.payments p
+JOIN billing.sources s ON s.id = p.source_id
+JOIN billing.customers c ON c.id = p.customer_id
+LEFT JOIN billing.invoices i ON i.id = p.invoice_id
+WHERE s.kind = 'manual';
+COMMENT ON VIEW billing.manual_payments IS 'Load payments into a manual source.';
+COMMENT ON COLUMN billing.manual_payments.source IS 'Name of the manual source.';
+COMMENT ON COLUMN billing.manual_payments.external_id IS 'Your payment id.';
+COMMENT ON COLUMN billing.manual_payments.customer IS 'Your customer id.';
+COMMENT ON COLUMN billing.manual_payments.invoice IS 'Your invoice id, if the payment is for one invoice.';
+COMMENT ON COLUMN billing.manual_payments.amount IS 'Amount.';
+COMMENT ON COLUMN billing.manual_payments.currency IS 'Currency.';
+COMMENT ON COLUMN billing.manual_payments.payment_date IS 'Date.';
+COMMENT ON COLUMN billing.manual_payments.method IS 'Method.';
+COMMENT ON COLUMN billing.manual_payments.reference IS 'Reference.';
+
+CREATE FUNCTION billing._manual_payments_insert() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 DECLARE
     v_source bigint := billing._manual_source_id(NEW.source);
@@ -252,8 +399,29 @@ BEGIN
     RETURN NEW;
 END
 $fn$;
+COMMENT ON FUNCTION billing._manual_payments_insert() IS 'Trigger: stores a row loaded into billing.manual_payments.';
+CREATE TRIGGER manual_payments_insert INSTEAD OF INSERT ON billing.manual_payments
+    FOR EACH ROW EXECUTE FUNCTION billing._manual_payments_insert();
 
-CREATE OR REPLACE FUNCTION billing._manual_refunds_insert() RETURNS trigger
+CREATE VIEW billing.manual_refunds AS
+SELECT s.name AS source, r.external_id, c.external_id AS customer, i.external_id AS invoice, r.amount, r.currency,
+       r.refund_date, r.memo
+FROM billing.refunds r
+JOIN billing.sources s ON s.id = r.source_id
+JOIN billing.customers c ON c.id = r.customer_id
+LEFT JOIN billing.invoices i ON i.id = r.invoice_id
+WHERE s.kind = 'manual';
+COMMENT ON VIEW billing.manual_refunds IS 'Load cash refunds into a manual source (contra revenue in the refund''s month, rule C2a).';
+COMMENT ON COLUMN billing.manual_refunds.source IS 'Name of the manual source.';
+COMMENT ON COLUMN billing.manual_refunds.external_id IS 'Your refund id.';
+COMMENT ON COLUMN billing.manual_refunds.customer IS 'Your customer id.';
+COMMENT ON COLUMN billing.manual_refunds.invoice IS 'Your id of the invoice refunded.';
+COMMENT ON COLUMN billing.manual_refunds.amount IS 'Amount (positive).';
+COMMENT ON COLUMN billing.manual_refunds.currency IS 'Currency.';
+COMMENT ON COLUMN billing.manual_refunds.refund_date IS 'Date.';
+COMMENT ON COLUMN billing.manual_refunds.memo IS 'Memo.';
+
+CREATE FUNCTION billing._manual_refunds_insert() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 DECLARE
     v_source bigint := billing._manual_source_id(NEW.source);
@@ -286,3 +454,6 @@ BEGIN
     RETURN NEW;
 END
 $fn$;
+COMMENT ON FUNCTION billing._manual_refunds_insert() IS 'Trigger: stores a row loaded into billing.manual_refunds.';
+CREATE TRIGGER manual_refunds_insert INSTEAD OF INSERT ON billing.manual_refunds
+    FOR EACH ROW EXECUTE FUNCTION billing._manual_refunds_insert();
