@@ -139,7 +139,7 @@ CREATE TABLE billing.subscriptions (
     CONSTRAINT subscriptions_source_external_unique UNIQUE (source_id, external_id),
     CONSTRAINT subscriptions_currency_iso CHECK (currency ~ '^[A-Z]{3}$'),
     CONSTRAINT subscriptions_interval_positive CHECK (interval_months > 0),
-    CONSTRAINT subscriptions_quantity_non_negative CHECK (quantity >= 0 AND included_quantity >= 0),
+    CONSTRAINT subscriptions_quantity_non_negative CHECK (quantity OPERATOR(pg_catalog.>=) 0 AND included_quantity OPERATOR(pg_catalog.>=) 0),
     CONSTRAINT subscriptions_period_order CHECK (current_period_end IS NULL OR current_period_start IS NULL
                                                  OR current_period_end >= current_period_start)
 );

@@ -251,7 +251,7 @@ CREATE TABLE billing.refunds (
     synced_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
     raw               jsonb,
     CONSTRAINT refunds_source_external_unique UNIQUE (source_id, external_id),
-    CONSTRAINT refunds_amount_positive CHECK (amount > 0),
+    CONSTRAINT refunds_amount_positive CHECK (amount OPERATOR(pg_catalog.>) 0),
     CONSTRAINT refunds_currency_iso CHECK (currency ~ '^[A-Z]{3}$'),
     CONSTRAINT refunds_dates_finite CHECK (isfinite(refund_date))
 );
@@ -324,7 +324,7 @@ CREATE TABLE billing.credit_note_allocations (
     -- Xero applies credit from a credit note, an overpayment or a prepayment (stored as payments)
     payment_id        bigint REFERENCES billing.payments (id) ON DELETE CASCADE,
     CONSTRAINT credit_note_allocations_source_external_unique UNIQUE (source_id, external_id),
-    CONSTRAINT credit_note_allocations_amount_positive CHECK (amount > 0),
+    CONSTRAINT credit_note_allocations_amount_positive CHECK (amount OPERATOR(pg_catalog.>) 0),
     CONSTRAINT credit_note_allocations_currency_iso CHECK (currency ~ '^[A-Z]{3}$'),
     CONSTRAINT credit_note_allocations_one_source CHECK (pg_catalog.num_nonnulls(credit_note_id, payment_id) = 1)
 );

@@ -142,7 +142,7 @@ CREATE TABLE billing.fx_rates (
     rate_date     date NOT NULL,
     rate          numeric NOT NULL,
     PRIMARY KEY (from_currency, to_currency, rate_date),
-    CONSTRAINT fx_rates_rate_positive CHECK (rate > 0),
+    CONSTRAINT fx_rates_rate_positive CHECK (rate OPERATOR(pg_catalog.>) 0),
     CONSTRAINT fx_rates_currencies_iso CHECK (from_currency ~ '^[A-Z]{3}$' AND to_currency ~ '^[A-Z]{3}$'),
     CONSTRAINT fx_rates_distinct_currencies CHECK (from_currency <> to_currency),
     CONSTRAINT fx_rates_dates_finite CHECK (isfinite(rate_date))

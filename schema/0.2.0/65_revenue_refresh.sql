@@ -119,19 +119,20 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION billing._revenue_capture_all() IS 'Statement trigger: a TRUNCATE changed figures of unknown customers, so all are queued.';
+-- Install-script code: every function and operator is pg_catalog's, named as such.
 DO $triggers$
 DECLARE
-    t text;
+    t pg_catalog.text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['invoices', 'invoice_lines', 'credit_notes', 'credit_note_lines', 'payments', 'refunds'] LOOP
-        EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON billing.%I REFERENCING NEW TABLE AS new_rows
-                        FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture()', t || '_revenue_ins', t);
-        EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON billing.%I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-                        FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture()', t || '_revenue_upd', t);
-        EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON billing.%I REFERENCING OLD TABLE AS old_rows
-                        FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture()', t || '_revenue_del', t);
-        EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON billing.%I
-                        FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture_all()', t || '_revenue_trunc', t);
+        EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON billing.%I REFERENCING NEW TABLE AS new_rows
+                        FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture()', pg_catalog.concat(t, '_revenue_ins'), t);
+        EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE ON billing.%I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+                        FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture()', pg_catalog.concat(t, '_revenue_upd'), t);
+        EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER DELETE ON billing.%I REFERENCING OLD TABLE AS old_rows
+                        FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture()', pg_catalog.concat(t, '_revenue_del'), t);
+        EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER TRUNCATE ON billing.%I
+                        FOR EACH STATEMENT EXECUTE FUNCTION billing._revenue_capture_all()', pg_catalog.concat(t, '_revenue_trunc'), t);
     END LOOP;
 END
 $triggers$;
