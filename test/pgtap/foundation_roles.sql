@@ -50,7 +50,7 @@ SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ') FROM pg_proc p JOI
           'one function runs with its owner''s rights (SECURITY DEFINER): the revenue refresh, which must ANALYZE and TRUNCATE its own tables');
 SELECT is((SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
            WHERE n.nspname = 'billing' AND p.prosecdef
-             AND NOT ('search_path=pg_catalog, billing, pg_temp' = ANY (p.proconfig))), 0::bigint,
+             AND NOT ('search_path=pg_catalog, pg_temp' = ANY (p.proconfig))), 0::bigint,
           'it pins its search_path');
 SELECT is((SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
            WHERE n.nspname = 'billing' AND p.prosecdef AND NOT has_function_privilege('billing_reader', p.oid, 'EXECUTE')), 1::bigint,

@@ -1,6 +1,10 @@
 -- Loading a manual source: views that take the user's own ids (INSERT or COPY), resolve them,
 -- and stop the whole statement at the first bad row with a message that names the row and the rule.
 -- Loading the same export again updates rows in place.
+-- The INSTEAD OF triggers check every rule of the target table themselves and raise, naming the row,
+-- before they insert. Catching the table's own check_violation in an EXCEPTION block instead would
+-- start a subtransaction per row, taking a transaction id per loaded row (a million-row COPY would
+-- burn a million XIDs and overflow the subtransaction cache of every snapshot taken meanwhile).
 
 CREATE FUNCTION billing._manual_source_id(source text) RETURNS bigint
 LANGUAGE sql STABLE SET search_path = pg_catalog, billing, pg_temp AS $fn$
@@ -39,9 +43,21 @@ END
 $fn$;
 COMMENT ON FUNCTION billing._manual_require(anyelement, text, text) IS 'Raises an error naming the row when a required column is missing.';
 
+-- The message PostgreSQL gives for a broken CHECK constraint, with the row's name in front.
+CREATE FUNCTION billing._manual_refuse(p_row text, p_table text, p_constraint text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+    RAISE EXCEPTION '%: new row for relation "%" violates check constraint "%"', p_row, p_table, p_constraint
+        USING ERRCODE = 'check_violation', SCHEMA = 'billing', TABLE = p_table, CONSTRAINT = p_constraint;
+END
+$fn$;
+COMMENT ON FUNCTION billing._manual_refuse(text, text, text) IS 'Raises the check_violation of a table rule that a loaded row breaks, naming the row.';
+REVOKE ALL ON FUNCTION billing._manual_refuse(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION billing._manual_refuse(text, text, text) TO billing_admin;
+
 -- Customers ------------------------------------------------------------------------------------
 CREATE VIEW billing.manual_customers AS
-SELECT s.name AS source, c.external_id, c.reference, c.name, c.organization, c.email, c.currency
+SELECT s.name AS source, c.external_id, c.reference, c.name, c.organization, c.email, c.currency, c.status
 FROM billing.customers c JOIN billing.sources s ON s.id = c.source_id
 WHERE s.kind = 'manual';
 COMMENT ON VIEW billing.manual_customers IS 'Load customers into a manual source: INSERT or COPY rows; the same external_id again updates the customer.';
@@ -52,26 +68,32 @@ COMMENT ON COLUMN billing.manual_customers.name IS 'Customer name.';
 COMMENT ON COLUMN billing.manual_customers.organization IS 'Organisation name.';
 COMMENT ON COLUMN billing.manual_customers.email IS 'Billing e-mail.';
 COMMENT ON COLUMN billing.manual_customers.currency IS 'Default currency (ISO 4217).';
+COMMENT ON COLUMN billing.manual_customers.status IS 'Status, in your own words (active, archived, ...).';
 
 CREATE FUNCTION billing._manual_customers_insert() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 DECLARE
     v_row text := format('customer "%s"', NEW.external_id);
+    v_source bigint;
 BEGIN
     PERFORM billing._manual_require(NEW.external_id, 'external_id', 'customer row');
-    INSERT INTO billing.customers AS t (source_id, external_id, reference, name, organization, email, currency)
-    VALUES (billing._manual_source_id(NEW.source), NEW.external_id, NEW.reference, NEW.name,
-            NEW.organization, NEW.email, NEW.currency)
+    v_source := billing._manual_source_id(NEW.source);
+    IF NOT (NEW.currency ~ '^[A-Z]{3}$') THEN
+        PERFORM billing._manual_refuse(v_row, 'customers', 'customers_currency_iso');
+    END IF;
+    IF NOT (NEW.external_id <> '') THEN
+        PERFORM billing._manual_refuse(v_row, 'customers', 'customers_external_id_not_blank');
+    END IF;
+    IF NOT (pg_catalog.btrim(NEW.status) <> '') THEN
+        PERFORM billing._manual_refuse(v_row, 'customers', 'customers_status_not_blank');
+    END IF;
+    INSERT INTO billing.customers AS t (source_id, external_id, reference, name, organization, email, currency, status)
+    VALUES (v_source, NEW.external_id, NEW.reference, NEW.name,
+            NEW.organization, NEW.email, NEW.currency, NEW.status)
     ON CONFLICT (source_id, external_id) DO UPDATE
         SET reference = EXCLUDED.reference, name = EXCLUDED.name, organization = EXCLUDED.organization,
-            email = EXCLUDED.email, currency = EXCLUDED.currency, synced_at = pg_catalog.now();
+            email = EXCLUDED.email, currency = EXCLUDED.currency, status = EXCLUDED.status, synced_at = pg_catalog.now();
     RETURN NEW;
-EXCEPTION WHEN check_violation THEN
-    -- a table constraint's message does not say which row; ours already do
-    IF pg_catalog.strpos(SQLERRM, v_row) = 1 THEN
-        RAISE;
-    END IF;
-    RAISE EXCEPTION '%: %', v_row, SQLERRM USING ERRCODE = 'check_violation';
 END
 $fn$;
 COMMENT ON FUNCTION billing._manual_customers_insert() IS 'Trigger: stores a row loaded into billing.manual_customers.';
@@ -110,17 +132,30 @@ LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 DECLARE
     v_source bigint := billing._manual_source_id(NEW.source);
     v_row text := format('subscription "%s"', NEW.external_id);
+    v_customer bigint;
 BEGIN
     PERFORM billing._manual_require(NEW.external_id, 'external_id', 'subscription row');
     PERFORM billing._manual_require(NEW.customer, 'customer', v_row);
+    -- subscriptions_period_order, said in the user's words
     IF NEW.current_period_end < NEW.current_period_start THEN
         RAISE EXCEPTION '%: period ends (%) before it starts (%)', v_row, NEW.current_period_end, NEW.current_period_start
             USING ERRCODE = 'check_violation';
     END IF;
+    v_customer := billing._manual_ref('customers', v_source, NEW.customer, 'customer', v_row);
+    IF NOT (NEW.currency ~ '^[A-Z]{3}$') THEN
+        PERFORM billing._manual_refuse(v_row, 'subscriptions', 'subscriptions_currency_iso');
+    END IF;
+    IF NOT (NEW.interval_months > 0) THEN
+        PERFORM billing._manual_refuse(v_row, 'subscriptions', 'subscriptions_interval_positive');
+    END IF;
+    -- included_quantity is not loaded: it keeps its default, 0
+    IF NOT (NEW.quantity >= 0) THEN
+        PERFORM billing._manual_refuse(v_row, 'subscriptions', 'subscriptions_quantity_non_negative');
+    END IF;
     INSERT INTO billing.subscriptions AS t (source_id, external_id, customer_id, product, sku, state, quantity,
         unit_price, currency, interval_months, billing_term, current_period_start, current_period_end,
         started_at, canceled_at, ends_at)
-    VALUES (v_source, NEW.external_id, billing._manual_ref('customers', v_source, NEW.customer, 'customer', v_row),
+    VALUES (v_source, NEW.external_id, v_customer,
         NEW.product, NEW.sku, NEW.state, NEW.quantity, NEW.unit_price, NEW.currency, NEW.interval_months,
         NEW.billing_term, NEW.current_period_start, NEW.current_period_end, NEW.started_at, NEW.canceled_at, NEW.ends_at)
     ON CONFLICT (source_id, external_id) DO UPDATE
@@ -131,12 +166,6 @@ BEGIN
             started_at = EXCLUDED.started_at, canceled_at = EXCLUDED.canceled_at, ends_at = EXCLUDED.ends_at,
             synced_at = pg_catalog.now();
     RETURN NEW;
-EXCEPTION WHEN check_violation THEN
-    -- a table constraint's message does not say which row; ours already do
-    IF pg_catalog.strpos(SQLERRM, v_row) = 1 THEN
-        RAISE;
-    END IF;
-    RAISE EXCEPTION '%: %', v_row, SQLERRM USING ERRCODE = 'check_violation';
 END
 $fn$;
 COMMENT ON FUNCTION billing._manual_subscriptions_insert() IS 'Trigger: stores a row loaded into billing.manual_subscriptions.';
@@ -179,16 +208,31 @@ DECLARE
     v_status text := coalesce(NEW.status, 'open');
     v_total numeric := coalesce(NEW.total, coalesce(NEW.subtotal, 0) - coalesce(NEW.discount, 0) + coalesce(NEW.tax, 0));
     v_paid numeric := coalesce(NEW.paid, CASE WHEN coalesce(NEW.status, 'open') = 'paid' THEN v_total ELSE 0 END);
+    v_customer bigint;
+    v_subscription bigint;
 BEGIN
     PERFORM billing._manual_require(NEW.external_id, 'external_id', 'invoice row');
     PERFORM billing._manual_require(NEW.customer, 'customer', v_row);
     PERFORM billing._manual_require(NEW.issue_date, 'issue_date', v_row);
     PERFORM billing._manual_require(NEW.currency, 'currency', v_row);
+    v_customer := billing._manual_ref('customers', v_source, NEW.customer, 'customer', v_row);
+    v_subscription := billing._manual_ref('subscriptions', v_source, NEW.subscription, 'subscription', v_row);
+    -- invoices_direction_known and invoices_period_order hold: the view takes neither column
+    IF NOT (NEW.currency ~ '^[A-Z]{3}$') THEN
+        PERFORM billing._manual_refuse(v_row, 'invoices', 'invoices_currency_iso');
+    END IF;
+    IF NOT (pg_catalog.isfinite(NEW.issue_date) AND pg_catalog.isfinite(NEW.due_date) AND pg_catalog.isfinite(NEW.paid_date)) THEN
+        PERFORM billing._manual_refuse(v_row, 'invoices', 'invoices_dates_finite');
+    END IF;
+    IF NOT (NEW.due_date IS NULL OR NEW.due_date >= NEW.issue_date) THEN
+        PERFORM billing._manual_refuse(v_row, 'invoices', 'invoices_due_after_issue');
+    END IF;
+    IF NOT (v_status IN ('draft', 'open', 'pending', 'paid', 'voided', 'canceled')) THEN
+        PERFORM billing._manual_refuse(v_row, 'invoices', 'invoices_status_known');
+    END IF;
     INSERT INTO billing.invoices AS t (source_id, external_id, number, customer_id, subscription_id, status,
         issue_date, due_date, paid_date, currency, subtotal, discount, tax, total, paid, due)
-    VALUES (v_source, NEW.external_id, NEW.number,
-        billing._manual_ref('customers', v_source, NEW.customer, 'customer', v_row),
-        billing._manual_ref('subscriptions', v_source, NEW.subscription, 'subscription', v_row),
+    VALUES (v_source, NEW.external_id, NEW.number, v_customer, v_subscription,
         v_status, NEW.issue_date, NEW.due_date, NEW.paid_date, NEW.currency, coalesce(NEW.subtotal, 0),
         coalesce(NEW.discount, 0), coalesce(NEW.tax, 0), v_total, v_paid, coalesce(NEW.due, v_total - v_paid))
     ON CONFLICT (source_id, external_id) DO UPDATE
@@ -198,12 +242,6 @@ BEGIN
             discount = EXCLUDED.discount, tax = EXCLUDED.tax, total = EXCLUDED.total, paid = EXCLUDED.paid,
             due = EXCLUDED.due, synced_at = pg_catalog.now();
     RETURN NEW;
-EXCEPTION WHEN check_violation THEN
-    -- a table constraint's message does not say which row; ours already do
-    IF pg_catalog.strpos(SQLERRM, v_row) = 1 THEN
-        RAISE;
-    END IF;
-    RAISE EXCEPTION '%: %', v_row, SQLERRM USING ERRCODE = 'check_violation';
 END
 $fn$;
 COMMENT ON FUNCTION billing._manual_invoices_insert() IS 'Trigger: stores a row loaded into billing.manual_invoices.';
@@ -214,10 +252,11 @@ CREATE TRIGGER manual_invoices_insert INSTEAD OF INSERT ON billing.manual_invoic
 CREATE VIEW billing.manual_invoice_lines AS
 SELECT s.name AS source, i.external_id AS invoice, l.external_id, l.kind, l.product, l.sku, l.description,
        l.quantity, l.unit_price, l.subtotal, l.discount, l.tax, l.total, l.currency, l.period_start, l.period_end,
-       l.recurring, l.interval_months, l.full_period_amount
+       l.recurring, l.interval_months, l.full_period_amount, sub.external_id AS subscription, l.tax_code
 FROM billing.invoice_lines l
 JOIN billing.invoices i ON i.id = l.invoice_id
 JOIN billing.sources s ON s.id = i.source_id
+LEFT JOIN billing.subscriptions sub ON sub.id = l.subscription_id
 WHERE s.kind = 'manual';
 COMMENT ON VIEW billing.manual_invoice_lines IS 'Load invoice lines into a manual source. A one-time line has period_start = period_end; recurring lines need interval_months, and should carry full_period_amount when prorated.';
 COMMENT ON COLUMN billing.manual_invoice_lines.source IS 'Name of the manual source.';
@@ -239,6 +278,8 @@ COMMENT ON COLUMN billing.manual_invoice_lines.period_end IS 'Service period end
 COMMENT ON COLUMN billing.manual_invoice_lines.recurring IS 'Counts in MRR (default false).';
 COMMENT ON COLUMN billing.manual_invoice_lines.interval_months IS 'Billing interval of a recurring line.';
 COMMENT ON COLUMN billing.manual_invoice_lines.full_period_amount IS 'What a full interval of the line costs, net of discount (for prorated lines).';
+COMMENT ON COLUMN billing.manual_invoice_lines.subscription IS 'Your subscription id, if the line bills one (loaded before).';
+COMMENT ON COLUMN billing.manual_invoice_lines.tax_code IS 'Tax code, as your accounting_maps tax_rate mappings name it.';
 
 CREATE FUNCTION billing._manual_invoice_lines_insert() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
@@ -246,7 +287,9 @@ DECLARE
     v_source bigint := billing._manual_source_id(NEW.source);
     v_row text := format('line "%s" of invoice "%s"', NEW.external_id, NEW.invoice);
     v_invoice billing.invoices;
+    v_subscription bigint;
     v_subtotal numeric := coalesce(NEW.subtotal, coalesce(NEW.quantity, 1) * NEW.unit_price);
+    v_recurring boolean := coalesce(NEW.recurring, false);
 BEGIN
     PERFORM billing._manual_require(NEW.invoice, 'invoice', 'invoice line row');
     PERFORM billing._manual_require(NEW.external_id, 'external_id', v_row);
@@ -256,6 +299,7 @@ BEGIN
     PERFORM billing._manual_require(NEW.period_end, 'period_end', v_row);
     SELECT * INTO v_invoice FROM billing.invoices i
     WHERE i.id = billing._manual_ref('invoices', v_source, NEW.invoice, 'invoice', v_row);
+    -- invoice_lines_period_order, said in the user's words
     IF NEW.period_end < NEW.period_start THEN
         RAISE EXCEPTION '%: period ends (%) before it starts (%)', v_row, NEW.period_end, NEW.period_start
             USING ERRCODE = 'check_violation', HINT = 'period_end is exclusive; a one-time line has period_end = period_start.';
@@ -264,26 +308,39 @@ BEGIN
         RAISE EXCEPTION '%: currency % does not match the invoice''s currency %', v_row, NEW.currency, v_invoice.currency
             USING ERRCODE = 'foreign_key_violation';
     END IF;
+    v_subscription := billing._manual_ref('subscriptions', v_source, NEW.subscription, 'subscription', v_row);
+    -- invoice_lines_currency_iso holds: the line takes its invoice's currency
+    IF NOT (pg_catalog.isfinite(NEW.period_start) AND pg_catalog.isfinite(NEW.period_end)) THEN
+        PERFORM billing._manual_refuse(v_row, 'invoice_lines', 'invoice_lines_dates_finite');
+    END IF;
+    IF NOT (NEW.interval_months > 0) THEN
+        PERFORM billing._manual_refuse(v_row, 'invoice_lines', 'invoice_lines_interval_positive');
+    END IF;
+    IF NOT (NEW.kind IN ('plan', 'component', 'usage', 'one_time', 'adjustment', 'credit')) THEN
+        PERFORM billing._manual_refuse(v_row, 'invoice_lines', 'invoice_lines_kind_known');
+    END IF;
+    IF NOT (NOT v_recurring OR NEW.interval_months IS NOT NULL) THEN
+        PERFORM billing._manual_refuse(v_row, 'invoice_lines', 'invoice_lines_recurring_has_interval');
+    END IF;
+    IF NOT (pg_catalog.btrim(NEW.tax_code) <> '') THEN
+        PERFORM billing._manual_refuse(v_row, 'invoice_lines', 'invoice_lines_tax_code_not_blank');
+    END IF;
     INSERT INTO billing.invoice_lines AS t (invoice_id, external_id, kind, product, sku, description, quantity,
         unit_price, subtotal, discount, tax, total, currency, period_start, period_end, recurring, interval_months,
-        full_period_amount)
+        full_period_amount, subscription_id, tax_code)
     VALUES (v_invoice.id, NEW.external_id, NEW.kind, NEW.product, NEW.sku, NEW.description, coalesce(NEW.quantity, 1),
         NEW.unit_price, v_subtotal, coalesce(NEW.discount, 0), coalesce(NEW.tax, 0),
         coalesce(NEW.total, v_subtotal - coalesce(NEW.discount, 0) + coalesce(NEW.tax, 0)), v_invoice.currency,
-        NEW.period_start, NEW.period_end, coalesce(NEW.recurring, false), NEW.interval_months, NEW.full_period_amount)
+        NEW.period_start, NEW.period_end, v_recurring, NEW.interval_months, NEW.full_period_amount,
+        v_subscription, NEW.tax_code)
     ON CONFLICT (invoice_id, external_id) DO UPDATE
         SET kind = EXCLUDED.kind, product = EXCLUDED.product, sku = EXCLUDED.sku, description = EXCLUDED.description,
             quantity = EXCLUDED.quantity, unit_price = EXCLUDED.unit_price, subtotal = EXCLUDED.subtotal,
             discount = EXCLUDED.discount, tax = EXCLUDED.tax, total = EXCLUDED.total,
             period_start = EXCLUDED.period_start, period_end = EXCLUDED.period_end, recurring = EXCLUDED.recurring,
-            interval_months = EXCLUDED.interval_months, full_period_amount = EXCLUDED.full_period_amount;
+            interval_months = EXCLUDED.interval_months, full_period_amount = EXCLUDED.full_period_amount,
+            subscription_id = EXCLUDED.subscription_id, tax_code = EXCLUDED.tax_code;
     RETURN NEW;
-EXCEPTION WHEN check_violation THEN
-    -- a table constraint's message does not say which row; ours already do
-    IF pg_catalog.strpos(SQLERRM, v_row) = 1 THEN
-        RAISE;
-    END IF;
-    RAISE EXCEPTION '%: %', v_row, SQLERRM USING ERRCODE = 'check_violation';
 END
 $fn$;
 COMMENT ON FUNCTION billing._manual_invoice_lines_insert() IS 'Trigger: stores a row loaded into billing.manual_invoice_lines.';
@@ -315,28 +372,31 @@ LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 DECLARE
     v_source bigint := billing._manual_source_id(NEW.source);
     v_row text := format('payment "%s"', NEW.external_id);
+    v_customer bigint;
+    v_invoice bigint;
 BEGIN
     PERFORM billing._manual_require(NEW.external_id, 'external_id', 'payment row');
     PERFORM billing._manual_require(NEW.customer, 'customer', v_row);
     PERFORM billing._manual_require(NEW.amount, 'amount', v_row);
     PERFORM billing._manual_require(NEW.currency, 'currency', v_row);
     PERFORM billing._manual_require(NEW.payment_date, 'payment_date', v_row);
+    v_customer := billing._manual_ref('customers', v_source, NEW.customer, 'customer', v_row);
+    v_invoice := billing._manual_ref('invoices', v_source, NEW.invoice, 'invoice', v_row);
+    IF NOT (NEW.currency ~ '^[A-Z]{3}$') THEN
+        PERFORM billing._manual_refuse(v_row, 'payments', 'payments_currency_iso');
+    END IF;
+    IF NOT pg_catalog.isfinite(NEW.payment_date) THEN
+        PERFORM billing._manual_refuse(v_row, 'payments', 'payments_dates_finite');
+    END IF;
     INSERT INTO billing.payments AS t (source_id, external_id, customer_id, invoice_id, amount, currency,
         payment_date, method, reference)
-    VALUES (v_source, NEW.external_id, billing._manual_ref('customers', v_source, NEW.customer, 'customer', v_row),
-        billing._manual_ref('invoices', v_source, NEW.invoice, 'invoice', v_row), NEW.amount, NEW.currency,
+    VALUES (v_source, NEW.external_id, v_customer, v_invoice, NEW.amount, NEW.currency,
         NEW.payment_date, NEW.method, NEW.reference)
     ON CONFLICT (source_id, external_id) DO UPDATE
         SET customer_id = EXCLUDED.customer_id, invoice_id = EXCLUDED.invoice_id, amount = EXCLUDED.amount,
             currency = EXCLUDED.currency, payment_date = EXCLUDED.payment_date, method = EXCLUDED.method,
             reference = EXCLUDED.reference, synced_at = pg_catalog.now();
     RETURN NEW;
-EXCEPTION WHEN check_violation THEN
-    -- a table constraint's message does not say which row; ours already do
-    IF pg_catalog.strpos(SQLERRM, v_row) = 1 THEN
-        RAISE;
-    END IF;
-    RAISE EXCEPTION '%: %', v_row, SQLERRM USING ERRCODE = 'check_violation';
 END
 $fn$;
 COMMENT ON FUNCTION billing._manual_payments_insert() IS 'Trigger: stores a row loaded into billing.manual_payments.';
@@ -366,27 +426,32 @@ LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 DECLARE
     v_source bigint := billing._manual_source_id(NEW.source);
     v_row text := format('refund "%s"', NEW.external_id);
+    v_customer bigint;
+    v_invoice bigint;
 BEGIN
     PERFORM billing._manual_require(NEW.external_id, 'external_id', 'refund row');
     PERFORM billing._manual_require(NEW.customer, 'customer', v_row);
     PERFORM billing._manual_require(NEW.amount, 'amount', v_row);
     PERFORM billing._manual_require(NEW.currency, 'currency', v_row);
     PERFORM billing._manual_require(NEW.refund_date, 'refund_date', v_row);
+    v_customer := billing._manual_ref('customers', v_source, NEW.customer, 'customer', v_row);
+    v_invoice := billing._manual_ref('invoices', v_source, NEW.invoice, 'invoice', v_row);
+    IF NOT (NEW.amount > 0) THEN
+        PERFORM billing._manual_refuse(v_row, 'refunds', 'refunds_amount_positive');
+    END IF;
+    IF NOT (NEW.currency ~ '^[A-Z]{3}$') THEN
+        PERFORM billing._manual_refuse(v_row, 'refunds', 'refunds_currency_iso');
+    END IF;
+    IF NOT pg_catalog.isfinite(NEW.refund_date) THEN
+        PERFORM billing._manual_refuse(v_row, 'refunds', 'refunds_dates_finite');
+    END IF;
     INSERT INTO billing.refunds AS t (source_id, external_id, customer_id, invoice_id, amount, currency, refund_date, memo)
-    VALUES (v_source, NEW.external_id, billing._manual_ref('customers', v_source, NEW.customer, 'customer', v_row),
-        billing._manual_ref('invoices', v_source, NEW.invoice, 'invoice', v_row), NEW.amount, NEW.currency,
-        NEW.refund_date, NEW.memo)
+    VALUES (v_source, NEW.external_id, v_customer, v_invoice, NEW.amount, NEW.currency, NEW.refund_date, NEW.memo)
     ON CONFLICT (source_id, external_id) DO UPDATE
         SET customer_id = EXCLUDED.customer_id, invoice_id = EXCLUDED.invoice_id, amount = EXCLUDED.amount,
             currency = EXCLUDED.currency, refund_date = EXCLUDED.refund_date, memo = EXCLUDED.memo,
             synced_at = pg_catalog.now();
     RETURN NEW;
-EXCEPTION WHEN check_violation THEN
-    -- a table constraint's message does not say which row; ours already do
-    IF pg_catalog.strpos(SQLERRM, v_row) = 1 THEN
-        RAISE;
-    END IF;
-    RAISE EXCEPTION '%: %', v_row, SQLERRM USING ERRCODE = 'check_violation';
 END
 $fn$;
 COMMENT ON FUNCTION billing._manual_refunds_insert() IS 'Trigger: stores a row loaded into billing.manual_refunds.';

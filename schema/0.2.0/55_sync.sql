@@ -1,27 +1,5 @@
 -- Syncing a source on demand. Connectors register in billing._sync_run's dispatch as they land.
 
--- Records seen by a full reconcile pass, per source and entity: what is missing at the end of the
--- pass is asked for by id, and gets a tombstone (deleted_at) only when the vendor answers 404.
-CREATE TABLE billing._sync_seen (
-    source_id   bigint NOT NULL REFERENCES billing.sources (id) ON DELETE CASCADE,
-    entity      text NOT NULL,
-    external_id text NOT NULL,
-    PRIMARY KEY (source_id, entity, external_id)
-);
-COMMENT ON TABLE billing._sync_seen IS 'Work table of a full reconcile: the records seen so far in the pass over each entity.';
-COMMENT ON COLUMN billing._sync_seen.source_id IS 'The source being reconciled.';
-COMMENT ON COLUMN billing._sync_seen.entity IS 'Entity of the pass, e.g. customers.';
-COMMENT ON COLUMN billing._sync_seen.external_id IS 'A record seen in the pass.';
-REVOKE ALL ON billing._sync_seen FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON billing._sync_seen, billing._sync_state TO billing_admin;
-
--- Records a run received but could not store (a statement whose subscription is unknown), and why.
-ALTER TABLE billing.sync_runs
-    ADD COLUMN records_skipped bigint NOT NULL DEFAULT 0 CONSTRAINT sync_runs_skipped_non_negative CHECK (records_skipped >= 0),
-    ADD COLUMN warnings text;
-COMMENT ON COLUMN billing.sync_runs.records_skipped IS 'Records received but not stored, e.g. statements whose subscription is not synced or has no currency; they are read again next run.';
-COMMENT ON COLUMN billing.sync_runs.warnings IS 'What the run could not do without failing, one line per entity: the first record skipped and why. Never holds a secret.';
-
 -- The C sync driver: fetches page by page and commits each page with its checkpoint; records the
 -- run's outcome itself; raises only for a cancel or shutdown (after recording it).
 CREATE PROCEDURE billing._sync_connector(run_id bigint)

@@ -27,6 +27,8 @@ CREATE TABLE billing.product_map (
     created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CONSTRAINT product_map_unique UNIQUE (vendor_source_id, vendor_sku, psa_source_id, psa_product)
 );
+CREATE INDEX product_map_psa_source ON billing.product_map (psa_source_id);
+COMMENT ON INDEX billing.product_map_psa_source IS 'Foreign key index: product mappings to a PSA source.';
 COMMENT ON TABLE billing.product_map IS 'Which PSA products (one or more) bill a vendor product (SKU).';
 COMMENT ON COLUMN billing.product_map.id IS 'Surrogate key.';
 COMMENT ON COLUMN billing.product_map.vendor_source_id IS 'The vendor source (pax8).';
@@ -80,6 +82,8 @@ CREATE TABLE billing.outbox (
 );
 CREATE INDEX outbox_due ON billing.outbox (target_source_id, next_attempt_at) WHERE state IN ('pending', 'unknown');
 CREATE INDEX outbox_local ON billing.outbox (local_table, local_id);
+CREATE INDEX outbox_origin_source ON billing.outbox (origin_source_id) WHERE origin_source_id IS NOT NULL;
+COMMENT ON INDEX billing.outbox_origin_source IS 'Foreign key index: outbox documents from a billing source.';
 COMMENT ON TABLE billing.outbox IS 'Documents to push to accounting, written in the same transaction as the change they describe: pending -> in_flight -> confirmed | failed | unknown.';
 COMMENT ON COLUMN billing.outbox.id IS 'Surrogate key.';
 COMMENT ON COLUMN billing.outbox.target_source_id IS 'The accounting source (xero) to push to.';

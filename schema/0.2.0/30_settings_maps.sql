@@ -16,7 +16,15 @@ INSERT INTO billing._setting_defaults (key, value, description) VALUES
     ('recognition', 'daily', 'How revenue is spread over a service period: daily (ratable by day, the default) or monthly_even (equal parts per calendar month touched).'),
     ('past_due_days', '30', 'An invoice unpaid this many days after its due date stops counting in MRR (whole number, 0 or more).'),
     ('reporting_timezone', 'UTC', 'Time zone of the month-end MRR snapshot (an IANA name such as UTC or Europe/London).'),
-    ('reporting_currency', '', 'Currency (ISO 4217) that reports convert into with billing.fx_rates; empty means each currency is reported on its own.');
+    ('reporting_currency', '', 'Currency (ISO 4217) that reports convert into with billing.fx_rates; empty means each currency is reported on its own.'),
+    -- C3: a month-end snapshot is not knowable before the month ends. Stored results keep every month
+    -- (they never go stale when a month turns); the MRR relations show months through this setting.
+    ('mrr_through', 'last_complete_month', 'Last month the MRR relations (customer_mrr, mrr_movements, mrr_summary) report: last_complete_month (the month before today''s in the reporting time zone), all, or a month as YYYY-MM.'),
+    -- the background worker's
+    ('sync_run_retention', '90 days', 'How long finished runs stay in billing.sync_runs (an interval of at least 1 hour); the background worker deletes older ones in batches.'),
+    ('sync_retry_base', '30 seconds', 'Delay before retrying a source after one failed or interrupted sync (an interval of at least 1 second); it doubles with each further consecutive failure.'),
+    ('sync_retry_max', '1 hour', 'Longest delay between retries of a failing source (an interval of at least 1 second); a scheduled source also retries at least once per schedule.'),
+    ('alert_failed_runs', '3', 'Consecutive failed or interrupted syncs of a source that raise a source_failing alert (whole number from 1 to 1000).');
 
 CREATE TABLE billing._setting_values (
     key        text PRIMARY KEY REFERENCES billing._setting_defaults (key) ON DELETE CASCADE,
@@ -63,10 +71,36 @@ END
 $fn$;
 COMMENT ON FUNCTION billing._check_setting(text, text) IS 'Raises an error when a setting is unknown or its value is not one it takes.';
 
--- Later versions add settings by replacing this function; it says whether a value is invalid.
+-- The settings after the first four: the background worker's, and mrr_through. _check_extra_setting
+-- keeps the name and comment it had when it was a hook that later versions replaced.
+CREATE FUNCTION billing._check_worker_setting(key text, value text) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, billing, pg_temp AS $fn$
+DECLARE
+    v_interval interval;
+BEGIN
+    IF key = 'alert_failed_runs' THEN
+        RETURN value !~ '^[0-9]{1,4}$' OR value::integer NOT BETWEEN 1 AND 1000;
+    ELSIF key IN ('sync_run_retention', 'sync_retry_base', 'sync_retry_max') THEN
+        BEGIN
+            v_interval := value::interval;
+        EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+            RETURN true;
+        END;
+        RETURN v_interval < CASE key WHEN 'sync_run_retention' THEN interval '1 hour' ELSE interval '1 second' END;
+    END IF;
+    RETURN false;
+END
+$fn$;
+COMMENT ON FUNCTION billing._check_worker_setting(text, text) IS 'Validation of the worker''s settings: true means the value is invalid; false for settings that are not the worker''s.';
+
 CREATE FUNCTION billing._check_extra_setting(key text, value text) RETURNS boolean
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
-    SELECT false
+LANGUAGE sql STABLE SET search_path = pg_catalog, billing, pg_temp AS $fn$
+    SELECT CASE
+        WHEN $1 IN ('sync_run_retention', 'sync_retry_base', 'sync_retry_max', 'alert_failed_runs')
+            THEN billing._check_worker_setting($1, $2)
+        WHEN $1 = 'mrr_through' THEN $2 !~ '^(last_complete_month|all|[0-9]{4}-(0[1-9]|1[0-2]))$'
+        ELSE false
+    END
 $fn$;
 COMMENT ON FUNCTION billing._check_extra_setting(text, text) IS 'Validation of settings added after 0.1.0: true means the value is invalid.';
 
@@ -108,9 +142,10 @@ CREATE TABLE billing.fx_rates (
     rate_date     date NOT NULL,
     rate          numeric NOT NULL,
     PRIMARY KEY (from_currency, to_currency, rate_date),
-    CONSTRAINT fx_rates_rate_positive CHECK (rate > 0),
+    CONSTRAINT fx_rates_rate_positive CHECK (rate OPERATOR(pg_catalog.>) 0),
     CONSTRAINT fx_rates_currencies_iso CHECK (from_currency ~ '^[A-Z]{3}$' AND to_currency ~ '^[A-Z]{3}$'),
-    CONSTRAINT fx_rates_distinct_currencies CHECK (from_currency <> to_currency)
+    CONSTRAINT fx_rates_distinct_currencies CHECK (from_currency <> to_currency),
+    CONSTRAINT fx_rates_dates_finite CHECK (isfinite(rate_date))
 );
 COMMENT ON TABLE billing.fx_rates IS 'Exchange rates loaded by the user; a conversion on a date uses the latest rate on or before it (rule C8).';
 COMMENT ON COLUMN billing.fx_rates.from_currency IS 'Currency converted from.';

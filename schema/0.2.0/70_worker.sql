@@ -2,46 +2,6 @@
 -- retention. The C side (src/worker/) only decides when to call these functions; every rule about
 -- what is due, what is interrupted and what needs a person lives here, where it can be tested.
 
--- Settings of the worker (validated by billing._check_worker_setting).
-INSERT INTO billing._setting_defaults (key, value, description) VALUES
-    ('sync_run_retention', '90 days', 'How long finished runs stay in billing.sync_runs (an interval of at least 1 hour); the background worker deletes older ones in batches.'),
-    ('sync_retry_base', '30 seconds', 'Delay before retrying a source after one failed or interrupted sync (an interval of at least 1 second); it doubles with each further consecutive failure.'),
-    ('sync_retry_max', '1 hour', 'Longest delay between retries of a failing source (an interval of at least 1 second); a scheduled source also retries at least once per schedule.'),
-    ('alert_failed_runs', '3', 'Consecutive failed or interrupted syncs of a source that raise a source_failing alert (whole number from 1 to 1000).');
-
-CREATE FUNCTION billing._check_worker_setting(key text, value text) RETURNS boolean
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, billing, pg_temp AS $fn$
-DECLARE
-    v_interval interval;
-BEGIN
-    IF key = 'alert_failed_runs' THEN
-        RETURN value !~ '^[0-9]{1,4}$' OR value::integer NOT BETWEEN 1 AND 1000;
-    ELSIF key IN ('sync_run_retention', 'sync_retry_base', 'sync_retry_max') THEN
-        BEGIN
-            v_interval := value::interval;
-        EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
-            RETURN true;
-        END;
-        RETURN v_interval < CASE key WHEN 'sync_run_retention' THEN interval '1 hour' ELSE interval '1 second' END;
-    END IF;
-    RETURN false;
-END
-$fn$;
-COMMENT ON FUNCTION billing._check_worker_setting(text, text) IS 'Validation of the worker''s settings: true means the value is invalid; false for settings that are not the worker''s.';
-
--- 0.1.0's hook for settings added later; replaced here so that the worker's settings are checked.
-DROP FUNCTION billing._check_extra_setting(text, text);
-CREATE FUNCTION billing._check_extra_setting(key text, value text) RETURNS boolean
-LANGUAGE sql STABLE SET search_path = pg_catalog, billing, pg_temp AS $fn$
-    SELECT CASE
-        WHEN $1 IN ('sync_run_retention', 'sync_retry_base', 'sync_retry_max', 'alert_failed_runs')
-            THEN billing._check_worker_setting($1, $2)
-        WHEN $1 = 'mrr_through' THEN $2 !~ '^(last_complete_month|all|[0-9]{4}-(0[1-9]|1[0-2]))$'
-        ELSE false
-    END
-$fn$;
-COMMENT ON FUNCTION billing._check_extra_setting(text, text) IS 'Validation of settings added after 0.1.0: true means the value is invalid.';
-
 -- C functions of the worker room.
 CREATE FUNCTION billing._worker_wake() RETURNS boolean
 LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pgb_worker_wake';
@@ -70,11 +30,6 @@ COMMENT ON FUNCTION billing._before_drop_extension() IS 'Event trigger: before D
 CREATE EVENT TRIGGER pg_billing_before_drop ON ddl_command_start WHEN TAG IN ('DROP EXTENSION')
     EXECUTE FUNCTION billing._before_drop_extension();
 COMMENT ON EVENT TRIGGER pg_billing_before_drop IS 'Stops pg_billing''s background workers before DROP EXTENSION pg_billing, so that the drop never waits for them.';
-
--- "Nightly" means at night: a schedule can be pinned to a time of day (or any instant), so that a
--- manual sync in the afternoon does not move the next scheduled one.
-ALTER TABLE billing.sources ADD COLUMN schedule_anchor timestamptz;
-COMMENT ON COLUMN billing.sources.schedule_anchor IS 'Optional: scheduled syncs start at schedule_anchor + n * schedule (e.g. 2026-01-01 02:00 with 1 day: every night at 02:00); null: schedule after the last run''s start.';
 
 -- The first instant anchor + n * every that is after time t (n may be negative).
 CREATE FUNCTION billing._next_slot(anchor timestamptz, every interval, t timestamptz) RETURNS timestamptz

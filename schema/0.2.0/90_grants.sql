@@ -29,6 +29,7 @@ GRANT INSERT ON billing.manual_customers, billing.manual_subscriptions, billing.
       TO billing_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON billing._credentials, billing._setting_values TO billing_admin;
 GRANT SELECT ON billing._setting_defaults TO billing_reader, billing_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON billing._sync_seen, billing._sync_state TO billing_admin;
 
 GRANT EXECUTE ON FUNCTION billing._setting(text), billing.version() TO billing_reader, billing_admin;
 GRANT EXECUTE ON FUNCTION
@@ -47,9 +48,10 @@ GRANT EXECUTE ON FUNCTION
 
 -- pg_dump keeps what users and syncs put in these tables (the extension's own objects are recreated).
 -- One call per statement: each call rewrites the pg_extension row.
+-- Install-script code: every function and operator is pg_catalog's, named as such.
 DO $dump$
 DECLARE
-    t text;
+    t pg_catalog.text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['billing.sources', 'billing._credentials', 'billing.sync_runs', 'billing._sync_state',
                   'billing.alerts', 'billing.customers', 'billing.products', 'billing.contracts',
@@ -59,11 +61,12 @@ BEGIN
                   'billing.accounting_maps', 'billing.company_map', 'billing.product_map', 'billing.exclusions',
                   'billing.outbox', 'billing.push_runs']
     LOOP
-        PERFORM pg_catalog.pg_extension_config_dump(t::regclass, '');
+        PERFORM pg_catalog.pg_extension_config_dump(t::pg_catalog.regclass, '');
         -- the identity sequence too, or a restored database would hand out ids that exist
         IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
-                   WHERE a.attrelid = t::regclass AND a.attname = 'id' AND a.attidentity <> '') THEN
-            PERFORM pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence(t, 'id')::regclass, '');
+                   WHERE a.attrelid OPERATOR(pg_catalog.=) t::pg_catalog.regclass
+                     AND a.attname OPERATOR(pg_catalog.=) 'id' AND a.attidentity OPERATOR(pg_catalog.<>) '') THEN
+            PERFORM pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence(t, 'id')::pg_catalog.regclass, '');
         END IF;
     END LOOP;
 END
