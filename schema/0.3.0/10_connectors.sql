@@ -9,7 +9,7 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'pgb_sync_connector';
 CREATE OR REPLACE PROCEDURE billing._sync_run(run_id bigint)
 LANGUAGE plpgsql AS $fn$
 DECLARE
-    v_kind text;
+    v_kind pg_catalog.text;
 BEGIN
     SELECT s.kind INTO v_kind
       FROM billing.sync_runs r JOIN billing.sources s ON s.id OPERATOR(pg_catalog.=) r.source_id

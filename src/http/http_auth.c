@@ -13,6 +13,7 @@
 #include "portability/instr_time.h"
 
 #include "http/http_auth.h"
+#include "json/json_mem.h"
 
 /* Largest token response read: a token endpoint answers a few hundred bytes. */
 #define TOKEN_MAX_BODY 65536
@@ -118,7 +119,10 @@ check_token_url(const PgbHttpTarget *t, const char *url)
 				 errmsg("source \"%s\": token_url must be an https URL of another machine", t->source_name)));
 }
 
-/* The JSON body of the grant; malloc'd (it holds the secret), wiped by the caller. */
+/*
+ * The JSON body of the grant (it holds the secret), wiped by the caller. jansson allocated it, so
+ * it is freed with jansson's allocator (pgb_json_free), never with free().
+ */
 static char *
 grant_body(AuthState *s)
 {
@@ -222,7 +226,7 @@ fetch_token(PgbHttpTarget *t)
 	long		expires_in = 0;
 
 	explicit_bzero(body, strlen(body));
-	free(body);
+	pgb_json_free(body);
 	t->requests++;
 	if (status < 200 || status >= 300 || b->too_big || !read_token(b, &token, &expires_in))
 		ereport(ERROR,
