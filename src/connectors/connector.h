@@ -44,13 +44,16 @@ typedef struct PgbAuth
 	const char *password_field; /* BASIC: credential field of the password, NULL = "x" */
 	const char *audience;		/* OAUTH2: audience of the token request */
 	const char *token_url_option;	/* OAUTH2: source option naming the token endpoint */
+	bool		form_grant;		/* OAUTH2: client id and secret as HTTP Basic, the grant as a form
+								 * (RFC 6749 section 2.3.1), instead of a JSON body */
 } PgbAuth;
 
 /* Options a connector adds to the common ones (src/store/source_config.c). */
 typedef enum PgbOptionType
 {
 	PGB_OPT_BOOL,
-	PGB_OPT_URL					/* an absolute https URL (http only on loopback in tests) */
+	PGB_OPT_URL,				/* an absolute https URL (http only on loopback in tests) */
+	PGB_OPT_TEXT				/* a string (checked where it is used) */
 } PgbOptionType;
 
 typedef struct PgbOption
@@ -80,7 +83,9 @@ typedef struct PgbEntity
 	PgbMapFn	map;
 	/* single record: path format with one %s for the id ("/customers/%s.json"), NULL = not readable */
 	const char *record_path;
-	const char *record_wrapper;	/* key of the record in a single-record response, NULL = the body */
+	const char *record_wrapper;	/* key of the record in a single-record response (an object, or an
+								 * array of exactly one), NULL = the body */
+	bool		unpaged;		/* the list has no paging: one request answers it whole */
 } PgbEntity;
 
 typedef struct PgbConnector
@@ -96,6 +101,11 @@ typedef struct PgbConnector
 	double		default_max_rps;	/* requests per second unless option max_requests_per_second */
 	bool		prefetch;		/* may send the next page ahead (two requests in flight) */
 	const char *since_param;	/* query text before the since value of an incremental list */
+	const char *since_header;	/* or: header carrying it ("If-Modified-Since"), as YYYY-MM-DDTHH:MM:SS UTC */
+	const char *page_count_key; /* object of a list response with an integer pageCount: the list ends
+								 * at that page even when it is full; NULL = only a short page ends it */
+	const char *header_option;	/* a text option sent as header header_name on every request */
+	const char *header_name;
 	/* optional hooks: called on each listed record before it is mapped (e.g. to fetch a part) */
 	void		(*enrich) (PgbSource *src, const PgbEntity *e, struct PgbJsonCtx *ctx, struct json_t *record);
 } PgbConnector;

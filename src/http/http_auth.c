@@ -25,6 +25,7 @@ typedef struct AuthState
 	char	   *client_secret;	/* secret */
 	int64		renew_at_us;	/* monotonic time after which the token is renewed */
 	int			tokens;			/* tokens fetched */
+	bool		form;			/* id and secret as HTTP Basic, the grant as a form (Xero) */
 } AuthState;
 
 typedef struct TokenBody
@@ -118,14 +119,19 @@ check_token_url(const PgbHttpTarget *t, const char *url)
 				 errmsg("source \"%s\": token_url must be an https URL of another machine", t->source_name)));
 }
 
-/* The JSON body of the grant; malloc'd (it holds the secret), wiped by the caller. */
+/* The body of the grant; malloc'd (it may hold the secret), wiped by the caller. */
 static char *
 grant_body(AuthState *s)
 {
-	json_t	   *o = json_pack("{s:s, s:s, s:s, s:s}", "grant_type", "client_credentials",
+	json_t	   *o;
+	char	   *body;
+
+	/* the form style sends the secret as HTTP Basic, never in the body */
+	if (s->form)
+		return strdup_or_fail("grant_type=client_credentials");
+	o = json_pack("{s:s, s:s, s:s, s:s}", "grant_type", "client_credentials",
 							  "client_id", s->client_id, "client_secret", s->client_secret,
 							  "audience", s->audience);
-	char	   *body;
 
 	if (o == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
@@ -147,7 +153,8 @@ post_grant(AuthState *s, const char *body, TokenBody *b, char *err)
 	long		status = 0;
 	bool		plain = strncmp(s->token_url, "http:", 5) == 0;
 
-	if (c == NULL || (h = curl_slist_append(NULL, "Content-Type: application/json")) == NULL ||
+	if (c == NULL || (h = curl_slist_append(NULL, s->form ? "Content-Type: application/x-www-form-urlencoded" :
+											"Content-Type: application/json")) == NULL ||
 		(h2 = curl_slist_append(h, "Accept: application/json")) == NULL)
 	{
 		curl_slist_free_all(h);
@@ -171,6 +178,13 @@ post_grant(AuthState *s, const char *body, TokenBody *b, char *err)
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) pgb_http_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	if (s->form)
+	{
+		/* separate user and password: a colon in the secret stays part of the secret */
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+		curl_easy_setopt(c, CURLOPT_USERNAME, s->client_id);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, s->client_secret);
+	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, token_write_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, token_opensocket_cb);
@@ -246,6 +260,13 @@ void
 pgb_http_auth_oauth2(PgbHttpTarget *t, const char *token_url, const char *audience,
 					 const char *client_id, const char *client_secret)
 {
+	pgb_http_auth_oauth2_style(t, token_url, audience, client_id, client_secret, false);
+}
+
+void
+pgb_http_auth_oauth2_style(PgbHttpTarget *t, const char *token_url, const char *audience,
+						   const char *client_id, const char *client_secret, bool form)
+{
 	AuthState  *s;
 
 	check_token_url(t, token_url);
@@ -257,6 +278,7 @@ pgb_http_auth_oauth2(PgbHttpTarget *t, const char *token_url, const char *audien
 	s->audience = strdup_or_fail(audience);
 	s->client_id = strdup_or_fail(client_id);
 	s->client_secret = strdup_or_fail(client_secret);
+	s->form = form;
 	fetch_token(t);
 }
 

@@ -193,23 +193,52 @@ pgb_http_target_init(PgbHttpTarget *t, const char *source_name, const char *base
 				 errhint("A superuser can set pg_billing.allow_loopback for tests.")));
 }
 
+/* Appends one header line to h; on failure frees h and returns NULL. */
 static struct curl_slist *
-make_headers(void)
+add_header(struct curl_slist *h, const char *line)
 {
-	struct curl_slist *h = NULL,
-			   *n;
+	struct curl_slist *n = curl_slist_append(h, line);
 
-	n = curl_slist_append(h, "Accept: application/json");
 	if (n == NULL)
-		return NULL;
-	h = n;
-	n = curl_slist_append(h, "User-Agent: pg_billing/" PGB_VERSION);
-	if (n == NULL)
-	{
 		curl_slist_free_all(h);
-		return NULL;
-	}
 	return n;
+}
+
+/* The header list of the target's requests: the fixed ones, the target's own and this request's. */
+static struct curl_slist *
+make_headers(const PgbHttpTarget *t)
+{
+	struct curl_slist *h = add_header(NULL, "Accept: application/json");
+
+	if (h)
+		h = add_header(h, "User-Agent: pg_billing/" PGB_VERSION);
+	if (h && t->fixed_header[0])
+		h = add_header(h, t->fixed_header);
+	if (h && t->request_header[0])
+		h = add_header(h, t->request_header);
+	return h;
+}
+
+void
+pgb_http_set_request_header(PgbHttpTarget *t, const char *line)
+{
+	if (line && (strlen(line) >= sizeof(t->request_header) || strpbrk(line, "\r\n")))
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("source \"%s\": a request header is too long or holds a line break", t->source_name)));
+	if (strcmp(t->request_header, line ? line : "") == 0)
+		return;
+	strlcpy(t->request_header, line ? line : "", sizeof(t->request_header));
+	t->headers_stale = true;
+}
+
+void
+pgb_http_set_fixed_header(PgbHttpTarget *t, const char *line)
+{
+	if (strlen(line) >= sizeof(t->fixed_header) || strpbrk(line, "\r\n"))
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("source \"%s\": a header option is too long or holds a line break", t->source_name)));
+	strlcpy(t->fixed_header, line, sizeof(t->fixed_header));
+	t->headers_stale = true;
 }
 
 /*
@@ -227,7 +256,8 @@ target_handle(PgbHttpTarget *t)
 	c = curl_easy_init();
 	if (c == NULL)
 		return NULL;
-	t->headers = make_headers();
+	t->headers = make_headers(t);
+	t->headers_stale = false;
 	if (t->headers == NULL)
 	{
 		curl_easy_cleanup(c);
@@ -295,6 +325,17 @@ prepare_attempt(PgbHttpTarget *t, const char *url, Attempt *a)
 	c = target_handle(t);
 	if (c == NULL)
 		return NULL;
+	if (t->headers_stale)
+	{
+		struct curl_slist *h = make_headers(t);
+
+		if (h == NULL)
+			return NULL;
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		curl_slist_free_all((struct curl_slist *) t->headers);
+		t->headers = h;
+		t->headers_stale = false;
+	}
 	/* settings that may change between requests, and this attempt's state */
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) pgb_http_connect_timeout_ms);

@@ -36,6 +36,9 @@ typedef struct PgbHttpTarget
 	void	   *multi;			/* curl multi handle for a request sent ahead */
 	void	   *pending;		/* that request's state, or NULL */
 	char		pending_url[2048];
+	char		fixed_header[256];	/* a header line of every request ("xero-tenant-id: ..."), or "" */
+	char		request_header[128];	/* a header line of the next requests ("If-Modified-Since: ..."), or "" */
+	bool		headers_stale;	/* the handle's header list predates those two */
 } PgbHttpTarget;
 
 typedef struct PgbHttpResponse
@@ -64,6 +67,13 @@ extern bool pgb_http_get_found(PgbHttpTarget *target, const char *url, const cha
  * later pgb_http_get reports it (and retries) as usual.
  */
 extern void pgb_http_prefetch(PgbHttpTarget *target, const char *url);
+
+/*
+ * Header lines beyond Accept and User-Agent (no CR or LF, bounded): one sent with every request
+ * of the target, and one sent with the requests that follow until it is changed (NULL = none).
+ */
+extern void pgb_http_set_fixed_header(PgbHttpTarget *target, const char *line);
+extern void pgb_http_set_request_header(PgbHttpTarget *target, const char *line);
 
 /* Frees the target's curl handle and the reusable body buffer (at the end of a run, on every path). */
 extern void pgb_http_target_release(PgbHttpTarget *target);

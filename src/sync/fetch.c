@@ -38,11 +38,61 @@ list_url(PgbSource *src, const PgbEntity *e, const char *since, long ordinal)
 	StringInfoData url;
 
 	initStringInfo(&url);
-	appendStringInfo(&url, "%s%s?%s%s", src->base_url, e->path,
-					 pgb_paging_query(&src->conn->paging, ordinal, src->per_page), e->list_params);
+	if (e->unpaged)
+	{
+		appendStringInfo(&url, "%s%s", src->base_url, e->path);
+		if (e->list_params && e->list_params[0])
+			appendStringInfo(&url, "?%s", e->list_params + 1);	/* without its leading '&' */
+	}
+	else
+		appendStringInfo(&url, "%s%s?%s%s", src->base_url, e->path,
+						 pgb_paging_query(&src->conn->paging, ordinal, src->per_page), e->list_params);
 	if (e->incremental && since != NULL && src->conn->since_param != NULL)
 		append_since(&url, src->conn->since_param, since);
 	return url.data;
+}
+
+/*
+ * A connector whose vendor takes the since value as a header (Xero's If-Modified-Since) gets it on
+ * the list requests of incremental entities, and on nothing else.
+ */
+static void
+set_since_header(PgbSource *src, const PgbEntity *e, const char *since)
+{
+	char		line[128];
+
+	if (src->conn->since_header == NULL)
+		return;
+	if (!e->incremental || since == NULL)
+	{
+		pgb_http_set_request_header(&src->http, NULL);
+		return;
+	}
+	/* since is "YYYY-MM-DD HH:MM:SS" in UTC; the header takes it with a T, as Xero documents */
+	snprintf(line, sizeof(line), "%s: %s", src->conn->since_header, since);
+	for (char *p = line + strlen(src->conn->since_header) + 2; *p; p++)
+		if (*p == ' ')
+			*p = 'T';
+	pgb_http_set_request_header(&src->http, line);
+}
+
+/* The list ends at the page a pagination object counts last, when the vendor sends one. */
+static bool
+last_by_page_count(PgbJsonCtx *ctx, json_t *root, const char *key, long ordinal)
+{
+	json_t	   *pg = key && json_is_object(root) ? json_object_get(root, key) : NULL;
+	json_t	   *count;
+
+	if (pg == NULL || json_is_null(pg))
+		return false;
+	if (!json_is_object(pg))
+		pgb_json_fail(ctx, key, "is not an object");
+	count = json_object_get(pg, "pageCount");
+	if (count == NULL)
+		return false;
+	if (!json_is_integer(count) || json_integer_value(count) < 0)
+		pgb_json_fail(ctx, psprintf("%s.pageCount", key), "is not a whole number, 0 or more");
+	return ordinal >= json_integer_value(count);
 }
 
 /* The records of a list response: a top-level array, or the array under the entity's list key. */
@@ -113,6 +163,7 @@ pgb_fetch_page(PgbSource *src, const PgbEntity *e, const char *since, long ordin
 	json_t	   *root;
 
 	pgb_entity_page_init(out, e);
+	set_since_header(src, e, since);
 	pgb_http_get(&src->http, url, what, &resp);
 	out->remote_date = resp.date;
 	root = pgb_json_parse(&ctx, resp.body, resp.len);
@@ -125,7 +176,8 @@ pgb_fetch_page(PgbSource *src, const PgbEntity *e, const char *since, long ordin
 
 		json_array_foreach(records, i, item)
 			map_one(src, e, &ctx, unwrap(&ctx, item, e->wrapper, i), out);
-		out->last = json_array_size(records) < (size_t) src->per_page;
+		out->last = e->unpaged || json_array_size(records) < (size_t) src->per_page ||
+			last_by_page_count(&ctx, root, src->conn->page_count_key, ordinal);
 	}
 	PG_FINALLY();
 	{
@@ -138,8 +190,11 @@ pgb_fetch_page(PgbSource *src, const PgbEntity *e, const char *since, long ordin
 void
 pgb_prefetch_page(PgbSource *src, const PgbEntity *e, const char *since, long ordinal)
 {
-	if (src->conn->prefetch)
+	if (src->conn->prefetch && !e->unpaged)
+	{
+		set_since_header(src, e, since);
 		pgb_http_prefetch(&src->http, list_url(src, e, since, ordinal));
+	}
 }
 
 /* A record id as one URL path segment: anything but [A-Za-z0-9_-] is percent-encoded ("/", "."). */
@@ -164,6 +219,10 @@ static json_t *
 record_of(PgbJsonCtx *ctx, json_t *root, const char *wrapper)
 {
 	json_t	   *inner = wrapper && json_is_object(root) ? json_object_get(root, wrapper) : root;
+
+	/* Xero answers one record as an array of one under its plural ({"Invoices": [{...}]}) */
+	if (json_is_array(inner) && json_array_size(inner) == 1)
+		inner = json_array_get(inner, 0);
 
 	if (!json_is_object(root) || !json_is_object(inner))
 		pgb_json_fail(ctx, wrapper ? wrapper : "(response)", "is missing or not an object");
@@ -201,6 +260,7 @@ pgb_fetch_record(PgbSource *src, const PgbEntity *e, const char *external_id, Pg
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s cannot be read one by one, so a reconcile cannot confirm deletions", e->name)));
 	url = psprintf("%s%s", src->base_url, psprintf(e->record_path, path_segment(external_id)));
+	pgb_http_set_request_header(&src->http, NULL);
 	if (!pgb_http_get_found(&src->http, url, what, &resp))
 		return false;
 	root = pgb_json_parse(&ctx, resp.body, resp.len);
@@ -254,13 +314,28 @@ auth_with(PgbSource *src, json_t *secret, char **user, char **pass)
 	else
 	{
 		*pass = credential(src, secret, "client_secret");
-		pgb_http_auth_oauth2(&src->http, pgb_source_option(src, a->token_url_option), a->audience, *user, *pass);
+		pgb_http_auth_oauth2_style(&src->http, pgb_source_option(src, a->token_url_option), a->audience,
+								   *user, *pass, a->form_grant);
 	}
+}
+
+/* A text option the connector sends as a header on every request (Xero's tenant id), when set. */
+static void
+option_header(PgbSource *src)
+{
+	const char *value;
+
+	if (src->conn->header_option == NULL)
+		return;
+	value = pgb_source_option(src, src->conn->header_option);
+	if (value != NULL && value[0] != '\0')
+		pgb_http_set_fixed_header(&src->http, psprintf("%s: %s", src->conn->header_name, value));
 }
 
 void
 pgb_source_auth(PgbSource *src, char *secret_json)
 {
+	option_header(src);
 	json_t	   *volatile secret = json_loads(secret_json, 0, NULL);
 	char	   *user = NULL;
 	char	   *pass = NULL;
