@@ -194,7 +194,8 @@ stored_count(int64 source_id, const char *table, Datum ids)
 	Datum		args[2] = {Int64GetDatum(source_id), ids};
 	bool		isnull;
 
-	if (SPI_execute_with_args(sql, 2, types, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	/* not read-only: it must see the rows the upsert just wrote */
+	if (SPI_execute_with_args(sql, 2, types, args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "pg_billing: could not count stored records");
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
@@ -215,7 +216,8 @@ store_listed_rows(int64 source_id, PlanId id, const char *sql, const char *table
 	counts->unchanged += stored - changed;
 	counts->skipped += rows->nrows - stored;
 	if (rows->nrows > stored && counts->skipped_example == NULL)
-		counts->skipped_example = psprintf("%s of a document that is a payable or not stored", table);
+		counts->skipped_example = psprintf("%s -- a record was not stored: the document it pays or refunds is a supplier's (payable) or is not stored",
+										   table);
 }
 
 /*

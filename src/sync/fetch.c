@@ -335,12 +335,12 @@ option_header(PgbSource *src)
 void
 pgb_source_auth(PgbSource *src, char *secret_json)
 {
-	option_header(src);
 	json_t	   *volatile secret = json_loads(secret_json, 0, NULL);
 	char	   *user = NULL;
 	char	   *pass = NULL;
 
 	wipe(secret_json);
+	option_header(src);
 	PG_TRY();
 	{
 		auth_with(src, secret, &user, &pass);

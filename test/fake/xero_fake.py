@@ -74,6 +74,8 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import xero_pull_fixture
+
 LOG_DIR = "."
 SITES = {}
 SITES_LOCK = threading.Lock()
@@ -169,6 +171,8 @@ class Site:
         self.tax_rates = [{"Name": n, "TaxType": t, "Status": "ACTIVE", "ReportTaxType": "OUTPUT",
                            "EffectiveRate": r, "DisplayTaxRate": r, "CanApplyToRevenue": True,
                            "TaxComponents": [{"Name": n, "Rate": r, "IsCompound": False}]} for t, n, r in TAX_RATES]
+        if self.scenario.startswith("pull"):           # a fixed ledger for the pull tests
+            xero_pull_fixture.load(self)
 
     def hit(self, name):
         with self.lock:
@@ -506,6 +510,13 @@ class Handler(BaseHTTPRequestHandler):
             f.write("%.3f %d %s %s %d\n" % (self.arrived, status, self.command, urlsplit(self.path).path,
                                             self.client_address[1]))
 
+    def record_read(self, key):
+        """Pull tests: every list read with its query and If-Modified-Since, in <key>.reads."""
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+        with open(os.path.join(LOG_DIR, safe + ".reads"), "a") as f:
+            f.write("%s %s\n" % (urlsplit(self.path).path.split("/api.xro/2.0/", 1)[-1] + "?" + urlsplit(self.path).query,
+                                 self.headers.get("If-Modified-Since") or "-"))
+
     def reply(self, key, status, body, headers=None):
         data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
         self.record(key, status)
@@ -711,6 +722,9 @@ class Handler(BaseHTTPRequestHandler):
         with s.lock:
             parts = rest.split("/")
             if parts[0] in LISTS and len(parts) == 1:
+                if s.scenario.startswith("pull"):
+                    xero_pull_fixture.before_list(s, parts[0], since)
+                    self.record_read(key)
                 try:
                     return self.reply(key, 200, envelope(list_rows(s, parts[0], q, since)), hdr)
                 except (Invalid, ValueError) as e:
