@@ -24,6 +24,8 @@ Scenarios:
     e503     the first K writes answer 503 and change nothing        e500  every write answers 500
     slow     every API answer waits 3 s                                badauth  the token endpoint says 401
     noidem   Idempotency-Key is ignored (a replay creates again), to prove a driver's own lookups
+    pull, pullbad, pullbadline   a fixed ledger for the pull tests (test/fake/xero_pull_fixture.py); every
+             list read is also logged with its query and If-Modified-Since in <log-dir>/<key>.reads
 
 OAuth2 (POST /connect/token, form-encoded; client id/secret as HTTP Basic or in the form):
     grant_type=client_credentials                → access token (no refresh token)
