@@ -33,7 +33,7 @@ CREATE FUNCTION pg_temp.lastrun(src text) RETURNS billing.sync_runs LANGUAGE sql
     SELECT r FROM billing.sync_runs r WHERE r.source_id = billing._source_id(src) ORDER BY r.id DESC LIMIT 1
 $$;
 
-SELECT plan(32);
+SELECT plan(33);
 
 -- First run: everything ----------------------------------------------------------------------------
 SELECT pg_temp.xs('xero', 'pull-x1') AS xs \gset
@@ -198,6 +198,15 @@ SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ ||
                   $$VALUES ('failed', 'source "xbadline": invoices page 1, record a0000000-0000-4000-8000-000000000001 line 2: field "LineAmount" is not a decimal number, page rejected')$$,
                   'a malformed line amount names the invoice and its line');
 SELECT is((SELECT count(*) FROM billing.invoices WHERE source_id = billing._source_id('xbadline')), 0::bigint, 'nothing of that page is stored');
+
+-- The wrong organisation: Xero answers 403 and the run fails without storing anything
+SELECT pg_temp.xs('xten', 'pull-x5', '{"tenant_id": "7e7e0000-0000-4000-8000-00000000ffff"}') AS xten \gset
+SELECT billing._start_run(:xten, 'manual') AS rten \gset
+CALL billing._sync_run(:rten);
+SELECT results_eq($$SELECT status, error ~ '403', (SELECT count(*) FROM billing.source_accounts WHERE source_id = billing._source_id('xten'))
+                    FROM billing.sync_runs WHERE id = $$ || :rten,
+                  $$VALUES ('failed', true, 0::bigint)$$,
+                  'option tenant_id is sent as xero-tenant-id: another organisation''s id is refused (403) and the run fails');
 
 -- Tokens that expire during the run: they live 2 s, every answer takes 0.5 s -------------------------
 SELECT pg_temp.xs('xtok', 'pull-x4_tok2_d500');
