@@ -18,6 +18,8 @@ static const int ncols[PGB_T_COUNT] = {
 	[PGB_T_ALLOCATIONS] = C_ALC_N,
 	[PGB_T_STATEMENTS] = C_STM_N,
 	[PGB_T_CONTRACTS] = C_CON_N,
+	[PGB_T_ACCOUNTS] = C_ACC_N,
+	[PGB_T_TAX_RATES] = C_TAX_N,
 };
 
 void

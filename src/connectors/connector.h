@@ -44,10 +44,13 @@ typedef struct PgbAuth
 	const char *user_field2;	/* BASIC: NULL, or a second field joined to the user name... */
 	const char *user_join;		/* ...after this text ("company+public" is user_field "+" user_field2) */
 	const char *header_name;	/* NULL, or a header sent on every request ("clientId")... */
-	const char *header_field;	/* ...with the value of this credential field */
+	const char *header_field;	/* ...with the value of this credential field, */
+	const char *header_option;	/* ...or of this text option ("tenant_id") */
 	const char *password_field; /* BASIC: credential field of the password, NULL = "x" */
 	const char *audience;		/* OAUTH2: audience of the token request */
 	const char *token_url_option;	/* OAUTH2: source option naming the token endpoint */
+	bool		form_grant;		/* OAUTH2: client id and secret as HTTP Basic, the grant as a form
+								 * (RFC 6749 section 2.3.1), instead of a JSON body */
 } PgbAuth;
 
 /* Options a connector adds to the common ones (src/store/source_config.c). */
@@ -55,7 +58,7 @@ typedef enum PgbOptionType
 {
 	PGB_OPT_BOOL,
 	PGB_OPT_URL,				/* an absolute https URL (http only on loopback in tests) */
-	PGB_OPT_TEXT				/* any string */
+	PGB_OPT_TEXT				/* any string (checked where it is used) */
 } PgbOptionType;
 
 typedef struct PgbOption
@@ -99,9 +102,11 @@ typedef struct PgbEntity
 	PgbMapFn	map;
 	/* single record: path format with one %s for the id ("/customers/%s.json"), NULL = not readable */
 	const char *record_path;
-	const char *record_wrapper;	/* key of the record in a single-record response, NULL = the body */
+	const char *record_wrapper;	/* key of the record in a single-record response (an object, or an
+								 * array of exactly one), NULL = the body */
 	/* ids of rows of table the connector makes itself, which no list shows (a reconcile leaves them) */
 	const char *own_prefix;
+	bool		unpaged;		/* the list has no paging: one request answers it whole */
 } PgbEntity;
 
 typedef struct PgbConnector
@@ -119,6 +124,9 @@ typedef struct PgbConnector
 	const char *since_param;	/* query text before the since value of an incremental list */
 	PgbSinceStyle since_style;	/* how the since value is written */
 	const char *since_suffix;	/* query text after it (already URL-encoded), or NULL */
+	const char *since_header;	/* or: header carrying it ("If-Modified-Since"), as YYYY-MM-DDTHH:MM:SS UTC */
+	const char *page_count_key; /* object of a list response with an integer pageCount: the list ends
+								 * at that page even when it is full; NULL = only a short page ends it */
 	/* optional hooks: called on each listed record before it is mapped (e.g. to fetch a part) */
 	void		(*enrich) (PgbSource *src, const PgbEntity *e, struct PgbJsonCtx *ctx, struct json_t *record);
 } PgbConnector;

@@ -26,6 +26,7 @@ typedef struct AuthState
 	char	   *client_secret;	/* secret */
 	int64		renew_at_us;	/* monotonic time after which the token is renewed */
 	int			tokens;			/* tokens fetched */
+	bool		form;			/* id and secret as HTTP Basic, the grant as a form (Xero) */
 } AuthState;
 
 typedef struct TokenBody
@@ -120,21 +121,33 @@ check_token_url(const PgbHttpTarget *t, const char *url)
 }
 
 /*
- * The JSON body of the grant (it holds the secret), wiped by the caller. jansson allocated it, so
- * it is freed with jansson's allocator (pgb_json_free), never with free().
+ * The body of the grant, malloc'd (it may hold the secret); the caller wipes and frees it. The JSON
+ * style's text comes from jansson, whose memory must go back through pgb_json_free (never free()):
+ * it is copied and wiped here so that both styles hand back memory of one allocator.
  */
 static char *
 grant_body(AuthState *s)
 {
-	json_t	   *o = json_pack("{s:s, s:s, s:s, s:s}", "grant_type", "client_credentials",
+	json_t	   *o;
+	char	   *dumped;
+	char	   *body;
+
+	/* the form style sends the secret as HTTP Basic, never in the body */
+	if (s->form)
+		return strdup_or_fail("grant_type=client_credentials");
+	o = json_pack("{s:s, s:s, s:s, s:s}", "grant_type", "client_credentials",
 							  "client_id", s->client_id, "client_secret", s->client_secret,
 							  "audience", s->audience);
-	char	   *body;
 
 	if (o == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	body = json_dumps(o, JSON_COMPACT);
+	dumped = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
+	if (dumped == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	body = strdup(dumped);
+	explicit_bzero(dumped, strlen(dumped));
+	pgb_json_free(dumped);
 	if (body == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	return body;
@@ -151,7 +164,8 @@ post_grant(AuthState *s, const char *body, TokenBody *b, char *err)
 	long		status = 0;
 	bool		plain = strncmp(s->token_url, "http:", 5) == 0;
 
-	if (c == NULL || (h = curl_slist_append(NULL, "Content-Type: application/json")) == NULL ||
+	if (c == NULL || (h = curl_slist_append(NULL, s->form ? "Content-Type: application/x-www-form-urlencoded" :
+											"Content-Type: application/json")) == NULL ||
 		(h2 = curl_slist_append(h, "Accept: application/json")) == NULL)
 	{
 		curl_slist_free_all(h);
@@ -175,6 +189,13 @@ post_grant(AuthState *s, const char *body, TokenBody *b, char *err)
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) pgb_http_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	if (s->form)
+	{
+		/* separate user and password: a colon in the secret stays part of the secret */
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+		curl_easy_setopt(c, CURLOPT_USERNAME, s->client_id);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, s->client_secret);
+	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, token_write_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, token_opensocket_cb);
@@ -225,8 +246,7 @@ fetch_token(PgbHttpTarget *t)
 	char	   *token = NULL;
 	long		expires_in = 0;
 
-	explicit_bzero(body, strlen(body));
-	pgb_json_free(body);
+	wipe_free(body);
 	t->requests++;
 	if (status < 200 || status >= 300 || b->too_big || !read_token(b, &token, &expires_in))
 		ereport(ERROR,
@@ -250,6 +270,13 @@ void
 pgb_http_auth_oauth2(PgbHttpTarget *t, const char *token_url, const char *audience,
 					 const char *client_id, const char *client_secret)
 {
+	pgb_http_auth_oauth2_style(t, token_url, audience, client_id, client_secret, false);
+}
+
+void
+pgb_http_auth_oauth2_style(PgbHttpTarget *t, const char *token_url, const char *audience,
+						   const char *client_id, const char *client_secret, bool form)
+{
 	AuthState  *s;
 
 	check_token_url(t, token_url);
@@ -261,6 +288,7 @@ pgb_http_auth_oauth2(PgbHttpTarget *t, const char *token_url, const char *audien
 	s->audience = strdup_or_fail(audience);
 	s->client_id = strdup_or_fail(client_id);
 	s->client_secret = strdup_or_fail(client_secret);
+	s->form = form;
 	fetch_token(t);
 }
 

@@ -20,6 +20,13 @@ extern void pgb_http_auth_basic(PgbHttpTarget *t, const char *user, const char *
 extern void pgb_http_auth_oauth2(PgbHttpTarget *t, const char *token_url, const char *audience,
 								 const char *client_id, const char *client_secret);
 
+/*
+ * The same, and with form true the RFC 6749 section 2.3.1 style: client_id and client_secret as
+ * HTTP Basic, the body the form "grant_type=client_credentials" (audience unused), as Xero wants.
+ */
+extern void pgb_http_auth_oauth2_style(PgbHttpTarget *t, const char *token_url, const char *audience,
+									   const char *client_id, const char *client_secret, bool form);
+
 /* Fetches a new token when force, or when the cached one expires within its margin. */
 extern void pgb_http_auth_ensure(PgbHttpTarget *t, bool force);
 

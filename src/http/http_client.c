@@ -226,44 +226,60 @@ pgb_http_target_init(PgbHttpTarget *t, const char *source_name, const char *base
 				 errhint("A superuser can set pg_billing.allow_loopback for tests.")));
 }
 
+/* Appends one header line to h; on failure frees h and returns NULL. */
 static struct curl_slist *
-make_headers(const PgbHttpTarget *t)
+add_header(struct curl_slist *h, const char *line)
 {
-	struct curl_slist *h = NULL,
-			   *n;
+	struct curl_slist *n = curl_slist_append(h, line);
 
-	n = curl_slist_append(h, "Accept: application/json");
 	if (n == NULL)
-		return NULL;
-	h = n;
-	n = curl_slist_append(h, "User-Agent: pg_billing/" PGB_VERSION);
-	if (n == NULL)
-	{
 		curl_slist_free_all(h);
-		return NULL;
-	}
-	h = n;
-	if (t->extra_header)
-	{
-		n = curl_slist_append(h, t->extra_header);
-		if (n == NULL)
-		{
-			curl_slist_free_all(h);
-			return NULL;
-		}
-	}
 	return n;
 }
 
+/* The header list of the target's requests: the fixed ones, the target's own and this request's. */
+static struct curl_slist *
+make_headers(const PgbHttpTarget *t)
+{
+	struct curl_slist *h = add_header(NULL, "Accept: application/json");
+
+	if (h)
+		h = add_header(h, "User-Agent: pg_billing/" PGB_VERSION);
+	if (h && t->extra_header)
+		h = add_header(h, t->extra_header);
+	if (h && t->request_header[0])
+		h = add_header(h, t->request_header);
+	return h;
+}
+
+/*
+ * The value may be a credential (ConnectWise's clientId) or an option (Xero's tenant id): it is
+ * never printed, and refused when it holds a line break (it would start another header).
+ */
 void
 pgb_http_set_header(PgbHttpTarget *t, const char *name, const char *value)
 {
 	if (strpbrk(value, "\r\n") != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("source \"%s\": credential for header %s holds a line break", t->source_name, name),
-				 errhint("Set it again with billing.set_credentials().")));
+				 errmsg("source \"%s\": the value for header %s holds a line break", t->source_name, name),
+				 errhint("Set the credential or option that gives it again.")));
+	if (t->extra_header)
+		explicit_bzero(t->extra_header, strlen(t->extra_header));
 	t->extra_header = psprintf("%s: %s", name, value);
+	t->headers_stale = true;
+}
+
+void
+pgb_http_set_request_header(PgbHttpTarget *t, const char *line)
+{
+	if (line && (strlen(line) >= sizeof(t->request_header) || strpbrk(line, "\r\n")))
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("source \"%s\": a request header is too long or holds a line break", t->source_name)));
+	if (strcmp(t->request_header, line ? line : "") == 0)
+		return;
+	strlcpy(t->request_header, line ? line : "", sizeof(t->request_header));
+	t->headers_stale = true;
 }
 
 /*
@@ -282,6 +298,7 @@ target_handle(PgbHttpTarget *t)
 	if (c == NULL)
 		return NULL;
 	t->headers = make_headers(t);
+	t->headers_stale = false;
 	if (t->headers == NULL)
 	{
 		curl_easy_cleanup(c);
@@ -352,6 +369,17 @@ prepare_attempt(PgbHttpTarget *t, const char *url, Attempt *a)
 	c = target_handle(t);
 	if (c == NULL)
 		return NULL;
+	if (t->headers_stale)
+	{
+		struct curl_slist *h = make_headers(t);
+
+		if (h == NULL)
+			return NULL;
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		curl_slist_free_all((struct curl_slist *) t->headers);
+		t->headers = h;
+		t->headers_stale = false;
+	}
 	a->handle = c;
 	/* settings that may change between requests, and this attempt's state */
 	curl_easy_setopt(c, CURLOPT_URL, url);

@@ -41,6 +41,8 @@ typedef struct PgbHttpTarget
 	void	   *multi;			/* curl multi handle for a request sent ahead */
 	void	   *pending;		/* that request's state, or NULL */
 	char		pending_url[2048];
+	char		request_header[128];	/* a header line of the next requests ("If-Modified-Since: ..."), or "" */
+	bool		headers_stale;	/* the handle's header list predates extra_header or request_header */
 } PgbHttpTarget;
 
 typedef struct PgbHttpResponse
@@ -71,10 +73,16 @@ extern bool pgb_http_get_found(PgbHttpTarget *target, const char *url, const cha
 extern void pgb_http_prefetch(PgbHttpTarget *target, const char *url);
 
 /*
- * A header sent on every request of the target (an API client id); the value is a credential field,
- * refused when it holds a line break. Set before the first request.
+ * A header sent on every request of the target (ConnectWise's clientId, Xero's tenant id); the
+ * value comes from a credential field or an option and is refused when it holds a line break.
  */
 extern void pgb_http_set_header(PgbHttpTarget *target, const char *name, const char *value);
+
+/*
+ * A header line sent with the requests that follow until it is changed (NULL = none): bounded,
+ * no CR or LF ("If-Modified-Since: ...").
+ */
+extern void pgb_http_set_request_header(PgbHttpTarget *target, const char *line);
 
 /* Frees the target's curl handle and the reusable body buffer (at the end of a run, on every path). */
 extern void pgb_http_target_release(PgbHttpTarget *target);

@@ -190,6 +190,9 @@ read_options(PgbSource *src, const char *options_json)
 
 		check_types(src, opts);
 		src->per_page = (int) int_option(opts, "per_page");
+		/* the default page is the vendor's largest when that is smaller (Xero: 100) */
+		if (json_object_get(opts, "per_page") == NULL)
+			src->per_page = Min(src->per_page, src->conn->paging.max_size);
 		src->overlap_s = (int) int_option(opts, "overlap_seconds");
 		src->reconcile_every = (int) int_option(opts, "reconcile_every");
 		src->reconcile_max_unseen = int_option(opts, "reconcile_max_unseen");

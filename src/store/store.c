@@ -18,7 +18,7 @@ typedef enum
 	P_PLACEHOLDERS, P_CUSTOMERS, P_PRODUCTS, P_SUBSCRIPTIONS, P_INVOICES, P_DEL_INV_LINES, P_INV_LINES,
 	P_PAYMENTS, P_REFUNDS, P_CREDIT_NOTES, P_DEL_CN_LINES, P_CN_LINES, P_ALLOCATIONS, P_STATEMENTS,
 	P_STATEMENTS_UNMATCHED, P_MARK_SEEN, P_CLEAR_SEEN, P_CHECKPOINT, P_READ_CHECKPOINT, P_MARK_RECONCILE,
-	P_PROGRESS, P_CONTRACTS, P_COUNT
+	P_PROGRESS, P_CONTRACTS, P_PAYMENTS_LISTED, P_REFUNDS_LISTED, P_ACCOUNTS, P_TAX_RATES, P_COUNT
 } PlanId;
 
 static SPIPlanPtr plans[P_COUNT];
@@ -186,6 +186,58 @@ store_credit_notes(int64 source_id, PgbPage *page, PgbCounts *counts)
 				  &page->t[PGB_T_ALLOCATIONS]);
 }
 
+/* How many of ids are stored in table (after an upsert: those it did not leave out). */
+static int64
+stored_count(int64 source_id, const char *table, Datum ids)
+{
+	char	   *sql = psprintf("SELECT pg_catalog.count(*) FROM billing.%s t WHERE t.source_id = $1"
+							   " AND t.external_id = ANY ($2)", table);
+	Oid			types[2] = {INT8OID, TEXTARRAYOID};
+	Datum		args[2] = {Int64GetDatum(source_id), ids};
+	bool		isnull;
+
+	/* not read-only: it must see the rows the upsert just wrote */
+	if (SPI_execute_with_args(sql, 2, types, args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "pg_billing: could not count stored records");
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/* Upserts payments or refunds listed on their own; adds to counts (left-out rows are skipped). */
+static void
+store_listed_rows(int64 source_id, PlanId id, const char *sql, const char *table, PgbRows *rows,
+				  PgbCounts *counts)
+{
+	Datum		none = PointerGetDatum(construct_empty_array(TEXTOID));
+	int64		changed;
+	int64		stored;
+
+	exec_rows(plan(id, sql, 2 + rows->ncols, 0), source_id, &none, rows);
+	changed = (int64) SPI_processed;
+	(void) count_returned((int) changed, counts);
+	stored = stored_count(source_id, table, column(rows, 0));
+	counts->unchanged += stored - changed;
+	counts->skipped += rows->nrows - stored;
+	if (rows->nrows > stored && counts->skipped_example == NULL)
+		counts->skipped_example = psprintf("%s -- a record was not stored: the document it pays or refunds is a supplier's (payable) or is not stored",
+										   table);
+}
+
+/*
+ * Payments and refunds listed by an entity of their own (Xero /Payments), not inside their
+ * documents: each takes its customer from the stored document it pays or refunds. One the store
+ * leaves out (a supplier's bill, or a document not stored) is counted as skipped.
+ */
+static void
+store_listed(int64 source_id, PgbPage *page, PgbCounts *counts)
+{
+	if (page->t[PGB_T_PAYMENTS].nrows > 0)
+		store_listed_rows(source_id, P_PAYMENTS_LISTED, SQL_PAYMENTS_LISTED, "payments",
+						  &page->t[PGB_T_PAYMENTS], counts);
+	if (page->t[PGB_T_REFUNDS].nrows > 0)
+		store_listed_rows(source_id, P_REFUNDS_LISTED, SQL_REFUNDS_LISTED, "refunds",
+						  &page->t[PGB_T_REFUNDS], counts);
+}
+
 /*
  * A statement takes its customer and currency from its subscription: one whose subscription is
  * not stored (or has no currency) waits for a later run. It is counted as skipped, never as
@@ -245,6 +297,18 @@ pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts)
 		store_credit_notes(source_id, page, counts);
 	if (t[PGB_T_STATEMENTS].nrows > 0)
 		store_statements(source_id, &t[PGB_T_STATEMENTS], counts);
+	if (page->primary == PGB_T_PAYMENTS)
+		store_listed(source_id, page, counts);
+	if (t[PGB_T_ACCOUNTS].nrows > 0)
+	{
+		exec_rows(plan(P_ACCOUNTS, SQL_ACCOUNTS, 1 + C_ACC_N, 0), source_id, NULL, &t[PGB_T_ACCOUNTS]);
+		(void) count_returned(t[PGB_T_ACCOUNTS].nrows, counts);
+	}
+	if (t[PGB_T_TAX_RATES].nrows > 0)
+	{
+		exec_rows(plan(P_TAX_RATES, SQL_TAX_RATES, 1 + C_TAX_N, 0), source_id, NULL, &t[PGB_T_TAX_RATES]);
+		(void) count_returned(t[PGB_T_TAX_RATES].nrows, counts);
+	}
 }
 
 void
@@ -293,6 +357,12 @@ entity_table(const PgbEntity *e)
 			return "statements";
 		case PGB_T_CONTRACTS:
 			return "contracts";
+		case PGB_T_PAYMENTS:
+			return "payments";
+		case PGB_T_ACCOUNTS:
+			return "source_accounts";
+		case PGB_T_TAX_RATES:
+			return "source_tax_rates";
 		default:
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),

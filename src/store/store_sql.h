@@ -22,17 +22,18 @@
 
 #define SQL_CUSTOMERS \
 	"INSERT INTO billing.customers AS t (source_id, external_id, reference, name, organization, email, parent_id," \
-	" remote_created_at, remote_updated_at, raw, synced_at, deleted_at, vendor_ref)" \
+	" remote_created_at, remote_updated_at, raw, synced_at, deleted_at, vendor_ref, status)" \
 	" SELECT $1, r.ext, r.reference, r.name, r.org, r.email," \
 	" (SELECT p.id FROM billing.customers p WHERE p.source_id = $1 AND p.external_id = r.parent)," \
-	" r.created::timestamptz, r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL, r.vendor_ref" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]))" \
-	" AS u(ext, reference, name, org, email, parent, created, updated, raw, vendor_ref)" \
+	" r.created::timestamptz, r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL, r.vendor_ref, r.status" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]))" \
+	" AS u(ext, reference, name, org, email, parent, created, updated, raw, vendor_ref, status)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET reference = excluded.reference, name = excluded.name," \
 	" organization = excluded.organization, email = excluded.email, parent_id = excluded.parent_id," \
 	" remote_created_at = excluded.remote_created_at, remote_updated_at = excluded.remote_updated_at," \
-	" raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL, vendor_ref = excluded.vendor_ref" \
+	" raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL, vendor_ref = excluded.vendor_ref," \
+	" status = coalesce(excluded.status, t.status)" \
 	NEWER_OR_WHERE(" OR t.vendor_ref IS DISTINCT FROM excluded.vendor_ref") " RETURNING t.external_id, (t.xmax = 0)"
 
 #define SQL_PRODUCTS \
@@ -148,7 +149,7 @@
 #define SQL_INVOICE_LINES \
 	"INSERT INTO billing.invoice_lines (invoice_id, external_id, line_no, kind, product, description, quantity," \
 	" unit_price, subtotal, discount, tax, total, currency, period_start, period_end, recurring, interval_months," \
-	" full_period_amount, raw, sku, cost, customer_id, billing_term, subscription_id)" \
+	" full_period_amount, raw, sku, cost, customer_id, billing_term, subscription_id, tax_code)" \
 	" SELECT i.id, r.ext, r.no::integer, r.kind, r.product, r.description, coalesce(r.quantity::numeric, 1)," \
 	" r.unit_price::numeric, r.subtotal::numeric, coalesce(r.discount::numeric, 0), coalesce(r.tax::numeric, 0)," \
 	" r.total::numeric, i.currency, r.ps::date, r.pe::date," \
@@ -163,10 +164,10 @@
 	"   THEN pg_catalog.round(m.price * (r.subtotal::numeric - coalesce(r.discount::numeric, 0))" \
 	"                         / pg_catalog.abs(r.subtotal::numeric), 2)" \
 	"  END," \
-	" r.raw::jsonb, r.sku, r.cost::numeric, lc.id, r.term, ls.id" \
-	" FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]))" \
+	" r.raw::jsonb, r.sku, r.cost::numeric, lc.id, r.term, ls.id, r.tax_code" \
+	" FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]), pg_catalog.unnest($24::text[]))" \
 	" AS r(doc, ext, no, kind, product, description, quantity, unit_price, subtotal, discount, tax, total, ps, pe," \
-	" recurring, raw, sku, cost, customer, term, subscription)" \
+	" recurring, raw, sku, cost, customer, term, subscription, tax_code)" \
 	" JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.doc" \
 	" LEFT JOIN billing.customers lc ON lc.source_id = $1 AND lc.external_id = r.customer" \
 	" LEFT JOIN billing.subscriptions ls ON ls.source_id = $1 AND ls.external_id = r.subscription" \
@@ -213,14 +214,14 @@
 #define SQL_CREDIT_NOTES \
 	"INSERT INTO billing.credit_notes AS t (source_id, external_id, number, customer_id, subscription_id, invoice_id," \
 	" status, issue_date, applied_date, currency, subtotal, discount, tax, total, applied, remaining, memo," \
-	" remote_updated_at, raw, synced_at, deleted_at)" \
+	" remote_updated_at, raw, synced_at, deleted_at, direction)" \
 	" SELECT $1, r.ext, r.number, c.id, s.id, i.id, r.status, r.issue::date, r.applied_date::date, r.currency," \
 	" coalesce(r.subtotal::numeric, 0), coalesce(r.discount::numeric, 0), coalesce(r.tax::numeric, 0)," \
 	" coalesce(r.total::numeric, 0), coalesce(r.applied::numeric, 0), coalesce(r.remaining::numeric, 0), r.memo," \
-	" r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]))" \
+	" r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL, coalesce(r.direction, 'receivable')" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]))" \
 	" AS u(ext, number, customer, subscription, invoice, status, issue, applied_date, currency, subtotal, discount," \
-	" tax, total, applied, remaining, memo, updated, raw) ORDER BY u.ext) r" \
+	" tax, total, applied, remaining, memo, updated, raw, direction) ORDER BY u.ext) r" \
 	" JOIN billing.customers c ON c.source_id = $1 AND c.external_id = r.customer" \
 	" LEFT JOIN billing.subscriptions s ON s.source_id = $1 AND s.external_id = r.subscription" \
 	" LEFT JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.invoice" \
@@ -228,7 +229,7 @@
 	" subscription_id = excluded.subscription_id, invoice_id = excluded.invoice_id, status = excluded.status," \
 	" issue_date = excluded.issue_date, applied_date = excluded.applied_date, currency = excluded.currency," \
 	" subtotal = excluded.subtotal, discount = excluded.discount, tax = excluded.tax, total = excluded.total," \
-	" applied = excluded.applied, remaining = excluded.remaining, memo = excluded.memo," \
+	" applied = excluded.applied, remaining = excluded.remaining, memo = excluded.memo, direction = excluded.direction," \
 	" remote_updated_at = excluded.remote_updated_at, raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" \
 	NEWER_WHERE " RETURNING t.external_id, (t.xmax = 0)"
 
@@ -239,14 +240,14 @@
 #define SQL_CREDIT_NOTE_LINES \
 	"INSERT INTO billing.credit_note_lines (credit_note_id, external_id, line_no, kind, product, description," \
 	" quantity, unit_price, subtotal, discount, tax, total, currency, period_start, period_end, recurring," \
-	" interval_months, raw)" \
+	" interval_months, raw, tax_code)" \
 	" SELECT n.id, r.ext, r.no::integer, r.kind, r.product, r.description, coalesce(r.quantity::numeric, 1)," \
 	" r.unit_price::numeric, r.subtotal::numeric, coalesce(r.discount::numeric, 0), coalesce(r.tax::numeric, 0)," \
 	" r.total::numeric, n.currency, r.ps::date, r.pe::date, r.recurring::boolean AND s.interval_months IS NOT NULL," \
-	" CASE WHEN r.recurring::boolean THEN s.interval_months END, r.raw::jsonb" \
-	" FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]))" \
+	" CASE WHEN r.recurring::boolean THEN s.interval_months END, r.raw::jsonb, r.tax_code" \
+	" FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]), pg_catalog.unnest($24::text[]))" \
 	" AS r(doc, ext, no, kind, product, description, quantity, unit_price, subtotal, discount, tax, total, ps, pe," \
-	" recurring, raw)" \
+	" recurring, raw, sku, cost, customer, term, subscription, tax_code)" \
 	" JOIN billing.credit_notes n ON n.source_id = $1 AND n.external_id = r.doc" \
 	" LEFT JOIN billing.subscriptions s ON s.id = n.subscription_id" \
 	" WHERE r.doc = ANY ($2::text[])" \
@@ -265,6 +266,66 @@
 	" invoice_id = excluded.invoice_id, customer_id = excluded.customer_id, amount = excluded.amount," \
 	" currency = excluded.currency, allocated_on = excluded.allocated_on, raw = excluded.raw" \
 	" WHERE t.raw IS DISTINCT FROM excluded.raw"
+
+/*
+ * Payments listed on their own (Xero /Payments), not inside their invoice's record: a payment takes
+ * its customer and currency from the invoice it pays, which must be a stored receivable (a
+ * payment of a supplier's bill is not money received and is not stored). $2 is unused.
+ */
+#define SQL_PAYMENTS_LISTED \
+	"INSERT INTO billing.payments AS t (source_id, external_id, customer_id, invoice_id, amount, currency," \
+	" payment_date, received_at, method, reference, prepayment, remote_updated_at, raw, synced_at, deleted_at)" \
+	" SELECT $1, r.ext, i.customer_id, i.id, r.amount::numeric, i.currency, r.day::date, r.received::timestamptz, r.method," \
+	" r.reference, coalesce(r.prepayment::boolean, false), r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]))" \
+	" AS u(ext, customer, invoice, amount, currency, day, received, method, reference, prepayment, updated, raw)" \
+	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
+	" JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.invoice AND i.direction = 'receivable'" \
+	" ON CONFLICT (source_id, external_id) DO UPDATE SET customer_id = excluded.customer_id," \
+	" invoice_id = excluded.invoice_id, amount = excluded.amount, currency = excluded.currency," \
+	" payment_date = excluded.payment_date, received_at = excluded.received_at, method = excluded.method," \
+	" reference = excluded.reference, prepayment = excluded.prepayment, remote_updated_at = excluded.remote_updated_at," \
+	" raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" NEWER_WHERE \
+	" RETURNING t.external_id, (t.xmax = 0)"
+
+/* Cash refunds listed on their own (Xero payments of a credit note): customer and currency from the
+ * credit note, which must be a stored receivable one. $2 is unused. */
+#define SQL_REFUNDS_LISTED \
+	"INSERT INTO billing.refunds AS t (source_id, external_id, customer_id, invoice_id, credit_note_id, amount, currency," \
+	" refund_date, memo, remote_updated_at, raw, synced_at, deleted_at)" \
+	" SELECT $1, r.ext, n.customer_id, NULL, n.id, r.amount::numeric, n.currency, r.day::date, r.memo, r.updated::timestamptz," \
+	" r.raw::jsonb, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]))" \
+	" AS u(ext, customer, invoice, payment, amount, currency, day, memo, updated, raw, note)" \
+	" WHERE u.amount::numeric > 0 ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
+	" JOIN billing.credit_notes n ON n.source_id = $1 AND n.external_id = r.note AND n.direction = 'receivable'" \
+	" ON CONFLICT (source_id, external_id) DO UPDATE SET customer_id = excluded.customer_id," \
+	" credit_note_id = excluded.credit_note_id, amount = excluded.amount, currency = excluded.currency," \
+	" refund_date = excluded.refund_date, memo = excluded.memo, remote_updated_at = excluded.remote_updated_at," \
+	" raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" NEWER_WHERE \
+	" RETURNING t.external_id, (t.xmax = 0)"
+
+#define SQL_ACCOUNTS \
+	"INSERT INTO billing.source_accounts AS t (source_id, external_id, code, name, account_type, status," \
+	" remote_updated_at, raw, synced_at, deleted_at)" \
+	" SELECT $1, r.ext, r.code, r.name, r.type, r.status, r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]))" \
+	" AS u(ext, code, name, type, status, updated, raw) ORDER BY u.ext) r" \
+	" ON CONFLICT (source_id, external_id) DO UPDATE SET code = excluded.code, name = excluded.name," \
+	" account_type = excluded.account_type, status = excluded.status, remote_updated_at = excluded.remote_updated_at," \
+	" raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" \
+	NEWER_WHERE " RETURNING t.external_id, (t.xmax = 0)"
+
+#define SQL_TAX_RATES \
+	"INSERT INTO billing.source_tax_rates AS t (source_id, external_id, name, rate, report_type, status, raw," \
+	" synced_at, deleted_at)" \
+	" SELECT $1, r.ext, r.name, r.rate::numeric, r.report, r.status, r.raw::jsonb, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]))" \
+	" AS u(ext, name, rate, report, status, raw) ORDER BY u.ext) r" \
+	" ON CONFLICT (source_id, external_id) DO UPDATE SET name = excluded.name, rate = excluded.rate," \
+	" report_type = excluded.report_type, status = excluded.status, raw = excluded.raw," \
+	" synced_at = excluded.synced_at, deleted_at = NULL" \
+	" WHERE t.raw IS DISTINCT FROM excluded.raw OR t.deleted_at IS NOT NULL RETURNING t.external_id, (t.xmax = 0)"
 
 /* Statements take customer and currency from their subscription; those of unknown ones wait. */
 #define SQL_STATEMENTS \

@@ -58,11 +58,61 @@ list_url(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *
 	StringInfoData url;
 
 	initStringInfo(&url);
-	appendStringInfo(&url, "%s%s?%s%s", src->base_url, list_path(e, parent_id),
-					 pgb_paging_query(&src->conn->paging, ordinal, src->per_page), e->list_params);
+	if (e->unpaged)
+	{
+		appendStringInfo(&url, "%s%s", src->base_url, list_path(e, parent_id));
+		if (e->list_params && e->list_params[0])
+			appendStringInfo(&url, "?%s", e->list_params + 1);	/* without its leading '&' */
+	}
+	else
+		appendStringInfo(&url, "%s%s?%s%s", src->base_url, list_path(e, parent_id),
+						 pgb_paging_query(&src->conn->paging, ordinal, src->per_page), e->list_params);
 	if (e->incremental && since != NULL && src->conn->since_param != NULL)
 		append_since(&url, src->conn, since);
 	return url.data;
+}
+
+/*
+ * A connector whose vendor takes the since value as a header (Xero's If-Modified-Since) gets it on
+ * the list requests of incremental entities, and on nothing else.
+ */
+static void
+set_since_header(PgbSource *src, const PgbEntity *e, const char *since)
+{
+	char		line[128];
+
+	if (src->conn->since_header == NULL)
+		return;
+	if (!e->incremental || since == NULL)
+	{
+		pgb_http_set_request_header(&src->http, NULL);
+		return;
+	}
+	/* since is "YYYY-MM-DD HH:MM:SS" in UTC; the header takes it with a T, as Xero documents */
+	snprintf(line, sizeof(line), "%s: %s", src->conn->since_header, since);
+	for (char *p = line + strlen(src->conn->since_header) + 2; *p; p++)
+		if (*p == ' ')
+			*p = 'T';
+	pgb_http_set_request_header(&src->http, line);
+}
+
+/* The list ends at the page a pagination object counts last, when the vendor sends one. */
+static bool
+last_by_page_count(PgbJsonCtx *ctx, json_t *root, const char *key, long ordinal)
+{
+	json_t	   *pg = key && json_is_object(root) ? json_object_get(root, key) : NULL;
+	json_t	   *count;
+
+	if (pg == NULL || json_is_null(pg))
+		return false;
+	if (!json_is_object(pg))
+		pgb_json_fail(ctx, key, "is not an object");
+	count = json_object_get(pg, "pageCount");
+	if (count == NULL)
+		return false;
+	if (!json_is_integer(count) || json_integer_value(count) < 0)
+		pgb_json_fail(ctx, psprintf("%s.pageCount", key), "is not a whole number, 0 or more");
+	return ordinal >= json_integer_value(count);
 }
 
 /* The records of a list response: a top-level array, or the array under the entity's list key. */
@@ -142,6 +192,7 @@ pgb_fetch_child_page(PgbSource *src, const PgbEntity *e, const char *parent_id, 
 
 	pgb_entity_page_init(out, e);
 	out->parent_id = parent_id;
+	set_since_header(src, e, since);
 	pgb_http_get(&src->http, url, what, &resp);
 	out->remote_date = resp.date;
 	root = pgb_json_parse(&ctx, resp.body, resp.len);
@@ -154,7 +205,8 @@ pgb_fetch_child_page(PgbSource *src, const PgbEntity *e, const char *parent_id, 
 
 		json_array_foreach(records, i, item)
 			map_one(src, e, &ctx, unwrap(&ctx, item, e->wrapper, i), out);
-		out->last = json_array_size(records) < (size_t) src->per_page;
+		out->last = e->unpaged || json_array_size(records) < (size_t) src->per_page ||
+			last_by_page_count(&ctx, root, src->conn->page_count_key, ordinal);
 	}
 	PG_FINALLY();
 	{
@@ -173,8 +225,11 @@ pgb_prefetch_page(PgbSource *src, const PgbEntity *e, const char *since, long or
 void
 pgb_prefetch_child_page(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since, long ordinal)
 {
-	if (src->conn->prefetch)
+	if (src->conn->prefetch && !e->unpaged)
+	{
+		set_since_header(src, e, since);
 		pgb_http_prefetch(&src->http, list_url(src, e, parent_id, since, ordinal));
+	}
 }
 
 /* A record id as one URL path segment: anything but [A-Za-z0-9_-] is percent-encoded ("/", "."). */
@@ -199,6 +254,10 @@ static json_t *
 record_of(PgbJsonCtx *ctx, json_t *root, const char *wrapper)
 {
 	json_t	   *inner = wrapper && json_is_object(root) ? json_object_get(root, wrapper) : root;
+
+	/* Xero answers one record as an array of one under its plural ({"Invoices": [{...}]}) */
+	if (json_is_array(inner) && json_array_size(inner) == 1)
+		inner = json_array_get(inner, 0);
 
 	if (!json_is_object(root) || !json_is_object(inner))
 		pgb_json_fail(ctx, wrapper ? wrapper : "(response)", "is missing or not an object");
@@ -248,6 +307,7 @@ pgb_fetch_child_record(PgbSource *src, const PgbEntity *e, const char *parent_id
 				   e->parent ? psprintf(e->record_path, path_segment(parent_id), path_segment(external_id)) :
 				   psprintf(e->record_path, path_segment(external_id)));
 	out->parent_id = parent_id;
+	pgb_http_set_request_header(&src->http, NULL);
 	if (!pgb_http_get_found(&src->http, url, what, &resp))
 		return false;
 	root = pgb_json_parse(&ctx, resp.body, resp.len);
@@ -302,7 +362,7 @@ auth_with(PgbSource *src, json_t *secret, char **user, char **pass)
 		wipe(second);
 		*user = joined;
 	}
-	if (a->header_name != NULL)
+	if (a->header_name != NULL && a->header_field != NULL)
 	{
 		char	   *value = credential(src, secret, a->header_field);
 
@@ -317,8 +377,23 @@ auth_with(PgbSource *src, json_t *secret, char **user, char **pass)
 	else
 	{
 		*pass = credential(src, secret, "client_secret");
-		pgb_http_auth_oauth2(&src->http, pgb_source_option(src, a->token_url_option), a->audience, *user, *pass);
+		pgb_http_auth_oauth2_style(&src->http, pgb_source_option(src, a->token_url_option), a->audience,
+								   *user, *pass, a->form_grant);
 	}
+}
+
+/* A text option the connector sends as a header on every request (Xero's tenant id), when set. */
+static void
+option_header(PgbSource *src)
+{
+	const PgbAuth *a = &src->conn->auth;
+	const char *value;
+
+	if (a->header_name == NULL || a->header_option == NULL)
+		return;
+	value = pgb_source_option(src, a->header_option);
+	if (value != NULL && value[0] != '\0')
+		pgb_http_set_header(&src->http, a->header_name, value);
 }
 
 void
@@ -329,6 +404,7 @@ pgb_source_auth(PgbSource *src, char *secret_json)
 	char	   *pass = NULL;
 
 	wipe(secret_json);
+	option_header(src);
 	PG_TRY();
 	{
 		auth_with(src, secret, &user, &pass);

@@ -117,7 +117,10 @@ skipped_warning(Run *run, PgbCounts *c)
 	if (c->skipped == 0 || c->skipped_example == NULL || run->pass.warned)
 		return NULL;
 	run->pass.warned = true;
-	w = psprintf("%s: %s was not stored: the subscription is not synced or has no currency; it is read again next run",
+	/* a store that names its own reason ends the example with it (after " -- ") */
+	w = strstr(c->skipped_example, " -- ") ?
+		psprintf("%s: %s", run->pass.entity->name, strstr(c->skipped_example, " -- ") + 4) :
+		psprintf("%s: %s was not stored: the subscription is not synced or has no currency; it is read again next run",
 				 run->pass.entity->name, c->skipped_example);
 	ereport(WARNING,
 			(errcode(ERRCODE_WARNING),

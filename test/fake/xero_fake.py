@@ -24,6 +24,8 @@ Scenarios:
     e503     the first K writes answer 503 and change nothing        e500  every write answers 500
     slow     every API answer waits 3 s                                badauth  the token endpoint says 401
     noidem   Idempotency-Key is ignored (a replay creates again), to prove a driver's own lookups
+    pull, pullbad, pullbadline   a fixed ledger for the pull tests (test/fake/xero_pull_fixture.py); every
+             list read is also logged with its query and If-Modified-Since in <log-dir>/<key>.reads
 
 OAuth2 (POST /connect/token, form-encoded; client id/secret as HTTP Basic or in the form):
     grant_type=client_credentials                → access token (no refresh token)
@@ -73,6 +75,8 @@ import uuid
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
+
+import xero_pull_fixture
 
 LOG_DIR = "."
 SITES = {}
@@ -169,6 +173,8 @@ class Site:
         self.tax_rates = [{"Name": n, "TaxType": t, "Status": "ACTIVE", "ReportTaxType": "OUTPUT",
                            "EffectiveRate": r, "DisplayTaxRate": r, "CanApplyToRevenue": True,
                            "TaxComponents": [{"Name": n, "Rate": r, "IsCompound": False}]} for t, n, r in TAX_RATES]
+        if self.scenario.startswith("pull"):           # a fixed ledger for the pull tests
+            xero_pull_fixture.load(self)
 
     def hit(self, name):
         with self.lock:
@@ -506,6 +512,13 @@ class Handler(BaseHTTPRequestHandler):
             f.write("%.3f %d %s %s %d\n" % (self.arrived, status, self.command, urlsplit(self.path).path,
                                             self.client_address[1]))
 
+    def record_read(self, key):
+        """Pull tests: every list read with its query and If-Modified-Since, in <key>.reads."""
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+        with open(os.path.join(LOG_DIR, safe + ".reads"), "a") as f:
+            f.write("%s %s\n" % (urlsplit(self.path).path.split("/api.xro/2.0/", 1)[-1] + "?" + urlsplit(self.path).query,
+                                 self.headers.get("If-Modified-Since") or "-"))
+
     def reply(self, key, status, body, headers=None):
         data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
         self.record(key, status)
@@ -711,6 +724,9 @@ class Handler(BaseHTTPRequestHandler):
         with s.lock:
             parts = rest.split("/")
             if parts[0] in LISTS and len(parts) == 1:
+                if s.scenario.startswith("pull"):
+                    xero_pull_fixture.before_list(s, parts[0], since)
+                    self.record_read(key)
                 try:
                     return self.reply(key, 200, envelope(list_rows(s, parts[0], q, since)), hdr)
                 except (Invalid, ValueError) as e:
