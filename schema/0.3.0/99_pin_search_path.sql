@@ -20,8 +20,10 @@ BEGIN
          WHERE l.lanname OPERATOR(pg_catalog.=) ANY (ARRAY['sql', 'plpgsql'])
            AND NOT coalesce(p.proconfig OPERATOR(pg_catalog.@>) ARRAY['search_path=pg_catalog, pg_temp'], false)
            -- the procedures that COMMIT cannot carry a SET clause; 05_qualified.sql names everything in them
-           AND p.oid::pg_catalog.regprocedure::pg_catalog.text OPERATOR(pg_catalog.<>) ALL
-               (ARRAY['billing.sync(text)', 'billing.sync(text,boolean)', 'billing._sync_run(bigint)'])
+           -- (compared as oids: as text they lose "billing." while CREATE EXTENSION has it on the path)
+           AND p.oid OPERATOR(pg_catalog.<>) ALL
+               (ARRAY['billing.sync(text)'::pg_catalog.regprocedure, 'billing.sync(text,boolean)'::pg_catalog.regprocedure,
+                      'billing._sync_run(bigint)'::pg_catalog.regprocedure]::pg_catalog.oid[])
          ORDER BY p.oid::pg_catalog.regprocedure::pg_catalog.text
     LOOP
         EXECUTE pg_catalog.format('ALTER %s %s SET search_path = pg_catalog, pg_temp', v_routine.kind, v_routine.signature);
