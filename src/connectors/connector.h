@@ -98,6 +98,11 @@ typedef struct PgbConnector
 	const char *since_param;	/* query text before the since value of an incremental list */
 	/* optional hooks: called on each listed record before it is mapped (e.g. to fetch a part) */
 	void		(*enrich) (PgbSource *src, const PgbEntity *e, struct PgbJsonCtx *ctx, struct json_t *record);
+	/* optional: authenticates from the credentials object itself instead of auth (Splynx) */
+	void		(*authenticate) (PgbSource *src, struct json_t *secret);
+	/* optional: the since value ("YYYY-MM-DD HH:MM:SS" UTC) as URL-encoded query text after
+	 * since_param, instead of the timestamp with "+00:00" */
+	char	   *(*since_value) (const char *since);
 } PgbConnector;
 
 /* A source as the driver runs it: its validated, typed configuration (pgb_store_load_source). */

@@ -266,8 +266,11 @@ release_handle(PgbHttpTarget *t)
 		curl_easy_cleanup((CURL *) t->handle);
 	if (t->headers)
 		curl_slist_free_all((struct curl_slist *) t->headers);
+	if (t->auth_headers)
+		curl_slist_free_all((struct curl_slist *) t->auth_headers);
 	t->handle = NULL;
 	t->headers = NULL;
+	t->auth_headers = NULL;
 }
 
 void
@@ -278,6 +281,23 @@ pgb_http_target_release(PgbHttpTarget *t)
 	if (t->multi)
 		curl_multi_cleanup((CURLM *) t->multi);
 	t->multi = NULL;
+}
+
+/* The target's headers plus its Authorization header (a vendor's own scheme). No ereport. */
+static void
+with_auth_header(PgbHttpTarget *t, CURL *c)
+{
+	struct curl_slist *h = NULL;
+
+	if (t->auth_headers)
+		curl_slist_free_all((struct curl_slist *) t->auth_headers);
+	t->auth_headers = NULL;
+	for (struct curl_slist *p = (struct curl_slist *) t->headers; p; p = p->next)
+		if ((h = curl_slist_append((struct curl_slist *) t->auth_headers, p->data)) != NULL)
+			t->auth_headers = h;
+	if ((h = curl_slist_append((struct curl_slist *) t->auth_headers, t->auth_header)) != NULL)
+		t->auth_headers = h;
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, (struct curl_slist *) t->auth_headers);
 }
 
 /* Readies the target's handle for one request whose state is *a. No ereport. */
@@ -305,6 +325,8 @@ prepare_attempt(PgbHttpTarget *t, const char *url, Attempt *a)
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, a);
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, a);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, a->curl_error);
+	if (t->auth_header)
+		with_auth_header(t, c);
 	if (t->bearer)
 	{
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long) CURLAUTH_BEARER);

@@ -25,6 +25,8 @@ typedef struct PgbHttpTarget
 	PgbUrl		origin;			/* requests go only here */
 	char	   *userpwd;		/* "user:password" for Basic auth; secret, never printed */
 	char	   *bearer;			/* OAuth2 access token (malloc'd); secret, never printed */
+	char	   *auth_header;	/* a whole "Authorization: ..." header (malloc'd), secret, or NULL */
+	void	   *auth_headers;	/* the headers with auth_header, rebuilt for each request */
 	void	   *auth;			/* token state of http_auth.c, or NULL (Basic or none) */
 	double		max_rps;		/* per-source request rate (requests per second; 0 = unlimited) */
 	int64		last_request_us;	/* monotonic time of the last request, for the rate limit */

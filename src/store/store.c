@@ -18,7 +18,7 @@ typedef enum
 	P_PLACEHOLDERS, P_CUSTOMERS, P_PRODUCTS, P_SUBSCRIPTIONS, P_INVOICES, P_DEL_INV_LINES, P_INV_LINES,
 	P_PAYMENTS, P_REFUNDS, P_CREDIT_NOTES, P_DEL_CN_LINES, P_CN_LINES, P_ALLOCATIONS, P_STATEMENTS,
 	P_STATEMENTS_UNMATCHED, P_MARK_SEEN, P_CLEAR_SEEN, P_CHECKPOINT, P_READ_CHECKPOINT, P_MARK_RECONCILE,
-	P_PROGRESS, P_COUNT
+	P_PROGRESS, P_PAYMENTS_LISTED, P_COUNT
 } PlanId;
 
 static SPIPlanPtr plans[P_COUNT];
@@ -207,6 +207,17 @@ store_statements(int64 source_id, PgbRows *st, PgbCounts *counts)
 	counts->skipped += skipped;
 }
 
+/* Payments that are an entity of their own (not children of an invoice on the page). */
+static void
+store_listed_payments(int64 source_id, PgbRows *pay, PgbCounts *counts)
+{
+	Datum		ids = column(pay, C_PAY_EXT);
+
+	placeholders(source_id, pay, C_PAY_CUSTOMER);
+	exec_rows(plan(P_PAYMENTS_LISTED, SQL_PAYMENTS_LISTED, 2 + C_PAY_N, 0), source_id, &ids, pay);
+	(void) count_returned(pay->nrows, counts);
+}
+
 void
 pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts)
 {
@@ -236,6 +247,8 @@ pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts)
 		store_credit_notes(source_id, page, counts);
 	if (t[PGB_T_STATEMENTS].nrows > 0)
 		store_statements(source_id, &t[PGB_T_STATEMENTS], counts);
+	if (page->primary == PGB_T_PAYMENTS && t[PGB_T_PAYMENTS].nrows > 0)
+		store_listed_payments(source_id, &t[PGB_T_PAYMENTS], counts);
 }
 
 void

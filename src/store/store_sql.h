@@ -152,6 +152,23 @@
 	" reference = excluded.reference, prepayment = excluded.prepayment, remote_updated_at = excluded.remote_updated_at," \
 	" raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" NEWER_WHERE
 
+/* Payments listed as an entity of their own (Splynx): $2 holds their ids; counted like any record. */
+#define SQL_PAYMENTS_LISTED \
+	"INSERT INTO billing.payments AS t (source_id, external_id, customer_id, invoice_id, amount, currency," \
+	" payment_date, received_at, method, reference, prepayment, remote_updated_at, raw, synced_at, deleted_at)" \
+	" SELECT $1, r.ext, c.id, i.id, r.amount::numeric, r.currency, r.day::date, r.received::timestamptz, r.method," \
+	" r.reference, coalesce(r.prepayment::boolean, false), r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]))" \
+	" AS u(ext, customer, invoice, amount, currency, day, received, method, reference, prepayment, updated, raw)" \
+	" WHERE u.ext = ANY ($2::text[]) ORDER BY u.ext, u.updated::timestamptz DESC) r" \
+	" JOIN billing.customers c ON c.source_id = $1 AND c.external_id = r.customer" \
+	" LEFT JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.invoice" \
+	" ON CONFLICT (source_id, external_id) DO UPDATE SET customer_id = excluded.customer_id," \
+	" invoice_id = excluded.invoice_id, amount = excluded.amount, currency = excluded.currency," \
+	" payment_date = excluded.payment_date, received_at = excluded.received_at, method = excluded.method," \
+	" reference = excluded.reference, prepayment = excluded.prepayment, remote_updated_at = excluded.remote_updated_at," \
+	" raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" NEWER_WHERE " RETURNING t.external_id, (t.xmax = 0)"
+
 #define SQL_REFUNDS \
 	"INSERT INTO billing.refunds AS t (source_id, external_id, customer_id, invoice_id, payment_id, amount, currency," \
 	" refund_date, memo, remote_updated_at, raw, synced_at, deleted_at)" \

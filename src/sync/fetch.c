@@ -40,7 +40,9 @@ list_url(PgbSource *src, const PgbEntity *e, const char *since, long ordinal)
 	initStringInfo(&url);
 	appendStringInfo(&url, "%s%s?%s%s", src->base_url, e->path,
 					 pgb_paging_query(&src->conn->paging, ordinal, src->per_page), e->list_params);
-	if (e->incremental && since != NULL && src->conn->since_param != NULL)
+	if (e->incremental && since != NULL && src->conn->since_param != NULL && src->conn->since_value)
+		appendStringInfo(&url, "%s%s", src->conn->since_param, src->conn->since_value(since));
+	else if (e->incremental && since != NULL && src->conn->since_param != NULL)
 		append_since(&url, src->conn->since_param, since);
 	return url.data;
 }
@@ -245,6 +247,11 @@ auth_with(PgbSource *src, json_t *secret, char **user, char **pass)
 {
 	const PgbAuth *a = &src->conn->auth;
 
+	if (src->conn->authenticate)
+	{
+		src->conn->authenticate(src, secret);
+		return;
+	}
 	*user = credential(src, secret, a->kind == PGB_AUTH_BASIC ? a->user_field : "client_id");
 	if (a->kind == PGB_AUTH_BASIC)
 	{
