@@ -74,7 +74,8 @@ typedef struct PgbSource PgbSource;
 typedef enum PgbSinceStyle
 {
 	PGB_SINCE_OFFSET,			/* 2024-01-01 00:00:00+00:00 */
-	PGB_SINCE_ZULU				/* 2024-01-01T00:00:00Z */
+	PGB_SINCE_ZULU,				/* 2024-01-01T00:00:00Z */
+	PGB_SINCE_DATE				/* 2024-01-01 (the day of the cursor) */
 } PgbSinceStyle;
 
 /* Maps one vendor record (already unwrapped) into rows of page; sets ctx->record to its id. */
@@ -129,6 +130,8 @@ typedef struct PgbConnector
 								 * at that page even when it is full; NULL = only a short page ends it */
 	/* optional hooks: called on each listed record before it is mapped (e.g. to fetch a part) */
 	void		(*enrich) (PgbSource *src, const PgbEntity *e, struct PgbJsonCtx *ctx, struct json_t *record);
+	/* optional: authenticates from the credentials object itself instead of auth (Splynx) */
+	void		(*authenticate) (PgbSource *src, struct json_t *secret);
 } PgbConnector;
 
 /* A source as the driver runs it: its validated, typed configuration (pgb_store_load_source). */

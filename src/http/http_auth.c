@@ -27,6 +27,9 @@ typedef struct AuthState
 	int64		renew_at_us;	/* monotonic time after which the token is renewed */
 	int			tokens;			/* tokens fetched */
 	bool		form;			/* id and secret as HTTP Basic, the grant as a form (Xero) */
+	PgbTokenFn	fetch;			/* a vendor's own token request, or NULL for the OAuth2 grant */
+	void	   *arg;			/* its state (malloc'd, released by release) */
+	void		(*release) (void *arg);
 } AuthState;
 
 typedef struct TokenBody
@@ -235,17 +238,36 @@ read_token(TokenBody *b, char **token, long *expires_in)
 	return ok;
 }
 
+/* A vendor's own token request: it sets the target's auth header and says how long it lasts. */
+static void
+fetch_custom(PgbHttpTarget *t, AuthState *s)
+{
+	long		expires_in = s->fetch(t, s->arg);
+
+	t->requests++;
+	s->tokens++;
+	s->renew_at_us = now_us() + (int64) (expires_in - Min(60, expires_in / 2)) * 1000000;
+}
+
 static void
 fetch_token(PgbHttpTarget *t)
 {
 	AuthState  *s = (AuthState *) t->auth;
-	TokenBody  *b = palloc0(sizeof(TokenBody));
+	TokenBody  *b;
 	char		err[CURL_ERROR_SIZE] = "";
-	char	   *body = grant_body(s);
-	long		status = post_grant(s, body, b, err);
+	char	   *body;
+	long		status;
 	char	   *token = NULL;
 	long		expires_in = 0;
 
+	if (s->fetch)
+	{
+		fetch_custom(t, s);
+		return;
+	}
+	b = palloc0(sizeof(TokenBody));
+	body = grant_body(s);
+	status = post_grant(s, body, b, err);
 	wipe_free(body);
 	t->requests++;
 	if (status < 200 || status >= 300 || b->too_big || !read_token(b, &token, &expires_in))
@@ -318,6 +340,10 @@ pgb_http_auth_release(PgbHttpTarget *t)
 		explicit_bzero(t->userpwd, strlen(t->userpwd));
 	wipe_free(t->bearer);
 	t->bearer = NULL;
+	wipe_free(t->auth_header);
+	t->auth_header = NULL;
+	if (s && s->release)
+		s->release(s->arg);
 	if (s)
 	{
 		free(s->token_url);
@@ -327,4 +353,40 @@ pgb_http_auth_release(PgbHttpTarget *t)
 		free(s);
 		t->auth = NULL;
 	}
+}
+
+void
+pgb_http_auth_custom(PgbHttpTarget *t, PgbTokenFn fetch, void *arg, void (*release) (void *arg))
+{
+	AuthState  *s = calloc(1, sizeof(AuthState));
+
+	if (s == NULL)
+	{
+		release(arg);
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	t->auth = s;				/* released by pgb_http_auth_release even if the rest fails */
+	s->fetch = fetch;
+	s->arg = arg;
+	s->release = release;
+	fetch_token(t);
+}
+
+long
+pgb_http_auth_post(const PgbHttpTarget *t, const char *url, const char *body, char **out, size_t *outlen,
+				   const char **problem)
+{
+	AuthState	s = {0};
+	TokenBody  *b = palloc0(sizeof(TokenBody));
+	char	   *err = palloc0(CURL_ERROR_SIZE);
+	long		status;
+
+	check_token_url(t, url);
+	s.token_url = (char *) url;
+	status = post_grant(&s, body, b, err);
+	*problem = b->refused_address ? "the host resolves to a private, link-local or loopback address, which is refused" :
+		b->too_big ? "the response is too large" : status == 0 ? err : NULL;
+	*out = b->buf;
+	*outlen = b->len;
+	return status;
 }

@@ -27,6 +27,21 @@ extern void pgb_http_auth_oauth2(PgbHttpTarget *t, const char *token_url, const 
 extern void pgb_http_auth_oauth2_style(PgbHttpTarget *t, const char *token_url, const char *audience,
 									   const char *client_id, const char *client_secret, bool form);
 
+/*
+ * A vendor's own token scheme: fetch requests a token, sets t->auth_header (malloc'd) and returns
+ * its lifetime in seconds (or raises); it is called now, before expiry and once on a 401.
+ * release frees arg (also when this fails).
+ */
+typedef long (*PgbTokenFn) (PgbHttpTarget *t, void *arg);
+extern void pgb_http_auth_custom(PgbHttpTarget *t, PgbTokenFn fetch, void *arg, void (*release) (void *arg));
+
+/*
+ * POSTs a JSON body to url under the rules of the token requests; returns the status (0 when the
+ * transfer failed) and the answer in *out (palloc'd, at most 64 kB); *problem says why it failed.
+ */
+extern long pgb_http_auth_post(const PgbHttpTarget *t, const char *url, const char *body, char **out,
+							   size_t *outlen, const char **problem);
+
 /* Fetches a new token when force, or when the cached one expires within its margin. */
 extern void pgb_http_auth_ensure(PgbHttpTarget *t, bool force);
 

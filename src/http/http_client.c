@@ -237,7 +237,10 @@ add_header(struct curl_slist *h, const char *line)
 	return n;
 }
 
-/* The header list of the target's requests: the fixed ones, the target's own and this request's. */
+/*
+ * The header list of the target's requests: the fixed ones, the target's own, its Authorization
+ * (a vendor's own token scheme) and this request's.
+ */
 static struct curl_slist *
 make_headers(const PgbHttpTarget *t)
 {
@@ -247,6 +250,8 @@ make_headers(const PgbHttpTarget *t)
 		h = add_header(h, "User-Agent: pg_billing/" PGB_VERSION);
 	if (h && t->extra_header)
 		h = add_header(h, t->extra_header);
+	if (h && t->auth_header)
+		h = add_header(h, t->auth_header);
 	if (h && t->request_header[0])
 		h = add_header(h, t->request_header);
 	return h;
@@ -369,7 +374,8 @@ prepare_attempt(PgbHttpTarget *t, const char *url, Attempt *a)
 	c = target_handle(t);
 	if (c == NULL)
 		return NULL;
-	if (t->headers_stale)
+	/* a vendor's own Authorization header changes with each token: the list is rebuilt for it */
+	if (t->headers_stale || t->auth_header)
 	{
 		struct curl_slist *h = make_headers(t);
 

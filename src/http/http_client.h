@@ -29,6 +29,7 @@ typedef struct PgbHttpTarget
 	char	   *userpwd;		/* "user:password" for Basic auth; secret, never printed */
 	char	   *bearer;			/* OAuth2 access token (malloc'd); secret, never printed */
 	char	   *extra_header;	/* "Name: value" sent on every request, or NULL; never printed */
+	char	   *auth_header;	/* a whole "Authorization: ..." header (malloc'd), secret, or NULL */
 	void	   *auth;			/* token state of http_auth.c, or NULL (Basic or none) */
 	double		max_rps;		/* per-source request rate (requests per second; 0 = unlimited) */
 	int64		last_request_us;	/* monotonic time of the last request, for the rate limit */

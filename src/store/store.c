@@ -223,7 +223,7 @@ store_listed_rows(int64 source_id, PlanId id, const char *sql, const char *table
 }
 
 /*
- * Payments and refunds listed by an entity of their own (Xero /Payments), not inside their
+ * Payments and refunds listed by an entity of their own (Xero /Payments, Splynx), not inside their
  * documents: each takes its customer from the stored document it pays or refunds. One the store
  * leaves out (a supplier's bill, or a document not stored) is counted as skipped.
  */
@@ -231,8 +231,12 @@ static void
 store_listed(int64 source_id, PgbPage *page, PgbCounts *counts)
 {
 	if (page->t[PGB_T_PAYMENTS].nrows > 0)
+	{
+		/* a payment naming its customer (Splynx) may come before the customer is listed */
+		placeholders(source_id, &page->t[PGB_T_PAYMENTS], C_PAY_CUSTOMER);
 		store_listed_rows(source_id, P_PAYMENTS_LISTED, SQL_PAYMENTS_LISTED, "payments",
 						  &page->t[PGB_T_PAYMENTS], counts);
+	}
 	if (page->t[PGB_T_REFUNDS].nrows > 0)
 		store_listed_rows(source_id, P_REFUNDS_LISTED, SQL_REFUNDS_LISTED, "refunds",
 						  &page->t[PGB_T_REFUNDS], counts);

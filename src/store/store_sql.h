@@ -268,19 +268,24 @@
 	" WHERE t.raw IS DISTINCT FROM excluded.raw"
 
 /*
- * Payments listed on their own (Xero /Payments), not inside their invoice's record: a payment takes
- * its customer and currency from the invoice it pays, which must be a stored receivable (a
- * payment of a supplier's bill is not money received and is not stored). $2 is unused.
+ * Payments listed as an entity of their own (Xero /Payments, Splynx payments), not inside their
+ * invoice's record. The customer is the row's own (Splynx; stored first as a placeholder) or else
+ * that of the invoice paid (Xero); the currency likewise. A payment of a supplier's (payable) bill
+ * is not money received and is not stored, nor one whose customer is unknown (no customer of its
+ * own and its invoice not stored); the caller counts those as skipped. $2 is unused.
  */
 #define SQL_PAYMENTS_LISTED \
 	"INSERT INTO billing.payments AS t (source_id, external_id, customer_id, invoice_id, amount, currency," \
 	" payment_date, received_at, method, reference, prepayment, remote_updated_at, raw, synced_at, deleted_at)" \
-	" SELECT $1, r.ext, i.customer_id, i.id, r.amount::numeric, i.currency, r.day::date, r.received::timestamptz, r.method," \
-	" r.reference, coalesce(r.prepayment::boolean, false), r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
+	" SELECT $1, r.ext, coalesce(c.id, i.customer_id), i.id, r.amount::numeric, coalesce(r.currency, i.currency)," \
+	" r.day::date, r.received::timestamptz, r.method, r.reference, coalesce(r.prepayment::boolean, false)," \
+	" r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
 	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]))" \
 	" AS u(ext, customer, invoice, amount, currency, day, received, method, reference, prepayment, updated, raw)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
-	" JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.invoice AND i.direction = 'receivable'" \
+	" LEFT JOIN billing.customers c ON c.source_id = $1 AND c.external_id = r.customer" \
+	" LEFT JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.invoice" \
+	" WHERE (i.id IS NULL OR i.direction = 'receivable') AND coalesce(c.id, i.customer_id) IS NOT NULL" \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET customer_id = excluded.customer_id," \
 	" invoice_id = excluded.invoice_id, amount = excluded.amount, currency = excluded.currency," \
 	" payment_date = excluded.payment_date, received_at = excluded.received_at, method = excluded.method," \

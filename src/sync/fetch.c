@@ -14,8 +14,8 @@
 #include "json/pgb_json.h"
 
 /*
- * The since value as a query value, URL-encoded: "YYYY-MM-DD HH:MM:SS" in UTC with its offset, or
- * "YYYY-MM-DDTHH:MM:SSZ", as the connector says; then the connector's suffix.
+ * The since value as a query value, URL-encoded: "YYYY-MM-DD HH:MM:SS" in UTC with its offset,
+ * "YYYY-MM-DDTHH:MM:SSZ", or the day alone, as the connector says; then the connector's suffix.
  */
 static void
 append_since(StringInfo url, const PgbConnector *conn, const char *since)
@@ -23,18 +23,23 @@ append_since(StringInfo url, const PgbConnector *conn, const char *since)
 	bool		zulu = conn->since_style == PGB_SINCE_ZULU;
 
 	appendStringInfoString(url, conn->since_param);
-	for (const char *p = since; *p; p++)
+	if (conn->since_style == PGB_SINCE_DATE)
+		appendBinaryStringInfo(url, since, Min(strlen(since), 10));	/* digits and '-' only */
+	else
 	{
-		if (*p == ' ')
-			appendStringInfoString(url, zulu ? "T" : "%20");
-		else if (*p == ':')
-			appendStringInfoString(url, "%3A");
-		else if (isalnum((unsigned char) *p) || *p == '-' || *p == 'T' || *p == '.')
-			appendStringInfoChar(url, *p);
-		else
-			appendStringInfo(url, "%%%02X", (unsigned char) *p);
+		for (const char *p = since; *p; p++)
+		{
+			if (*p == ' ')
+				appendStringInfoString(url, zulu ? "T" : "%20");
+			else if (*p == ':')
+				appendStringInfoString(url, "%3A");
+			else if (isalnum((unsigned char) *p) || *p == '-' || *p == 'T' || *p == '.')
+				appendStringInfoChar(url, *p);
+			else
+				appendStringInfo(url, "%%%02X", (unsigned char) *p);
+		}
+		appendStringInfoString(url, zulu ? "Z" : "%2B00%3A00");
 	}
-	appendStringInfoString(url, zulu ? "Z" : "%2B00%3A00");
 	if (conn->since_suffix)
 		appendStringInfoString(url, conn->since_suffix);
 }
@@ -352,6 +357,11 @@ auth_with(PgbSource *src, json_t *secret, char **user, char **pass)
 {
 	const PgbAuth *a = &src->conn->auth;
 
+	if (src->conn->authenticate)
+	{
+		src->conn->authenticate(src, secret);
+		return;
+	}
 	*user = credential(src, secret, a->kind == PGB_AUTH_BASIC ? a->user_field : "client_id");
 	if (a->kind == PGB_AUTH_BASIC && a->user_field2 != NULL)
 	{

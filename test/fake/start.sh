@@ -30,6 +30,17 @@ for _ in $(seq 300); do
 done
 [ -n "$pgb_p_pax8" ] || { echo "pg_billing: the fake Pax8 API did not start:"; cat "$pgb_fake_dir/pax8.out"; }
 
+# The fake Splynx API (token and Basic auth, limit/offset paging), for test/pgtap/splynx_*.sql.
+python3 "$PGB_SRC/test/fake/splynx_fake.py" --certs "$pgb_fake_dir/certs" --logs "$pgb_fake_dir/splynx_logs" \
+    > "$pgb_fake_dir/splynx.out" 2>&1 &
+PGB_FAKE_PIDS="$PGB_FAKE_PIDS $!"
+pgb_p_splynx=
+for _ in $(seq 300); do
+    pgb_p_splynx=$(sed -n 's/^ready //p' "$pgb_fake_dir/splynx.out" 2>/dev/null)
+    [ -n "$pgb_p_splynx" ] && break
+    sleep 0.1
+done
+
 # Unit tests of the server-free C parts (ASan/UBSan); test/pgtap/sync_unit.sql checks the result.
 "$PGB_SRC/test/unit/run.sh" "$pgb_fake_dir/unit" > "$pgb_fake_dir/unit.tap" 2>&1
 
@@ -92,6 +103,7 @@ pgb_test.maxio_selfsigned_url = 'https://127.0.0.1:$pgb_p_self'
 pgb_test.maxio_wrongname_url = 'https://127.0.0.1:$pgb_p_wrong'
 pgb_test.maxio_expired_url = 'https://127.0.0.1:$pgb_p_expired'
 pgb_test.pax8_url = 'https://127.0.0.1:${pgb_p_pax8:-1}'
+pgb_test.splynx_url = 'https://127.0.0.1:${pgb_p_splynx:-1}'
 pgb_test.prism_url = '$pgb_prism_url'
 pgb_test.prism_pax8_url = '$pgb_prism_pax8_url'
 pgb_test.xero_url = 'https://127.0.0.1:$pgb_p_xero'

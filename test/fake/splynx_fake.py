@@ -1,0 +1,318 @@
+#!/usr/bin/env python3
+"""A fake Splynx REST API v2.0 for pg_billing's tests (python3 standard library only, HTTPS).
+
+Shapes from shared/specs/splynx (API Blueprint) and design/apis.md section 4: lists under
+/api/2.0/admin/... paged with limit/offset, the total in the X-total-count header (also on HEAD),
+search main_attributes[<field>][0]=<op>&main_attributes[<field>][1]=<value> on date_updated and
+id, order[id]=ASC; access tokens from POST /api/2.0/admin/auth/tokens with
+{"auth_type": "api_key", "key", "signature", "nonce"} where signature is
+UPPER(hex(HMAC-SHA256(secret, nonce . key))) and the nonce must grow; requests then carry
+"Authorization: Splynx-EA (access_token=<token>)". Numbers arrive as strings in some records and
+as JSON numbers in others.
+
+The scenario is the path prefix: https://127.0.0.1:PORT/s/<scenario>-<nonce>/api/2.0/...
+    ok        tokens live 1800 s
+    expiring  tokens live 2 s and every list answer waits 0.6 s: a client that does not renew
+              before expiry gets 401 EXPIRED_ACCESS_TOKEN
+    revoked   the first token is refused from its second use on (401 EXPIRED_ACCESS_TOKEN)
+    fault     customers answer 429 (Retry-After: 0) once; invoices at offset 2 answer 500 on the
+              first four requests (a client with 3 retries gives up), then normally
+    badjson   invoices at offset 2 answer a truncated body once
+From the second listing of invoices on, invoice 2 is paid (date_updated 2024-02-10 12:00:00) and
+payment 4 exists.
+
+Keys: "splynx-key"/"splynx-secret" (Basic refused: no "unsecure access") and "basic-key"/
+"basic-secret" (Basic allowed). Each request is appended to <log-dir>/<key>.log as
+"<status> <method> <path after api/2.0/> <auth>" where <auth> is t1, t2... (the token's number),
+"basic" or "-"; never a secret.
+"""
+import argparse
+import base64
+import copy
+import hashlib
+import hmac
+import json
+import os
+import ssl
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+LOG_DIR = "."
+STATE = {}
+LOCK = threading.Lock()
+KEYS = {"splynx-key": ("splynx-secret", False), "basic-key": ("basic-secret", True)}
+
+CUSTOMERS = [
+    {"id": 1, "login": "ann", "name": "Ann Smith", "email": "ann@example.net", "status": "active",
+     "category": "person", "date_add": "2023-12-01", "parent_id": 0},
+    {"id": "2", "login": "bob", "name": "Bob's Café", "email": "", "status": "active",
+     "category": "company", "date_add": "2023-12-15", "parent_id": "0"},
+    {"id": "3", "login": "carl", "name": "Carl Ltd", "email": "carl@example.net", "status": "blocked",
+     "category": "company", "date_add": "0000-00-00"},
+]
+INVOICES = [
+    {"id": 1, "customer_id": 1, "number": "INV-1", "date_created": "2024-01-01", "date_till": "2024-01-15",
+     "date_payment": "2024-01-10", "date_updated": "2024-01-10 09:00:00", "status": "paid", "type": "recurring",
+     "items": [{"id": 11, "description": "Internet 100 Mbit", "quantity": 1, "unit": "month", "price": "30.00",
+                "tax": "20", "period_from": "2024-01-01", "period_to": "2024-01-31"}]},
+    {"id": "2", "customer_id": "2", "number": "INV-2", "date_created": "2024-01-05", "date_till": "2024-01-20",
+     "date_payment": "0000-00-00", "date_updated": "2024-01-05", "status": "not_paid", "type": "one_time",
+     "items": [{"id": "21", "description": "Router", "quantity": "2", "price": 12.345, "tax": 10},
+               {"id": "22", "description": "Installation", "quantity": 1, "price": "0.125", "tax": "0"}]},
+    {"id": 3, "customer_id": 3, "number": "INV-3", "date_created": "2024-02-01", "date_till": "2024-02-15",
+     "date_payment": "0000-00-00", "date_updated": "2024-02-02 10:00:00", "status": "deleted", "type": "one_time",
+     "items": [{"id": 31, "description": "Static IP", "quantity": 1, "price": 10, "tax": "20"}]},
+]
+CREDIT_NOTES = [
+    {"id": 1, "customer_id": "1", "number": "CN-1", "date_created": "2024-01-20", "date_updated": "2024-01-20",
+     "status": "not_paid", "note": "Outage 18 Jan",
+     "items": [{"id": 101, "description": "Outage credit", "quantity": "1", "price": "5.005", "tax": "20"}]},
+]
+PAYMENTS = [
+    {"id": 1, "customer_id": 1, "invoice_id": 1, "payment_type": "2", "receipt_number": "R-1",
+     "date": "2024-01-10", "amount": "36.00"},
+    {"id": "2", "customer_id": "2", "invoice_id": "0", "payment_type": 1, "receipt_number": "R-2",
+     "date": "2024-01-06", "amount": 10},
+    {"id": 3, "customer_id": 3, "invoice_id": 0, "payment_type": "1", "receipt_number": "",
+     "date": "2024-02-03", "amount": "12.5"},
+]
+LATER_PAYMENT = {"id": 4, "customer_id": 2, "invoice_id": 2, "payment_type": "2", "receipt_number": "R-4",
+                 "date": "2024-02-10", "amount": "27.29"}
+PATHS = {"customers/customer": "customers", "finance/invoices": "invoices",
+         "finance/credit-notes": "credit_notes", "finance/payments": "payments"}
+
+
+class Site:
+    def __init__(self, key):
+        self.key = key
+        self.scenario = key.split("-")[0]
+        self.tokens = {}
+        self.issued = 0
+        self.uses = {}
+        self.last_nonce = 0
+        self.listings = {}
+        self.faults = {}
+
+    def issue(self):
+        self.issued += 1
+        life = 2 if self.scenario == "expiring" else 1800
+        token = "tok%d%s" % (self.issued, os.urandom(8).hex())
+        self.tokens[token] = (self.issued, time.time() + life)
+        return token, int(time.time()) + life
+
+    def records(self, entity):
+        changed = self.listings.get("invoices", 0) >= 2
+        if entity == "customers":
+            return CUSTOMERS
+        if entity == "credit_notes":
+            return CREDIT_NOTES
+        if entity == "payments":
+            return PAYMENTS + ([LATER_PAYMENT] if changed else [])
+        invs = copy.deepcopy(INVOICES)
+        if changed:
+            invs[1].update(status="paid", date_payment="2024-02-10", date_updated="2024-02-10 12:00:00")
+        return invs
+
+
+def site(key):
+    with LOCK:
+        if key not in STATE:
+            STATE[key] = Site(key)
+        return STATE[key]
+
+
+def matches(rec, q):
+    for field in ("date_updated", "id"):
+        op = q.get("main_attributes[%s][0]" % field, [None])[0]
+        val = q.get("main_attributes[%s][1]" % field, [None])[0]
+        if op is None:
+            continue
+        have = rec.get(field)
+        if field == "id":
+            have, val = int(have), int(val)
+        else:
+            have = have or ""
+        if op == ">=" and not have >= val or op == ">" and not have > val:
+            return False
+    return True
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def log(self, key, status, who):
+        path = self.path.split("/api/2.0/", 1)[-1]
+        with LOCK:
+            with open(os.path.join(LOG_DIR, key + ".log"), "a") as f:
+                f.write("%d %s %s %s\n" % (status, self.command, path, who))
+
+    def send(self, status, body, headers=(), raw=None):
+        data = raw if raw is not None else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        if raw is not None:
+            self.close_connection = True
+
+    def error(self, key, status, who, internal):
+        self.log(key, status, who)
+        self.send(status, {"error": {"message": internal.lower(), "code": status, "internal_code": internal}})
+
+    def route(self):
+        parts = urlsplit(self.path)
+        segs = parts.path.split("/")
+        if len(segs) < 6 or segs[1] != "s" or segs[3:5] != ["api", "2.0"]:
+            return None, None, None
+        return segs[2], "/".join(segs[5:]), parse_qs(parts.query)
+
+    def do_POST(self):
+        key, rest, _ = self.route()
+        if key is None or rest != "admin/auth/tokens":
+            self.send(404, {"error": {"message": "not found", "code": 404}})
+            return
+        s = site(key)
+        n = int(self.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(self.rfile.read(n)) if 0 < n < 65536 else {}
+            nonce = int(body.get("nonce"))
+        except (ValueError, TypeError):
+            body, nonce = {}, 0
+        secret = KEYS.get(body.get("key"), (None, False))[0]
+        want = hmac.new(secret.encode(), (str(body.get("nonce")) + body["key"]).encode(),
+                        hashlib.sha256).hexdigest().upper() if secret else None
+        with LOCK:
+            fresh = nonce > s.last_nonce
+            if fresh:
+                s.last_nonce = nonce
+        if body.get("auth_type") != "api_key" or want is None or body.get("signature") != want or not fresh:
+            self.error(key, 401, "-", "INVALID_SIGNATURE" if fresh else "NONCE_USED")
+            return
+        with LOCK:
+            token, exp = s.issue()
+        self.log(key, 201, "t%d" % s.issued)
+        self.send(201, {"access_token": token, "access_token_expiration": exp,
+                        "refresh_token": "r" + token, "refresh_token_expiration": exp + 3600, "permissions": {}})
+
+    def authorized(self, s):
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            try:
+                k, _, p = base64.b64decode(auth[6:]).decode().partition(":")
+            except ValueError:
+                return None, "INVALID_AUTH"
+            secret, allowed = KEYS.get(k, (None, False))
+            if secret != p or not allowed:
+                return None, "BASIC_AUTH_NOT_ALLOWED"
+            return "basic", None
+        if not (auth.startswith("Splynx-EA (access_token=") and auth.endswith(")")):
+            return None, "UNAUTHORIZED"
+        token = auth[len("Splynx-EA (access_token="):-1]
+        with LOCK:
+            if token not in s.tokens:
+                return None, "INVALID_ACCESS_TOKEN"
+            number, expires = s.tokens[token]
+            if time.time() >= expires:
+                return "t%d" % number, "EXPIRED_ACCESS_TOKEN"
+            s.uses[number] = s.uses.get(number, 0) + 1
+            if s.scenario == "revoked" and number == 1 and s.uses[number] >= 2:
+                return "t%d" % number, "EXPIRED_ACCESS_TOKEN"
+        return "t%d" % number, None
+
+    def do_HEAD(self):
+        self.do_GET()
+
+    def do_GET(self):
+        key, rest, q = self.route()
+        if key is None or not rest.startswith("admin/"):
+            self.send(404, {"error": {"message": "not found", "code": 404}})
+            return
+        s = site(key)
+        who, refused = self.authorized(s)
+        if refused:
+            self.error(key, 401, who or "-", refused)
+            return
+        path = rest[len("admin/"):]
+        one = None
+        if path not in PATHS:
+            head, _, one = path.rpartition("/")
+            if head not in PATHS:
+                self.error(key, 404, who, "NOT_FOUND")
+                return
+            path = head
+        entity = PATHS[path]
+        if one is not None:
+            recs = s.records(entity)
+            recs = [r for r in recs if str(r["id"]) == one]
+            if not recs:
+                self.error(key, 404, who, "NOT_FOUND")
+                return
+            self.log(key, 200, who)
+            self.send(200, recs[0])
+            return
+        try:
+            offset = int(q.get("offset", ["0"])[0])
+            limit = int(q.get("limit", ["100"])[0])
+        except ValueError:
+            offset, limit = -1, -1
+        if offset < 0 or limit < 1 or limit > 1000:
+            self.error(key, 400, who, "INVALID_INPUT_DATA")
+            return
+        with LOCK:
+            if offset == 0 and self.command == "GET":
+                s.listings[entity] = s.listings.get(entity, 0) + 1
+            fault = (entity, offset)
+            s.faults[fault] = s.faults.get(fault, 0) + 1
+            tries = s.faults[fault]
+        if s.scenario == "expiring":
+            time.sleep(0.6)
+        if s.scenario == "fault" and entity == "customers" and offset == 0 and tries == 1:
+            self.log(key, 429, who)
+            self.send(429, {"error": {"message": "too many requests", "code": 429}}, [("Retry-After", "0")])
+            return
+        if s.scenario == "fault" and entity == "invoices" and offset == 2 and tries <= 4:
+            self.error(key, 500, who, "INTERNAL_ERROR")
+            return
+        recs = [r for r in s.records(entity) if matches(r, q)]
+        total = len(recs)
+        page = recs[offset:offset + limit]
+        self.log(key, 200, who)
+        if s.scenario == "badjson" and entity == "invoices" and offset == 2 and tries == 1:
+            self.send(200, None, [("X-total-count", str(total))], raw=json.dumps(page).encode()[:-7])
+            return
+        self.send(200, page, [("X-total-count", str(total))])
+
+
+def main():
+    global LOG_DIR
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--certs", required=True, help="directory made by gen_certs.sh")
+    ap.add_argument("--logs", required=True)
+    a = ap.parse_args()
+    LOG_DIR = a.logs
+    os.makedirs(LOG_DIR, exist_ok=True)
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(os.path.join(a.certs, "good.pem"), os.path.join(a.certs, "good.key"))
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    sys.stdout.write("ready %d\n" % srv.server_address[1])
+    sys.stdout.flush()
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()
