@@ -20,7 +20,9 @@ SELECT billing.add_source('cfg_rate_big', 'advanced_billing', 'https://acme.char
                           '{"max_requests_per_second": 10001}') > 0 AS added;
 SELECT billing.add_source('cfg_unseen', 'advanced_billing', 'https://acme.chargify.com', '{"api_key": "not-a-real-key"}',
                           '{"reconcile_max_unseen": -5}') > 0 AS added;
-SELECT billing.add_source('cfg_splynx', 'splynx', 'https://splynx.example.com', '{"api_key": "a", "api_secret": "b"}') > 0 AS added;
+-- every kind has a connector now; a Splynx option its connector refuses before any request
+SELECT billing.add_source('cfg_splynx', 'splynx', 'https://splynx.example.com', '{"api_key": "a", "api_secret": "b"}',
+                          '{"auth": "hmac"}') > 0 AS added;
 -- a source without an api_key is refused when it is added, naming only the missing field
 SELECT billing.add_source('cfg_nokey', 'advanced_billing', 'https://acme.chargify.com', '{"apikey": "typo"}');
 -- a run per source: billing._sync_run records how each ended and never raises

@@ -25,16 +25,16 @@ my $run   = pgb_query($node, $db, q{SELECT billing.request_sync('quick')});
 ok(pgb_wait($node, $db, "SELECT status = 'succeeded' FROM billing.sync_runs WHERE id = $run"),
 	'a requested sync runs to its end as the worker role');
 
-# a source whose connector does not exist in this version fails every time: retried, then alerted
+# a source that fails every time (plain http is refused before any request): retried, then alerted
 $node->safe_psql($db, q{SELECT billing.set_setting('sync_retry_base', '1 second'), billing.set_setting('sync_retry_max', '2 seconds'),
                                billing.set_setting('alert_failed_runs', '2')});
-my $bad = pgb_query($node, $db, q{SELECT billing.add_source('later', 'splynx', 'https://splynx.example.com', '{"api_key": "x", "api_secret": "y"}', schedule => '1 hour')});
+my $bad = pgb_query($node, $db, q{SELECT billing.add_source('later', 'advanced_billing', 'http://acme.chargify.com', '{"api_key": "x"}', schedule => '1 hour')});
 ok(pgb_wait($node, $db, "SELECT count(*) >= 2 FROM billing.sync_runs WHERE source_id = $bad AND status = 'failed'"),
 	'a scheduled source is run and retried by the worker role');
 ok(pgb_wait($node, $db, "SELECT count(*) = 1 FROM billing.alerts WHERE source_id = $bad AND kind = 'source_failing' AND resolved_at IS NULL"),
 	'and its failures raise an alert');
 is(pgb_query($node, $db, "SELECT error FROM billing.sync_runs WHERE source_id = $bad ORDER BY id LIMIT 1"),
-	'source "later": no connector for kind splynx in this version', 'the run says why it failed');
+	'source "later": plain http is refused', 'the run says why it failed');
 
 ok(!$node->log_contains('permission denied'), 'no permission was missing');
 $node->stop;
