@@ -18,28 +18,27 @@ fi
 PGB_FAKE_PIDS="${PGB_FAKE_PIDS:-} $PGB_FAKE_PID"
 IFS=, read -r pgb_p_good pgb_p_plain pgb_p_self pgb_p_wrong pgb_p_expired <<< "$PGB_FAKE_PORTS"
 
-# The fake Pax8 Partner API (OAuth2 token endpoint, pages from 0), for test/pgtap/pax8_*.sql.
-python3 "$PGB_SRC/test/fake/pax8_fake.py" --certs "$pgb_fake_dir/certs" --logs "$pgb_fake_dir/logs" \
-    > "$pgb_fake_dir/pax8.out" 2>&1 &
-PGB_FAKE_PIDS="$PGB_FAKE_PIDS $!"
-pgb_p_pax8=
-for _ in $(seq 300); do
-    pgb_p_pax8=$(sed -n 's/^ready //p' "$pgb_fake_dir/pax8.out" 2>/dev/null)
-    [ -n "$pgb_p_pax8" ] && break
-    sleep 0.1
-done
-[ -n "$pgb_p_pax8" ] || { echo "pg_billing: the fake Pax8 API did not start:"; cat "$pgb_fake_dir/pax8.out"; }
+# pgb_fake_serve VAR NAME SCRIPT [ARG...]: starts python3 test/fake/SCRIPT with the test CA and the
+# arguments (its output in NAME.out), waits up to a minute for its "ready <port>" line and sets VAR
+# to that port; when it does not start, says so and leaves VAR empty (its tests then fail).
+pgb_fake_serve() {
+    local var=$1 name=$2 script=$3 port=
+    shift 3
+    python3 "$PGB_SRC/test/fake/$script" --certs "$pgb_fake_dir/certs" "$@" > "$pgb_fake_dir/$name.out" 2>&1 &
+    PGB_FAKE_PIDS="$PGB_FAKE_PIDS $!"
+    for _ in $(seq 600); do
+        port=$(sed -n 's/^ready //p' "$pgb_fake_dir/$name.out" 2>/dev/null)
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    [ -n "$port" ] || { echo "pg_billing: the fake $script did not start:"; cat "$pgb_fake_dir/$name.out"; }
+    printf -v "$var" '%s' "$port"
+}
 
+# The fake Pax8 Partner API (OAuth2 token endpoint, pages from 0), for test/pgtap/pax8_*.sql.
+pgb_fake_serve pgb_p_pax8 pax8 pax8_fake.py --logs "$pgb_fake_dir/logs"
 # The fake Splynx API (token and Basic auth, limit/offset paging), for test/pgtap/splynx_*.sql.
-python3 "$PGB_SRC/test/fake/splynx_fake.py" --certs "$pgb_fake_dir/certs" --logs "$pgb_fake_dir/splynx_logs" \
-    > "$pgb_fake_dir/splynx.out" 2>&1 &
-PGB_FAKE_PIDS="$PGB_FAKE_PIDS $!"
-pgb_p_splynx=
-for _ in $(seq 300); do
-    pgb_p_splynx=$(sed -n 's/^ready //p' "$pgb_fake_dir/splynx.out" 2>/dev/null)
-    [ -n "$pgb_p_splynx" ] && break
-    sleep 0.1
-done
+pgb_fake_serve pgb_p_splynx splynx splynx_fake.py --logs "$pgb_fake_dir/splynx_logs"
 
 # Unit tests of the server-free C parts (ASan/UBSan); test/pgtap/sync_unit.sql checks the result.
 "$PGB_SRC/test/unit/run.sh" "$pgb_fake_dir/unit" > "$pgb_fake_dir/unit.tap" 2>&1
@@ -51,16 +50,7 @@ printf '%s' "$PGB_CANARY" > "$pgb_fake_dir/canary.key"
 
 # The fake ConnectWise Manage API: one HTTPS port (the kernel's choice, printed), the same test CA;
 # every request must carry the canary key as its private key.
-python3 "$PGB_SRC/test/fake/connectwise_fake.py" --certs "$pgb_fake_dir/certs" --logs "$pgb_fake_dir/logs" \
-    --canary "$pgb_fake_dir/canary.key" > "$pgb_fake_dir/cw.out" 2>&1 &
-PGB_FAKE_PIDS="$PGB_FAKE_PIDS $!"
-pgb_p_cw=
-for _ in $(seq 600); do
-    pgb_p_cw=$(sed -n 's/^ready //p' "$pgb_fake_dir/cw.out" 2>/dev/null)
-    [ -n "$pgb_p_cw" ] && break
-    sleep 0.1
-done
-[ -n "$pgb_p_cw" ] || { echo "pg_billing: the fake ConnectWise API did not start:"; cat "$pgb_fake_dir/cw.out"; }
+pgb_fake_serve pgb_p_cw cw connectwise_fake.py --logs "$pgb_fake_dir/logs" --canary "$pgb_fake_dir/canary.key"
 
 # Prism mocks of the vendors' published specs, for the contract tests: pinned in tools/npm,
 # installed by `make deps`. pgb_prism_serve VAR LOG SPEC starts one (its output in LOG.log.txt) and sets VAR to its URL (or
@@ -82,12 +72,7 @@ pgb_prism_serve pgb_prism_pax8_url prism_pax8 "$PGB_SHARED/specs/pax8/openapi/_o
 # The fake Xero (test/fake/xero_fake.py): its own checks (read by test/pgtap/push_documents_fake.sql),
 # and a server for the push tests, on a port the kernel chooses.
 python3 "$PGB_SRC/test/fake/xero_fake.py" --selftest --certs "$pgb_fake_dir/certs" > "$pgb_fake_dir/xero_selftest.tap" 2>&1
-python3 "$PGB_SRC/test/fake/xero_fake.py" --certs "$pgb_fake_dir/certs" --logs "$pgb_fake_dir/xero_logs" > "$pgb_fake_dir/xero.out" 2>&1 &
-PGB_FAKE_PIDS="$PGB_FAKE_PIDS $!"
-pgb_p_xero=
-for _ in $(seq 100); do
-    pgb_p_xero=$(sed -n 's/^ready //p' "$pgb_fake_dir/xero.out" 2>/dev/null); [ -n "$pgb_p_xero" ] && break; sleep 0.1
-done
+pgb_fake_serve pgb_p_xero xero xero_fake.py --logs "$pgb_fake_dir/xero_logs"
 chmod -R a+rX "$pgb_fake_dir"
 export PGB_FAKE_PIDS PGB_CANARY
 
@@ -106,7 +91,7 @@ pgb_test.pax8_url = 'https://127.0.0.1:${pgb_p_pax8:-1}'
 pgb_test.splynx_url = 'https://127.0.0.1:${pgb_p_splynx:-1}'
 pgb_test.prism_url = '$pgb_prism_url'
 pgb_test.prism_pax8_url = '$pgb_prism_pax8_url'
-pgb_test.xero_url = 'https://127.0.0.1:$pgb_p_xero'
+pgb_test.xero_url = 'https://127.0.0.1:${pgb_p_xero:-1}'
 pgb_test.connectwise_url = 'https://127.0.0.1:${pgb_p_cw:-1}'
 pgb_test.prism_cw_url = '$pgb_prism_cw_url'
 pgb_test.fake_dir = '$pgb_fake_dir'
