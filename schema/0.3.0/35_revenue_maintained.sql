@@ -59,8 +59,20 @@ CREATE TABLE billing._revenue_customer_source (
 );
 COMMENT ON TABLE billing._revenue_customer_source IS 'Source of each customer whose sums are in billing._journal_summary.';
 
-CREATE INDEX payments_month ON billing.payments ((pg_catalog.date_trunc('month', payment_date::timestamp)::date));
-CREATE INDEX refunds_month ON billing.refunds ((pg_catalog.date_trunc('month', refund_date::timestamp)::date));
+-- Each customer's payments (part 3) and cash refunds (part 4) per month as last added to the journal
+-- sums: the capture triggers queue the customer of a changed payment or refund, and by the time the
+-- refresh runs the old rows are gone, so what it subtracts is kept here.
+CREATE TABLE billing._revenue_cash (
+    customer_id bigint NOT NULL,
+    month       date NOT NULL,
+    currency    text NOT NULL,
+    part        smallint NOT NULL,
+    source_id   bigint NOT NULL,
+    n           bigint NOT NULL,
+    amount      numeric NOT NULL,
+    PRIMARY KEY (customer_id, month, currency, part)
+);
+COMMENT ON TABLE billing._revenue_cash IS 'Payments (part 3) and cash refunds (part 4) per customer and month as included in billing._journal_summary.';
 
 -- Adds (p_sign 1) or subtracts (p_sign -1) the stored results of the customers in the refresh
 -- p_txid's work set to the summaries. Rows are written in key order so that concurrent refreshes
@@ -220,9 +232,45 @@ BEGIN
         debit = s.debit OPERATOR(pg_catalog.+) excluded.debit,
         credit = s.credit OPERATOR(pg_catalog.+) excluded.credit;
 
+    IF p_sign OPERATOR(pg_catalog.=) 1 THEN
+        INSERT INTO billing._revenue_cash (customer_id, month, currency, part, source_id, n, amount)
+        SELECT x.customer_id, x.month, x.currency, x.part, c.source_id, pg_catalog.count(*), pg_catalog.sum(x.amount)
+          FROM (SELECT p.customer_id, pg_catalog.date_trunc('month', p.payment_date::timestamp)::date AS month,
+                       p.currency, 3::smallint AS part, p.amount
+                  FROM billing._revenue_work w JOIN billing.payments p ON p.customer_id OPERATOR(pg_catalog.=) w.customer_id
+                 WHERE w.txid OPERATOR(pg_catalog.=) p_txid AND p.deleted_at IS NULL
+                UNION ALL
+                SELECT f.customer_id, pg_catalog.date_trunc('month', f.refund_date::timestamp)::date, f.currency, 4::smallint, f.amount
+                  FROM billing._revenue_work w JOIN billing.refunds f ON f.customer_id OPERATOR(pg_catalog.=) w.customer_id
+                 WHERE w.txid OPERATOR(pg_catalog.=) p_txid AND f.deleted_at IS NULL) x
+          JOIN billing.customers c ON c.id OPERATOR(pg_catalog.=) x.customer_id
+         GROUP BY x.customer_id, x.month, x.currency, x.part, c.source_id;
+    END IF;
+
+    -- payments: Dr cash, Cr accounts receivable; cash refunds: Dr accounts receivable, Cr cash
+    INSERT INTO billing._journal_summary AS s (month, source_id, currency, part, account, n, debit, credit)
+    SELECT k.month, k.source_id, k.currency, k.part, a.account, p_sign OPERATOR(pg_catalog.*) pg_catalog.sum(k.n),
+           p_sign OPERATOR(pg_catalog.*) pg_catalog.sum(a.debit), p_sign OPERATOR(pg_catalog.*) pg_catalog.sum(a.credit)
+      FROM billing._revenue_work w
+      JOIN billing._revenue_cash k ON k.customer_id OPERATOR(pg_catalog.=) w.customer_id
+     CROSS JOIN LATERAL (VALUES
+           ('cash', CASE WHEN k.part OPERATOR(pg_catalog.=) 3 THEN k.amount ELSE 0::numeric END,
+                    CASE WHEN k.part OPERATOR(pg_catalog.=) 4 THEN k.amount ELSE 0::numeric END),
+           ('accounts_receivable', CASE WHEN k.part OPERATOR(pg_catalog.=) 4 THEN k.amount ELSE 0::numeric END,
+                                   CASE WHEN k.part OPERATOR(pg_catalog.=) 3 THEN k.amount ELSE 0::numeric END)) a(account, debit, credit)
+     WHERE w.txid OPERATOR(pg_catalog.=) p_txid
+     GROUP BY k.month, k.source_id, k.currency, k.part, a.account
+     ORDER BY k.month, k.source_id, k.currency, k.part, a.account
+    ON CONFLICT (month, source_id, currency, part, account) DO UPDATE SET
+        n = s.n OPERATOR(pg_catalog.+) excluded.n,
+        debit = s.debit OPERATOR(pg_catalog.+) excluded.debit,
+        credit = s.credit OPERATOR(pg_catalog.+) excluded.credit;
+
     IF p_sign OPERATOR(pg_catalog.=) -1 THEN
         DELETE FROM billing._revenue_customer_source cs USING billing._revenue_work w
          WHERE w.txid OPERATOR(pg_catalog.=) p_txid AND cs.customer_id OPERATOR(pg_catalog.=) w.customer_id;
+        DELETE FROM billing._revenue_cash k USING billing._revenue_work w
+         WHERE w.txid OPERATOR(pg_catalog.=) p_txid AND k.customer_id OPERATOR(pg_catalog.=) w.customer_id;
     END IF;
 END
 $fn$;
@@ -241,7 +289,8 @@ BEGIN
         DELETE FROM billing._revenue_dirty;
         INSERT INTO billing._revenue_work (txid, customer_id) SELECT v_txid, c.id FROM billing.customers c;
         TRUNCATE billing._revenue_monthly, billing._refund_effects, billing._mrr_movements,
-                 billing._mrr_summary, billing._journal_summary, billing._revenue_customer_source;
+                 billing._mrr_summary, billing._journal_summary, billing._revenue_customer_source,
+                 billing._revenue_cash;
     ELSE
         WITH d AS (DELETE FROM billing._revenue_dirty RETURNING customer_id)
         INSERT INTO billing._revenue_work (txid, customer_id) SELECT v_txid, d.customer_id FROM d;
@@ -288,17 +337,7 @@ WHERE s.reporting OPERATOR(pg_catalog.=) (rep.currency IS NOT NULL) AND s.month 
 CREATE OR REPLACE VIEW billing.journal_entries AS
 WITH ev AS (
     SELECT s.month, s.source_id, s.currency, s.account, s.debit, s.credit
-      FROM billing._journal_summary s WHERE s.n OPERATOR(pg_catalog.>) 0
-    UNION ALL
-    SELECT pg_catalog.date_trunc('month', p.payment_date::timestamp)::date, c.source_id, p.currency, a.account, a.debit, a.credit
-      FROM billing.payments p JOIN billing.customers c ON c.id OPERATOR(pg_catalog.=) p.customer_id
-     CROSS JOIN LATERAL (VALUES ('cash', p.amount, 0::numeric), ('accounts_receivable', 0::numeric, p.amount)) a(account, debit, credit)
-     WHERE p.deleted_at IS NULL
-    UNION ALL
-    SELECT pg_catalog.date_trunc('month', f.refund_date::timestamp)::date, c.source_id, f.currency, a.account, a.debit, a.credit
-      FROM billing.refunds f JOIN billing.customers c ON c.id OPERATOR(pg_catalog.=) f.customer_id
-     CROSS JOIN LATERAL (VALUES ('accounts_receivable', f.amount, 0::numeric), ('cash', 0::numeric, f.amount)) a(account, debit, credit)
-     WHERE f.deleted_at IS NULL)
+      FROM billing._journal_summary s WHERE s.n OPERATOR(pg_catalog.>) 0)
 SELECT ev.month, coalesce(ms.remote_code, mg.remote_code, ev.account) AS account, ev.currency,
        pg_catalog.sum(ev.debit) AS debit, pg_catalog.sum(ev.credit) AS credit,
        pg_catalog.string_agg(DISTINCT ev.account, ',') AS account_role
@@ -318,12 +357,14 @@ DECLARE
 BEGIN
     INSERT INTO billing._revenue_work (txid, customer_id)
     SELECT DISTINCT v_txid, r.customer_id FROM billing._revenue_monthly r
-    UNION SELECT v_txid, e.customer_id FROM billing._refund_effects e;
+    UNION SELECT v_txid, e.customer_id FROM billing._refund_effects e
+    UNION SELECT v_txid, p.customer_id FROM billing.payments p
+    UNION SELECT v_txid, f.customer_id FROM billing.refunds f;
     PERFORM billing._revenue_summarise(v_txid, 1);
     DELETE FROM billing._revenue_work w WHERE w.txid OPERATOR(pg_catalog.=) v_txid;
 END
 $fill$;
 
-REVOKE ALL ON billing._mrr_summary, billing._journal_summary, billing._revenue_customer_source FROM PUBLIC;
+REVOKE ALL ON billing._mrr_summary, billing._journal_summary, billing._revenue_customer_source, billing._revenue_cash FROM PUBLIC;
 REVOKE ALL ON FUNCTION billing._revenue_summarise(bigint, integer) FROM PUBLIC;
 GRANT SELECT ON billing._mrr_summary, billing._journal_summary TO billing_admin;
