@@ -20,7 +20,7 @@ SELECT billing.add_source('cfg_rate_big', 'advanced_billing', 'https://acme.char
                           '{"max_requests_per_second": 10001}') > 0 AS added;
 SELECT billing.add_source('cfg_unseen', 'advanced_billing', 'https://acme.chargify.com', '{"api_key": "not-a-real-key"}',
                           '{"reconcile_max_unseen": -5}') > 0 AS added;
-SELECT billing.add_source('cfg_pax8', 'pax8', 'https://api.pax8.com', '{"client_id": "a", "client_secret": "b"}') > 0 AS added;
+SELECT billing.add_source('cfg_xero', 'xero', 'https://api.xero.com', '{"client_id": "a", "client_secret": "b"}') > 0 AS added;
 -- a source without an api_key is refused when it is added, naming only the missing field
 SELECT billing.add_source('cfg_nokey', 'advanced_billing', 'https://acme.chargify.com', '{"apikey": "typo"}');
 -- a run per source: billing._sync_run records how each ended and never raises
@@ -37,7 +37,7 @@ SELECT r.id AS run FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.s
 CALL billing._sync_run(:run);
 SELECT r.id AS run FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id WHERE s.name = 'cfg_typo' \gset
 CALL billing._sync_run(:run);
-SELECT r.id AS run FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id WHERE s.name = 'cfg_pax8' \gset
+SELECT r.id AS run FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id WHERE s.name = 'cfg_xero' \gset
 CALL billing._sync_run(:run);
 SELECT r.id AS run FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id WHERE s.name = 'cfg_rate_tiny' \gset
 CALL billing._sync_run(:run);

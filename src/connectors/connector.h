@@ -1,52 +1,159 @@
 /*
- * connector.h: what the sync driver knows about a source and asks of its connector.
+ * connector.h: the connector interface. A connector is one PgbConnector (a table of function
+ * pointers and declarations, chosen by billing.sources.kind, the way an index access method is
+ * chosen by its amroutine) plus one PgbEntity per entity it syncs. The sync driver (src/sync/)
+ * and the store (src/store/) read only these; they name no vendor. Adding a vendor is one file
+ * with its PgbConnector and entities, and one line in registry.c (docs/connectors.md).
  */
 #ifndef PGB_CONNECTOR_H
 #define PGB_CONNECTOR_H
 
+#include "common/records.h"
 #include "http/http_client.h"
-#include "sync/records.h"
 
-typedef struct PgbSource
+struct json_t;
+struct PgbJsonCtx;
+
+/* Paging styles, implemented once (src/sync/paging.c). */
+typedef enum PgbPagingKind
+{
+	PGB_PAGING_PAGE_NUMBER,		/* ?<page_param>=N&<size_param>=S, N counted from first_page */
+	PGB_PAGING_OFFSET			/* ?<page_param>=offset&<size_param>=S, offset counted in records */
+} PgbPagingKind;
+
+typedef struct PgbPaging
+{
+	PgbPagingKind kind;
+	int			first_page;		/* number of the first page: 0 or 1 (PAGE_NUMBER only) */
+	const char *page_param;		/* "page", "offset" */
+	const char *size_param;		/* "per_page", "size", "limit" */
+	int			max_size;		/* the vendor's largest page; option per_page is checked against it */
+} PgbPaging;
+
+/* Authentication styles, implemented once (src/http/http_auth.c). */
+typedef enum PgbAuthKind
+{
+	PGB_AUTH_BASIC,				/* credential user_field as user, password_field (or "x") as password */
+	PGB_AUTH_OAUTH2_CLIENT		/* bearer token from an OAuth2 client-credentials grant, cached */
+} PgbAuthKind;
+
+typedef struct PgbAuth
+{
+	PgbAuthKind kind;
+	const char *user_field;		/* BASIC: credential field of the user name */
+	const char *password_field; /* BASIC: credential field of the password, NULL = "x" */
+	const char *audience;		/* OAUTH2: audience of the token request */
+	const char *token_url_option;	/* OAUTH2: source option naming the token endpoint */
+} PgbAuth;
+
+/* Options a connector adds to the common ones (src/store/source_config.c). */
+typedef enum PgbOptionType
+{
+	PGB_OPT_BOOL,
+	PGB_OPT_URL					/* an absolute https URL (http only on loopback in tests) */
+} PgbOptionType;
+
+typedef struct PgbOption
+{
+	const char *name;
+	PgbOptionType type;
+	const char *default_value;	/* text form: "true", "false", a URL */
+} PgbOption;
+
+typedef struct PgbSource PgbSource;
+
+/* Maps one vendor record (already unwrapped) into rows of page; sets ctx->record to its id. */
+typedef void (*PgbMapFn) (PgbSource *src, struct PgbJsonCtx *ctx, struct json_t *record, PgbPage *page);
+
+/* One entity a connector syncs. The driver runs the entities in the order of the array. */
+typedef struct PgbEntity
+{
+	const char *name;			/* entity name: option entities, checkpoints, messages */
+	const char *path;			/* list path below base_url, e.g. "/customers.json" */
+	const char *list_key;		/* key of the records array in an object response, NULL = bare array */
+	const char *wrapper;		/* key each listed record is wrapped in, NULL = the record itself */
+	PgbTable	table;			/* the entity's own table */
+	bool		incremental;	/* the list takes an updated-since filter (since_param) */
+	const char *list_params;	/* extra query parameters of every list request, or "" */
+	const char *optional_option;	/* synced only when this bool option is true (or option entities
+									 * names it); NULL = always */
+	PgbMapFn	map;
+	/* single record: path format with one %s for the id ("/customers/%s.json"), NULL = not readable */
+	const char *record_path;
+	const char *record_wrapper;	/* key of the record in a single-record response, NULL = the body */
+} PgbEntity;
+
+typedef struct PgbConnector
+{
+	const char *kind;			/* billing.sources.kind */
+	const char *vendor;			/* for hints: "the Advanced Billing API" */
+	const PgbEntity *entities;
+	int			nentities;
+	PgbPaging	paging;
+	PgbAuth		auth;
+	const PgbOption *options;	/* options beyond the common ones */
+	int			noptions;
+	double		default_max_rps;	/* requests per second unless option max_requests_per_second */
+	bool		prefetch;		/* may send the next page ahead (two requests in flight) */
+	const char *since_param;	/* query text before the since value of an incremental list */
+	/* optional hooks: called on each listed record before it is mapped (e.g. to fetch a part) */
+	void		(*enrich) (PgbSource *src, const PgbEntity *e, struct PgbJsonCtx *ctx, struct json_t *record);
+} PgbConnector;
+
+/* A source as the driver runs it: its validated, typed configuration (pgb_store_load_source). */
+struct PgbSource
 {
 	int64		id;
 	char	   *name;
 	char	   *kind;
 	char	   *base_url;		/* without a trailing slash */
-	/* options (billing.sources.options) */
-	int			per_page;		/* 1..200 */
+	const PgbConnector *conn;
+	/* common options */
+	int			per_page;		/* 1..conn->paging.max_size */
 	int			overlap_s;		/* re-read window of an incremental run */
-	bool		components;		/* fetch each subscription's components into its raw */
-	bool		statements;		/* legacy statements */
 	int			reconcile_every;	/* every Nth run is a full reconcile; 0 = only on request */
 	const char *only;			/* comma-separated entities to sync, or "" for all */
 	int64		reconcile_max_unseen;	/* records a reconcile may find unlisted; -1 = max(100, 10% of live) */
+	double		max_rps;
+	char	   *options_json;	/* the options object, for the connector's own options */
 	PgbHttpTarget http;
-} PgbSource;
+	struct PgbJsonCtx *where;	/* the record being decoded, for the error context, or NULL */
+};
 
-/* Advanced Billing (Maxio / Chargify). */
-#define PGB_AB_MAX_ENTITIES 8
-extern int	pgb_ab_entities(const PgbSource *src, const char **names);
-extern bool pgb_ab_incremental(const char *entity);
+/* The connector of a kind, or NULL (registry.c). */
+extern const PgbConnector *pgb_connector_for_kind(const char *kind);
+
+/* The entities to sync this run, in order; returns how many (at most conn->nentities). */
+extern int	pgb_connector_entities(const PgbSource *src, const PgbEntity **out);
+
+/* The entity of that name, or NULL. */
+extern const PgbEntity *pgb_connector_entity(const PgbConnector *conn, const char *name);
+
+/* A connector option's value as text (its default when the source does not set it). */
+extern const char *pgb_source_option(const PgbSource *src, const char *name);
+extern bool pgb_source_option_bool(const PgbSource *src, const char *name);
 
 /*
- * Fetches and decodes one page of entity. since: lower bound on updated_at ("YYYY-MM-DD HH:MM:SS",
- * UTC) or NULL for everything. Raises an error naming source, entity, page and record on any fault.
+ * The generic list reader (src/sync/fetch.c): fetches and decodes one page of entity. since: lower
+ * bound on updated_at ("YYYY-MM-DD HH:MM:SS", UTC) or NULL. ordinal counts pages from 1.
  */
-extern void pgb_ab_fetch_page(PgbSource *src, const char *entity, const char *since, long page,
-							  PgbPage *out);
-
+extern void pgb_fetch_page(PgbSource *src, const PgbEntity *e, const char *since, long ordinal, PgbPage *out);
+extern void pgb_prefetch_page(PgbSource *src, const PgbEntity *e, const char *since, long ordinal);
+/* One record by id into out; false when the vendor answers 404. */
+extern bool pgb_fetch_record(PgbSource *src, const PgbEntity *e, const char *external_id, PgbPage *out);
 /* An empty page for records of entity. */
-extern void pgb_ab_page_init(PgbPage *page, const char *entity);
+extern void pgb_entity_page_init(PgbPage *page, const PgbEntity *e);
+
+/* The id of the record being decoded, for the error context, or NULL (src/sync/fetch.c). */
+extern const char *pgb_source_record(const PgbSource *src);
+
+/* Paging (src/sync/paging.c): the query parameters of page ordinal (1, 2, ...). */
+extern char *pgb_paging_query(const PgbPaging *p, long ordinal, int size);
 
 /*
- * GETs one record of entity by its external id (GET /customers/{id}.json, /invoices/{uid}.json...)
- * and adds it to out (made by pgb_ab_page_init), components included. False when the vendor
- * answers 404: the record is gone. Any other failure raises an error, after the usual retries.
+ * Sets the source's HTTP authentication from its credentials (a JSON object, wiped after use) as
+ * its connector declares (src/sync/fetch.c; the mechanisms are in src/http/http_auth.c).
  */
-extern bool pgb_ab_fetch_record(PgbSource *src, const char *entity, const char *external_id, PgbPage *out);
-
-/* Sends the request for that page ahead, to be collected by pgb_ab_fetch_page of the same page. */
-extern void pgb_ab_prefetch_page(PgbSource *src, const char *entity, const char *since, long page);
+extern void pgb_source_auth(PgbSource *src, char *secret_json);
 
 #endif

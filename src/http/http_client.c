@@ -18,6 +18,7 @@
 #include "storage/pmsignal.h"
 #include "utils/wait_event.h"
 
+#include "http/http_auth.h"
 #include "http/http_client.h"
 
 char	   *pgb_http_ca_file = NULL;
@@ -304,6 +305,11 @@ prepare_attempt(PgbHttpTarget *t, const char *url, Attempt *a)
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, a);
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, a);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, a->curl_error);
+	if (t->bearer)
+	{
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long) CURLAUTH_BEARER);
+		curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, t->bearer);
+	}
 	return c;
 }
 
@@ -554,6 +560,7 @@ http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *r
 	const char *reason;
 	Attempt		a;
 	int			attempt;
+	bool		refreshed = false;
 
 	ensure_curl();
 	if (!pgb_url_parse(url, &u, &reason) || !pgb_url_same_origin(&u, &t->origin))
@@ -570,6 +577,7 @@ http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *r
 		else
 		{
 			abandon_prefetch(t);
+			pgb_http_auth_ensure(t, false);	/* a token near its expiry is renewed first */
 			rate_limit(t);
 			t->requests++;
 			if (attempt > 0)
@@ -598,6 +606,13 @@ http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *r
 				 "The server's TLS certificate was not accepted; verification is never turned off. pg_billing.ca_file names extra trusted CAs.");
 		if (a.rc == CURLE_OK && a.status >= 300 && a.status < 400)
 			fail(t, what, &a, attempt + 1, ERRCODE_CONNECTION_FAILURE, "Redirects are not followed; check the source's base_url.");
+		/* a token the server no longer takes is renewed once, then the request is tried again */
+		if (a.rc == CURLE_OK && a.status == 401 && t->auth && !refreshed)
+		{
+			refreshed = true;
+			pgb_http_auth_ensure(t, true);
+			continue;
+		}
 		if (a.rc == CURLE_OK && (a.status == 401 || a.status == 403))
 			fail(t, what, &a, attempt + 1, ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
 				 "Check the source's API key with billing.set_credentials().");

@@ -24,6 +24,8 @@ typedef struct PgbHttpTarget
 	const char *source_name;	/* for messages */
 	PgbUrl		origin;			/* requests go only here */
 	char	   *userpwd;		/* "user:password" for Basic auth; secret, never printed */
+	char	   *bearer;			/* OAuth2 access token (malloc'd); secret, never printed */
+	void	   *auth;			/* token state of http_auth.c, or NULL (Basic or none) */
 	double		max_rps;		/* per-source request rate (requests per second; 0 = unlimited) */
 	int64		last_request_us;	/* monotonic time of the last request, for the rate limit */
 	int64		requests;		/* requests made, retries included */

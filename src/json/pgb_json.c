@@ -7,7 +7,7 @@
 #include "lib/stringinfo.h"
 
 #include "json/pgb_json.h"
-#include "json/json_pure.h"
+#include "common/decimal_time.h"
 
 static const char *
 json_type_name(json_t *v)

@@ -17,7 +17,8 @@ typedef enum
 {
 	P_PLACEHOLDERS, P_CUSTOMERS, P_PRODUCTS, P_SUBSCRIPTIONS, P_INVOICES, P_DEL_INV_LINES, P_INV_LINES,
 	P_PAYMENTS, P_REFUNDS, P_CREDIT_NOTES, P_DEL_CN_LINES, P_CN_LINES, P_ALLOCATIONS, P_STATEMENTS,
-	P_STATEMENTS_UNMATCHED, P_MARK_SEEN, P_CLEAR_SEEN, P_CHECKPOINT, P_COUNT
+	P_STATEMENTS_UNMATCHED, P_MARK_SEEN, P_CLEAR_SEEN, P_CHECKPOINT, P_READ_CHECKPOINT, P_MARK_RECONCILE,
+	P_PROGRESS, P_COUNT
 } PlanId;
 
 static SPIPlanPtr plans[P_COUNT];
@@ -34,6 +35,19 @@ plan(PlanId id, const char *sql, int nargs, int ntext)
 	types[0] = INT8OID;
 	for (int i = 1; i < nargs; i++)
 		types[i] = i <= ntext ? TEXTOID : TEXTARRAYOID;
+	plans[id] = SPI_prepare(sql, nargs, types);
+	if (plans[id] == NULL)
+		elog(ERROR, "pg_billing: could not prepare a store statement: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plans[id]);
+	return plans[id];
+}
+
+/* Prepares (once per session) a statement with the given argument types. */
+static SPIPlanPtr
+plan_typed(PlanId id, const char *sql, int nargs, Oid *types)
+{
+	if (plans[id])
+		return plans[id];
 	plans[id] = SPI_prepare(sql, nargs, types);
 	if (plans[id] == NULL)
 		elog(ERROR, "pg_billing: could not prepare a store statement: %s", SPI_result_code_string(SPI_result));
@@ -204,7 +218,11 @@ pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts)
 		(void) count_returned(t[PGB_T_CUSTOMERS].nrows, counts);
 	}
 	if (t[PGB_T_PRODUCTS].nrows > 0)
+	{
 		exec_rows(plan(P_PRODUCTS, SQL_PRODUCTS, 1 + C_PRD_N, 0), source_id, NULL, &t[PGB_T_PRODUCTS]);
+		/* counted when products are the entity; the products a subscription names are not */
+		(void) count_returned(t[PGB_T_PRODUCTS].nrows, page->primary == PGB_T_PRODUCTS ? counts : NULL);
+	}
 	if (t[PGB_T_SUBSCRIPTIONS].nrows > 0)
 	{
 		placeholders(source_id, &t[PGB_T_SUBSCRIPTIONS], C_SUB_CUSTOMER);
@@ -243,22 +261,41 @@ pgb_store_clear_seen(int64 source_id, const char *entity)
 		elog(ERROR, "pg_billing: could not clear seen records");
 }
 
-/* The table of an entity; entity names come from the connector's fixed list, never from users. */
+/*
+ * The table of an entity's records. A connector's entity whose table is not one a reconcile may
+ * tombstone is a programming error in that connector: refused, never guessed.
+ */
 static const char *
-entity_table(const char *entity)
+entity_table(const PgbEntity *e)
 {
-	return strcmp(entity, "customers") == 0 ? "customers" :
-		strcmp(entity, "subscriptions") == 0 ? "subscriptions" :
-		strcmp(entity, "invoices") == 0 ? "invoices" :
-		strcmp(entity, "credit_notes") == 0 ? "credit_notes" : "statements";
+	switch (e->table)
+	{
+		case PGB_T_CUSTOMERS:
+			return "customers";
+		case PGB_T_PRODUCTS:
+			return "products";
+		case PGB_T_SUBSCRIPTIONS:
+			return "subscriptions";
+		case PGB_T_INVOICES:
+			return "invoices";
+		case PGB_T_CREDIT_NOTES:
+			return "credit_notes";
+		case PGB_T_STATEMENTS:
+			return "statements";
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("entity \"%s\" has no table the store can reconcile", e->name)));
+	}
+	return NULL;				/* not reached */
 }
 
 /* Rows a reconcile may tombstone: live ones (a voided invoice is kept as it is). */
 static char *
-live_rows(const char *entity)
+live_rows(const PgbEntity *e)
 {
-	return psprintf("billing.%s t WHERE t.source_id = $1 AND t.deleted_at IS NULL%s", entity_table(entity),
-					strcmp(entity, "invoices") == 0 ? " AND t.status <> 'voided'" : "");
+	return psprintf("billing.%s t WHERE t.source_id = $1 AND t.deleted_at IS NULL%s", entity_table(e),
+					e->table == PGB_T_INVOICES ? " AND t.status <> 'voided'" : "");
 }
 
 #define NOT_SEEN \
@@ -278,12 +315,12 @@ ids_array(char **ids, int n)
 }
 
 void
-pgb_store_unseen_stats(int64 source_id, const char *entity, int64 *unseen, int64 *live)
+pgb_store_unseen_stats(int64 source_id, const PgbEntity *e, int64 *unseen, int64 *live)
 {
 	char	   *sql = psprintf("SELECT pg_catalog.count(*) FILTER (WHERE true" NOT_SEEN "), pg_catalog.count(*) FROM %s",
-							   live_rows(entity));
+							   live_rows(e));
 	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		args[2] = {Int64GetDatum(source_id), CStringGetTextDatum(entity)};
+	Datum		args[2] = {Int64GetDatum(source_id), CStringGetTextDatum(e->name)};
 	bool		isnull;
 
 	if (SPI_execute_with_args(sql, 2, types, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
@@ -293,12 +330,12 @@ pgb_store_unseen_stats(int64 source_id, const char *entity, int64 *unseen, int64
 }
 
 int
-pgb_store_unseen_batch(int64 source_id, const char *entity, int max, char ***ids)
+pgb_store_unseen_batch(int64 source_id, const PgbEntity *e, int max, char ***ids)
 {
 	char	   *sql = psprintf("SELECT t.external_id FROM %s" NOT_SEEN " ORDER BY t.external_id LIMIT $3",
-							   live_rows(entity));
+							   live_rows(e));
 	Oid			types[3] = {INT8OID, TEXTOID, INT4OID};
-	Datum		args[3] = {Int64GetDatum(source_id), CStringGetTextDatum(entity), Int32GetDatum(max)};
+	Datum		args[3] = {Int64GetDatum(source_id), CStringGetTextDatum(e->name), Int32GetDatum(max)};
 	int			n;
 
 	if (SPI_execute_with_args(sql, 3, types, args, NULL, true, max) != SPI_OK_SELECT)
@@ -325,7 +362,7 @@ pgb_store_mark_seen_ids(int64 source_id, const char *entity, char **ids, int n)
 }
 
 int64
-pgb_store_tombstone(int64 source_id, const char *entity, char **ids, int n)
+pgb_store_tombstone(int64 source_id, const PgbEntity *e, char **ids, int n)
 {
 	char	   *sql;
 	Oid			types[2] = {INT8OID, TEXTARRAYOID};
@@ -334,7 +371,7 @@ pgb_store_tombstone(int64 source_id, const char *entity, char **ids, int n)
 	if (n == 0)
 		return 0;
 	sql = psprintf("UPDATE billing.%s t SET deleted_at = pg_catalog.now() WHERE t.source_id = $1"
-				   " AND t.deleted_at IS NULL AND t.external_id = ANY ($2)", entity_table(entity));
+				   " AND t.deleted_at IS NULL AND t.external_id = ANY ($2)", entity_table(e));
 	args[0] = Int64GetDatum(source_id);
 	args[1] = ids_array(ids, n);
 	if (SPI_execute_with_args(sql, 2, types, args, NULL, false, 0) != SPI_OK_UPDATE)
@@ -343,10 +380,102 @@ pgb_store_tombstone(int64 source_id, const char *entity, char **ids, int n)
 }
 
 void
-pgb_store_checkpoint(int64 source_id, const char *entity, const char *cursor_json)
+pgb_store_checkpoint(int64 source_id, const char *entity, const PgbCheckpoint *cp)
 {
-	Datum		args[3] = {Int64GetDatum(source_id), CStringGetTextDatum(entity), CStringGetTextDatum(cursor_json)};
+	Datum		args[10] = {Int64GetDatum(source_id), CStringGetTextDatum(entity),
+		cp->since ? CStringGetTextDatum(cp->since) : (Datum) 0, BoolGetDatum(cp->in_pass),
+		Int64GetDatum(cp->run_since), Int64GetDatum((int64) cp->page), Int64GetDatum(cp->max_seen),
+	Int64GetDatum(cp->date0), BoolGetDatum(cp->reconcile), BoolGetDatum(cp->verify)};
+	char		nulls[10] = {' ', ' ', cp->since ? ' ' : 'n', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
-	if (SPI_execute_plan(plan(P_CHECKPOINT, SQL_CHECKPOINT, 3, 2), args, NULL, false, 0) < 0)
+	if (SPI_execute_plan(plan_typed(P_CHECKPOINT, SQL_CHECKPOINT, 10,
+									(Oid[]) {INT8OID, TEXTOID, TEXTOID, BOOLOID, INT8OID, INT8OID, INT8OID,
+	INT8OID, BOOLOID, BOOLOID}), args, nulls, false, 0) < 0)
 		elog(ERROR, "pg_billing: could not store the checkpoint");
+}
+
+static void
+corrupt_checkpoint(int64 source_id, const char *entity)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("corrupt checkpoint"),
+			 errdetail("The checkpoint of entity %s in billing._sync_state is not one a sync writes.", entity),
+			 errhint("Delete it to sync the entity from the start: DELETE FROM billing._sync_state WHERE source_id = " INT64_FORMAT " AND entity = '%s'.",
+					 source_id, entity)));
+}
+
+static int64
+int8_col(int col)
+{
+	bool		isnull;
+
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull));
+}
+
+bool
+pgb_store_read_checkpoint(int64 source_id, const char *entity, PgbCheckpoint *cp)
+{
+	Datum		args[2] = {Int64GetDatum(source_id), CStringGetTextDatum(entity)};
+	bool		isnull;
+
+	memset(cp, 0, sizeof(*cp));
+	if (SPI_execute_plan(plan(P_READ_CHECKPOINT, SQL_READ_CHECKPOINT, 2, 1), args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pg_billing: could not read the checkpoint");
+	if (SPI_processed == 0)
+		return false;
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) || isnull)
+		corrupt_checkpoint(source_id, entity);
+	cp->since = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	cp->in_pass = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	if (cp->in_pass)
+	{
+		cp->page = (long) int8_col(4);
+		cp->run_since = int8_col(5);
+		cp->max_seen = int8_col(6);
+		cp->date0 = int8_col(7);
+		cp->reconcile = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8, &isnull));
+		cp->verify = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull));
+	}
+	return true;
+}
+
+void
+pgb_store_mark_reconcile(int64 run_id)
+{
+	Datum		args[1] = {Int64GetDatum(run_id)};
+
+	if (SPI_execute_plan(plan(P_MARK_RECONCILE, SQL_MARK_RECONCILE, 1, 0), args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "pg_billing: could not mark the run as a full reconcile");
+}
+
+void
+pgb_store_progress(int64 run_id, const PgbProgress *p, const PgbCounts *c)
+{
+	Datum		args[11] = {Int64GetDatum(run_id), CStringGetTextDatum(p->entity), Int64GetDatum((int64) p->page),
+		Int64GetDatum(p->requests), Int64GetDatum(c->inserted), Int64GetDatum(c->updated),
+		Int64GetDatum(c->unchanged), Int64GetDatum(c->deleted), BoolGetDatum(p->new_page), Int64GetDatum(c->skipped),
+	p->warning ? CStringGetTextDatum(p->warning) : (Datum) 0};
+	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', p->warning ? ' ' : 'n'};
+
+	if (SPI_execute_plan(plan_typed(P_PROGRESS, SQL_PROGRESS, 11,
+									(Oid[]) {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
+	BOOLOID, INT8OID, TEXTOID}), args, nulls, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "pg_billing: could not record the run's progress");
+}
+
+void
+pgb_store_finish_run(int64 run_id, const char *error, const char *detail, const char *context, int64 requests)
+{
+	Datum		args[4] = {Int64GetDatum(run_id), error ? CStringGetTextDatum(error) : (Datum) 0,
+	detail ? CStringGetTextDatum(detail) : (Datum) 0, Int64GetDatum(requests)};
+	char		nulls[4] = {' ', error ? ' ' : 'n', detail ? ' ' : 'n', ' '};
+	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
+	Datum		args2[3] = {args[0], args[3], context ? CStringGetTextDatum(context) : (Datum) 0};
+	char		nulls2[3] = {' ', ' ', context ? ' ' : 'n'};
+
+	if (SPI_execute_with_args("SELECT billing._finish_run($1, $2, $3)", 3, types, args, nulls, false, 0) < 0 ||
+		SPI_execute_with_args("UPDATE billing.sync_runs SET requests = $2, error_context = $3 WHERE id = $1", 3,
+							  (Oid[]) {INT8OID, INT8OID, TEXTOID}, args2, nulls2, false, 0) < 0)
+		elog(ERROR, "pg_billing: could not record the end of run " INT64_FORMAT, run_id);
 }

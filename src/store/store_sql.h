@@ -1,6 +1,6 @@
 /*
  * store_sql.h: the upsert statements, one per table. $1 is the source id; $2... are text[] columns
- * in the order of sync/records.h. An update applies only when the incoming version is not older
+ * in the order of common/records.h. An update applies only when the incoming version is not older
  * (remote_updated_at) and differs (raw) or revives a tombstone; RETURNING says inserted or updated.
  */
 #ifndef PGB_STORE_SQL_H
@@ -47,13 +47,13 @@
 #define SQL_SUBSCRIPTIONS \
 	"INSERT INTO billing.subscriptions AS t (source_id, external_id, customer_id, product_id, product, sku, state," \
 	" quantity, unit_price, currency, interval_months, billing_term, current_period_start, current_period_end," \
-	" started_at, canceled_at, ends_at, remote_updated_at, raw, synced_at, deleted_at)" \
+	" started_at, canceled_at, ends_at, remote_updated_at, raw, unit_cost, synced_at, deleted_at)" \
 	" SELECT $1, r.ext, c.id, p.id, r.product, r.sku, r.state, r.quantity::numeric, r.unit_price::numeric, r.currency," \
 	" r.months::integer, r.term, r.ps::timestamptz, r.pe::timestamptz, r.started::timestamptz, r.canceled::timestamptz," \
-	" r.ends::timestamptz, r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]))" \
+	" r.ends::timestamptz, r.updated::timestamptz, r.raw::jsonb, r.cost::numeric, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]))" \
 	" AS u(ext, customer, product_ext, product, sku, state, quantity, unit_price, currency, months, term, ps, pe," \
-	" started, canceled, ends, updated, raw)" \
+	" started, canceled, ends, updated, raw, cost)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
 	" JOIN billing.customers c ON c.source_id = $1 AND c.external_id = r.customer" \
 	" LEFT JOIN billing.products p ON p.source_id = $1 AND p.external_id = r.product_ext" \
@@ -63,7 +63,8 @@
 	" interval_months = excluded.interval_months, billing_term = excluded.billing_term," \
 	" current_period_start = excluded.current_period_start, current_period_end = excluded.current_period_end," \
 	" started_at = excluded.started_at, canceled_at = excluded.canceled_at, ends_at = excluded.ends_at," \
-	" remote_updated_at = excluded.remote_updated_at, raw = excluded.raw, synced_at = excluded.synced_at, deleted_at = NULL" \
+	" unit_cost = excluded.unit_cost, remote_updated_at = excluded.remote_updated_at, raw = excluded.raw," \
+	" synced_at = excluded.synced_at, deleted_at = NULL" \
 	NEWER_WHERE " RETURNING t.external_id, (t.xmax = 0)"
 
 #define SQL_INVOICES \
@@ -254,9 +255,50 @@
 
 #define SQL_CLEAR_SEEN "DELETE FROM billing._sync_seen WHERE source_id = $1 AND entity = $2"
 
+/* The checkpoint, built as jsonb from typed values: {"since"} settled, or where a pass stands. */
 #define SQL_CHECKPOINT \
 	"INSERT INTO billing._sync_state AS t (source_id, entity, cursor, updated_at)" \
-	" VALUES ($1, $2, $3::jsonb, pg_catalog.now())" \
+	" VALUES ($1, $2, CASE WHEN $4 THEN pg_catalog.jsonb_build_object('since', $3, 'run_since', $5, 'page', $6," \
+	" 'max_seen', $7, 'date0', $8, 'reconcile', $9, 'verify', $10)" \
+	" ELSE pg_catalog.jsonb_build_object('since', $3) END, pg_catalog.now())" \
 	" ON CONFLICT (source_id, entity) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at"
+
+/*
+ * A checkpoint read with every field type-checked: (valid, since, in pass, page, run_since,
+ * max_seen, date0, reconcile, verify). Only what SQL_CHECKPOINT writes is valid; the numbers are
+ * cast only once valid says they are whole numbers in range.
+ */
+#define CP_INT(f, re) \
+	" AND pg_catalog.jsonb_typeof(c.v->'" f "') OPERATOR(pg_catalog.=) 'number'" \
+	" AND (c.v->>'" f "') OPERATOR(pg_catalog.~) '" re "'"
+#define CP_BOOL(f) \
+	" AND coalesce(pg_catalog.jsonb_typeof(c.v->'" f "'), 'boolean') OPERATOR(pg_catalog.=) 'boolean'"
+#define SQL_READ_CHECKPOINT \
+	"SELECT ok.valid, CASE WHEN ok.valid THEN c.v->>'since' END, ok.valid AND c.v ? 'page'," \
+	" CASE WHEN ok.valid AND c.v ? 'page' THEN (c.v->>'page')::bigint END," \
+	" CASE WHEN ok.valid AND c.v ? 'page' THEN (c.v->>'run_since')::bigint END," \
+	" CASE WHEN ok.valid AND c.v ? 'page' THEN (c.v->>'max_seen')::bigint END," \
+	" CASE WHEN ok.valid AND c.v ? 'page' THEN (c.v->>'date0')::bigint END," \
+	" CASE WHEN ok.valid AND c.v ? 'page' THEN coalesce((c.v->>'reconcile')::boolean, false) END," \
+	" CASE WHEN ok.valid AND c.v ? 'page' THEN coalesce((c.v->>'verify')::boolean, false) END" \
+	" FROM billing._sync_state s, LATERAL (SELECT s.cursor) c(v), LATERAL (SELECT" \
+	" pg_catalog.jsonb_typeof(c.v) OPERATOR(pg_catalog.=) 'object'" \
+	" AND (coalesce(pg_catalog.jsonb_typeof(c.v->'since'), 'null') OPERATOR(pg_catalog.=) 'null'" \
+	"  OR (pg_catalog.jsonb_typeof(c.v->'since') OPERATOR(pg_catalog.=) 'string'" \
+	"   AND (c.v->>'since') OPERATOR(pg_catalog.~) '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'))" \
+	" AND (NOT c.v ? 'page' OR (true" CP_INT("page", "^[0-9]{1,9}$") CP_INT("run_since", "^-?[0-9]{1,15}$") \
+	CP_INT("max_seen", "^-?[0-9]{1,15}$") CP_INT("date0", "^-?[0-9]{1,15}$") CP_BOOL("reconcile") CP_BOOL("verify") "))" \
+	" AS valid) ok WHERE s.source_id = $1 AND s.entity = $2"
+
+#define SQL_MARK_RECONCILE "UPDATE billing.sync_runs SET full_reconcile = true WHERE id = $1"
+
+#define SQL_PROGRESS \
+	"UPDATE billing.sync_runs SET current_entity = $2, current_page = $3," \
+	" pages = pages + (CASE WHEN $9 THEN 1 ELSE 0 END), requests = $4," \
+	" records_inserted = records_inserted + $5, records_updated = records_updated + $6," \
+	" records_unchanged = records_unchanged + $7, records_deleted = records_deleted + $8," \
+	" records_skipped = records_skipped + $10," \
+	" warnings = CASE WHEN $11 IS NULL THEN warnings ELSE pg_catalog.concat_ws(E'\\n', warnings, $11) END" \
+	" WHERE id = $1"
 
 #endif

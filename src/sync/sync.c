@@ -22,9 +22,12 @@
 #include "utils/resowner.h"
 
 #include "connectors/connector.h"
-#include "json/json_pure.h"
+#include "http/http_auth.h"
+#include "common/decimal_time.h"
 #include "store/store.h"
 
+/* C pgb_sync_connector is SQL billing._sync_connector; pgb_sync_run is its 0.2.0 name. */
+PG_FUNCTION_INFO_V1(pgb_sync_connector);
 PG_FUNCTION_INFO_V1(pgb_sync_run);
 
 /*
@@ -38,7 +41,7 @@ PG_FUNCTION_INFO_V1(pgb_sync_run);
 
 typedef struct Pass
 {
-	const char *entity;
+	const PgbEntity *entity;
 	bool		incremental;
 	char	   *since;			/* settled cursor: ISO timestamp or NULL */
 	int64		run_since;		/* lower bound of this pass (epoch s), or -1 for everything */
@@ -66,6 +69,8 @@ typedef struct Run
 	PgbSource	src;
 	Pass		pass;
 	bool		locked;			/* holds the source's sync lock */
+	bool		paging;			/* a step_page is under way (its page is pass.page) */
+	char	   *location;		/* where the last error happened (run's context), or NULL */
 	MemoryContext cxt;			/* lives for the run (under TopMemoryContext) */
 	MemoryContext page_cxt;		/* reset for every step */
 } Run;
@@ -74,147 +79,30 @@ typedef void (*StepFn) (Run *run);
 
 static void step_lock(Run *run);
 
-static char *
-spi_text(int col)
-{
-	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col);
-}
-
 /*
- * Names the first option of the run's source that is unknown, of the wrong type or out of range.
- * The request rate is bounded here because the HTTP client turns it into a gap in microseconds.
+ * The source's configuration (validated by the store), its connector and its authentication.
+ * Which entities run and how they page is the connector's declaration.
  */
-static void
-check_options(Run *run)
-{
-	Oid			types[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(run->run_id)};
-
-	if (SPI_execute_with_args("SELECT s.name, e.k, CASE WHEN e.k NOT IN ('per_page', 'overlap_seconds', 'reconcile_every',"
-							  " 'max_requests_per_second', 'components', 'statements', 'entities', 'reconcile_max_unseen')"
-							  " THEN 'is not a known option'"
-							  " WHEN e.k IN ('components', 'statements') THEN 'must be true or false'"
-							  " WHEN e.k = 'entities' THEN 'must be an array of entity names'"
-							  " WHEN e.k = 'reconcile_max_unseen' THEN 'must be a whole number, 0 or more'"
-							  " WHEN e.k = 'max_requests_per_second' THEN 'must be 0 (no limit) or a number from 0.001 to 10000'"
-							  " ELSE 'must be a whole number' END"
-							  " FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id,"
-							  " pg_catalog.jsonb_each(s.options) e(k, v) WHERE r.id = $1 AND NOT CASE"
-							  " WHEN e.k = 'reconcile_max_unseen'"
-							  "  THEN pg_catalog.jsonb_typeof(e.v) = 'number' AND e.v::text ~ '^[0-9]{1,9}$'"
-							  " WHEN e.k IN ('per_page', 'overlap_seconds', 'reconcile_every')"
-							  "  THEN pg_catalog.jsonb_typeof(e.v) = 'number' AND e.v::text ~ '^-?[0-9]{1,9}$'"
-							  " WHEN e.k = 'max_requests_per_second' THEN CASE WHEN pg_catalog.jsonb_typeof(e.v) = 'number'"
-							  "  THEN e.v::numeric = 0 OR e.v::numeric BETWEEN 0.001 AND 10000 ELSE false END"
-							  " WHEN e.k IN ('components', 'statements') THEN pg_catalog.jsonb_typeof(e.v) = 'boolean'"
-							  " WHEN e.k = 'entities' THEN pg_catalog.jsonb_typeof(e.v) = 'array'"
-							  " ELSE false END ORDER BY e.k LIMIT 1", 1, types, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "pg_billing: could not read the source's options");
-	if (SPI_processed == 1)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						errmsg("source \"%s\": option %s %s", spi_text(1), spi_text(2), spi_text(3)),
-						errhint("Change it with UPDATE billing.sources SET options = ... WHERE name = '%s'.", spi_text(1))));
-
-}
-
-/* Every name in option entities must be one the connector knows. */
-static void
-check_entities(Run *run)
-{
-	static const char *const known[] = {"customers", "subscriptions", "invoices", "credit_notes", "statements"};
-	char	   *list = pstrdup(run->src.only);
-
-	for (char *e = strtok(list, ","); e; e = strtok(NULL, ","))
-	{
-		bool		found = false;
-
-		for (int i = 0; i < lengthof(known); i++)
-			found |= strcmp(e, known[i]) == 0;
-		if (!found)
-			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							errmsg("source \"%s\": option entities names an unknown entity \"%s\"", run->src.name, e),
-							errhint("Entities are customers, subscriptions, invoices, credit_notes and statements.")));
-	}
-}
-
 static void
 step_load(Run *run)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(run->run_id)};
-	MemoryContext old;
-	char	   *key;
-	char	   *v;
+	char	   *secret = NULL;
 
-	check_options(run);
-
-	if (SPI_execute_with_args(
-							  "SELECT s.id, s.name, s.kind, s.base_url,"
-							  " coalesce((s.options->>'per_page')::integer, 200),"
-							  " coalesce((s.options->>'overlap_seconds')::integer, 300),"
-							  " coalesce((s.options->>'components')::boolean, true),"
-							  " coalesce((s.options->>'statements')::boolean, false),"
-							  " coalesce((s.options->>'reconcile_every')::integer, 24),"
-							  " coalesce((s.options->>'max_requests_per_second')::float8, 10),"
-							  " c.secret->>'api_key', r.full_reconcile,"
-							  " coalesce((SELECT pg_catalog.string_agg(e, ',') FROM pg_catalog.jsonb_array_elements_text("
-							  "   CASE WHEN pg_catalog.jsonb_typeof(s.options->'entities') = 'array' THEN s.options->'entities' END) e), ''),"
-							  " (SELECT pg_catalog.count(*) FROM billing.sync_runs p WHERE p.source_id = s.id AND p.status = 'succeeded'"
-							  "   AND p.id > coalesce((SELECT pg_catalog.max(q.id) FROM billing.sync_runs q WHERE q.source_id = s.id"
-							  "   AND q.status = 'succeeded' AND q.full_reconcile), 0)),"
-							  " coalesce((s.options->>'reconcile_max_unseen')::integer, -1)"
-							  " FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id"
-							  " LEFT JOIN billing._credentials c ON c.source_id = s.id WHERE r.id = $1",
-							  1, types, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("sync run " INT64_FORMAT " does not exist", run->run_id)));
-
-	old = MemoryContextSwitchTo(run->cxt);
-	run->src.id = pg_strtoint64(spi_text(1));
-	run->src.name = spi_text(2);
-	run->src.kind = spi_text(3);
-	run->src.base_url = spi_text(4);
-	run->src.per_page = pg_strtoint32(spi_text(5));
-	run->src.overlap_s = pg_strtoint32(spi_text(6));
-	run->src.components = strcmp(spi_text(7), "t") == 0;
-	run->src.statements = strcmp(spi_text(8), "t") == 0;
-	run->src.reconcile_every = pg_strtoint32(spi_text(9));
-	v = spi_text(10);
-	key = spi_text(11);
-	run->reconcile = strcmp(spi_text(12), "t") == 0 ||
-		(run->src.reconcile_every > 0 && pg_strtoint64(spi_text(14)) >= run->src.reconcile_every - 1);
-	run->src.only = spi_text(13);
-	run->src.reconcile_max_unseen = pg_strtoint64(spi_text(15));
-	MemoryContextSwitchTo(old);
-
-	if (run->src.per_page < 1 || run->src.per_page > 200)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						errmsg("source \"%s\": option per_page must be from 1 to 200", run->src.name)));
-	check_entities(run);
-	if (run->src.overlap_s < 0)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						errmsg("source \"%s\": option overlap_seconds must not be negative", run->src.name)));
-	if (strcmp(run->src.kind, "advanced_billing") != 0)
-		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						errmsg("source \"%s\": no connector for kind %s in this version", run->src.name, run->src.kind)));
-	if (key == NULL || key[0] == '\0')
-		ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-						errmsg("source \"%s\" has no api_key", run->src.name),
-						errhint("Set it with billing.set_credentials().")));
-
+	pgb_store_load_source(run->run_id, &run->src, &secret, &run->reconcile, run->cxt);
 	pgb_http_target_init(&run->src.http, run->src.name, run->src.base_url);
-	run->src.http.max_rps = strtod(v, NULL);
-	old = MemoryContextSwitchTo(run->cxt);
-	run->src.http.userpwd = psprintf("%s:x", key);
-	MemoryContextSwitchTo(old);
-	explicit_bzero(key, strlen(key));
-
-	if (run->reconcile)
+	run->src.http.max_rps = run->src.max_rps;
+	if (secret == NULL)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+						errmsg("source \"%s\" has no credentials", run->src.name),
+						errhint("Set them with billing.set_credentials().")));
 	{
-		args[0] = Int64GetDatum(run->run_id);
-		if (SPI_execute_with_args("UPDATE billing.sync_runs SET full_reconcile = true WHERE id = $1",
-								  1, types, args, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "pg_billing: could not mark the run as a full reconcile");
+		MemoryContext old = MemoryContextSwitchTo(run->cxt);
+
+		pgb_source_auth(&run->src, secret);
+		MemoryContextSwitchTo(old);
 	}
+	if (run->reconcile)
+		pgb_store_mark_reconcile(run->run_id);
 }
 
 /* The first record of the entity that this run received but could not store, said once per entity. */
@@ -227,7 +115,7 @@ skipped_warning(Run *run, PgbCounts *c)
 		return NULL;
 	run->pass.warned = true;
 	w = psprintf("%s: %s was not stored: the subscription is not synced or has no currency; it is read again next run",
-				 run->pass.entity, c->skipped_example);
+				 run->pass.entity->name, c->skipped_example);
 	ereport(WARNING,
 			(errcode(ERRCODE_WARNING),
 			 errmsg("source \"%s\": %s", run->src.name, w),
@@ -239,73 +127,47 @@ skipped_warning(Run *run, PgbCounts *c)
 static void
 progress(Run *run, long page, bool new_page, PgbCounts *c)
 {
-	char	   *warning = skipped_warning(run, c);
-	Oid			types[11] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, BOOLOID, INT8OID, TEXTOID};
-	Datum		args[11] = {Int64GetDatum(run->run_id), CStringGetTextDatum(run->pass.entity), Int64GetDatum(page),
-		Int64GetDatum(run->src.http.requests), Int64GetDatum(c->inserted), Int64GetDatum(c->updated),
-		Int64GetDatum(c->unchanged), Int64GetDatum(c->deleted), BoolGetDatum(new_page), Int64GetDatum(c->skipped),
-	warning ? CStringGetTextDatum(warning) : (Datum) 0};
-	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', warning ? ' ' : 'n'};
+	PgbProgress p = {run->pass.entity->name, page, new_page, run->src.http.requests, skipped_warning(run, c)};
 
-	if (SPI_execute_with_args("UPDATE billing.sync_runs SET current_entity = $2, current_page = $3,"
-							  " pages = pages + (CASE WHEN $9 THEN 1 ELSE 0 END), requests = $4,"
-							  " records_inserted = records_inserted + $5, records_updated = records_updated + $6,"
-							  " records_unchanged = records_unchanged + $7, records_deleted = records_deleted + $8,"
-							  " records_skipped = records_skipped + $10,"
-							  " warnings = CASE WHEN $11 IS NULL THEN warnings ELSE pg_catalog.concat_ws(E'\\n', warnings, $11) END"
-							  " WHERE id = $1", 11, types, args, nulls, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "pg_billing: could not record the run's progress");
+	pgb_store_progress(run->run_id, &p, c);
 }
 
-/* The checkpoint as JSON: settled since, and while a pass is under way, where it is. */
-static char *
-cursor_json(Pass *p, bool settled)
+/* The checkpoint: settled since, and while a pass is under way, where it is. */
+static void
+checkpoint(Run *run, bool settled)
 {
-	char	   *since = p->since ? psprintf("\"%s\"", p->since) : "null";
+	Pass	   *p = &run->pass;
+	PgbCheckpoint cp = {p->since, !settled, p->page - 1, p->run_since, p->max_seen, p->date0, p->reconcile,
+	p->verifying};
 
-	if (settled)
-		return psprintf("{\"since\": %s}", since);
-	return psprintf("{\"since\": %s, \"run_since\": " INT64_FORMAT ", \"page\": %ld, \"max_seen\": " INT64_FORMAT
-					", \"date0\": " INT64_FORMAT ", \"reconcile\": %s, \"verify\": %s}",
-					since, p->run_since, p->page - 1, p->max_seen, p->date0, p->reconcile ? "true" : "false",
-					p->verifying ? "true" : "false");
+	pgb_store_checkpoint(run->src.id, p->entity->name, &cp);
 }
 
 static void
 step_begin_entity(Run *run)
 {
 	Pass	   *p = &run->pass;
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		args[2] = {Int64GetDatum(run->src.id), CStringGetTextDatum(p->entity)};
+	PgbCheckpoint cp;
 	bool		resume = false;
 	PgbCounts	none = {0};
 
-	p->incremental = pgb_ab_incremental(p->entity);
+	p->incremental = p->entity->incremental;
 	p->since = NULL;
 	p->verifying = p->rail_checked = p->rail_tripped = p->warned = false;
-	if (SPI_execute_with_args("SELECT cursor->>'since', cursor->>'page', cursor->>'run_since', cursor->>'max_seen',"
-							  " cursor->>'date0', coalesce(cursor->>'reconcile', 'false'), coalesce(cursor->>'verify', 'false')"
-							  " FROM billing._sync_state WHERE source_id = $1 AND entity = $2",
-							  2, types, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "pg_billing: could not read the checkpoint");
-	if (SPI_processed == 1)
+	if (pgb_store_read_checkpoint(run->src.id, p->entity->name, &cp))
 	{
-		MemoryContext old = MemoryContextSwitchTo(run->cxt);
-		char	   *page = spi_text(2);
-
-		p->since = spi_text(1);
+		p->since = cp.since ? MemoryContextStrdup(run->cxt, cp.since) : NULL;
 		/* an interrupted pass of the same kind resumes after its last committed page */
-		if (page != NULL && (strcmp(spi_text(6), "true") == 0) == run->reconcile)
+		if (cp.in_pass && cp.reconcile == run->reconcile)
 		{
 			resume = true;
-			p->page = pg_strtoint32(page) + 1;
-			p->run_since = pg_strtoint64(spi_text(3));
-			p->max_seen = pg_strtoint64(spi_text(4));
-			p->date0 = pg_strtoint64(spi_text(5));
+			p->page = cp.page + 1;
+			p->run_since = cp.run_since;
+			p->max_seen = cp.max_seen;
+			p->date0 = cp.date0;
 			/* killed while confirming unseen records: the pages are all read, confirm the rest */
-			p->verifying = run->reconcile && strcmp(spi_text(7), "true") == 0;
+			p->verifying = run->reconcile && cp.verify;
 		}
-		MemoryContextSwitchTo(old);
 	}
 	p->reconcile = run->reconcile;
 	if (!resume)
@@ -319,7 +181,7 @@ step_begin_entity(Run *run)
 		if (p->incremental && !run->reconcile && p->since && pgb_timestamp_parse(p->since, &since_epoch))
 			p->run_since = since_epoch - run->src.overlap_s;
 		if (run->reconcile)
-			pgb_store_clear_seen(run->src.id, p->entity);
+			pgb_store_clear_seen(run->src.id, p->entity->name);
 	}
 	p->done = false;
 	p->prev_first[0] = p->prev_last[0] = '\0';
@@ -347,11 +209,11 @@ check_not_repeated(Run *run, PgbPage *page, long this_page)
 	if (p->prev_first[0] && strcmp(first, p->prev_first) == 0 && strcmp(last, p->prev_last) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("source \"%s\": %s page %ld repeats page %ld, run stopped", run->src.name, p->entity,
-						this_page, this_page - 1),
+				 errmsg("page %ld repeats page %ld, run stopped", this_page, this_page - 1),
 				 errdetail("Both pages are full and run from record %s to record %s; the server seems to ignore the page number.",
 						   first, last),
-				 errhint("Check that the source's base_url reaches the Advanced Billing API itself, not a proxy or cache that drops the query string.")));
+				 errhint("Check that the source's base_url reaches %s itself, not a proxy or cache that drops the query string.",
+						 run->src.conn->vendor)));
 	strlcpy(p->prev_first, first, sizeof(p->prev_first));
 	strlcpy(p->prev_last, last, sizeof(p->prev_last));
 }
@@ -368,22 +230,21 @@ step_page(Run *run)
 	if (this_page > PGB_MAX_PAGES_PER_PASS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("source \"%s\": %s: more than %d pages in one pass, run stopped", run->src.name, p->entity,
-						PGB_MAX_PAGES_PER_PASS),
+				 errmsg("more than %d pages in one pass, run stopped", PGB_MAX_PAGES_PER_PASS),
 				 errdetail("Every page so far was full (%d records); a list ends with a short or empty page.",
 						   run->src.per_page),
-				 errhint("Check that the source's base_url reaches the Advanced Billing API itself.")));
+				 errhint("Check that the source's base_url reaches %s itself.", run->src.conn->vendor)));
 	if (p->run_since >= 0)
 		pgb_timestamp_format(p->run_since, ' ', since, sizeof(since));
-	pgb_ab_fetch_page(&run->src, p->entity, p->run_since >= 0 ? since : NULL, this_page, &page);
+	pgb_fetch_page(&run->src, p->entity, p->run_since >= 0 ? since : NULL, this_page, &page);
 	check_not_repeated(run, &page, this_page);
 	/* the next page's request goes out now; its answer is read after this page commits */
 	if (!page.last)
-		pgb_ab_prefetch_page(&run->src, p->entity, p->run_since >= 0 ? since : NULL, this_page + 1);
+		pgb_prefetch_page(&run->src, p->entity, p->run_since >= 0 ? since : NULL, this_page + 1);
 
 	pgb_store_page(run->src.id, &page, &counts);
 	if (p->reconcile)
-		pgb_store_mark_seen(run->src.id, p->entity, &page);
+		pgb_store_mark_seen(run->src.id, p->entity->name, &page);
 	if (page.max_updated > p->max_seen)
 		p->max_seen = page.max_updated;
 	if (p->date0 < 0)
@@ -409,16 +270,16 @@ step_page(Run *run)
 		{
 			/* what was not listed is confirmed record by record (step_verify) before any tombstone */
 			p->verifying = true;
-			pgb_store_checkpoint(run->src.id, p->entity, cursor_json(p, false));
+			checkpoint(run, false);
 		}
 		else
 		{
-			pgb_store_checkpoint(run->src.id, p->entity, cursor_json(p, true));
+			checkpoint(run, true);
 			p->done = true;
 		}
 	}
 	else
-		pgb_store_checkpoint(run->src.id, p->entity, cursor_json(p, false));
+		checkpoint(run, false);
 	progress(run, this_page, true, &counts);
 }
 
@@ -428,9 +289,9 @@ end_reconcile(Run *run)
 {
 	Pass	   *p = &run->pass;
 
-	pgb_store_clear_seen(run->src.id, p->entity);
+	pgb_store_clear_seen(run->src.id, p->entity->name);
 	p->verifying = false;
-	pgb_store_checkpoint(run->src.id, p->entity, cursor_json(p, true));
+	checkpoint(run, true);
 	p->done = true;
 }
 
@@ -484,16 +345,16 @@ step_verify(Run *run)
 	}
 	gone = palloc(sizeof(char *) * n);
 	alive = palloc(sizeof(char *) * n);
-	pgb_ab_page_init(&page, p->entity);
+	pgb_entity_page_init(&page, p->entity);
 	for (int i = 0; i < n; i++)
 	{
-		if (pgb_ab_fetch_record(&run->src, p->entity, ids[i], &page))
+		if (pgb_fetch_record(&run->src, p->entity, ids[i], &page))
 			alive[nalive++] = ids[i];
 		else
 			gone[ngone++] = ids[i];
 	}
 	pgb_store_page(run->src.id, &page, &counts);
-	pgb_store_mark_seen_ids(run->src.id, p->entity, alive, nalive);
+	pgb_store_mark_seen_ids(run->src.id, p->entity->name, alive, nalive);
 	counts.deleted = pgb_store_tombstone(run->src.id, p->entity, gone, ngone);
 	progress(run, p->page - 1, false, &counts);
 }
@@ -505,8 +366,8 @@ step_rail_error(Run *run)
 
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_EXCEPTION),
-			 errmsg("source \"%s\": reconcile of %s stopped: %lld of %lld records were not listed, none was marked deleted",
-					run->src.name, p->entity, (long long) p->rail_unseen, (long long) p->rail_live),
+			 errmsg("reconcile stopped: %lld of %lld records were not listed, none was marked deleted",
+					(long long) p->rail_unseen, (long long) p->rail_live),
 			 errdetail("A reconcile confirms at most %lld unlisted records one by one (option reconcile_max_unseen, by default the larger of 100 and 10%% of the live records).",
 					   (long long) p->rail_limit),
 			 errhint("Check that the source's base_url and API key reach the right site and that its lists are complete. If that many records really were deleted upstream, raise option reconcile_max_unseen for one run.")));
@@ -523,14 +384,47 @@ safe_search_path(void)
 							 GUC_ACTION_SAVE, true, 0, false);
 }
 
+/*
+ * The error context of a step: where the run was (source, entity, page, record), so that messages
+ * stay short. Kept for the run too (sync_runs.error_context).
+ */
+static void
+location_context(void *arg)
+{
+	Run		   *run = (Run *) arg;
+	StringInfoData s;
+	const char *record = pgb_source_record(&run->src);
+
+	if (run->src.name == NULL)
+		return;
+	initStringInfo(&s);
+	appendStringInfo(&s, "source \"%s\"", run->src.name);
+	if (run->pass.entity)
+		appendStringInfo(&s, ", entity %s", run->pass.entity->name);
+	if (run->paging)
+		appendStringInfo(&s, ", page %ld", run->pass.page);
+	else if (run->pass.verifying)
+		appendStringInfoString(&s, ", confirming unlisted records");
+	if (record)
+		appendStringInfo(&s, ", record %s", record);
+	errcontext("%s", s.data);
+	/* the last report of a failed step is its error (a warning before it is overwritten) */
+	run->location = MemoryContextStrdup(run->cxt, s.data);
+}
+
 /* Runs fn in a subtransaction; on error returns the error (copied into the run's context). */
 static ErrorData *
 run_step(Run *run, StepFn fn)
 {
 	ResourceOwner owner = CurrentResourceOwner;
 	ErrorData  *volatile err = NULL;
+	ErrorContextCallback where = {error_context_stack, location_context, run};
 
 	MemoryContextReset(run->page_cxt);
+	run->paging = fn == step_page;
+	run->src.where = NULL;
+	run->location = NULL;
+	error_context_stack = &where;
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(run->page_cxt);
 	PG_TRY();
@@ -554,6 +448,8 @@ run_step(Run *run, StepFn fn)
 		CurrentResourceOwner = owner;
 	}
 	PG_END_TRY();
+	error_context_stack = where.previous;
+	run->paging = false;
 	/* a pass's settled since is kept in the run's context across steps */
 	if (err == NULL && run->pass.since)
 	{
@@ -565,36 +461,28 @@ run_step(Run *run, StepFn fn)
 	return err;
 }
 
+/* Records how the run ended: the error's message, and its detail, hint and SQLSTATE apart. */
 static void
 finish(Run *run, ErrorData *err)
 {
-	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, INT8OID};
-	Datum		args[4];
-	char		nulls[4] = {' ', 'n', 'n', ' '};
+	StringInfoData d;
 
-	args[0] = Int64GetDatum(run->run_id);
-	args[3] = Int64GetDatum(run->src.http.requests);
-	if (err)
+	if (err == NULL)
 	{
-		StringInfoData d;
-
-		initStringInfo(&d);
-		/* a constraint violation's "Failing row contains (...)" would copy vendor data: left out */
-		if (err->detail && strncmp(err->detail, "Failing row contains", 20) == 0)
-			appendStringInfoString(&d, "(the failing row is not shown)");
-		else if (err->detail)
-			appendStringInfoString(&d, err->detail);
-		if (err->hint)
-			appendStringInfo(&d, "%sHint: %s", d.len ? "\n" : "", err->hint);
-		appendStringInfo(&d, "%sSQLSTATE %s", d.len ? "\n" : "", unpack_sql_state(err->sqlerrcode));
-		args[1] = CStringGetTextDatum(err->message ? err->message : "unknown error");
-		args[2] = CStringGetTextDatum(d.data);
-		nulls[1] = nulls[2] = ' ';
+		pgb_store_finish_run(run->run_id, NULL, NULL, NULL, run->src.http.requests);
+		return;
 	}
-	if (SPI_execute_with_args("SELECT billing._finish_run($1, $2, $3)", 3, types, args, nulls, false, 0) < 0 ||
-		SPI_execute_with_args("UPDATE billing.sync_runs SET requests = $2 WHERE id = $1", 2,
-							  (Oid[]) {INT8OID, INT8OID}, (Datum[]) {args[0], args[3]}, NULL, false, 0) < 0)
-		elog(ERROR, "pg_billing: could not record the end of run " INT64_FORMAT, run->run_id);
+	initStringInfo(&d);
+	/* a constraint violation's "Failing row contains (...)" would copy vendor data: left out */
+	if (err->detail && strncmp(err->detail, "Failing row contains", 20) == 0)
+		appendStringInfoString(&d, "(the failing row is not shown)");
+	else if (err->detail)
+		appendStringInfoString(&d, err->detail);
+	if (err->hint)
+		appendStringInfo(&d, "%sHint: %s", d.len ? "\n" : "", err->hint);
+	appendStringInfo(&d, "%sSQLSTATE %s", d.len ? "\n" : "", unpack_sql_state(err->sqlerrcode));
+	pgb_store_finish_run(run->run_id, err->message ? err->message : "unknown error", d.data, run->location,
+						 run->src.http.requests);
 }
 
 /*
@@ -612,7 +500,7 @@ static ErrorData *
 sync_all(Run *run)
 {
 	ErrorData  *err;
-	const char *entities[PGB_AB_MAX_ENTITIES];
+	const PgbEntity **entities;
 	int			n;
 
 	if ((err = run_step(run, step_load)) != NULL)
@@ -620,7 +508,8 @@ sync_all(Run *run)
 	if ((err = run_step(run, step_lock)) != NULL)
 		return err;
 	SPI_commit();
-	n = pgb_ab_entities(&run->src, entities);
+	entities = MemoryContextAlloc(run->cxt, sizeof(PgbEntity *) * run->src.conn->nentities);
+	n = pgb_connector_entities(&run->src, entities);
 	for (int i = 0; i < n; i++)
 	{
 		run->pass.entity = entities[i];
@@ -666,8 +555,7 @@ static void
 cleanup(Run *run)
 {
 	pgb_http_target_release(&run->src.http);
-	if (run->src.http.userpwd)
-		explicit_bzero(run->src.http.userpwd, strlen(run->src.http.userpwd));
+	pgb_http_auth_release(&run->src.http);
 	pgb_http_release_buffer();
 	if (run->locked)
 	{
@@ -680,7 +568,7 @@ cleanup(Run *run)
 }
 
 Datum
-pgb_sync_run(PG_FUNCTION_ARGS)
+pgb_sync_connector(PG_FUNCTION_ARGS)
 {
 	Run			run;
 	ErrorData  *volatile err = NULL;
@@ -729,4 +617,11 @@ pgb_sync_run(PG_FUNCTION_ARGS)
 	}
 	MemoryContextDelete(run.cxt);
 	PG_RETURN_VOID();
+}
+
+/* The entry point's 0.2.0 name (billing._sync_connector of 0.2.0 names it; 0.3.0 the new one). */
+Datum
+pgb_sync_run(PG_FUNCTION_ARGS)
+{
+	return pgb_sync_connector(fcinfo);
 }

@@ -18,6 +18,18 @@ fi
 PGB_FAKE_PIDS="${PGB_FAKE_PIDS:-} $PGB_FAKE_PID"
 IFS=, read -r pgb_p_good pgb_p_plain pgb_p_self pgb_p_wrong pgb_p_expired <<< "$PGB_FAKE_PORTS"
 
+# The fake Pax8 Partner API (OAuth2 token endpoint, pages from 0), for test/pgtap/pax8_*.sql.
+python3 "$PGB_SRC/test/fake/pax8_fake.py" --certs "$pgb_fake_dir/certs" --logs "$pgb_fake_dir/logs" \
+    > "$pgb_fake_dir/pax8.out" 2>&1 &
+PGB_FAKE_PIDS="$PGB_FAKE_PIDS $!"
+pgb_p_pax8=
+for _ in $(seq 300); do
+    pgb_p_pax8=$(sed -n 's/^ready //p' "$pgb_fake_dir/pax8.out" 2>/dev/null)
+    [ -n "$pgb_p_pax8" ] && break
+    sleep 0.1
+done
+[ -n "$pgb_p_pax8" ] || { echo "pg_billing: the fake Pax8 API did not start:"; cat "$pgb_fake_dir/pax8.out"; }
+
 # Unit tests of the server-free C parts (ASan/UBSan); test/pgtap/sync_unit.sql checks the result.
 "$PGB_SRC/test/unit/run.sh" "$pgb_fake_dir/unit" > "$pgb_fake_dir/unit.tap" 2>&1
 
@@ -60,6 +72,7 @@ pgb_test.maxio_plain_url = 'http://127.0.0.1:$pgb_p_plain'
 pgb_test.maxio_selfsigned_url = 'https://127.0.0.1:$pgb_p_self'
 pgb_test.maxio_wrongname_url = 'https://127.0.0.1:$pgb_p_wrong'
 pgb_test.maxio_expired_url = 'https://127.0.0.1:$pgb_p_expired'
+pgb_test.pax8_url = 'https://127.0.0.1:${pgb_p_pax8:-1}'
 pgb_test.prism_url = '$pgb_prism_url'
 pgb_test.xero_url = 'https://127.0.0.1:$pgb_p_xero'
 pgb_test.fake_dir = '$pgb_fake_dir'

@@ -3,20 +3,12 @@
 -- Every record is stored once, the newest version wins, and deletes become tombstones.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
+\ir lib/helpers.sql
 
 CREATE FUNCTION pg_temp.src(name text, scenario text, options jsonb DEFAULT '{}') RETURNS bigint LANGUAGE sql AS $$
     SELECT billing.add_source(name, 'advanced_billing', current_setting('pgb_test.maxio_url') || '/s/' || scenario,
         jsonb_build_object('api_key', pg_read_file(current_setting('pgb_test.fake_dir') || '/canary.key')),
         '{"per_page": 2, "max_requests_per_second": 200, "components": false}'::jsonb || options)
-$$;
-CREATE FUNCTION pg_temp.last(name text) RETURNS billing.sync_runs LANGUAGE sql AS $$
-    SELECT * FROM billing.sync_runs WHERE source_id = billing._source_id(name) ORDER BY id DESC LIMIT 1
-$$;
--- The fake's request paths of one scenario, in order.
-CREATE FUNCTION pg_temp.paths(scenario text) RETURNS TABLE (path text) LANGUAGE sql AS $$
-    SELECT split_part(x, ' ', 3)
-    FROM regexp_split_to_table(pg_read_file(current_setting('pgb_test.fake_dir') || '/logs/' || scenario || '.log'), E'\n') x
-    WHERE x <> ''
 $$;
 CREATE FUNCTION pg_temp.tombstones(source text) RETURNS text[] LANGUAGE sql AS $$
     SELECT coalesce(array_agg(c.external_id ORDER BY c.external_id), '{}') FROM billing.customers c
@@ -32,7 +24,7 @@ CREATE FUNCTION pg_temp.inv(name text, uid text) RETURNS billing.invoices LANGUA
     SELECT * FROM billing.invoices WHERE source_id = billing._source_id(name) AND external_id = uid
 $$;
 
-SELECT plan(39);
+SELECT plan(41);
 
 -- A record on two pages: stored once, counted as unchanged the second time.
 SELECT pg_temp.src('dup', 'dup-c1');
@@ -138,8 +130,10 @@ CALL billing.sync('emptylist');
 SELECT pg_temp.reconcile_run('emptylist') AS run \gset
 CALL billing._sync_run(:run);
 SELECT results_eq($$SELECT status, error, records_deleted FROM billing.sync_runs WHERE id = $$ || :run,
-                  $$VALUES ('failed', 'source "emptylist": reconcile of customers stopped: 150 of 150 records were not listed, none was marked deleted', 0::bigint)$$,
+                  $$VALUES ('failed', 'reconcile stopped: 150 of 150 records were not listed, none was marked deleted', 0::bigint)$$,
                   'an empty listing of 150 customers: the reconcile stops and says why');
+SELECT is((SELECT error_context FROM billing.sync_runs WHERE id = :run), 'source "emptylist", entity customers',
+          'the run keeps where it stopped apart from the message');
 SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :run),
                '^A reconcile confirms at most 100 unlisted records one by one \(option reconcile_max_unseen, .*\nHint: Check that the source''s base_url',
                'the detail gives the limit, the hint what to check');
@@ -183,8 +177,11 @@ CALL billing.sync('swapped');
 SELECT pg_temp.reconcile_run('swapped') AS sw \gset
 CALL billing._sync_run(:sw);
 SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :sw,
-                  $$VALUES ('failed', 'source "swapped": customers record 1002: the read endpoint answered with record 1001, check rejected')$$,
+                  $$VALUES ('failed', 'read endpoint answered with record 1001 instead of 1002')$$,
                   'a record read by id must be the one asked for');
+SELECT is((SELECT error_context FROM billing.sync_runs WHERE id = :sw),
+          'source "swapped", entity customers, confirming unlisted records, record 1001',
+          'the context says the run was confirming unlisted records and names the record it decoded');
 SELECT is(pg_temp.tombstones('swapped'), '{}'::text[], 'nothing was tombstoned');
 
 SELECT * FROM finish();

@@ -3,20 +3,12 @@
 -- and field, and nothing of the page is stored. JSON-number amounts that can be exact are exact.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
+\ir lib/helpers.sql
 
 CREATE FUNCTION pg_temp.src(name text, scenario text, options jsonb DEFAULT '{}') RETURNS bigint LANGUAGE sql AS $$
     SELECT billing.add_source(name, 'advanced_billing', current_setting('pgb_test.maxio_url') || '/s/' || scenario,
         jsonb_build_object('api_key', pg_read_file(current_setting('pgb_test.fake_dir') || '/canary.key')),
         '{"per_page": 2, "max_requests_per_second": 200, "components": false}'::jsonb || options)
-$$;
-CREATE FUNCTION pg_temp.last(name text) RETURNS billing.sync_runs LANGUAGE sql AS $$
-    SELECT * FROM billing.sync_runs WHERE source_id = billing._source_id(name) ORDER BY id DESC LIMIT 1
-$$;
--- The fake's request paths of one scenario, in order.
-CREATE FUNCTION pg_temp.paths(scenario text) RETURNS TABLE (path text) LANGUAGE sql AS $$
-    SELECT split_part(x, ' ', 3)
-    FROM regexp_split_to_table(pg_read_file(current_setting('pgb_test.fake_dir') || '/logs/' || scenario || '.log'), E'\n') x
-    WHERE x <> ''
 $$;
 -- What a source holds: invoices, lines, payments.
 CREATE FUNCTION pg_temp.held(name text) RETURNS TABLE (invoices bigint, lines bigint, payments bigint) LANGUAGE sql AS $$
@@ -25,7 +17,7 @@ CREATE FUNCTION pg_temp.held(name text) RETURNS TABLE (invoices bigint, lines bi
            (SELECT count(*) FROM billing.payments p WHERE p.source_id = billing._source_id(name))
 $$;
 
-SELECT plan(36);
+SELECT plan(37);
 
 SELECT pg_temp.src('trunc', 'trunc-d1');
 SELECT pg_temp.src('cut', 'cut-d1');
@@ -74,6 +66,8 @@ SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :r3), '^.\
 SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :r4,
                   $$VALUES ('failed', 'source "wrongtype": invoices page 2, record inv_000003: field "subtotal_amount" is a boolean, expected a decimal amount, page rejected')$$,
                   'a wrong type: the error names source, entity, page, record and field');
+SELECT is((SELECT error_context FROM billing.sync_runs WHERE id = :r4), 'source "wrongtype", entity invoices, page 2, record inv_000003',
+          'the run keeps the location: source, entity, page and record');
 SELECT results_eq($$SELECT * FROM pg_temp.held('wrongtype')$$, $$VALUES (2::bigint, 4::bigint, 2::bigint)$$,
                   'a wrong type: the rest of the page (inv_000004) is not stored either');
 

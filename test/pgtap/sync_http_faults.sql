@@ -3,6 +3,7 @@
 -- redirect, a 401. Each test has its own source, scenario and state in the fake.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
+\ir lib/helpers.sql
 
 CREATE FUNCTION pg_temp.src(name text, scenario text, options jsonb DEFAULT '{}') RETURNS bigint LANGUAGE sql AS $$
     SELECT billing.add_source(name, 'advanced_billing', current_setting('pgb_test.maxio_url') || '/s/' || scenario,
@@ -15,11 +16,8 @@ CREATE FUNCTION pg_temp.reqs(scenario text) RETURNS TABLE (t numeric, status int
     FROM regexp_split_to_table(pg_read_file(current_setting('pgb_test.fake_dir') || '/logs/' || scenario || '.log'), E'\n') x
     WHERE x <> ''
 $$;
-CREATE FUNCTION pg_temp.last(name text) RETURNS billing.sync_runs LANGUAGE sql AS $$
-    SELECT * FROM billing.sync_runs WHERE source_id = billing._source_id(name) ORDER BY id DESC LIMIT 1
-$$;
 
-SELECT plan(45);
+SELECT plan(46);
 
 -- 429 with Retry-After in seconds: the client waits, sends nothing meanwhile, and the run completes.
 SELECT pg_temp.src('r429s', 'r429s-h1');
@@ -200,8 +198,10 @@ SELECT pg_temp.src('samepage', 'samepage-h1');
 SELECT billing._start_run(billing._source_id('samepage'), 'manual') AS run \gset
 CALL billing._sync_run(:run);
 SELECT results_eq($$SELECT status, error, requests, pages FROM billing.sync_runs WHERE id = $$ || :run,
-                  $$VALUES ('failed', 'source "samepage": customers page 2 repeats page 1, run stopped', 2::bigint, 1::bigint)$$,
+                  $$VALUES ('failed', 'page 2 repeats page 1, run stopped', 2::bigint, 1::bigint)$$,
                   'the same full page twice: the run stops at once, without asking for page 3');
+SELECT is((SELECT error_context FROM billing.sync_runs WHERE id = :run), 'source "samepage", entity customers, page 2',
+          'the context names source, entity and page');
 SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :run),
                '^Both pages are full and run from record 1001 to record 1002; the server seems to ignore the page number\.\nHint: ',
                'the detail names the repeated records');

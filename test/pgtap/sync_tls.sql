@@ -3,14 +3,12 @@
 -- link-local addresses refused; the security settings are superuser-only.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
+\ir lib/helpers.sql
 
 CREATE FUNCTION pg_temp.src(name text, base text) RETURNS bigint LANGUAGE sql AS $$
     SELECT billing.add_source(name, 'advanced_billing', base,
         jsonb_build_object('api_key', pg_read_file(current_setting('pgb_test.fake_dir') || '/canary.key')),
         '{"per_page": 2, "max_requests_per_second": 200, "components": false}'::jsonb)
-$$;
-CREATE FUNCTION pg_temp.last(name text) RETURNS billing.sync_runs LANGUAGE sql AS $$
-    SELECT * FROM billing.sync_runs WHERE source_id = billing._source_id(name) ORDER BY id DESC LIMIT 1
 $$;
 CREATE FUNCTION pg_temp.rows(name text) RETURNS bigint LANGUAGE sql AS $$
     SELECT (SELECT count(*) FROM billing.customers WHERE source_id = billing._source_id(name))

@@ -3,8 +3,8 @@
 # the sync left to finish. Then the synced tables must equal the vendor's records: 0 lost, 0
 # written twice, 0 half-applied pages, every killed run marked interrupted, counters consistent.
 #
-# Part 1 runs today with the stand-in connector (standin_sync.sql). Part 2 runs the same kills
-# against the Advanced Billing connector and the fake vendor API once they are in the tree (it
+# Part 1 runs with the stand-in connector (standin_sync.sql: a vendor in a table, many small pages).
+# Part 2 runs the same kills against the Advanced Billing connector and the fake vendor API (it
 # needs pgb_test.maxio_url from PGB_TEST_CONF) and compares with a clean sync of the same API.
 use strict;
 use warnings;

@@ -1,4 +1,5 @@
--- A stand-in for the connector, for the worker's crash tests until the real one lands: it keeps
+-- A stand-in for a connector, for the worker's crash tests (a vendor in a table, so kills land on
+-- thousands of small pages without a network in between): it keeps
 -- billing._sync_run's contract (runs a queued or running run to its end, commits page by page with
 -- its checkpoint in billing._sync_state, records the outcome, never raises for a failed sync).
 -- The "vendor" is the table pgb_fake.vendor; each committed page also appends to pgb_fake.applied,

@@ -1,7 +1,7 @@
 /*
  * test_pure.c: unit tests of the parts of pg_billing that run without the server: URL and address
  * checks, Retry-After and backoff (src/http/http_util.c), exact money text and timestamps
- * (src/json/json_pure.c). Prints TAP. Built with ASan and UBSan by test/unit/run.sh.
+ * (src/common/decimal_time.c). Prints TAP. Built with ASan and UBSan by test/unit/run.sh.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 
 #include "http/http_util.h"
-#include "json/json_pure.h"
+#include "common/decimal_time.h"
 
 static int	n = 0;
 static int	failed = 0;

@@ -3,7 +3,7 @@
  */
 #include "postgres.h"
 
-#include "sync/records.h"
+#include "common/records.h"
 
 static const int ncols[PGB_T_COUNT] = {
 	[PGB_T_CUSTOMERS] = C_CUS_N,

@@ -1,5 +1,5 @@
 /*
- * json_pure.c: exact decimal text for money, and date/timestamp checks, without server calls.
+ * decimal_time.c: exact decimal text for money, and date/timestamp checks, without server calls.
  */
 #include <ctype.h>
 #include <math.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json/json_pure.h"
+#include "common/decimal_time.h"
 #include "common/civil_date.h"
 
 bool

@@ -1,8 +1,8 @@
 /*
- * json_pure.h: exact money text, dates and timestamps. No server calls (unit-tested in test/unit/).
+ * decimal_time.h: exact money text, dates and timestamps. No server calls (unit-tested in test/unit/).
  */
-#ifndef PGB_JSON_PURE_H
-#define PGB_JSON_PURE_H
+#ifndef PGB_DECIMAL_TIME_H
+#define PGB_DECIMAL_TIME_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,0 +1,298 @@
+/*
+ * http_auth.c: Basic and OAuth2 client-credentials authentication of a target. The token request
+ * uses its own short-lived curl handle with the same rules as every request of the client (https
+ * only, TLS verified, no redirects, no proxy, private addresses refused at connect, bounded in
+ * time and size); nothing in a curl callback raises. A token is never logged or put in a message.
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sys/socket.h>
+
+#include "portability/instr_time.h"
+
+#include "http/http_auth.h"
+
+/* Largest token response read: a token endpoint answers a few hundred bytes. */
+#define TOKEN_MAX_BODY 65536
+
+typedef struct AuthState
+{
+	char	   *token_url;
+	char	   *audience;
+	char	   *client_id;		/* secret */
+	char	   *client_secret;	/* secret */
+	int64		renew_at_us;	/* monotonic time after which the token is renewed */
+	int			tokens;			/* tokens fetched */
+} AuthState;
+
+typedef struct TokenBody
+{
+	char		buf[TOKEN_MAX_BODY];
+	size_t		len;
+	bool		too_big;
+	bool		refused_address;
+} TokenBody;
+
+static int64
+now_us(void)
+{
+	instr_time	t;
+
+	INSTR_TIME_SET_CURRENT(t);
+	return (int64) INSTR_TIME_GET_MICROSEC(t);
+}
+
+static char *
+strdup_or_fail(const char *s)
+{
+	char	   *d = strdup(s ? s : "");
+
+	if (d == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	return d;
+}
+
+static void
+wipe_free(char *s)
+{
+	if (s)
+	{
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void
+pgb_http_auth_basic(PgbHttpTarget *t, const char *user, const char *password)
+{
+	t->userpwd = palloc(strlen(user) + strlen(password) + 2);
+	sprintf(t->userpwd, "%s:%s", user, password);
+}
+
+static size_t
+token_write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	TokenBody  *b = (TokenBody *) arg;
+	size_t		n = size * nmemb;
+
+	if (b->len + n >= sizeof(b->buf))
+	{
+		b->too_big = true;
+		return 0;
+	}
+	memcpy(b->buf + b->len, data, n);
+	b->len += n;
+	return n;
+}
+
+static curl_socket_t
+token_opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	TokenBody  *b = (TokenBody *) arg;
+	PgbAddrClass cls = pgb_addr_classify(&addr->addr);
+
+	if (cls == PGB_ADDR_PRIVATE || (cls == PGB_ADDR_LOOPBACK && !pgb_http_allow_loopback))
+	{
+		b->refused_address = true;
+		return CURL_SOCKET_BAD;
+	}
+	return socket(addr->family, addr->socktype, addr->protocol);
+}
+
+/* The token URL under the rules of a base_url: absolute https (plain http on allowed loopback only). */
+static void
+check_token_url(const PgbHttpTarget *t, const char *url)
+{
+	PgbUrl		u;
+	const char *reason;
+
+	if (!pgb_url_parse(url, &u, &reason))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source \"%s\": token_url is not usable: %s", t->source_name, reason)));
+	if (pgb_host_is_loopback_name(u.host) ? !pgb_http_allow_loopback : strcmp(u.scheme, "https") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("source \"%s\": token_url must be an https URL of another machine", t->source_name)));
+}
+
+/* The JSON body of the grant; malloc'd (it holds the secret), wiped by the caller. */
+static char *
+grant_body(AuthState *s)
+{
+	json_t	   *o = json_pack("{s:s, s:s, s:s, s:s}", "grant_type", "client_credentials",
+							  "client_id", s->client_id, "client_secret", s->client_secret,
+							  "audience", s->audience);
+	char	   *body;
+
+	if (o == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	body = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (body == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	return body;
+}
+
+/* POSTs the grant; fills b and returns the status (0 for a transfer failure, described in err). */
+static long
+post_grant(AuthState *s, const char *body, TokenBody *b, char *err)
+{
+	CURL	   *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	struct curl_slist *h2;
+	CURLcode	rc;
+	long		status = 0;
+	bool		plain = strncmp(s->token_url, "http:", 5) == 0;
+
+	if (c == NULL || (h = curl_slist_append(NULL, "Content-Type: application/json")) == NULL ||
+		(h2 = curl_slist_append(h, "Accept: application/json")) == NULL)
+	{
+		curl_slist_free_all(h);
+		if (c)
+			curl_easy_cleanup(c);
+		strlcpy(err, "out of memory", CURL_ERROR_SIZE);
+		return 0;
+	}
+	h = h2;
+	curl_easy_setopt(c, CURLOPT_URL, s->token_url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, plain ? "http" : "https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
+	if (pgb_http_ca_file && pgb_http_ca_file[0])
+		curl_easy_setopt(c, CURLOPT_CAINFO, pgb_http_ca_file);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) pgb_http_connect_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) pgb_http_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, token_write_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, token_opensocket_cb);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, b);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	else if (err[0] == '\0')
+		strlcpy(err, curl_easy_strerror(rc), CURL_ERROR_SIZE);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	return status;
+}
+
+/* Takes access_token and expires_in from the answer; false when it lacks them. */
+static bool
+read_token(TokenBody *b, char **token, long *expires_in)
+{
+	json_t	   *root = json_loadb(b->buf, b->len, JSON_REJECT_DUPLICATES, NULL);
+	json_t	   *tok = json_object_get(root, "access_token");
+	json_t	   *exp = json_object_get(root, "expires_in");
+	bool		ok = json_is_string(tok) && json_string_length(tok) > 0 && json_string_length(tok) < 8192 &&
+		strpbrk(json_string_value(tok), "\r\n") == NULL && json_is_integer(exp) &&
+		json_integer_value(exp) > 0 && json_integer_value(exp) <= 10000000;
+
+	if (ok)
+	{
+		*token = strdup(json_string_value(tok));
+		*expires_in = (long) json_integer_value(exp);
+		ok = *token != NULL;
+	}
+	if (json_is_string(tok))
+		explicit_bzero((char *) json_string_value(tok), json_string_length(tok));
+	json_decref(root);
+	explicit_bzero(b->buf, b->len);
+	return ok;
+}
+
+static void
+fetch_token(PgbHttpTarget *t)
+{
+	AuthState  *s = (AuthState *) t->auth;
+	TokenBody  *b = palloc0(sizeof(TokenBody));
+	char		err[CURL_ERROR_SIZE] = "";
+	char	   *body = grant_body(s);
+	long		status = post_grant(s, body, b, err);
+	char	   *token = NULL;
+	long		expires_in = 0;
+
+	explicit_bzero(body, strlen(body));
+	free(body);
+	t->requests++;
+	if (status < 200 || status >= 300 || b->too_big || !read_token(b, &token, &expires_in))
+		ereport(ERROR,
+				(errcode(status == 400 || status == 401 || status == 403 ?
+						 ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION : ERRCODE_CONNECTION_FAILURE),
+				 errmsg("source \"%s\": token request failed: %s", t->source_name,
+						b->refused_address ? "the host resolves to a private, link-local or loopback address, which is refused" :
+						b->too_big ? "the response is too large" :
+						status == 0 ? err :
+						status >= 200 && status < 300 ? "the answer has no usable access_token and expires_in" :
+						psprintf("HTTP status %ld", status)),
+				 errhint("Check the source's client_id and client_secret (billing.set_credentials()) and option token_url.")));
+	wipe_free(t->bearer);
+	t->bearer = token;
+	s->tokens++;
+	/* renewed a minute before it expires (half its life when shorter): never sent expired */
+	s->renew_at_us = now_us() + (int64) (expires_in - Min(60, expires_in / 2)) * 1000000;
+}
+
+void
+pgb_http_auth_oauth2(PgbHttpTarget *t, const char *token_url, const char *audience,
+					 const char *client_id, const char *client_secret)
+{
+	AuthState  *s;
+
+	check_token_url(t, token_url);
+	s = calloc(1, sizeof(AuthState));
+	if (s == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	t->auth = s;				/* released by pgb_http_auth_release even if the rest fails */
+	s->token_url = strdup_or_fail(token_url);
+	s->audience = strdup_or_fail(audience);
+	s->client_id = strdup_or_fail(client_id);
+	s->client_secret = strdup_or_fail(client_secret);
+	fetch_token(t);
+}
+
+void
+pgb_http_auth_ensure(PgbHttpTarget *t, bool force)
+{
+	AuthState  *s = (AuthState *) t->auth;
+
+	if (s == NULL)
+		return;
+	if (force || now_us() >= s->renew_at_us)
+		fetch_token(t);
+}
+
+int
+pgb_http_auth_tokens(const PgbHttpTarget *t)
+{
+	return t->auth ? ((AuthState *) t->auth)->tokens : 0;
+}
+
+void
+pgb_http_auth_release(PgbHttpTarget *t)
+{
+	AuthState  *s = (AuthState *) t->auth;
+
+	if (t->userpwd)
+		explicit_bzero(t->userpwd, strlen(t->userpwd));
+	wipe_free(t->bearer);
+	t->bearer = NULL;
+	if (s)
+	{
+		free(s->token_url);
+		free(s->audience);
+		wipe_free(s->client_id);
+		wipe_free(s->client_secret);
+		free(s);
+		t->auth = NULL;
+	}
+}

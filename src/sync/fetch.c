@@ -1,0 +1,290 @@
+/*
+ * fetch.c: reads what a connector declares: one list page of an entity (URL from its path, paging
+ * style, list parameters and since filter), the records in it (bare array or under a key, each
+ * maybe wrapped), one record by id, and the source's authentication. Vendor-free: everything that
+ * differs between vendors is in the connector's PgbConnector and PgbEntity.
+ * Uses jansson: must not include utils/builtins.h (see json/pgb_json.h).
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+
+#include "connectors/connector.h"
+#include "http/http_auth.h"
+#include "json/pgb_json.h"
+
+/* The since value as a query value: "YYYY-MM-DD HH:MM:SS" in UTC, with its offset, URL-encoded. */
+static void
+append_since(StringInfo url, const char *param, const char *since)
+{
+	appendStringInfoString(url, param);
+	for (const char *p = since; *p; p++)
+	{
+		if (*p == ' ')
+			appendStringInfoString(url, "%20");
+		else if (*p == ':')
+			appendStringInfoString(url, "%3A");
+		else if (isalnum((unsigned char) *p) || *p == '-' || *p == 'T' || *p == '.')
+			appendStringInfoChar(url, *p);
+		else
+			appendStringInfo(url, "%%%02X", (unsigned char) *p);
+	}
+	appendStringInfoString(url, "%2B00%3A00");
+}
+
+static char *
+list_url(PgbSource *src, const PgbEntity *e, const char *since, long ordinal)
+{
+	StringInfoData url;
+
+	initStringInfo(&url);
+	appendStringInfo(&url, "%s%s?%s%s", src->base_url, e->path,
+					 pgb_paging_query(&src->conn->paging, ordinal, src->per_page), e->list_params);
+	if (e->incremental && since != NULL && src->conn->since_param != NULL)
+		append_since(&url, src->conn->since_param, since);
+	return url.data;
+}
+
+/* The records of a list response: a top-level array, or the array under the entity's list key. */
+static json_t *
+records_of(PgbJsonCtx *ctx, json_t *root, const PgbEntity *e)
+{
+	if (e->list_key != NULL)
+	{
+		if (!json_is_object(root))
+			pgb_json_fail(ctx, e->name, "response is not an object");
+		return pgb_j_array(ctx, root, e->list_key, true);
+	}
+	if (!json_is_array(root))
+		pgb_json_fail(ctx, "(response)", "is not an array");
+	return root;
+}
+
+static json_t *
+unwrap(PgbJsonCtx *ctx, json_t *item, const char *wrapper, size_t i)
+{
+	char		field[64];
+
+	if (wrapper == NULL)
+	{
+		if (!json_is_object(item))
+		{
+			snprintf(field, sizeof(field), "[%zu]", i);
+			pgb_json_fail(ctx, field, "is not an object");
+		}
+		return item;
+	}
+	snprintf(field, sizeof(field), "[%zu].%s", i, wrapper);
+	if (!json_is_object(item) || !json_is_object(json_object_get(item, wrapper)))
+		pgb_json_fail(ctx, field, "is missing or not an object");
+	return json_object_get(item, wrapper);
+}
+
+static void
+map_one(PgbSource *src, const PgbEntity *e, PgbJsonCtx *ctx, json_t *record, PgbPage *out)
+{
+	ctx->record = NULL;
+	if (src->conn->enrich)
+		src->conn->enrich(src, e, ctx, record);
+	e->map(src, ctx, record, out);
+	out->nrecords++;
+}
+
+const char *
+pgb_source_record(const PgbSource *src)
+{
+	return src->where ? src->where->record : NULL;
+}
+
+void
+pgb_entity_page_init(PgbPage *page, const PgbEntity *e)
+{
+	pgb_page_init(page);
+	page->primary = e->table;
+}
+
+void
+pgb_fetch_page(PgbSource *src, const PgbEntity *e, const char *since, long ordinal, PgbPage *out)
+{
+	char	   *url = list_url(src, e, since, ordinal);
+	char	   *what = psprintf("%s page %ld", e->name, ordinal);
+	PgbHttpResponse resp;
+	PgbJsonCtx	ctx = {src->name, e->name, ordinal, NULL};
+	json_t	   *root;
+
+	pgb_entity_page_init(out, e);
+	pgb_http_get(&src->http, url, what, &resp);
+	out->remote_date = resp.date;
+	root = pgb_json_parse(&ctx, resp.body, resp.len);
+	src->where = &ctx;
+	PG_TRY();
+	{
+		json_t	   *records = records_of(&ctx, root, e);
+		size_t		i;
+		json_t	   *item;
+
+		json_array_foreach(records, i, item)
+			map_one(src, e, &ctx, unwrap(&ctx, item, e->wrapper, i), out);
+		out->last = json_array_size(records) < (size_t) src->per_page;
+	}
+	PG_FINALLY();
+	{
+		src->where = NULL;		/* ctx dies with this frame */
+		json_decref(root);
+	}
+	PG_END_TRY();
+}
+
+void
+pgb_prefetch_page(PgbSource *src, const PgbEntity *e, const char *since, long ordinal)
+{
+	if (src->conn->prefetch)
+		pgb_http_prefetch(&src->http, list_url(src, e, since, ordinal));
+}
+
+/* A record id as one URL path segment: anything but [A-Za-z0-9_-] is percent-encoded ("/", "."). */
+static char *
+path_segment(const char *id)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	for (const unsigned char *p = (const unsigned char *) id; *p; p++)
+	{
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-')
+			appendStringInfoChar(&s, (char) *p);
+		else
+			appendStringInfo(&s, "%%%02X", *p);
+	}
+	return s.data;
+}
+
+/* The object of a single-record response: under the entity's record wrapper, or the body itself. */
+static json_t *
+record_of(PgbJsonCtx *ctx, json_t *root, const char *wrapper)
+{
+	json_t	   *inner = wrapper && json_is_object(root) ? json_object_get(root, wrapper) : root;
+
+	if (!json_is_object(root) || !json_is_object(inner))
+		pgb_json_fail(ctx, wrapper ? wrapper : "(response)", "is missing or not an object");
+	return inner;
+}
+
+/*
+ * The record a read endpoint returned must be the one asked for: it is stored, and its id is what
+ * keeps the asked-for record from being marked deleted.
+ */
+static void
+check_record_is(const PgbJsonCtx *ctx, const char *external_id, PgbPage *page)
+{
+	PgbRows    *rows = &page->t[page->primary];
+	const char *got = rows->nrows > 0 ? rows->v[(size_t) (rows->nrows - 1) * rows->ncols] : NULL;
+
+	if (got == NULL || strcmp(got, external_id) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("read endpoint answered with record %s instead of %s", got ? got : "(none)", external_id),
+				 errdetail("Nothing is marked deleted from an answer about another record.")));
+}
+
+bool
+pgb_fetch_record(PgbSource *src, const PgbEntity *e, const char *external_id, PgbPage *out)
+{
+	char	   *url;
+	char	   *what = psprintf("%s record %s", e->name, external_id);
+	PgbHttpResponse resp;
+	PgbJsonCtx	ctx = {src->name, e->name, 0, external_id};
+	json_t	   *root;
+
+	if (e->record_path == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s cannot be read one by one, so a reconcile cannot confirm deletions", e->name)));
+	url = psprintf("%s%s", src->base_url, psprintf(e->record_path, path_segment(external_id)));
+	if (!pgb_http_get_found(&src->http, url, what, &resp))
+		return false;
+	root = pgb_json_parse(&ctx, resp.body, resp.len);
+	src->where = &ctx;
+	PG_TRY();
+	{
+		map_one(src, e, &ctx, record_of(&ctx, root, e->record_wrapper), out);
+		check_record_is(&ctx, external_id, out);
+	}
+	PG_FINALLY();
+	{
+		src->where = NULL;		/* ctx dies with this frame */
+		json_decref(root);
+	}
+	PG_END_TRY();
+	return true;
+}
+
+/* A credential field as a non-empty string, or an error naming the field (never its value). */
+static char *
+credential(PgbSource *src, json_t *secret, const char *field)
+{
+	json_t	   *v = json_is_object(secret) ? json_object_get(secret, field) : NULL;
+
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+						errmsg("source \"%s\" has no %s", src->name, field),
+						errhint("Set it with billing.set_credentials().")));
+	return pstrdup(json_string_value(v));
+}
+
+static void
+wipe(char *s)
+{
+	if (s)
+		explicit_bzero(s, strlen(s));
+}
+
+/* Hands the credentials to the auth style the connector declares; user and pass are wiped by the caller. */
+static void
+auth_with(PgbSource *src, json_t *secret, char **user, char **pass)
+{
+	const PgbAuth *a = &src->conn->auth;
+
+	*user = credential(src, secret, a->kind == PGB_AUTH_BASIC ? a->user_field : "client_id");
+	if (a->kind == PGB_AUTH_BASIC)
+	{
+		*pass = a->password_field ? credential(src, secret, a->password_field) : pstrdup("x");
+		pgb_http_auth_basic(&src->http, *user, *pass);
+	}
+	else
+	{
+		*pass = credential(src, secret, "client_secret");
+		pgb_http_auth_oauth2(&src->http, pgb_source_option(src, a->token_url_option), a->audience, *user, *pass);
+	}
+}
+
+void
+pgb_source_auth(PgbSource *src, char *secret_json)
+{
+	json_t	   *volatile secret = json_loads(secret_json, 0, NULL);
+	char	   *user = NULL;
+	char	   *pass = NULL;
+
+	wipe(secret_json);
+	PG_TRY();
+	{
+		auth_with(src, secret, &user, &pass);
+	}
+	PG_FINALLY();
+	{
+		const char *k;
+		json_t	   *v;
+
+		wipe(user);
+		wipe(pass);
+		/* jansson's copies of the secrets go too */
+		if (secret)
+		{
+			json_object_foreach(secret, k, v)
+				if (json_is_string(v))
+				explicit_bzero((char *) json_string_value(v), json_string_length(v));
+			json_decref(secret);
+		}
+	}
+	PG_END_TRY();
+}
