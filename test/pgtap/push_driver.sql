@@ -3,7 +3,7 @@
 -- Amounts worked out by hand below; the fake's ledger is read with COPY FROM PROGRAM (superuser).
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(24);
+SELECT plan(25);
 
 -- The fake's ledger of one organisation (GET .../s/<key>/_state).
 CREATE FUNCTION pg_temp.xero_state(key text) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -145,5 +145,66 @@ SELECT is((SELECT string_agg(o.remote_id, ',' ORDER BY o.natural_key) FROM billi
             WHERE o.target_source_id = billing._source_id('lostbooks') AND o.doc_kind = 'contact'),
           (SELECT string_agg(c ->> 'ContactID', ',' ORDER BY c ->> 'ContactNumber') FROM jsonb_array_elements(:'st'::jsonb -> 'contacts') c),
           'the contacts found by look-up keep the ids Xero gave them');
+
+
+-- 3. An access token that expires mid-push (2 s; each answer takes 1.2 s): renewed once on 401 ---
+SELECT pg_temp.target('tokbooks', 'ok-' || :'nonce' || '_tok2_d1200', '{"client_id": "c", "client_secret": "s"}');
+SELECT pg_temp.site('toksite', 'tokbooks');
+SELECT pg_temp.book('toksite');
+CALL billing.push('tokbooks');
+SELECT pg_temp.xero_state('ok-' || :'nonce' || '_tok2_d1200') AS st \gset
+SELECT is(ARRAY[(SELECT count(*)::int FROM billing.outbox WHERE target_source_id = billing._source_id('tokbooks') AND state = 'confirmed'),
+                (:'st'::jsonb -> 'counts' ->> 'tokens_issued')::int,
+                (SELECT count(*)::int FROM jsonb_array_elements(:'st'::jsonb -> 'invoices'))],
+          ARRAY[7, 2, 2], 'token expired mid-push: renewed once (2 tokens), every document confirmed, none twice');
+
+-- 4. Code flow: each rotated refresh token is stored before its access token is used -------------
+SELECT pg_temp.target('codebooks', 'ok-' || :'nonce' || 'code', '{"client_id": "c", "client_secret": "s", "refresh_token": "rt-initial"}');
+SELECT pg_temp.site('codesite', 'codebooks');
+SELECT pg_temp.book('codesite');
+CALL billing.push('codebooks');
+SELECT ok((SELECT secret ->> 'refresh_token' FROM billing._credentials WHERE source_id = billing._source_id('codebooks')) ~ '^rt-[0-9a-f]{24}$',
+          'the rotated refresh token is stored in the credentials');
+CALL billing.push('codebooks');
+SELECT pg_temp.xero_state('ok-' || :'nonce' || 'code') AS st \gset
+SELECT is(ARRAY[(:'st'::jsonb -> 'counts' ->> 'refreshes')::int, (:'st'::jsonb -> 'counts' ->> 'refused_refresh')::int,
+                (SELECT count(*)::int FROM billing.outbox WHERE target_source_id = billing._source_id('codebooks') AND state = 'confirmed')],
+          ARRAY[2, 0, 7], 'a second push refreshes with the stored token (2 refreshes, none refused); 7 documents confirmed');
+SELECT billing.set_credentials('codebooks', '{"client_id": "c", "client_secret": "s", "refresh_token": "rt-initial"}');
+\set ON_ERROR_STOP 0
+CALL billing.push('codebooks');
+\set ON_ERROR_STOP 1
+SELECT is((SELECT error FROM billing.push_runs WHERE target_source_id = billing._source_id('codebooks') ORDER BY id DESC LIMIT 1),
+          'source "codebooks": Xero refused the refresh token', 'the run says the refresh token was refused (the fake refused the old one)');
+
+-- 5. Minute limit: 2 requests in a 2 s window, 429 minute with Retry-After, waited out ------------
+SELECT pg_temp.target('minbooks', 'ok-' || :'nonce' || '_min2_mw2', '{"client_id": "c", "client_secret": "s"}');
+SELECT pg_temp.site('minsite', 'minbooks');
+SELECT pg_temp.book('minsite');
+CALL billing.push('minbooks');
+SELECT pg_temp.xero_state('ok-' || :'nonce' || '_min2_mw2') AS st \gset
+SELECT is(ARRAY[(SELECT count(*)::int FROM billing.outbox WHERE target_source_id = billing._source_id('minbooks') AND state = 'confirmed'),
+                (SELECT count(*)::int FROM jsonb_array_elements(:'st'::jsonb -> 'invoices')),
+                (SELECT count(*)::int FROM jsonb_array_elements(:'st'::jsonb -> 'contacts'))],
+          ARRAY[7, 2, 3], 'minute limit: every document confirmed once');
+SELECT ok((:'st'::jsonb -> 'counts' -> 'rejected_429' ->> 'minute')::int >= 1 AND
+          (SELECT status FROM billing.push_runs WHERE target_source_id = billing._source_id('minbooks')) = 'succeeded',
+          'the fake refused requests over the minute limit (429 minute), the driver waited and the run succeeded');
+
+-- 6. Day limit: 2 requests a day; the third is refused with 429 day: the target is parked --------
+SELECT pg_temp.target('daybooks', 'ok-' || :'nonce' || '_day2', '{"client_id": "c", "client_secret": "s"}');
+SELECT pg_temp.site('daysite', 'daybooks');
+SELECT pg_temp.book('daysite');
+CALL billing.push('daybooks');
+SELECT ok((SELECT parked_until BETWEEN now() + interval '23 hours' AND now() + interval '25 hours' AND error LIKE 'Xero''s day limit was reached: the target is parked until %'
+             FROM billing.push_runs WHERE target_source_id = billing._source_id('daybooks')),
+          'day limit: the run records until when the target is parked (the day window, 24 h)');
+CALL billing.push('daybooks');
+SELECT pg_temp.xero_state('ok-' || :'nonce' || '_day2') AS st \gset
+SELECT is(ARRAY[(:'st'::jsonb -> 'counts' ->> 'day_calls')::int, (:'st'::jsonb -> 'counts' -> 'rejected_429' ->> 'day')::int,
+                (SELECT requests FROM billing.push_runs WHERE target_source_id = billing._source_id('daybooks') ORDER BY id DESC LIMIT 1)],
+          ARRAY[2, 1, 0], 'a parked target gets no request: 2 counted by the fake, one 429 day, and 0 requests from the second push');
+SELECT is((SELECT count(*)::int FROM billing.outbox WHERE target_source_id = billing._source_id('daybooks') AND state IN ('pending', 'confirmed', 'failed')),
+          8, 'nothing lost while parked: every document is confirmed, rejected (79003) or still pending');
 
 SELECT * FROM finish();
