@@ -20,16 +20,19 @@ $fn$;
 COMMENT ON FUNCTION billing._push_parked_until(bigint) IS 'Until when Xero''s day limit parks a target, or NULL.';
 
 -- Rows left in_flight belong to a run that died after sending (or before): the outcome is unknown.
--- Called under the target's push lock, so no live run owns them.
-CREATE FUNCTION billing._push_recover(target bigint) RETURNS integer
+-- Called under the target's push lock, so no live run owns them, and runs still 'running' are dead.
+CREATE FUNCTION billing._push_recover(target bigint, run_id bigint) RETURNS integer
 LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
+    UPDATE billing.push_runs r SET status = 'interrupted', finished_at = pg_catalog.clock_timestamp(),
+           error = 'the run ended without recording its end (server crash or kill)'
+     WHERE r.target_source_id = $1 AND r.status = 'running' AND r.id <> $2;
     WITH r AS (
         UPDATE billing.outbox o SET state = 'unknown', updated_at = pg_catalog.clock_timestamp(),
                last_error = 'a push run ended while the document was in flight'
          WHERE o.target_source_id = $1 AND o.state = 'in_flight' RETURNING 1)
     SELECT count(*)::int FROM r
 $fn$;
-COMMENT ON FUNCTION billing._push_recover(bigint) IS 'Marks the documents a dead push run left in flight as unknown, to be looked up before anything is sent again.';
+COMMENT ON FUNCTION billing._push_recover(bigint, bigint) IS 'Marks the runs of a target that died as interrupted, and the documents they left in flight as unknown, to be looked up before anything is sent again.';
 
 -- Replaces every {"pgb_ref": "<kind>:<natural key>"} by the remote id of that document of the target;
 -- NULL when one is not confirmed yet.
@@ -365,17 +368,64 @@ END
 $fn$;
 COMMENT ON PROCEDURE billing.push(text) IS 'Pushes the due documents of the outbox to a xero source now, in this session, committing per batch; records a run in billing.push_runs.';
 
-REVOKE ALL ON FUNCTION billing._push_parked_until(bigint), billing._push_recover(bigint), billing._push_resolve(bigint, jsonb),
+REVOKE ALL ON FUNCTION billing._push_parked_until(bigint), billing._push_recover(bigint, bigint), billing._push_resolve(bigint, jsonb),
     billing._push_route(text, text, jsonb), billing._push_claim(bigint, integer, integer), billing._push_remote_id(text, jsonb),
     billing._push_confirm(bigint, text), billing._push_reject(bigint, text),
     billing._push_record(bigint, bigint[], text, integer, text, text), billing._push_lookups(bigint, integer),
     billing._push_lookup_result(bigint, bigint, integer, text), billing._push_finish(bigint, text, timestamptz, integer),
     billing._push_start(bigint, text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE billing._push_connector(bigint), billing.push(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION billing._push_parked_until(bigint), billing._push_recover(bigint), billing._push_resolve(bigint, jsonb),
+GRANT EXECUTE ON FUNCTION billing._push_parked_until(bigint), billing._push_recover(bigint, bigint), billing._push_resolve(bigint, jsonb),
     billing._push_route(text, text, jsonb), billing._push_claim(bigint, integer, integer), billing._push_remote_id(text, jsonb),
     billing._push_confirm(bigint, text), billing._push_reject(bigint, text),
     billing._push_record(bigint, bigint[], text, integer, text, text), billing._push_lookups(bigint, integer),
     billing._push_lookup_result(bigint, bigint, integer, text), billing._push_finish(bigint, text, timestamptz, integer),
     billing._push_start(bigint, text) TO billing_admin;
 GRANT EXECUTE ON PROCEDURE billing._push_connector(bigint), billing.push(text) TO billing_admin;
+
+-- What a worker runs for a sync run (src/worker/sync_worker.c via pgb_push_worker_statement): a
+-- xero source's scheduled run is a push (Xero is a push target: nothing is pulled from it yet);
+-- any other source is synced, and after a successful sync its documents are pushed at once to the
+-- target its option push_to names. Procedures that COMMIT carry no SET search_path: names are qualified.
+CREATE PROCEDURE billing._worker_run(run_id bigint)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_source bigint;
+    v_kind text;
+    v_target bigint;
+    v_push bigint;
+    v_error text;
+BEGIN
+    SELECT s.id, s.kind INTO v_source, v_kind
+      FROM billing.sync_runs r JOIN billing.sources s ON s.id OPERATOR(pg_catalog.=) r.source_id
+     WHERE r.id OPERATOR(pg_catalog.=) run_id;
+    IF v_kind OPERATOR(pg_catalog.=) 'xero' THEN
+        UPDATE billing.sync_runs r SET status = 'running', started_at = coalesce(r.started_at, pg_catalog.clock_timestamp())
+         WHERE r.id OPERATOR(pg_catalog.=) run_id;
+        v_push := billing._push_start(v_source, 'schedule');
+        COMMIT;
+        CALL billing._push_connector(v_push);
+        COMMIT;
+        SELECT p.error INTO v_error FROM billing.push_runs p WHERE p.id OPERATOR(pg_catalog.=) v_push;
+        PERFORM billing._finish_run(run_id, CASE WHEN v_error IS NOT NULL THEN 'push run ' || v_push || ' failed: ' || v_error END);
+        UPDATE billing.sync_runs r SET warnings = 'Xero is a push target: this scheduled run pushed the outbox (push run ' || v_push || ')'
+         WHERE r.id OPERATOR(pg_catalog.=) run_id;
+        COMMIT;
+        RETURN;
+    END IF;
+    CALL billing._sync_run(run_id);
+    SELECT t.id INTO v_target
+      FROM billing.sync_runs r JOIN billing.sources s ON s.id OPERATOR(pg_catalog.=) r.source_id
+      JOIN billing.sources t ON t.name OPERATOR(pg_catalog.=) (s.options OPERATOR(pg_catalog.->>) 'push_to') AND t.kind OPERATOR(pg_catalog.=) 'xero'
+     WHERE r.id OPERATOR(pg_catalog.=) run_id AND r.status OPERATOR(pg_catalog.=) 'succeeded';
+    IF v_target IS NOT NULL AND billing._push_parked_until(v_target) IS NULL THEN
+        v_push := billing._push_start(v_target, 'after_sync');
+        COMMIT;
+        CALL billing._push_connector(v_push);
+        COMMIT;
+    END IF;
+END
+$fn$;
+COMMENT ON PROCEDURE billing._worker_run(bigint) IS 'A worker''s run: a xero source''s scheduled run pushes its outbox; another source is synced, then pushed to its push_to target when the sync succeeded.';
+REVOKE ALL ON PROCEDURE billing._worker_run(bigint) FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE billing._worker_run(bigint) TO billing_admin;

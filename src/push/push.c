@@ -191,8 +191,9 @@ step_lock(Run *run)
 						errmsg("target \"%s\" is being pushed by another session", run->name),
 						errhint("Wait for that push to end; billing.push_runs shows it.")));
 	run->locked = true;
-	if (SPI_execute_with_args("SELECT billing._push_parked_until($1)::text, billing._push_recover($1)", 1,
-							  (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(run->target)}, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_with_args("SELECT billing._push_parked_until($1)::text, billing._push_recover($1, $2)", 2,
+							  (Oid[]) {INT8OID, INT8OID}, (Datum[]) {Int64GetDatum(run->target), Int64GetDatum(run->run_id)},
+							  NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the target's state");
 	if (col(0, 1))
 	{
@@ -666,4 +667,10 @@ pgb_push_connector(PG_FUNCTION_ARGS)
 	}
 	MemoryContextDelete(run.cxt);
 	PG_RETURN_VOID();
+}
+
+void
+pgb_push_worker_statement(char *buf, size_t len, int64 run_id)
+{
+	snprintf(buf, len, "CALL billing._worker_run(" INT64_FORMAT ")", run_id);
 }
