@@ -4,3 +4,4 @@ set -euo pipefail
 here=$(dirname "$0")
 "$here/revenue.sh"
 "$here/sync.sh"
+"$here/push.sh"
