@@ -28,7 +28,7 @@ ok(pgb_wait($node, $db, "SELECT status = 'succeeded' FROM billing.sync_runs WHER
 # a source whose connector does not exist in this version fails every time: retried, then alerted
 $node->safe_psql($db, q{SELECT billing.set_setting('sync_retry_base', '1 second'), billing.set_setting('sync_retry_max', '2 seconds'),
                                billing.set_setting('alert_failed_runs', '2')});
-my $bad = pgb_query($node, $db, q{SELECT billing.add_source('later', 'connectwise', 'https://api.connectwise.test', '{"company": "x"}', schedule => '1 hour')});
+my $bad = pgb_query($node, $db, q{SELECT billing.add_source('later', 'connectwise', 'https://api.connectwise.test', '{"client_id": "x", "company_id": "x", "private_key": "x", "public_key": "x"}', schedule => '1 hour')});
 ok(pgb_wait($node, $db, "SELECT count(*) >= 2 FROM billing.sync_runs WHERE source_id = $bad AND status = 'failed'"),
 	'a scheduled source is run and retried by the worker role');
 ok(pgb_wait($node, $db, "SELECT count(*) = 1 FROM billing.alerts WHERE source_id = $bad AND kind = 'source_failing' AND resolved_at IS NULL"),
