@@ -1,5 +1,5 @@
 # Exactly once under SIGKILL (issue 11 item 7): the whole server is killed at random moments while
-# a worker pushes 200 contacts and 200 invoices to the fake Xero, restarted, and the push resumed.
+# a worker pushes 600 contacts and 600 invoices (12 batches of 50 each: 6 rounds of sends) to the fake Xero, restarted, and the push resumed.
 # The fake runs scenario noidem (it ignores Idempotency-Key) and answers slowly, so a kill often
 # lands after a write and before its answer is recorded: only the driver's look-ups by natural
 # key prevent a duplicate. At the end: every document confirmed, and 0 duplicates in Xero's ledger.
@@ -23,8 +23,8 @@ note "random seed $seed (PGB_SEED reproduces it)";
 
 my $node = pgb_node('pushkill', conf => "$conf\n");
 my $db   = 'billing';
-my $n    = 200;
-my $key  = 'noidem-k' . int(rand(1e9)) . '_d300_min100000_day1000000_con5';
+my $n    = 600;
+my $key  = 'noidem-k' . int(rand(1e9)) . '_d150_min100000_day1000000_con5';
 
 sub ledger
 {
@@ -57,10 +57,12 @@ for my $round (1 .. 6)
 {
 	my $before = $node->safe_psql($db, "SELECT coalesce(max(id), 0) FROM billing.push_runs");
 	$node->safe_psql($db, "SELECT billing.request_sync('books')");
-	# somewhere inside the push: after some batches were claimed, sent or recorded
-	pgb_wait($node, $db, "SELECT count(*) > 0 FROM billing.push_runs WHERE id > $before") or next;
-	usleep(200_000 + int(rand(1_200_000)));
+	# inside a send: documents this run claimed are in flight (each answer takes 150 ms or more)
+	pgb_wait($node, $db, "SELECT count(*) > 0 FROM billing.outbox o, billing.push_runs r WHERE r.id > $before"
+		. " AND o.state = 'in_flight' AND o.updated_at > r.started_at OR NOT EXISTS (SELECT FROM billing.outbox WHERE state <> 'confirmed')")
+	  or next;
 	last if $node->safe_psql($db, "SELECT count(*) FROM billing.outbox WHERE state <> 'confirmed'") == 0;
+	usleep(int(rand(120_000)));
 	pgb_kill_server($node);
 	pgb_restart_after_kill($node) or BAIL_OUT('server did not start after SIGKILL');
 	$kills++;
