@@ -9,11 +9,13 @@
 extern const PgbConnector pgb_advanced_billing_connector;
 extern const PgbConnector pgb_pax8_connector;
 extern const PgbConnector pgb_connectwise_connector;
+extern const PgbConnector pgb_xero_connector;
 
 static const PgbConnector *const connectors[] = {
 	&pgb_advanced_billing_connector,
 	&pgb_pax8_connector,
 	&pgb_connectwise_connector,
+	&pgb_xero_connector,
 };
 
 const PgbConnector *

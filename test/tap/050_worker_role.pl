@@ -28,13 +28,13 @@ ok(pgb_wait($node, $db, "SELECT status = 'succeeded' FROM billing.sync_runs WHER
 # a source whose connector does not exist in this version fails every time: retried, then alerted
 $node->safe_psql($db, q{SELECT billing.set_setting('sync_retry_base', '1 second'), billing.set_setting('sync_retry_max', '2 seconds'),
                                billing.set_setting('alert_failed_runs', '2')});
-my $bad = pgb_query($node, $db, q{SELECT billing.add_source('later', 'xero', 'https://api.xero.com', '{"client_id": "x", "client_secret": "y"}', schedule => '1 hour')});
+my $bad = pgb_query($node, $db, q{SELECT billing.add_source('later', 'connectwise', 'https://api.connectwise.test', '{"client_id": "x", "company_id": "x", "private_key": "x", "public_key": "x"}', schedule => '1 hour')});
 ok(pgb_wait($node, $db, "SELECT count(*) >= 2 FROM billing.sync_runs WHERE source_id = $bad AND status = 'failed'"),
 	'a scheduled source is run and retried by the worker role');
 ok(pgb_wait($node, $db, "SELECT count(*) = 1 FROM billing.alerts WHERE source_id = $bad AND kind = 'source_failing' AND resolved_at IS NULL"),
 	'and its failures raise an alert');
 is(pgb_query($node, $db, "SELECT error FROM billing.sync_runs WHERE source_id = $bad ORDER BY id LIMIT 1"),
-	'source "later": no connector for kind xero in this version', 'the run says why it failed');
+	'source "later": no connector for kind connectwise in this version', 'the run says why it failed');
 
 ok(!$node->log_contains('permission denied'), 'no permission was missing');
 $node->stop;
