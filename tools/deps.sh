@@ -6,7 +6,8 @@ set -euo pipefail
 
 packages=(postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libjansson-dev pkg-config
           postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
-          make gcc openssl python3 ca-certificates)
+          make gcc openssl python3 ca-certificates
+          gnuplot-nox)   # make demo draws its charts (tools/demo/charts.sh) with gnuplot's PNG terminal
 # npm installs the pinned tools (Prism for the contract test); a machine that already has node and
 # npm keeps them (tools/npm/package.json's engines field says which Node.js versions work).
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)

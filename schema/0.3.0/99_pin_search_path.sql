@@ -9,8 +9,7 @@ DECLARE
     v_routine pg_catalog.record;
 BEGIN
     FOR v_routine IN
-        SELECT p.oid::pg_catalog.regprocedure AS signature,
-               CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END AS kind
+        SELECT p.oid::pg_catalog.regprocedure AS signature
           FROM pg_catalog.pg_proc p
           JOIN pg_catalog.pg_language l ON l.oid OPERATOR(pg_catalog.=) p.prolang
           JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
@@ -19,14 +18,11 @@ BEGIN
                                         AND e.extname OPERATOR(pg_catalog.=) 'pg_billing'
          WHERE l.lanname OPERATOR(pg_catalog.=) ANY (ARRAY['sql', 'plpgsql'])
            AND NOT coalesce(p.proconfig OPERATOR(pg_catalog.@>) ARRAY['search_path=pg_catalog, pg_temp'], false)
-           -- the procedures that COMMIT cannot carry a SET clause; 05_qualified.sql names everything in them
-           -- (compared as oids: as text they lose "billing." while CREATE EXTENSION has it on the path)
-           AND p.oid OPERATOR(pg_catalog.<>) ALL
-               (ARRAY['billing.sync(text)'::pg_catalog.regprocedure, 'billing.sync(text,boolean)'::pg_catalog.regprocedure,
-                      'billing._sync_run(bigint)'::pg_catalog.regprocedure]::pg_catalog.oid[])
+           -- procedures COMMIT, which a SET clause forbids: they name every object with its schema
+           AND p.prokind OPERATOR(pg_catalog.<>) 'p'
          ORDER BY p.oid::pg_catalog.regprocedure::pg_catalog.text
     LOOP
-        EXECUTE pg_catalog.format('ALTER %s %s SET search_path = pg_catalog, pg_temp', v_routine.kind, v_routine.signature);
+        EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, pg_temp', v_routine.signature);
     END LOOP;
 END
 $pin$;

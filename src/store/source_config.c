@@ -41,6 +41,9 @@ static const CommonOption common_options[] = {
 	{"reconcile_max_unseen", OPT_COUNT, -1},
 };
 
+/* A billing source's push options (docs/push-xero.md): strings here, their values checked by trigger sources_push_options. */
+static const char *const push_options[] = {"push_to", "push_unit", "push_carried_credit"};
+
 static const char *const type_rule[] = {
 	[OPT_INT] = "must be a whole number",
 	[OPT_COUNT] = "must be a whole number, 0 or more",
@@ -68,6 +71,9 @@ option_type(const PgbConnector *conn, const char *name)
 	for (int i = 0; i < conn->noptions; i++)
 		if (strcmp(conn->options[i].name, name) == 0)
 			return conn->options[i].type == PGB_OPT_BOOL ? OPT_BOOL : OPT_URL;
+	for (int i = 0; i < lengthof(push_options); i++)
+		if (strcmp(push_options[i], name) == 0)
+			return OPT_URL;
 	return -1;
 }
 
@@ -288,6 +294,10 @@ pgb_store_load_source(int64 run_id, PgbSource *src, char **secret_json, bool *re
 	if (src->conn == NULL)
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						errmsg("source \"%s\": no connector for kind %s in this version", src->name, src->kind)));
+	if (src->conn->nentities == 0)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						errmsg("source \"%s\": nothing is pulled from %s in this version", src->name, src->conn->vendor),
+						errhint("%s is a push target: CALL billing.push('%s') sends the outbox to it.", src->conn->vendor, src->name)));
 	read_options(src, options ? options : "{}");
 	MemoryContextSwitchTo(old);
 	*reconcile = *reconcile || (src->reconcile_every > 0 && since_reconcile >= src->reconcile_every - 1);

@@ -23,6 +23,7 @@
 #include "utils/portal.h"
 #include "utils/snapmgr.h"
 
+#include "push/push.h"
 #include "worker/worker.h"
 
 static PgbWorkerArgs my_args;
@@ -194,7 +195,8 @@ pgb_sync_main(Datum arg)
 		proc_exit(0);
 	}
 
-	snprintf(sql, sizeof(sql), "CALL billing._sync_run(" INT64_FORMAT ")", my_args.run_id);
+	/* the sync, then the push to the source's push_to target (src/push/push.c) */
+	pgb_push_worker_statement(sql, sizeof(sql), my_args.run_id);
 	/* an error, even before the run starts, is recorded on the run so it is not started again */
 	PG_TRY();
 	{

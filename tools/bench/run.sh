@@ -5,3 +5,4 @@ here=$(dirname "$0")
 "$here/revenue.sh"
 "$here/sync.sh"
 "$here/recon.sh"
+"$here/push.sh"

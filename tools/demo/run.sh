@@ -41,6 +41,10 @@ SQL
 
 pgb_psql -d postgres -P pager=off -f "$PGB_SRC/tools/demo/show.sql"
 
+charts=${PGB_DEMO_CHARTS:-$PGB_RT/charts}
+echo "== charts of the 22 complete months to October 2026 (gnuplot), in $charts:"
+"$PGB_SRC/tools/demo/charts.sh" "$charts" 2025-01-01 2026-10-01
+
 if [ "${PGB_DEMO_KEEP:-0}" = 1 ]; then
     echo "== still running: psql -h $PGHOST -p $PGPORT -U postgres postgres (sandbox API: $url)"
     echo "   stop with: $PG_BIN/pg_ctl -D $PGB_RT/demo stop; kill $sandbox"
