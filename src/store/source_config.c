@@ -294,10 +294,6 @@ pgb_store_load_source(int64 run_id, PgbSource *src, char **secret_json, bool *re
 	if (src->conn == NULL)
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						errmsg("source \"%s\": no connector for kind %s in this version", src->name, src->kind)));
-	if (src->conn->nentities == 0)
-		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						errmsg("source \"%s\": nothing is pulled from %s in this version", src->name, src->conn->vendor),
-						errhint("%s is a push target: CALL billing.push('%s') sends the outbox to it.", src->conn->vendor, src->name)));
 	read_options(src, options ? options : "{}");
 	MemoryContextSwitchTo(old);
 	*reconcile = *reconcile || (src->reconcile_every > 0 && since_reconcile >= src->reconcile_every - 1);
