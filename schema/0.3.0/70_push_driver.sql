@@ -383,33 +383,46 @@ GRANT EXECUTE ON FUNCTION billing._push_parked_until(bigint), billing._push_reco
     billing._push_start(bigint, text) TO billing_admin;
 GRANT EXECUTE ON PROCEDURE billing._push_connector(bigint), billing.push(text) TO billing_admin;
 
--- What a worker runs for a sync run (src/worker/sync_worker.c via pgb_push_worker_statement): the
--- source is synced (a xero source pulls), then a xero source pushes its outbox, and any other
--- source whose sync succeeded pushes at once to the target its option push_to names. Procedures that COMMIT carry no SET search_path: names are qualified.
+-- What a worker runs for a sync run (src/worker/sync_worker.c via pgb_push_worker_statement): a
+-- xero source pushes its outbox, then pulls; any other source is synced, and pushes at once to the
+-- target its option push_to names when the sync succeeded. Procedures that COMMIT carry no SET search_path: names are qualified.
 CREATE PROCEDURE billing._worker_run(run_id bigint)
 LANGUAGE plpgsql AS $fn$
 DECLARE
+    v_source pg_catalog.int8;
+    v_kind pg_catalog.text;
     v_target pg_catalog.int8;
-    v_trigger pg_catalog.text;
     v_push pg_catalog.int8;
 BEGIN
-    CALL billing._sync_run(run_id);
-    -- a xero source pushes its own outbox on its schedule, whatever its pull did; any other source
-    -- pushes to its push_to target once its sync succeeded
-    SELECT CASE WHEN s.kind OPERATOR(pg_catalog.=) 'xero' THEN s.id ELSE t.id END,
-           CASE WHEN s.kind OPERATOR(pg_catalog.=) 'xero' THEN 'schedule' ELSE 'after_sync' END INTO v_target, v_trigger
+    SELECT s.id, s.kind INTO v_source, v_kind
       FROM billing.sync_runs r JOIN billing.sources s ON s.id OPERATOR(pg_catalog.=) r.source_id
-      LEFT JOIN billing.sources t ON t.name OPERATOR(pg_catalog.=) (s.options OPERATOR(pg_catalog.->>) 'push_to')
-                                  AND t.kind OPERATOR(pg_catalog.=) 'xero' AND r.status OPERATOR(pg_catalog.=) 'succeeded'
      WHERE r.id OPERATOR(pg_catalog.=) run_id;
+    -- a xero source pushes its outbox first (what is due goes out on time, whatever the pull meets),
+    -- then pulls, so the pull reads back what was just pushed
+    IF v_kind OPERATOR(pg_catalog.=) 'xero' AND billing._push_parked_until(v_source) IS NULL THEN
+        UPDATE billing.sync_runs r SET status = 'running', started_at = coalesce(r.started_at, pg_catalog.clock_timestamp())
+         WHERE r.id OPERATOR(pg_catalog.=) run_id;
+        v_push := billing._push_start(v_source, 'schedule');
+        COMMIT;
+        CALL billing._push_connector(v_push);
+        COMMIT;
+    END IF;
+    CALL billing._sync_run(run_id);
+    -- any other source whose sync succeeded pushes at once to the target its option push_to names
+    SELECT t.id INTO v_target
+      FROM billing.sync_runs r JOIN billing.sources s ON s.id OPERATOR(pg_catalog.=) r.source_id
+      JOIN billing.sources t ON t.name OPERATOR(pg_catalog.=) (s.options OPERATOR(pg_catalog.->>) 'push_to')
+                            AND t.kind OPERATOR(pg_catalog.=) 'xero'
+     WHERE r.id OPERATOR(pg_catalog.=) run_id AND r.status OPERATOR(pg_catalog.=) 'succeeded'
+       AND s.kind OPERATOR(pg_catalog.<>) 'xero';
     IF v_target IS NOT NULL AND billing._push_parked_until(v_target) IS NULL THEN
-        v_push := billing._push_start(v_target, v_trigger);
+        v_push := billing._push_start(v_target, 'after_sync');
         COMMIT;
         CALL billing._push_connector(v_push);
         COMMIT;
     END IF;
 END
 $fn$;
-COMMENT ON PROCEDURE billing._worker_run(bigint) IS 'A worker''s run: the source is synced (a xero source pulls), then a xero source pushes its outbox, and another source pushes to its push_to target when its sync succeeded.';
+COMMENT ON PROCEDURE billing._worker_run(bigint) IS 'A worker''s run: a xero source pushes its outbox, then pulls; another source is synced, then pushes to its push_to target when its sync succeeded.';
 REVOKE ALL ON PROCEDURE billing._worker_run(bigint) FROM PUBLIC;
 GRANT EXECUTE ON PROCEDURE billing._worker_run(bigint) TO billing_admin;
