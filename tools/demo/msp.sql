@@ -55,13 +55,15 @@ SELECT company, sku, vendor_quantity, psa_quantity, difference, status
 SELECT status, count(*) AS rows, sum(vendor_quantity) AS vendor_licences, sum(psa_quantity) AS psa_licences
   FROM billing.license_variance(:'today') GROUP BY 1 ORDER BY 1;
 
-\echo == Billing comparison for the month, every row that is not matched at a positive margin (billing.billing_comparison(:month); margin = PSA price - Pax8 cost)
-SELECT company, sku, vendor_cost, vendor_price, psa_price, psa_cost, price_difference, margin, margin_pct, vendor_term, psa_term, status
+\echo == Billing comparison of the month: the rows that are not matched, lose money or differ from the Pax8 price (billing.billing_comparison(:month); margin = PSA price - Pax8 cost; money shown to the cent)
+SELECT company, sku, vendor_cost::numeric(12,2), vendor_price::numeric(12,2), psa_price::numeric(12,2), psa_cost::numeric(12,2),
+       price_difference::numeric(12,2), margin::numeric(12,2), margin_pct, vendor_term, psa_term, status
   FROM billing.billing_comparison(:'month')
  WHERE status <> 'matched' OR margin < 0 OR price_difference <> 0
  ORDER BY status, company, sku;
-SELECT status, count(*) AS rows, sum(vendor_cost) AS vendor_cost, sum(psa_price) AS psa_price,
-       sum(margin) AS margin, round(sum(margin) / nullif(sum(psa_price), 0), 4) AS margin_pct
+SELECT coalesce(status, 'all') AS status, count(*) AS rows, sum(vendor_cost)::numeric(12,2) AS vendor_cost,
+       sum(psa_price)::numeric(12,2) AS psa_price, sum(margin)::numeric(12,2) AS margin,
+       round(sum(margin) / nullif(sum(psa_price), 0), 4) AS margin_pct
   FROM billing.billing_comparison(:'month') GROUP BY ROLLUP (status) ORDER BY status NULLS LAST;
 
 \echo == Annual commitments ending soon (billing.expiring_subscriptions(:today); Monthly and Trial left out)

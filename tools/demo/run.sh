@@ -72,7 +72,9 @@ echo
 echo "== charts of the 22 complete months to October 2026 and of the MSP's $demo_today (gnuplot), in $charts:"
 "$PGB_SRC/tools/demo/charts.sh" "$charts" 2025-01-01 2026-10-01 "$demo_today"
 
-# ---- more books go here (each a script that uses this cluster and $demo_serve/$demo_pids) ----
+# ---- more books go here, before the cluster stops: the Splynx ISP book (tools/demo/isp.sh) is the
+# next line. Source such a script (". file") so it can start its fakes with demo_serve: they are then
+# stopped at the end with the rest ($demo_pids).
 
 if [ "${PGB_DEMO_KEEP:-0}" = 1 ]; then
     echo "== still running: psql -h $PGHOST -p $PGPORT -U postgres postgres (sandbox API: $url)"
