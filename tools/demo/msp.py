@@ -330,6 +330,47 @@ CASES = {
 }
 
 
+def check(book):
+    """The generated data is what the demo explains (docs/demo.md): every reference resolves, every
+    id is unique, every placed case and every expiry window is there. Raises on the first fault, so
+    a change to this file that breaks the story stops the demo instead of printing other figures."""
+    p8, c = book["pax8"], book["connectwise"]
+    today = dt.date.fromisoformat(book["today"])
+
+    def unique(rows, what, key="id"):
+        ids = [r[key] for r in rows]
+        assert len(ids) == len(set(ids)), "%s: duplicate ids" % what
+        return set(ids)
+    companies, products = unique(p8["companies"], "pax8 companies"), unique(p8["products"], "pax8 products")
+    subs = {s["id"]: s for s in p8["subscriptions"]}
+    unique(p8["subscriptions"], "pax8 subscriptions")
+    for s in p8["subscriptions"]:
+        assert s["companyId"] in companies and s["productId"] in products, "subscription %s: unknown company or product" % s["id"]
+    unique([i for items in p8["items"].values() for i in items], "pax8 invoice items")
+    for inv in p8["invoices"]:
+        items = p8["items"][inv["id"]]
+        for i in items:
+            assert i["subscriptionId"] in subs and i["sku"] in PRODUCTS, "item %s: unknown subscription or SKU" % i["id"]
+        assert round(sum(D(str(i["costTotal"])) for i in items), 2) == round(D(str(inv["total"])), 2), \
+            "invoice %s: total is not the sum of its items' cost" % inv["id"]
+    cw_companies, items = unique(c["companies"], "cw companies"), unique(c["catalog"], "cw catalog")
+    agreements = {a["id"]: a for a in c["agreements"]}
+    unique(c["agreements"], "cw agreements")
+    unique([a for adds in c["additions"].values() for a in adds], "cw additions")
+    for aid, adds in c["additions"].items():
+        assert agreements[int(aid)]["company"]["id"] in cw_companies, "agreement %s: unknown company" % aid
+        for a in adds:
+            assert a["product"]["id"] in items and a["agreementId"] == int(aid), "addition %s: unknown item or agreement" % a["id"]
+    assert all(i in CATALOG for v in PRODUCT_MAP.values() for i in v), "product map names an item not in the catalog"
+    names = {x["name"] for x in p8["companies"]}
+    assert all(n in PLAIN and n in names for n in CASES), "a placed case has no company"
+    assert {x[0] for x in PAIRS} <= names and OWN_TENANT in names and PROSPECT in names, "a named company is missing"
+    left = [(dt.date.fromisoformat(s["commitmentTerm"]["endDate"][:10]) - today).days
+            for s in p8["subscriptions"] if s["status"] == "Active" and s["billingTerm"] not in ("Monthly", "Trial")]
+    windows = tuple(sum(1 for d in left if 0 <= d <= n) for n in (15, 30, 90))
+    assert windows == (2, 4, 7), "expiry windows 15/30/90 hold %s, not (2, 4, 7)" % (windows,)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("outfile")
@@ -337,6 +378,7 @@ def main():
     ap.add_argument("--seed", type=int, default=20261123)
     a = ap.parse_args()
     book = Msp(dt.date.fromisoformat(a.today), a.seed).build()
+    check(book)
     with open(a.outfile, "w") as f:
         json.dump(book, f, indent=1)
     p8, c = book["pax8"], book["connectwise"]

@@ -5,10 +5,10 @@
 \echo == The month of an MSP (managed service provider): Pax8 (licences bought) and ConnectWise Manage (licences billed), as of :today
 SELECT billing.add_source('pax8', 'pax8', :'pax8_url' || '/v1',
        credentials => '{"client_id": "pax8-client", "client_secret": "pax8-secret"}',
-       options => jsonb_build_object('token_url', :'pax8_url' || '/oauth/token', 'max_requests_per_second', 0)) IS NOT NULL AS pax8_added,
+       options => jsonb_build_object('token_url', :'pax8_url' || '/oauth/token', 'max_requests_per_second', 0)) AS pax8_id,
        billing.add_source('psa', 'connectwise', :'cw_url',
        credentials => '{"company_id": "skyline", "public_key": "demo-public", "private_key": "demo-private", "client_id": "demo-client"}',
-       options => '{"vendor_ref_field": "Pax8 ID", "max_requests_per_second": 0}') IS NOT NULL AS psa_added;
+       options => '{"vendor_ref_field": "Pax8 ID", "max_requests_per_second": 0}') AS psa_id \gset
 CALL billing.sync('pax8');
 CALL billing.sync('psa');
 SELECT s.name AS source, r.status, r.records_inserted, r.pages, r.requests, r.error

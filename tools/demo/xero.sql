@@ -12,7 +12,7 @@ UPDATE billing.invoice_lines l SET tax_code = 'VAT 20%'
 -- 1. the Xero organisation (a custom connection: client credentials)
 SELECT billing.add_source('xero-books', 'xero', :'xero_url' || '/api.xro/2.0',
        credentials => '{"client_id": "demo-xero-client", "client_secret": "demo-xero-secret"}',
-       options => jsonb_build_object('token_url', :'xero_url' || '/connect/token', 'tenant_id', :'tenant')) IS NOT NULL AS xero_added;
+       options => jsonb_build_object('token_url', :'xero_url' || '/connect/token', 'tenant_id', :'tenant')) AS xero_id \gset
 -- 2. the maps: sales and rounding accounts, one bank account for every payment method. No tax
 --    map: "VAT 20%" is created in Xero by the push and remembered as a map.
 INSERT INTO billing.accounting_maps (source_id, map_kind, local_key, remote_code, remote_name) VALUES
