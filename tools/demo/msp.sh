@@ -3,7 +3,8 @@
 # bills them in ConnectWise Manage; the two fakes (test/fake/pax8_fake.py, connectwise_fake.py,
 # run by tools/demo/serve_fake.py with that data) serve them; tools/demo/msp.sql syncs, maps and
 # shows every reconciliation view.
-# shellcheck shell=bash
+# dir, demo_today and the ports are set by run.sh and demo_serve:
+# shellcheck shell=bash disable=SC2154
 echo
 echo "== generating an MSP's licences (tools/demo/msp.py) and serving them from the Pax8 and ConnectWise fakes"
 python3 "$PGB_SRC/tools/demo/msp.py" "$dir/msp.json" --today "$demo_today"

@@ -78,5 +78,7 @@ echo "== charts of the 22 complete months to October 2026 and of the MSP's $demo
 
 if [ "${PGB_DEMO_KEEP:-0}" = 1 ]; then
     echo "== still running: psql -h $PGHOST -p $PGPORT -U postgres postgres (sandbox API: $url)"
-    echo "   stop with: $PG_BIN/pg_ctl -D $PGB_RT/demo stop; kill $demo_pids"
+    as_user=
+    [ "$(id -un)" = "$PGB_RUN_USER" ] || as_user="runuser -u $PGB_RUN_USER -- "
+    echo "   stop with: $as_user$PG_BIN/pg_ctl -D $PGB_RT/demo stop; kill $demo_pids"
 fi

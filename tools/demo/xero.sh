@@ -1,7 +1,8 @@
 # Sourced by tools/demo/run.sh (uses its cluster, $dir, demo_serve): the demo book pushed to a fake
 # Xero organisation (test/fake/xero_fake.py), then its ledger tied out with the source
 # (tools/demo/xero.sql, xero_ledger.py, xero_tieout.sql).
-# shellcheck shell=bash
+# dir, demo_today and the ports are set by run.sh and demo_serve:
+# shellcheck shell=bash disable=SC2154
 xero_since=2026-09-01   # the books' start in Xero: invoices issued from then on are pushed
 demo_serve xero_port xero python3 "$PGB_SRC/test/fake/xero_fake.py" --certs "$dir/certs" --logs "$dir/xero_logs"
 xero_org="https://127.0.0.1:$xero_port/s/ok-demo"
