@@ -87,7 +87,7 @@ SELECT company, sum(margin), sum(psa_price), sum(vendor_cost)
 SQL
 [ -s "$dat/recon_margin.dat" ] || exit 0
 gnuplot <<GP
-set terminal pngcairo size 1100,600 font 'DejaVu Sans,10' noenhanced
+set terminal pngcairo size 1100,640 font 'DejaVu Sans,10' noenhanced
 set datafile separator '\t'
 set style fill solid 0.85 border -1
 set boxwidth 0.7
@@ -95,12 +95,13 @@ set grid ytics lc rgb '#dddddd'
 set xtics rotate by -50 nomirror font ',9'
 set key top right
 set xzeroaxis lt -1
-set bmargin 11
+set bmargin 13
 set rmargin 8
 
 set output '$out/recon_licences.png'
 set title 'Licences, ${as_of}: bought at Pax8 minus billed in ConnectWise, rows that do not match (billing.license_variance)'
 set ylabel 'licences'
+set offsets 0.5, 0.5, 3, 3
 plot '$dat/recon_licences.dat' using 0:2:xtic(1) with boxes lc rgb '#e08a2e' title 'under-billed (bought, not billed)', \
      '' using 0:3 with boxes lc rgb '#4c7fc0' title 'over-billed (billed, not bought)', \
      '' using 0:4 with boxes lc rgb '#9aa5b1' title 'unmapped company or SKU (bought, compared with nothing)'
@@ -110,6 +111,7 @@ set title 'Margin per company, ${as_of%-*}: ConnectWise price minus Pax8 cost (b
 set ylabel 'margin in the month (USD)'
 set format y '%.0f'
 set key top left
+set offsets 0.5, 0.5, 20, 20
 plot '$dat/recon_margin.dat' using 0:(\$2 >= 0 ? \$2 : 1/0):xtic(1) with boxes lc rgb '#2e8b57' title 'margin', \
      '' using 0:(\$2 < 0 ? \$2 : 1/0) with boxes lc rgb '#c0392b' title 'negative margin'
 GP
