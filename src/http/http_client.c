@@ -41,6 +41,9 @@ int			pgb_http_run_max_bytes_kb = 16777216;
 static char *body_buf = NULL;
 static size_t body_cap = 0;
 
+/* The last response's Link header (PgbHttpResponse.link): valid until the next request. */
+static char link_buf[4096];
+
 /* What one attempt saw; filled by callbacks, read after curl returns. */
 typedef struct Attempt
 {
@@ -55,6 +58,7 @@ typedef struct Attempt
 	bool		cancelled;
 	long		retry_after;	/* seconds, or -1 */
 	int64		date;
+	char		link[4096];		/* the Link header field(s), joined by ", "; "" when none */
 	long		status;
 	CURLcode	rc;
 	char		curl_error[CURL_ERROR_SIZE];
@@ -136,6 +140,33 @@ write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/*
+ * Keeps a Link header field (LINK paging reads it, src/sync/paging.c), several joined by ", " as
+ * RFC 9110 allows. One too long for the buffer is kept as "(too long)", which the Link reader
+ * refuses: a list is never cut short by a link that did not fit. No ereport (a curl callback).
+ */
+static void
+add_link(Attempt *a, const char *v, size_t n)
+{
+	size_t		have = strlen(a->link);
+
+	while (n > 0 && (*v == ' ' || *v == '\t'))
+		v++, n--;
+	while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+		n--;
+	if (n == 0 || strcmp(a->link, "(too long)") == 0)
+		return;
+	if (have + n + 3 > sizeof(a->link))
+	{
+		strcpy(a->link, "(too long)");
+		return;
+	}
+	if (have > 0)
+		memcpy(a->link + have, ", ", 2), have += 2;
+	memcpy(a->link + have, v, n);
+	a->link[have + n] = '\0';
+}
+
 static size_t
 header_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -146,6 +177,11 @@ header_cb(char *data, size_t size, size_t nmemb, void *arg)
 
 	if (a == NULL)
 		return n;
+	if (n > 5 && strncasecmp(data, "link:", 5) == 0)
+	{
+		add_link(a, data + 5, n - 5);
+		return n;
+	}
 	memcpy(line, data, l);
 	line[l] = '\0';
 	line[strcspn(line, "\r\n")] = '\0';
@@ -154,6 +190,7 @@ header_cb(char *data, size_t size, size_t nmemb, void *arg)
 		/* a new response (e.g. after 100 Continue): forget the previous one's headers */
 		a->retry_after = -1;
 		a->date = -1;
+		a->link[0] = '\0';
 	}
 	else if (strncasecmp(line, "retry-after:", 12) == 0)
 		a->retry_after = pgb_parse_retry_after(line + 12, time(NULL));
@@ -716,6 +753,8 @@ http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *r
 			resp->body = body_buf ? body_buf : "";
 			resp->len = a.len;
 			resp->date = a.date;
+			strlcpy(link_buf, a.link, sizeof(link_buf));
+			resp->link = link_buf[0] ? link_buf : NULL;
 			return true;
 		}
 		if (may_be_gone && a.rc == CURLE_OK && a.status == 404)
