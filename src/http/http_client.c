@@ -677,7 +677,7 @@ fail(PgbHttpTarget *t, const char *what, Attempt *a, int attempts, int sqlstate,
 {
 	ereport(ERROR,
 			(errcode(sqlstate),
-			 errmsg("source \"%s\": %s: request failed: %s", t->source_name, what, describe(a)),
+			 errmsg("%s: request failed: %s", what, describe(a)),
 			 a->len > 0 && a->status >= 300 ?
 			 errdetail("%d attempt(s); HTTP status %ld; response of %zu bytes, hash %016llx.", attempts,
 					   a->status, a->len, (unsigned long long) hash_bytes_extended((const unsigned char *) body_buf, (int) a->len, 0)) :
@@ -692,8 +692,8 @@ check_run_requests(PgbHttpTarget *t, const char *what)
 	if (t->requests >= pgb_http_run_max_requests)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("source \"%s\": %s: the run has made pg_billing.run_max_requests (%d) requests, run stopped",
-						t->source_name, what, pgb_http_run_max_requests),
+				 errmsg("%s: the run has made pg_billing.run_max_requests (%d) requests, run stopped",
+						what, pgb_http_run_max_requests),
 				 errhint("The pages committed so far stay; a later sync resumes from there. A superuser can raise the setting.")));
 }
 
@@ -704,8 +704,8 @@ check_run_bytes(PgbHttpTarget *t, const char *what)
 	if (t->body_bytes > (int64) pgb_http_run_max_bytes_kb * 1024)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("source \"%s\": %s: the run has read more than pg_billing.run_max_bytes (%d kB), run stopped",
-						t->source_name, what, pgb_http_run_max_bytes_kb),
+				 errmsg("%s: the run has read more than pg_billing.run_max_bytes (%d kB), run stopped",
+						what, pgb_http_run_max_bytes_kb),
 				 errhint("The pages committed so far stay; a later sync resumes from there. A superuser can raise the setting.")));
 }
 
@@ -722,7 +722,7 @@ http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *r
 	if (!pgb_url_parse(url, &u, &reason) || !pgb_url_same_origin(&u, &t->origin))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("source \"%s\": %s: refused a request outside the source's base_url", t->source_name, what)));
+				 errmsg("%s: refused a request outside the source's base_url", what)));
 
 	for (attempt = 0;; attempt++)
 	{

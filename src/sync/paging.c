@@ -142,7 +142,7 @@ resolve(const PgbSource *src, const char *target, long ordinal)
 					 errmsg("the next link of page %ld holds a space or control character, run stopped", ordinal)));
 	if (pg_strncasecmp(target, "https://", 8) == 0 || pg_strncasecmp(target, "http://", 7) == 0)
 		return pstrdup(target);
-	if (target[0] == '/' && target[1] == '/')
+	if (host != NULL && target[0] == '/' && target[1] == '/')
 		return psprintf("%.*s%s", (int) (host - src->base_url + 1), src->base_url, target);
 	if (target[0] != '/' || host == NULL)
 		ereport(ERROR,
