@@ -18,7 +18,9 @@ struct PgbJsonCtx;
 typedef enum PgbPagingKind
 {
 	PGB_PAGING_PAGE_NUMBER,		/* ?<page_param>=N&<size_param>=S, N counted from first_page */
-	PGB_PAGING_OFFSET			/* ?<page_param>=offset&<size_param>=S, offset counted in records */
+	PGB_PAGING_OFFSET,			/* ?<page_param>=offset&<size_param>=S, offset counted in records */
+	PGB_PAGING_LINK				/* page 1 is ?<size_param>=S; each next page is the URL the page before
+								 * names: RFC 8288 Link rel="next", or the body's next_key */
 } PgbPagingKind;
 
 typedef struct PgbPaging
@@ -28,7 +30,20 @@ typedef struct PgbPaging
 	const char *page_param;		/* "page", "offset" */
 	const char *size_param;		/* "per_page", "size", "limit" */
 	int			max_size;		/* the vendor's largest page; option per_page is checked against it */
+	const char *next_key;		/* LINK: key of the next page's URL in an object response (null or
+								 * absent at the end); NULL = the Link header's rel="next" */
 } PgbPaging;
+
+/* LINK paging: where the next page of the list being read is (PgbSource.link; src/sync/paging.c). */
+typedef struct PgbLinkState
+{
+	const void *list;			/* the entity being listed, and... */
+	char		parent[256];	/* ...the parent record it is listed under ("" for none) */
+	long		ordinal;		/* the page next_url fetches; 0 = none known */
+	char		next_url[2048];
+	char		this_url[2048]; /* the URL of page ordinal - 1, and of the one before it: */
+	char		prev_url[2048]; /* a next link back to either is a loop */
+} PgbLinkState;
 
 /* Authentication styles, implemented once (src/http/http_auth.c). */
 typedef enum PgbAuthKind
@@ -152,6 +167,7 @@ struct PgbSource
 	char	   *options_json;	/* the options object, for the connector's own options */
 	PgbHttpTarget http;
 	struct PgbJsonCtx *where;	/* the record being decoded, for the error context, or NULL */
+	PgbLinkState link;			/* LINK paging: the next page's URL (the run's, not a checkpoint's) */
 };
 
 /* The connector of a kind, or NULL (registry.c). */
@@ -191,6 +207,28 @@ extern const char *pgb_source_record(const PgbSource *src);
 
 /* Paging (src/sync/paging.c): the query parameters of page ordinal (1, 2, ...). */
 extern char *pgb_paging_query(const PgbPaging *p, long ordinal, int size);
+
+/*
+ * LINK paging (src/sync/paging.c). pgb_link_next: the target of the first rel="next" link of a Link
+ * header value (RFC 8288) into out: PGB_LINK_FOUND, PGB_LINK_NONE, or PGB_LINK_BAD when the value
+ * cannot be read or the target does not fit (never taken for the end of a list). Pure (unit tested).
+ */
+#define PGB_LINK_NONE 0
+#define PGB_LINK_FOUND 1
+#define PGB_LINK_BAD (-1)
+extern int	pgb_link_next(const char *header, char *out, size_t outlen);
+
+/*
+ * After page ordinal (fetched from url) of a LINK-paged list: its next URL (from the Link header, or
+ * the body's next_key) checked to stay on the source's scheme, host and port and not to lead back
+ * to this page or the one before, kept in src->link for page ordinal + 1. Returns whether there is
+ * a next page. Raises for a link elsewhere or a loop.
+ */
+extern bool pgb_paging_follow(PgbSource *src, const void *list, const char *parent_id, long ordinal,
+							  const char *url, const char *link_header, const char *body_next);
+
+/* The URL of page ordinal > 1 of a LINK-paged list when the page before named it, else NULL. */
+extern const char *pgb_paging_known_url(const PgbSource *src, const void *list, const char *parent_id, long ordinal);
 
 /*
  * Sets the source's HTTP authentication from its credentials (a JSON object, wiped after use) as

@@ -11,6 +11,9 @@ extern const PgbConnector pgb_pax8_connector;
 extern const PgbConnector pgb_connectwise_connector;
 extern const PgbConnector pgb_xero_connector;
 extern const PgbConnector pgb_splynx_connector;
+/* test-only kinds (test_link.c): the sources CHECK refuses them outside the tests */
+extern const PgbConnector pgb_test_link_connector;
+extern const PgbConnector pgb_test_link_body_connector;
 
 static const PgbConnector *const connectors[] = {
 	&pgb_advanced_billing_connector,
@@ -18,6 +21,8 @@ static const PgbConnector *const connectors[] = {
 	&pgb_connectwise_connector,
 	&pgb_xero_connector,
 	&pgb_splynx_connector,
+	&pgb_test_link_connector,
+	&pgb_test_link_body_connector,
 };
 
 const PgbConnector *

@@ -1,5 +1,7 @@
 /*
- * http_auth.c: Basic and OAuth2 client-credentials authentication of a target. The token request
+ * http_auth.c: Basic and OAuth2 authentication of a target: the client-credentials grant (JSON or
+ * form style) and the refresh-token grant with rotation (pgb_http_oauth2_form_grant, used by the
+ * Xero push, whose caller stores the rotated token in the transaction that spent the old one). The token request
  * uses its own short-lived curl handle with the same rules as every request of the client (https
  * only, TLS verified, no redirects, no proxy, private addresses refused at connect, bounded in
  * time and size); nothing in a curl callback raises. A token is never logged or put in a message.
@@ -123,21 +125,64 @@ check_token_url(const PgbHttpTarget *t, const char *url)
 				 errmsg("source \"%s\": token_url must be an https URL of another machine", t->source_name)));
 }
 
+/* A form value, percent-encoded, malloc'd (it may be a secret: the caller wipes and frees it). */
+static char *
+form_value(const char *v)
+{
+	char	   *e = curl_easy_escape(NULL, v, 0);
+	char	   *out;
+
+	if (e == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	out = strdup(e);
+	explicit_bzero(e, strlen(e));
+	curl_free(e);
+	if (out == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	return out;
+}
+
+/*
+ * The form body of a grant (RFC 6749 sections 4.4.2 and 6), malloc'd: client_credentials with an
+ * optional scope, or refresh_token with the stored one. The form style sends the client's id and
+ * secret as HTTP Basic, never in the body.
+ */
+static char *
+form_body(const char *scope, const char *refresh_token)
+{
+	char	   *v = form_value(refresh_token ? refresh_token : scope ? scope : "");
+	size_t		len = strlen(v) + 64;
+	char	   *body = malloc(len);
+
+	if (body == NULL)
+	{
+		wipe_free(v);
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	if (refresh_token)
+		snprintf(body, len, "grant_type=refresh_token&refresh_token=%s", v);
+	else if (scope)
+		snprintf(body, len, "grant_type=client_credentials&scope=%s", v);
+	else
+		snprintf(body, len, "grant_type=client_credentials");
+	wipe_free(v);
+	return body;
+}
+
 /*
  * The body of the grant, malloc'd (it may hold the secret); the caller wipes and frees it. The JSON
  * style's text comes from jansson, whose memory must go back through pgb_json_free (never free()):
  * it is copied and wiped here so that both styles hand back memory of one allocator.
  */
 static char *
-grant_body(AuthState *s)
+grant_body(AuthState *s, const char *scope, const char *refresh_token)
 {
 	json_t	   *o;
 	char	   *dumped;
 	char	   *body;
 
-	/* the form style sends the secret as HTTP Basic, never in the body */
 	if (s->form)
-		return strdup_or_fail("grant_type=client_credentials");
+		return form_body(scope, refresh_token);
 	o = json_pack("{s:s, s:s, s:s, s:s}", "grant_type", "client_credentials",
 							  "client_id", s->client_id, "client_secret", s->client_secret,
 							  "audience", s->audience);
@@ -214,28 +259,76 @@ post_grant(AuthState *s, const char *body, TokenBody *b, char *err)
 	return status;
 }
 
-/* Takes access_token and expires_in from the answer; false when it lacks them. */
+/*
+ * Takes access_token (required), expires_in and a rotated refresh_token (optional: 0 and NULL when
+ * absent) from the answer; false when the access token is missing or unusable. The answer is wiped.
+ */
 static bool
-read_token(TokenBody *b, char **token, long *expires_in)
+read_token(TokenBody *b, PgbOAuth2Token *out)
 {
 	json_t	   *root = json_loadb(b->buf, b->len, JSON_REJECT_DUPLICATES, NULL);
 	json_t	   *tok = json_object_get(root, "access_token");
 	json_t	   *exp = json_object_get(root, "expires_in");
+	json_t	   *ref = json_object_get(root, "refresh_token");
 	bool		ok = json_is_string(tok) && json_string_length(tok) > 0 && json_string_length(tok) < 8192 &&
-		strpbrk(json_string_value(tok), "\r\n") == NULL && json_is_integer(exp) &&
-		json_integer_value(exp) > 0 && json_integer_value(exp) <= 10000000;
+		strpbrk(json_string_value(tok), "\r\n") == NULL;
 
 	if (ok)
 	{
-		*token = strdup(json_string_value(tok));
-		*expires_in = (long) json_integer_value(exp);
-		ok = *token != NULL;
+		out->access_token = strdup(json_string_value(tok));
+		ok = out->access_token != NULL;
 	}
+	out->expires_in = json_is_integer(exp) && json_integer_value(exp) > 0 &&
+		json_integer_value(exp) <= 10000000 ? (long) json_integer_value(exp) : 0;
+	if (ok && json_is_string(ref) && json_string_length(ref) > 0 && json_string_length(ref) <= 4096)
+		out->refresh_token = pstrdup(json_string_value(ref));
 	if (json_is_string(tok))
 		explicit_bzero((char *) json_string_value(tok), json_string_length(tok));
+	if (json_is_string(ref))
+		explicit_bzero((char *) json_string_value(ref), json_string_length(ref));
 	json_decref(root);
 	explicit_bzero(b->buf, b->len);
 	return ok;
+}
+
+/*
+ * One grant at s's token endpoint (client credentials with scope, or refresh_token when given) and
+ * its answer into out. Raises when the request fails or the answer has no usable access token;
+ * a refresh token the server refuses (invalid_grant) says so, since only a new authorisation helps.
+ */
+static void
+request_token(const PgbHttpTarget *t, AuthState *s, const char *scope, const char *refresh_token,
+			  PgbOAuth2Token *out)
+{
+	TokenBody  *b = palloc0(sizeof(TokenBody));
+	char		err[CURL_ERROR_SIZE] = "";
+	char	   *body = grant_body(s, scope, refresh_token);
+	long		status = post_grant(s, body, b, err);
+
+	wipe_free(body);
+	memset(out, 0, sizeof(*out));
+	if (refresh_token && status == 400 && !b->too_big && memmem(b->buf, b->len, "invalid_grant", 13) != NULL)
+	{
+		explicit_bzero(b->buf, b->len);
+		ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+						errmsg("source \"%s\": the token endpoint refused the refresh token", t->source_name),
+						errdetail("A refresh token can be used once; the one stored was spent or revoked."),
+						errhint("Authorise the connection again and store the new refresh_token with billing.set_credentials().")));
+	}
+	if (status < 200 || status >= 300 || b->too_big || !read_token(b, out))
+	{
+		explicit_bzero(b->buf, b->len);
+		ereport(ERROR,
+				(errcode(status == 400 || status == 401 || status == 403 ?
+						 ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION : ERRCODE_CONNECTION_FAILURE),
+				 errmsg("source \"%s\": token request failed: %s", t->source_name,
+						b->refused_address ? "the host resolves to a private, link-local or loopback address, which is refused" :
+						b->too_big ? "the response is too large" :
+						status == 0 ? err :
+						status >= 200 && status < 300 ? "the answer has no usable access_token and expires_in" :
+						psprintf("HTTP status %ld", status)),
+				 errhint("Check the source's client_id and client_secret (billing.set_credentials()) and option token_url.")));
+	}
 }
 
 /* A vendor's own token request: it sets the target's auth header and says how long it lasts. */
@@ -253,39 +346,44 @@ static void
 fetch_token(PgbHttpTarget *t)
 {
 	AuthState  *s = (AuthState *) t->auth;
-	TokenBody  *b;
-	char		err[CURL_ERROR_SIZE] = "";
-	char	   *body;
-	long		status;
-	char	   *token = NULL;
-	long		expires_in = 0;
+	PgbOAuth2Token tok;
 
 	if (s->fetch)
 	{
 		fetch_custom(t, s);
 		return;
 	}
-	b = palloc0(sizeof(TokenBody));
-	body = grant_body(s);
-	status = post_grant(s, body, b, err);
-	wipe_free(body);
 	t->requests++;
-	if (status < 200 || status >= 300 || b->too_big || !read_token(b, &token, &expires_in))
+	request_token(t, s, NULL, NULL, &tok);
+	if (tok.expires_in <= 0)
+	{
+		wipe_free(tok.access_token);
 		ereport(ERROR,
-				(errcode(status == 400 || status == 401 || status == 403 ?
-						 ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION : ERRCODE_CONNECTION_FAILURE),
-				 errmsg("source \"%s\": token request failed: %s", t->source_name,
-						b->refused_address ? "the host resolves to a private, link-local or loopback address, which is refused" :
-						b->too_big ? "the response is too large" :
-						status == 0 ? err :
-						status >= 200 && status < 300 ? "the answer has no usable access_token and expires_in" :
-						psprintf("HTTP status %ld", status)),
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("source \"%s\": token request failed: the answer has no usable access_token and expires_in",
+						t->source_name),
 				 errhint("Check the source's client_id and client_secret (billing.set_credentials()) and option token_url.")));
+	}
 	wipe_free(t->bearer);
-	t->bearer = token;
+	t->bearer = tok.access_token;
 	s->tokens++;
 	/* renewed a minute before it expires (half its life when shorter): never sent expired */
-	s->renew_at_us = now_us() + (int64) (expires_in - Min(60, expires_in / 2)) * 1000000;
+	s->renew_at_us = now_us() + (int64) (tok.expires_in - Min(60, tok.expires_in / 2)) * 1000000;
+}
+
+void
+pgb_http_oauth2_form_grant(const PgbHttpTarget *t, const char *token_url, const char *client_id,
+						   const char *client_secret, const char *scope, const char *refresh_token,
+						   PgbOAuth2Token *out)
+{
+	AuthState	s = {0};
+
+	check_token_url(t, token_url);
+	s.token_url = (char *) token_url;
+	s.client_id = (char *) client_id;
+	s.client_secret = (char *) client_secret;
+	s.form = true;
+	request_token(t, &s, scope, refresh_token, out);
 }
 
 void

@@ -1,6 +1,6 @@
 /*
- * http_auth.h: how a target authenticates, implemented once for every connector: Basic, or a
- * bearer token from an OAuth2 client-credentials grant, cached for its lifetime, renewed shortly
+ * http_auth.h: how a target authenticates, implemented once for every connector and the push:
+ * Basic, or a bearer token from an OAuth2 client-credentials or refresh-token grant, cached for its lifetime, renewed shortly
  * before it expires, and renewed once when the server answers 401 (http_client.c calls
  * pgb_http_auth_ensure). Secrets live in malloc'd memory and are wiped when released.
  */
@@ -26,6 +26,26 @@ extern void pgb_http_auth_oauth2(PgbHttpTarget *t, const char *token_url, const 
  */
 extern void pgb_http_auth_oauth2_style(PgbHttpTarget *t, const char *token_url, const char *audience,
 									   const char *client_id, const char *client_secret, bool form);
+
+/* The answer of one token request. */
+typedef struct PgbOAuth2Token
+{
+	char	   *access_token;	/* malloc'd secret: the caller wipes and frees it */
+	long		expires_in;		/* seconds; 0 when the answer does not say */
+	char	   *refresh_token;	/* palloc'd secret: the rotated refresh token, or NULL */
+} PgbOAuth2Token;
+
+/*
+ * One token request in RFC 6749's form style (client_id and client_secret as HTTP Basic, the grant
+ * as a form body) under the rules of every token request (token_url checked as a base_url; https,
+ * verified, no private addresses): grant client_credentials (with scope unless NULL), or, when
+ * refresh_token is given, grant refresh_token. Raises when refused ("the token endpoint refused the
+ * refresh token" for invalid_grant) or when the answer has no access token. The caller that spends
+ * a refresh token stores out->refresh_token in the transaction that read (and locked) the old one.
+ */
+extern void pgb_http_oauth2_form_grant(const PgbHttpTarget *t, const char *token_url, const char *client_id,
+									   const char *client_secret, const char *scope, const char *refresh_token,
+									   PgbOAuth2Token *out);
 
 /*
  * A vendor's own token scheme: fetch requests a token, sets t->auth_header (malloc'd) and returns

@@ -41,6 +41,9 @@ int			pgb_http_run_max_bytes_kb = 16777216;
 static char *body_buf = NULL;
 static size_t body_cap = 0;
 
+/* The last response's Link header (PgbHttpResponse.link): valid until the next request. */
+static char link_buf[4096];
+
 /* What one attempt saw; filled by callbacks, read after curl returns. */
 typedef struct Attempt
 {
@@ -55,6 +58,7 @@ typedef struct Attempt
 	bool		cancelled;
 	long		retry_after;	/* seconds, or -1 */
 	int64		date;
+	char		link[4096];		/* the Link header field(s), joined by ", "; "" when none */
 	long		status;
 	CURLcode	rc;
 	char		curl_error[CURL_ERROR_SIZE];
@@ -136,6 +140,33 @@ write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/*
+ * Keeps a Link header field (LINK paging reads it, src/sync/paging.c), several joined by ", " as
+ * RFC 9110 allows. One too long for the buffer is kept as "(too long)", which the Link reader
+ * refuses: a list is never cut short by a link that did not fit. No ereport (a curl callback).
+ */
+static void
+add_link(Attempt *a, const char *v, size_t n)
+{
+	size_t		have = strlen(a->link);
+
+	while (n > 0 && (*v == ' ' || *v == '\t'))
+		v++, n--;
+	while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+		n--;
+	if (n == 0 || strcmp(a->link, "(too long)") == 0)
+		return;
+	if (have + n + 3 > sizeof(a->link))
+	{
+		strcpy(a->link, "(too long)");
+		return;
+	}
+	if (have > 0)
+		memcpy(a->link + have, ", ", 2), have += 2;
+	memcpy(a->link + have, v, n);
+	a->link[have + n] = '\0';
+}
+
 static size_t
 header_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -146,6 +177,11 @@ header_cb(char *data, size_t size, size_t nmemb, void *arg)
 
 	if (a == NULL)
 		return n;
+	if (n > 5 && strncasecmp(data, "link:", 5) == 0)
+	{
+		add_link(a, data + 5, n - 5);
+		return n;
+	}
 	memcpy(line, data, l);
 	line[l] = '\0';
 	line[strcspn(line, "\r\n")] = '\0';
@@ -154,6 +190,7 @@ header_cb(char *data, size_t size, size_t nmemb, void *arg)
 		/* a new response (e.g. after 100 Continue): forget the previous one's headers */
 		a->retry_after = -1;
 		a->date = -1;
+		a->link[0] = '\0';
 	}
 	else if (strncasecmp(line, "retry-after:", 12) == 0)
 		a->retry_after = pgb_parse_retry_after(line + 12, time(NULL));
@@ -640,7 +677,7 @@ fail(PgbHttpTarget *t, const char *what, Attempt *a, int attempts, int sqlstate,
 {
 	ereport(ERROR,
 			(errcode(sqlstate),
-			 errmsg("source \"%s\": %s: request failed: %s", t->source_name, what, describe(a)),
+			 errmsg("%s: request failed: %s", what, describe(a)),
 			 a->len > 0 && a->status >= 300 ?
 			 errdetail("%d attempt(s); HTTP status %ld; response of %zu bytes, hash %016llx.", attempts,
 					   a->status, a->len, (unsigned long long) hash_bytes_extended((const unsigned char *) body_buf, (int) a->len, 0)) :
@@ -655,8 +692,8 @@ check_run_requests(PgbHttpTarget *t, const char *what)
 	if (t->requests >= pgb_http_run_max_requests)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("source \"%s\": %s: the run has made pg_billing.run_max_requests (%d) requests, run stopped",
-						t->source_name, what, pgb_http_run_max_requests),
+				 errmsg("%s: the run has made pg_billing.run_max_requests (%d) requests, run stopped",
+						what, pgb_http_run_max_requests),
 				 errhint("The pages committed so far stay; a later sync resumes from there. A superuser can raise the setting.")));
 }
 
@@ -667,8 +704,8 @@ check_run_bytes(PgbHttpTarget *t, const char *what)
 	if (t->body_bytes > (int64) pgb_http_run_max_bytes_kb * 1024)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("source \"%s\": %s: the run has read more than pg_billing.run_max_bytes (%d kB), run stopped",
-						t->source_name, what, pgb_http_run_max_bytes_kb),
+				 errmsg("%s: the run has read more than pg_billing.run_max_bytes (%d kB), run stopped",
+						what, pgb_http_run_max_bytes_kb),
 				 errhint("The pages committed so far stay; a later sync resumes from there. A superuser can raise the setting.")));
 }
 
@@ -685,7 +722,7 @@ http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *r
 	if (!pgb_url_parse(url, &u, &reason) || !pgb_url_same_origin(&u, &t->origin))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("source \"%s\": %s: refused a request outside the source's base_url", t->source_name, what)));
+				 errmsg("%s: refused a request outside the source's base_url", what)));
 
 	for (attempt = 0;; attempt++)
 	{
@@ -716,6 +753,8 @@ http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *r
 			resp->body = body_buf ? body_buf : "";
 			resp->len = a.len;
 			resp->date = a.date;
+			strlcpy(link_buf, a.link, sizeof(link_buf));
+			resp->link = link_buf[0] ? link_buf : NULL;
 			return true;
 		}
 		if (may_be_gone && a.rc == CURLE_OK && a.status == 404)

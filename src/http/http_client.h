@@ -52,6 +52,7 @@ typedef struct PgbHttpResponse
 	const char *body;			/* the client's reusable buffer: valid until the next request */
 	size_t		len;
 	int64		date;			/* Date header as seconds since 1970, or -1 */
+	const char *link;			/* the Link header (RFC 8288), or NULL: valid until the next request */
 } PgbHttpResponse;
 
 /* Checks base_url against the settings and fills target->origin; raises on a refused URL. */

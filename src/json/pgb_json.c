@@ -49,8 +49,8 @@ where(const PgbJsonCtx *ctx)
 	StringInfoData s;
 
 	initStringInfo(&s);
-	appendStringInfo(&s, "source \"%s\": %s", ctx->source ? ctx->source : "?",
-					 ctx->entity ? ctx->entity : "response");
+	/* the source is in the driver's error context (and sync_runs.error_context), not here */
+	appendStringInfoString(&s, ctx->entity ? ctx->entity : "response");
 	if (ctx->page > 0)
 		appendStringInfo(&s, " page %ld", ctx->page);
 	if (ctx->record)

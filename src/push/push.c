@@ -33,6 +33,7 @@
 extern text *cstring_to_text(const char *s);
 #define CStringGetTextDatum(s) PointerGetDatum(cstring_to_text(s))
 
+#include "http/http_auth.h"
 #include "push/push.h"
 #include "push/xero_api.h"
 
@@ -204,90 +205,35 @@ step_lock(Run *run)
 	}
 }
 
-/* The token endpoint's answer: the access token (and a refresh token when rotated). */
+/* Xero's scopes of a custom connection (client credentials): what the push writes and reads. */
+#define XERO_SCOPE "accounting.transactions accounting.contacts accounting.settings"
+
+/* A new access token in the client; its expiry (a short-lived one, in tests, is used until a 401). */
 static void
-token_answer(Run *run, PgbXeroReq *r, char **refresh)
+adopt_token(Run *run, PgbOAuth2Token *tok)
 {
-	json_t	   *doc;
-	json_error_t jerr;
-	const char *access;
-	json_t	   *expires;
-
-	if (r->status == 400 && r->answer && strstr(r->answer, "invalid_grant"))
-		ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-						errmsg("source \"%s\": Xero refused the refresh token", run->name),
-						errdetail("A refresh token can be used once; the one stored was spent or revoked."),
-						errhint("Authorise the connection again and store the new refresh_token with billing.set_credentials().")));
-	if (r->status != 200 || r->answer == NULL)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-						errmsg("source \"%s\": the token request failed: %s", run->name,
-							   r->status ? psprintf("HTTP status %ld", r->status) : r->error),
-						errhint("Check client_id and client_secret with billing.set_credentials(), and option token_url.")));
-	doc = json_loadb(r->answer, r->answer_len, 0, &jerr);
-	explicit_bzero(r->answer, r->answer_len);
-	access = json_is_object(doc) ? jstr(doc, "access_token") : NULL;
-	if (access == NULL || strlen(access) == 0 || strlen(access) > 8192)
-	{
-		json_decref(doc);
-		ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-						errmsg("source \"%s\": the token endpoint answered without an access token", run->name)));
-	}
 	pgb_xero_wipe(&run->client.bearer);
-	run->client.bearer = strdup(access);
-	expires = json_object_get(doc, "expires_in");
+	run->client.bearer = tok->access_token;
 	run->client.token_expires_us = 0;
-	if (json_is_integer(expires) && json_integer_value(expires) > 0 && json_integer_value(expires) < 86400 * 30)
-	{
-		int64		life = json_integer_value(expires);
-
-		/* renewed a minute early; a short-lived one (tests) is used until Xero answers 401 */
-		if (life > 120)
-			run->client.token_expires_us = pgb_xero_now_us() + (life - 60) * INT64CONST(1000000);
-	}
-	if (refresh && jstr(doc, "refresh_token") && strlen(jstr(doc, "refresh_token")) <= 4096)
-		*refresh = pstrdup(jstr(doc, "refresh_token"));
-	json_decref(doc);
+	/* renewed a minute early; a short-lived one (tests) is used until Xero answers 401 */
+	if (tok->expires_in > 120 && tok->expires_in < 86400 * 30)
+		run->client.token_expires_us = pgb_xero_now_us() + (tok->expires_in - 60) * INT64CONST(1000000);
 	run->client.tokens++;
-	if (run->client.bearer == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-}
-
-/* A form value, percent-encoded. */
-static char *
-form_escape(const char *s)
-{
-	char	   *e = curl_easy_escape(NULL, s, 0);
-	char	   *out;
-
-	if (e == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	out = pstrdup(e);
-	explicit_bzero(e, strlen(e));
-	curl_free(e);
-	return out;
 }
 
 /*
- * A new access token. Code flow: the stored refresh token is exchanged under the credentials row's
- * lock (single-flight across sessions), and the rotated one is written in this step's transaction,
- * which the caller commits before the access token is used.
+ * A new access token (the grant is src/http/http_auth.c's). Code flow: the stored refresh token is
+ * exchanged under the credentials row's lock (single-flight across sessions), and the rotated one
+ * is written in this step's transaction, which the caller commits before the access token is used.
  */
 static void
 step_token(Run *run)
 {
-	PgbXeroReq	r;
-	char	   *refresh = NULL;
-	char	   *body;
+	PgbOAuth2Token tok;
+	char	   *stored = NULL;
 
-	memset(&r, 0, sizeof(r));
-	r.method = "POST";
-	r.url = run->token_url;
-	r.form = true;
-	r.basic = true;
 	if (run->code_flow)
 	{
-		char	   *stored;
-
 		if (SPI_execute_with_args("SELECT c.secret ->> 'refresh_token' FROM billing._credentials c WHERE c.source_id = $1 FOR UPDATE",
 								  1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(run->target)}, NULL, false, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read the credentials");
@@ -295,26 +241,23 @@ step_token(Run *run)
 		if (stored == NULL)
 			ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 							errmsg("source \"%s\": the credentials lost their refresh_token", run->name)));
-		body = psprintf("grant_type=refresh_token&refresh_token=%s", form_escape(stored));
-		explicit_bzero(stored, strlen(stored));
 	}
-	else
-		body = pstrdup("grant_type=client_credentials&scope=accounting.transactions%20accounting.contacts%20accounting.settings");
-	r.body = body;
-	pgb_xero_send(&run->client, &r, 1, true);
-	explicit_bzero(body, strlen(body));
-	token_answer(run, &r, run->code_flow ? &refresh : NULL);
+	pgb_http_oauth2_form_grant(&run->client.token_target, run->token_url, run->client.client_id,
+							   run->client.client_secret, run->code_flow ? NULL : XERO_SCOPE, stored, &tok);
+	if (stored)
+		explicit_bzero(stored, strlen(stored));
+	adopt_token(run, &tok);
 	if (run->code_flow)
 	{
-		if (refresh == NULL)
+		if (tok.refresh_token == NULL)
 			ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 							errmsg("source \"%s\": the token endpoint did not rotate the refresh token", run->name)));
 		if (SPI_execute_with_args("UPDATE billing._credentials c SET secret = c.secret || pg_catalog.jsonb_build_object('refresh_token', $2::text),"
 								  " updated_at = pg_catalog.now() WHERE c.source_id = $1",
-								  2, (Oid[]) {INT8OID, TEXTOID}, (Datum[]) {Int64GetDatum(run->target), CStringGetTextDatum(refresh)},
+								  2, (Oid[]) {INT8OID, TEXTOID}, (Datum[]) {Int64GetDatum(run->target), CStringGetTextDatum(tok.refresh_token)},
 								  NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not store the rotated refresh token");
-		explicit_bzero(refresh, strlen(refresh));
+		explicit_bzero(tok.refresh_token, strlen(tok.refresh_token));
 	}
 }
 

@@ -57,11 +57,28 @@ list_path(const PgbEntity *e, const char *parent_id)
 	return psprintf(e->path, path_segment(parent_id));
 }
 
+static bool
+link_paged(const PgbSource *src, const PgbEntity *e)
+{
+	return src->conn->paging.kind == PGB_PAGING_LINK && !e->unpaged;
+}
+
+/*
+ * The URL of a list page. A LINK-paged list's pages after the first are the URLs the pages before
+ * named (NULL when not known yet: see link_walk); the page's query carries the since filter only on
+ * page 1, the vendor's next links carry it on.
+ */
 static char *
 list_url(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since, long ordinal)
 {
 	StringInfoData url;
 
+	if (link_paged(src, e) && ordinal > 1)
+	{
+		const char *known = pgb_paging_known_url(src, e, parent_id, ordinal);
+
+		return known ? pstrdup(known) : NULL;
+	}
 	initStringInfo(&url);
 	if (e->unpaged)
 	{
@@ -155,6 +172,74 @@ unwrap(PgbJsonCtx *ctx, json_t *item, const char *wrapper, size_t i)
 	return json_object_get(item, wrapper);
 }
 
+/* LINK paging's body variant: the next page's URL under the connector's next_key (string or null). */
+static const char *
+body_next(PgbJsonCtx *ctx, json_t *root, const PgbPaging *p)
+{
+	json_t	   *v;
+
+	if (p->next_key == NULL)
+		return NULL;
+	v = json_is_object(root) ? json_object_get(root, p->next_key) : NULL;
+	if (v == NULL || json_is_null(v))
+		return NULL;
+	if (!json_is_string(v))
+		pgb_json_fail(ctx, p->next_key, "is not a string or null");
+	return json_string_value(v);
+}
+
+/* body_next of a whole response, copied (palloc'd) before the parsed body is freed. */
+static char *
+body_next_copy(PgbJsonCtx *ctx, const PgbHttpResponse *resp, const PgbPaging *p)
+{
+	json_t	   *root = pgb_json_parse(ctx, resp->body, resp->len);
+	char	   *volatile next = NULL;
+
+	PG_TRY();
+	{
+		const char *n = body_next(ctx, root, p);
+
+		next = n ? pstrdup(n) : NULL;
+	}
+	PG_FINALLY();
+	{
+		json_decref(root);
+	}
+	PG_END_TRY();
+	return next;
+}
+
+/*
+ * The URL of page ordinal of a LINK-paged list when this run has not read the page before it (a
+ * run resuming after its checkpoint): the pages before are read again for their next links only
+ * (the links are the vendor's opaque cursors; a checkpoint keeps a page count). NULL when the list
+ * now ends before that page.
+ */
+static char *
+link_walk(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since, long ordinal)
+{
+	char	   *url = list_url(src, e, parent_id, since, 1);
+
+	for (long k = 1; k < ordinal; k++)
+	{
+		PgbHttpResponse resp;
+		PgbJsonCtx	ctx = {src->name, e->name, k, NULL};
+		char	   *link;
+		char	   *next = NULL;
+		bool		more;
+
+		pgb_http_get(&src->http, url, psprintf("%s page %ld (its next link)", e->name, k), &resp);
+		link = resp.link ? pstrdup(resp.link) : NULL;
+		if (src->conn->paging.next_key != NULL)
+			next = body_next_copy(&ctx, &resp, &src->conn->paging);
+		more = pgb_paging_follow(src, e, parent_id, k, url, link, next);
+		if (!more)
+			return NULL;
+		url = pstrdup(pgb_paging_known_url(src, e, parent_id, k + 1));
+	}
+	return url;
+}
+
 static void
 map_one(PgbSource *src, const PgbEntity *e, PgbJsonCtx *ctx, json_t *record, PgbPage *out)
 {
@@ -194,12 +279,19 @@ pgb_fetch_child_page(PgbSource *src, const PgbEntity *e, const char *parent_id, 
 	PgbHttpResponse resp;
 	PgbJsonCtx	ctx = {src->name, e->name, ordinal, NULL};
 	json_t	   *root;
+	char	   *link;
 
 	pgb_entity_page_init(out, e);
 	out->parent_id = parent_id;
 	set_since_header(src, e, since);
+	if (url == NULL && (url = link_walk(src, e, parent_id, since, ordinal)) == NULL)
+	{
+		out->last = true;		/* the list ends before the page the checkpoint got to */
+		return;
+	}
 	pgb_http_get(&src->http, url, what, &resp);
 	out->remote_date = resp.date;
+	link = resp.link ? pstrdup(resp.link) : NULL;	/* the enrich hook may make requests */
 	root = pgb_json_parse(&ctx, resp.body, resp.len);
 	src->where = &ctx;
 	PG_TRY();
@@ -210,8 +302,14 @@ pgb_fetch_child_page(PgbSource *src, const PgbEntity *e, const char *parent_id, 
 
 		json_array_foreach(records, i, item)
 			map_one(src, e, &ctx, unwrap(&ctx, item, e->wrapper, i), out);
-		out->last = e->unpaged || json_array_size(records) < (size_t) src->per_page ||
-			last_by_page_count(&ctx, root, src->conn->page_count_key, ordinal);
+		ctx.record = NULL;		/* what follows is about the page, not its last record */
+		if (link_paged(src, e))
+			out->last = !pgb_paging_follow(src, e, parent_id, ordinal, url, link,
+										   body_next(&ctx, root, &src->conn->paging)) ||
+				json_array_size(records) == 0;
+		else
+			out->last = e->unpaged || json_array_size(records) < (size_t) src->per_page ||
+				last_by_page_count(&ctx, root, src->conn->page_count_key, ordinal);
 	}
 	PG_FINALLY();
 	{
@@ -230,10 +328,12 @@ pgb_prefetch_page(PgbSource *src, const PgbEntity *e, const char *since, long or
 void
 pgb_prefetch_child_page(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since, long ordinal)
 {
-	if (src->conn->prefetch && !e->unpaged)
+	char	   *url;
+
+	if (src->conn->prefetch && !e->unpaged && (url = list_url(src, e, parent_id, since, ordinal)) != NULL)
 	{
 		set_since_header(src, e, since);
-		pgb_http_prefetch(&src->http, list_url(src, e, parent_id, since, ordinal));
+		pgb_http_prefetch(&src->http, url);
 	}
 }
 

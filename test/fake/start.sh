@@ -39,6 +39,8 @@ pgb_fake_serve() {
 pgb_fake_serve pgb_p_pax8 pax8 pax8_fake.py --logs "$pgb_fake_dir/logs"
 # The fake Splynx API (token and Basic auth, limit/offset paging), for test/pgtap/splynx_*.sql.
 pgb_fake_serve pgb_p_splynx splynx splynx_fake.py --logs "$pgb_fake_dir/splynx_logs"
+# A fake paging with next links (Link header or body), for test/pgtap/sync_link_paging.sql.
+pgb_fake_serve pgb_p_link link link_fake.py --logs "$pgb_fake_dir/link_logs"
 
 # Unit tests of the server-free C parts (ASan/UBSan); test/pgtap/sync_unit.sql checks the result.
 "$PGB_SRC/test/unit/run.sh" "$pgb_fake_dir/unit" > "$pgb_fake_dir/unit.tap" 2>&1
@@ -89,6 +91,7 @@ pgb_test.maxio_wrongname_url = 'https://127.0.0.1:$pgb_p_wrong'
 pgb_test.maxio_expired_url = 'https://127.0.0.1:$pgb_p_expired'
 pgb_test.pax8_url = 'https://127.0.0.1:${pgb_p_pax8:-1}'
 pgb_test.splynx_url = 'https://127.0.0.1:${pgb_p_splynx:-1}'
+pgb_test.link_url = 'https://127.0.0.1:${pgb_p_link:-1}'
 pgb_test.prism_url = '$pgb_prism_url'
 pgb_test.prism_pax8_url = '$pgb_prism_pax8_url'
 pgb_test.xero_url = 'https://127.0.0.1:${pgb_p_xero:-1}'

@@ -35,17 +35,17 @@ $$;
 SELECT pg_temp.run_only('companies');
 CALL pg_temp.run('prism');
 SELECT is((SELECT error FROM pg_temp.last('prism')),
-          'source "prism": companies page 1: field "id" is not an id (an integer from 0 to 2147483647), page rejected',
+          'companies page 1: field "id" is not an id (an integer from 0 to 2147483647), page rejected',
           'companies: the request is valid; the placeholder id is refused by name');
 SELECT pg_temp.run_only('catalog');
 CALL pg_temp.run('prism');
 SELECT is((SELECT error FROM pg_temp.last('prism')),
-          'source "prism": catalog page 1: field "id" is not an id (an integer from 0 to 2147483647), page rejected',
+          'catalog page 1: field "id" is not an id (an integer from 0 to 2147483647), page rejected',
           'catalog: the same');
 SELECT pg_temp.run_only('agreements');
 CALL pg_temp.run('prism');
 SELECT is((SELECT error FROM pg_temp.last('prism')),
-          'source "prism": agreements page 1: field "id" is not an id (an integer from 0 to 2147483647), page rejected',
+          'agreements page 1: field "id" is not an id (an integer from 0 to 2147483647), page rejected',
           'agreements: the same');
 -- additions are listed per stored agreement: one stored by hand
 INSERT INTO billing.customers (source_id, external_id, name) VALUES (:src, '7', 'Placeholder');
@@ -54,7 +54,7 @@ SELECT :src, '250', id FROM billing.customers WHERE source_id = :src AND externa
 SELECT pg_temp.run_only('additions');
 CALL pg_temp.run('prism');
 SELECT is((SELECT error FROM pg_temp.last('prism')),
-          'source "prism": additions page 1: field "id" is not an id (an integer from 0 to 2147483647), page rejected',
+          'additions page 1: field "id" is not an id (an integer from 0 to 2147483647), page rejected',
           'additions of agreement 250: the same');
 -- an incremental run: its conditions=lastUpdated>[...] is a valid request too
 INSERT INTO billing._sync_state (source_id, entity, cursor) VALUES (:src, 'companies', '{"since": "2024-01-01T00:00:00Z"}');

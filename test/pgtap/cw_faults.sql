@@ -53,7 +53,7 @@ SELECT is((SELECT array_agg(status ORDER BY n) FROM pg_temp.cw_reqs('e503-f2') W
 SELECT pg_temp.cw('flaky', 'flaky-f3');
 CALL pg_temp.run('flaky');
 SELECT results_eq($$SELECT status, error, records_inserted FROM pg_temp.last('flaky')$$,
-                  $$VALUES ('failed', 'source "flaky": additions of 202 page 1: request failed: HTTP status 500', 12::bigint)$$,
+                  $$VALUES ('failed', 'additions of 202 page 1: request failed: HTTP status 500', 12::bigint)$$,
                   'a failing agreement''s additions fail the run; what came before is stored');
 SELECT results_eq($$SELECT external_id FROM billing.subscriptions WHERE source_id = billing._source_id('flaky') ORDER BY 1$$,
                   $$VALUES ('301'), ('302'), ('303')$$, 'agreement 201''s additions are stored, none of 202''s');
@@ -77,7 +77,7 @@ SELECT is((SELECT cursor FROM billing._sync_state WHERE source_id = billing._sou
 -- A body cut in half (valid HTTP, invalid JSON): the page is rejected, the rerun completes.
 SELECT pg_temp.cw('trunc', 'trunc-f4');
 CALL pg_temp.run('trunc');
-SELECT results_eq($$SELECT status, error ~ '^source "trunc": additions page 1: invalid JSON, page rejected$', records_inserted FROM pg_temp.last('trunc')$$,
+SELECT results_eq($$SELECT status, error ~ '^additions page 1: invalid JSON, page rejected$', records_inserted FROM pg_temp.last('trunc')$$,
                   $$VALUES ('failed', true, 12::bigint)$$, 'a truncated page fails the run naming the entity and page');
 CALL pg_temp.run('trunc');
 SELECT is((SELECT status FROM pg_temp.last('trunc')), 'succeeded', 'the rerun completes');
@@ -88,18 +88,18 @@ SET pg_billing.http_timeout = 1000;
 SELECT pg_temp.cw('slow', 'slow-f5');
 CALL pg_temp.run('slow');
 RESET pg_billing.http_timeout;
-SELECT results_eq($$SELECT status, error ~ '^source "slow": companies page 1: .*tim', records_inserted FROM pg_temp.last('slow')$$,
+SELECT results_eq($$SELECT status, error ~ '^companies page 1: .*tim', records_inserted FROM pg_temp.last('slow')$$,
                   $$VALUES ('failed', true, 0::bigint)$$, 'a slow server: the request times out, the run fails');
 
 -- Type checks name the entity, record and field.
 SELECT pg_temp.cw('wt', 'wrongtype-f6');
 CALL pg_temp.run('wt');
 SELECT is((SELECT error FROM pg_temp.last('wt')),
-          'source "wt": additions page 1, record 304: field "unitPrice" is a string, expected a number, page rejected',
+          'additions page 1, record 304: field "unitPrice" is a string, expected a number, page rejected',
           'an amount as a string is refused, the record and field named');
 SELECT pg_temp.cw('bb', 'badbill-f7');
 CALL pg_temp.run('bb');
 SELECT is((SELECT error FROM pg_temp.last('bb')),
-          'source "bb": additions page 1, record 304: field "billCustomer" has the unknown value "Sometimes" (Billable, DoNotBill or NoCharge), page rejected',
+          'additions page 1, record 304: field "billCustomer" has the unknown value "Sometimes" (Billable, DoNotBill or NoCharge), page rejected',
           'an unknown billCustomer is refused');
 SELECT * FROM finish();

@@ -132,11 +132,11 @@ SELECT billing.set_credentials('cwauth', jsonb_build_object('company_id', 'acme'
                                'private_key', pg_read_file(current_setting('pgb_test.fake_dir') || '/canary.key')));
 CALL pg_temp.run('cwauth');
 SELECT results_eq($$SELECT status, error FROM pg_temp.last('cwauth')$$,
-                  $$VALUES ('failed', 'source "cwauth": companies page 1: request failed: HTTP status 401')$$, 'a wrong public key: 401, the run fails');
+                  $$VALUES ('failed', 'companies page 1: request failed: HTTP status 401')$$, 'a wrong public key: 401, the run fails');
 SELECT billing.set_credentials('cwauth', jsonb_build_object('company_id', 'acme', 'public_key', 'pub-s4', 'client_id', 'other',
                                'private_key', pg_read_file(current_setting('pgb_test.fake_dir') || '/canary.key')));
 CALL pg_temp.run('cwauth');
-SELECT is((SELECT error FROM pg_temp.last('cwauth')), 'source "cwauth": companies page 1: request failed: HTTP status 401', 'a wrong client id: 401');
+SELECT is((SELECT error FROM pg_temp.last('cwauth')), 'companies page 1: request failed: HTTP status 401', 'a wrong client id: 401');
 SELECT throws_ok($$SELECT billing.add_source('cwbad', 'connectwise', 'https://example.com', '{"company_id": "a", "public_key": "b", "private_key": "c"}')$$,
                  '22023', NULL, 'a connectwise source needs client_id too');
 SELECT is((SELECT count(*)::int FROM billing.sync_runs

@@ -64,7 +64,7 @@ SELECT pg_temp.run('gzb') AS run \gset
 SELECT pg_temp.run_elsewhere(:run, 'gzipbomb', '', :'postgres_bin');
 SELECT is((SELECT status FROM pg_temp.outcome(:run)), 'failed', 'gzip bomb: the run fails');
 SELECT matches((SELECT error FROM pg_temp.outcome(:run)),
-               '^source "gzb": invoices page 2: request failed: the response decompresses to more than pg_billing.http_max_decompression_ratio \(100\) times its \d+ bytes on the wire$',
+               '^invoices page 2: request failed: the response decompresses to more than pg_billing.http_max_decompression_ratio \(100\) times its \d+ bytes on the wire$',
                'gzip bomb: the error names the page and the decompression ratio');
 SELECT cmp_ok(pg_temp.grew('gzipbomb'), '<', (:base_kb + 8192)::bigint, 'gzip bomb: the backend''s peak memory grew by less than 8 MB over a healthy sync''s');
 SELECT is((SELECT count(*)::int FROM billing.invoices WHERE source_id = billing._source_id('gzb')), 2,
@@ -75,7 +75,7 @@ SELECT pg_temp.src('gzb2', 'gzipbomb2-m1');
 SELECT pg_temp.run('gzb2') AS run \gset
 SELECT pg_temp.run_elsewhere(:run, 'gzipbomb2', '', :'postgres_bin');
 SELECT matches((SELECT error FROM pg_temp.outcome(:run)),
-               '^source "gzb2": invoices page 2: request failed: the response decompresses to more than pg_billing.http_max_decompression_ratio \(100\) times its \d+ bytes on the wire$',
+               '^invoices page 2: request failed: the response decompresses to more than pg_billing.http_max_decompression_ratio \(100\) times its \d+ bytes on the wire$',
                'two layers of gzip (2 GB): refused for the ratio');
 SELECT cmp_ok(pg_temp.grew('gzipbomb2'), '<', (:base_kb + 8192)::bigint, 'two layers of gzip: the peak grew by less than 8 MB over a healthy sync''s');
 
@@ -84,7 +84,7 @@ SELECT pg_temp.src('gzb3', 'gzipbomb-m2');
 SELECT pg_temp.run('gzb3') AS run \gset
 SELECT pg_temp.run_elsewhere(:run, 'gzipbomb-noratio', '-c pg_billing.http_max_decompression_ratio=0 -c pg_billing.http_max_body=4MB', :'postgres_bin');
 SELECT is((SELECT error FROM pg_temp.outcome(:run)),
-          'source "gzb3": invoices page 2: request failed: the response is larger than pg_billing.http_max_body (4096 kB)',
+          'invoices page 2: request failed: the response is larger than pg_billing.http_max_body (4096 kB)',
           'ratio check off: the decoded body stops at pg_billing.http_max_body');
 SELECT cmp_ok(pg_temp.grew('gzipbomb-noratio'), '<', (:base_kb + 16384)::bigint, 'ratio check off: the peak grew by less than 16 MB over a healthy sync''s');
 
@@ -95,7 +95,7 @@ SELECT pg_temp.src('many', 'manyobjs-m1');
 SELECT pg_temp.run('many') AS run \gset
 SELECT pg_temp.run_elsewhere(:run, 'manyobjs', '-c pg_billing.json_max_memory=32MB', :'postgres_bin');
 SELECT results_eq($$SELECT status, error FROM pg_temp.outcome($$ || :run || ')',
-                  $$VALUES ('failed', 'source "many": invoices page 2: the response is too large to decode, page rejected')$$,
+                  $$VALUES ('failed', 'invoices page 2: the response is too large to decode, page rejected')$$,
                   'tiny objects: the page is refused as too large to decode');
 SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :run),
                '^Decoding its 6291473 bytes needed more than pg_billing.json_max_memory \(32768 kB\)\.',
@@ -108,7 +108,7 @@ SELECT pg_temp.src('many2', 'manyobjs-m2');
 SELECT pg_temp.run('many2') AS run \gset
 SELECT pg_temp.run_elsewhere(:run, 'manyobjs-uncapped', '-c pg_billing.json_max_memory=2GB', :'postgres_bin');
 SELECT is((SELECT error FROM pg_temp.outcome(:run)),
-          'source "many2": invoices page 2: field "uid" is missing, page rejected',
+          'invoices page 2: field "uid" is missing, page rejected',
           'control: with a 2 GB cap the page decodes and fails on its first record');
 SELECT cmp_ok(pg_temp.grew('manyobjs-uncapped'), '>', 204800::bigint,
               'control: decoding it uncapped took more than 200 MB (what the cap prevents)');
@@ -118,7 +118,7 @@ SELECT pg_temp.src('deep', 'deepjson-m1');
 SELECT pg_temp.run('deep') AS run \gset
 SELECT pg_temp.run_elsewhere(:run, 'deepjson', '', :'postgres_bin');
 SELECT results_eq($$SELECT status, error FROM pg_temp.outcome($$ || :run || ')',
-                  $$VALUES ('failed', 'source "deep": invoices page 2: invalid JSON, page rejected')$$,
+                  $$VALUES ('failed', 'invoices page 2: invalid JSON, page rejected')$$,
                   'deeply nested arrays: rejected as invalid JSON');
 SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :run), '^maximum parsing depth reached',
                'the detail says why');
@@ -131,7 +131,7 @@ CALL billing._sync_run(:run);
 RESET pg_billing.run_max_requests;
 SELECT is((SELECT status FROM pg_temp.outcome(:run)), 'failed', 'run_max_requests 5: the run fails');
 SELECT matches((SELECT error FROM pg_temp.outcome(:run)),
-               '^source "rq": .+: the run has made pg_billing.run_max_requests \(5\) requests, run stopped$',
+               '^.+: the run has made pg_billing.run_max_requests \(5\) requests, run stopped$',
                'run_max_requests: the error names the setting');
 SELECT is((SELECT requests FROM billing.sync_runs WHERE id = :run), 5::bigint, 'run_max_requests: exactly 5 requests were made');
 SELECT is((SELECT count(*)::int FROM regexp_split_to_table(pg_read_file(current_setting('pgb_test.fake_dir') || '/logs/ok-m1.log'), E'\n') x
@@ -147,7 +147,7 @@ SELECT pg_temp.run('rb') AS run \gset
 CALL billing._sync_run(:run);
 RESET pg_billing.run_max_bytes;
 SELECT results_eq($$SELECT status, error FROM pg_temp.outcome($$ || :run || ')',
-                  $$VALUES ('failed', 'source "rb": invoices page 2: the run has read more than pg_billing.run_max_bytes (1024 kB), run stopped')$$,
+                  $$VALUES ('failed', 'invoices page 2: the run has read more than pg_billing.run_max_bytes (1024 kB), run stopped')$$,
                   'run_max_bytes 1 MB: the 6 MB page stops the run before it is decoded');
 
 -- 7. raw keeps the vendor's numbers: 19.99 stays 19.99 (not 19.989999999999998).
@@ -172,7 +172,7 @@ SELECT pg_temp.src('tiny', 'tinynum-m1');
 SELECT pg_temp.run('tiny') AS run \gset
 CALL billing._sync_run(:run);
 SELECT results_eq($$SELECT status, error FROM pg_temp.outcome($$ || :run || ')',
-                  $$VALUES ('failed', 'source "tiny": invoices page 2, record inv_000003: field "subtotal_amount" is a JSON number that cannot be exact (beyond 10^13 or more than 15 digits), page rejected')$$,
+                  $$VALUES ('failed', 'invoices page 2, record inv_000003: field "subtotal_amount" is a JSON number that cannot be exact (beyond 10^13 or more than 15 digits), page rejected')$$,
                   'an amount of 1e-100 rejects the page');
 SELECT is((SELECT count(*)::int FROM billing.invoices WHERE source_id = billing._source_id('tiny')), 2, 'the pages before it stay');
 

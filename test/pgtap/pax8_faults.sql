@@ -75,7 +75,7 @@ SELECT results_eq($$SELECT * FROM pg_temp.held('f503')$$, $$VALUES (4::bigint, 4
 SELECT pg_temp.src('f500', 'e500-f1');
 CALL pg_temp.run('f500');
 SELECT results_eq($$SELECT status, error FROM pg_temp.last('f500')$$,
-                  $$VALUES ('failed', 'source "f500": items of invoice 44444444-0000-4000-8000-000000000001 page 2: request failed: HTTP status 500')$$,
+                  $$VALUES ('failed', 'items of invoice 44444444-0000-4000-8000-000000000001 page 2: request failed: HTTP status 500')$$,
                   '500 every time: the run fails naming the invoice and its items page');
 SELECT is(pg_temp.hits('e500-f1'), ARRAY[500, 500, 500, 500], '500: tried 4 times (pg_billing.http_max_retries 3)');
 SELECT results_eq($$SELECT * FROM pg_temp.held('f500')$$, $$VALUES (3::bigint, 4::bigint, 0::bigint, 0::bigint)$$,
@@ -92,7 +92,7 @@ SELECT pg_temp.src('fslow', 'slow-f1');
 CALL pg_temp.run('fslow');
 RESET pg_billing.http_timeout;
 RESET pg_billing.http_max_retries;
-SELECT matches((pg_temp.last('fslow')).error, '^source "fslow": items of invoice 44444444-0000-4000-8000-000000000001 page 2: request failed: Timeout was reached',
+SELECT matches((pg_temp.last('fslow')).error, '^items of invoice 44444444-0000-4000-8000-000000000001 page 2: request failed: Timeout was reached',
                'slow: the run fails with the timeout, naming the request');
 SELECT results_eq($$SELECT * FROM pg_temp.held('fslow')$$, $$VALUES (3::bigint, 4::bigint, 0::bigint, 0::bigint)$$,
                   'slow: nothing of the invoices page is stored');
@@ -105,7 +105,7 @@ SELECT results_eq($$SELECT pl.status, h.invoices, h.lines FROM pg_temp.last('fsl
 SELECT pg_temp.src('ftrunc', 'trunc-f1');
 CALL pg_temp.run('ftrunc');
 SELECT results_eq($$SELECT status, error FROM pg_temp.last('ftrunc')$$,
-                  $$VALUES ('failed', 'source "ftrunc": invoice items page 2, record 44444444-0000-4000-8000-000000000001: invalid JSON, page rejected')$$,
+                  $$VALUES ('failed', 'invoice items page 2, record 44444444-0000-4000-8000-000000000001: invalid JSON, page rejected')$$,
                   'truncated body: rejected, the invoice''s items page named');
 SELECT is(pg_temp.hits('trunc-f1'), ARRAY[200], 'truncated body: not retried (the answer was complete HTTP)');
 SELECT results_eq($$SELECT * FROM pg_temp.held('ftrunc')$$, $$VALUES (3::bigint, 4::bigint, 0::bigint, 0::bigint)$$,
@@ -118,7 +118,7 @@ SELECT results_eq($$SELECT pl.status, h.invoices, h.lines FROM pg_temp.last('ftr
 SELECT pg_temp.src('fbad', 'badjson-f1');
 CALL pg_temp.run('fbad');
 SELECT results_eq($$SELECT status, error FROM pg_temp.last('fbad')$$,
-                  $$VALUES ('failed', 'source "fbad": invoice items page 2, record 44444444-0000-4000-8000-000000000001: invalid JSON, page rejected')$$,
+                  $$VALUES ('failed', 'invoice items page 2, record 44444444-0000-4000-8000-000000000001: invalid JSON, page rejected')$$,
                   'not JSON: rejected');
 SELECT results_eq($$SELECT * FROM pg_temp.held('fbad')$$, $$VALUES (3::bigint, 4::bigint, 0::bigint, 0::bigint)$$,
                   'not JSON: nothing of the invoices page is stored');
@@ -128,7 +128,7 @@ SELECT results_eq($$SELECT * FROM pg_temp.held('fbad')$$, $$VALUES (3::bigint, 4
 SELECT pg_temp.src('fwt', 'wrongtype-f1');
 CALL pg_temp.run('fwt');
 SELECT results_eq($$SELECT status, error FROM pg_temp.last('fwt')$$,
-                  $$VALUES ('failed', 'source "fwt": invoices page 1, record 44444444-0000-4000-8000-000000000001 item 3: field "costTotal" is a boolean, expected a decimal amount, page rejected')$$,
+                  $$VALUES ('failed', 'invoices page 1, record 44444444-0000-4000-8000-000000000001 item 3: field "costTotal" is a boolean, expected a decimal amount, page rejected')$$,
                   'an item''s wrong type: the error names the invoice, the item and the field');
 SELECT results_eq($$SELECT * FROM pg_temp.held('fwt')$$, $$VALUES (3::bigint, 4::bigint, 0::bigint, 0::bigint)$$,
                   'an item''s wrong type: neither invoice of the page is stored (the other one was fine)');
@@ -140,7 +140,7 @@ SELECT results_eq($$SELECT pl.status, h.invoices, h.lines FROM pg_temp.last('fwt
 SELECT pg_temp.src('fwi', 'wronginv-f1');
 CALL pg_temp.run('fwi');
 SELECT results_eq($$SELECT status, error FROM pg_temp.last('fwi')$$,
-                  $$VALUES ('failed', 'source "fwi": invoices page 1, record 44444444-0000-4000-8000-000000000001: field "total" is not a decimal number, page rejected')$$,
+                  $$VALUES ('failed', 'invoices page 1, record 44444444-0000-4000-8000-000000000001: field "total" is not a decimal number, page rejected')$$,
                   'an invoice''s total "12,50": rejected, record and field named');
 SELECT results_eq($$SELECT * FROM pg_temp.held('fwi')$$, $$VALUES (3::bigint, 4::bigint, 0::bigint, 0::bigint)$$,
                   'an invoice''s wrong value: nothing of its page is stored');

@@ -175,7 +175,7 @@ SELECT billing.set_credentials('codebooks', '{"client_id": "c", "client_secret":
 CALL billing.push('codebooks');
 \set ON_ERROR_STOP 1
 SELECT is((SELECT error FROM billing.push_runs WHERE target_source_id = billing._source_id('codebooks') ORDER BY id DESC LIMIT 1),
-          'source "codebooks": Xero refused the refresh token', 'the run says the refresh token was refused (the fake refused the old one)');
+          'source "codebooks": the token endpoint refused the refresh token', 'the run says the refresh token was refused (the fake refused the old one)');
 
 -- 5. Minute limit: 2 requests in a 2 s window, 429 minute with Retry-After, waited out ------------
 SELECT pg_temp.target('minbooks', 'ok-' || :'nonce' || '_min2_mw2', '{"client_id": "c", "client_secret": "s"}');

@@ -66,7 +66,7 @@ $$;
 
 SELECT is((SELECT error FROM pg_temp.last(m.name)),
           CASE m.expect
-              WHEN 'connect' THEN format('source "%s": customers page 1: request failed: the host resolves to a private, link-local or loopback address, which is refused', m.name)
+              WHEN 'connect' THEN format('customers page 1: request failed: the host resolves to a private, link-local or loopback address, which is refused', m.name)
               ELSE format('source "%s": requests to this machine are refused', m.name) END,
           format('%s (%s) is refused', m.name, m.base))
   FROM matrix m ORDER BY m.name;

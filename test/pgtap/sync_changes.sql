@@ -151,7 +151,7 @@ UPDATE billing.sources SET options = options || '{"reconcile_max_unseen": 1000}'
 SELECT pg_temp.reconcile_run('emptylist') AS run \gset
 CALL billing._sync_run(:run);
 SELECT results_eq($$SELECT status, error, records_deleted FROM billing.sync_runs WHERE id = $$ || :run,
-                  $$VALUES ('failed', 'source "emptylist": customers record 1100: request failed: HTTP status 500', 0::bigint)$$,
+                  $$VALUES ('failed', 'customers record 1100: request failed: HTTP status 500', 0::bigint)$$,
                   'a check that keeps failing fails the run like any request');
 SELECT results_eq($$SELECT (SELECT count(*)::int FROM billing._sync_seen), (SELECT cursor->>'verify' FROM billing._sync_state
                     WHERE source_id = billing._source_id('emptylist') AND entity = 'customers')$$,

@@ -45,7 +45,7 @@ UPDATE billing.sources SET options = options || '{"entities": ["subscriptions"]}
 SELECT billing._start_run(billing._source_id('prism'), 'manual') AS r \gset
 CALL billing._sync_run(:r);
 SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :r,
-                  $$VALUES ('failed', 'source "prism": subscriptions page 1, record 0: field "currency" is not an ISO 4217 currency code, page rejected')$$,
+                  $$VALUES ('failed', 'subscriptions page 1, record 0: field "currency" is not an ISO 4217 currency code, page rejected')$$,
                   'subscriptions: the requests (list and components) were answered, the placeholder currency is refused');
 SELECT cmp_ok((SELECT count(*)::int FROM regexp_matches(pg_read_file(current_setting('pgb_test.fake_dir') || '/prism.log.txt'),
                                                         'get /subscriptions/0/components\.json', 'g')), '>=', 1,
@@ -64,7 +64,7 @@ UPDATE billing.sources SET options = options || '{"entities": ["statements"]}' W
 SELECT billing._start_run(billing._source_id('prism'), 'manual') AS r \gset
 CALL billing._sync_run(:r);
 SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :r,
-                  $$VALUES ('failed', 'source "prism": statements page 1: request failed: HTTP status 404')$$,
+                  $$VALUES ('failed', 'statements page 1: request failed: HTTP status 404')$$,
                   'statements (legacy API) are not in the portal spec: 404, reported');
 UPDATE billing.sources SET options = options || '{"entities": ["customers", "bogus"]}' WHERE name = 'prism';
 SELECT billing._start_run(billing._source_id('prism'), 'manual') AS r \gset

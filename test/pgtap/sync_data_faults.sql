@@ -47,24 +47,24 @@ SELECT billing._start_run(billing._source_id('hugeint'), 'manual') AS r8 \gset
 CALL billing._sync_run(:r8);
 
 SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :r1,
-                  $$VALUES ('failed', 'source "trunc": invoices page 2: invalid JSON, page rejected')$$, 'truncated body: rejected, page named');
+                  $$VALUES ('failed', 'invoices page 2: invalid JSON, page rejected')$$, 'truncated body: rejected, page named');
 SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :r1), 'expected near end of file at line 1, column \d+ \(byte (\d+) of \1\)\.',
                'truncated body: the detail says where the JSON ends');
 SELECT results_eq($$SELECT * FROM pg_temp.held('trunc')$$, $$VALUES (2::bigint, 4::bigint, 2::bigint)$$, 'truncated body: only page 1 stored, whole');
 
 SELECT results_eq($$SELECT status, requests FROM billing.sync_runs WHERE id = $$ || :r2,
                   $$VALUES ('failed', 11::bigint)$$, 'body cut mid-transfer: retried (4 attempts), then failed');
-SELECT matches((SELECT error FROM billing.sync_runs WHERE id = :r2), '^source "cut": invoices page 2: request failed: Transferred a partial file',
+SELECT matches((SELECT error FROM billing.sync_runs WHERE id = :r2), '^invoices page 2: request failed: Transferred a partial file',
                'body cut mid-transfer: the error says so');
 SELECT results_eq($$SELECT * FROM pg_temp.held('cut')$$, $$VALUES (2::bigint, 4::bigint, 2::bigint)$$, 'body cut: only page 1 stored');
 
 SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :r3,
-                  $$VALUES ('failed', 'source "badjson": invoices page 2: invalid JSON, page rejected')$$, 'not JSON: rejected');
+                  $$VALUES ('failed', 'invoices page 2: invalid JSON, page rejected')$$, 'not JSON: rejected');
 SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :r3), '^.\[. or .\{. expected near .<. at line 1, column 1',
                'not JSON: the parser''s reason and position');
 
 SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :r4,
-                  $$VALUES ('failed', 'source "wrongtype": invoices page 2, record inv_000003: field "subtotal_amount" is a boolean, expected a decimal amount, page rejected')$$,
+                  $$VALUES ('failed', 'invoices page 2, record inv_000003: field "subtotal_amount" is a boolean, expected a decimal amount, page rejected')$$,
                   'a wrong type: the error names source, entity, page, record and field');
 SELECT is((SELECT error_context FROM billing.sync_runs WHERE id = :r4), 'source "wrongtype", entity invoices, page 2, record inv_000003',
           'the run keeps the location: source, entity, page and record');
@@ -72,20 +72,20 @@ SELECT results_eq($$SELECT * FROM pg_temp.held('wrongtype')$$, $$VALUES (2::bigi
                   'a wrong type: the rest of the page (inv_000004) is not stored either');
 
 SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :r5,
-                  $$VALUES ('failed', 'source "dupkey": invoices page 2: invalid JSON, page rejected')$$, 'a duplicate key: rejected');
+                  $$VALUES ('failed', 'invoices page 2: invalid JSON, page rejected')$$, 'a duplicate key: rejected');
 SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :r5), '^duplicate object key', 'a duplicate key: said so');
 
 SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :r6,
-                  $$VALUES ('failed', 'source "nul": invoices page 2: invalid JSON, page rejected')$$, '\u0000: rejected');
+                  $$VALUES ('failed', 'invoices page 2: invalid JSON, page rejected')$$, '\u0000: rejected');
 SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :r6), '\\u0000 is not allowed', '\u0000: said so');
 
 SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :r7,
-                  $$VALUES ('failed', 'source "hugenum": invoices page 1, record inv_000002: field "paid_amount" is a JSON number that cannot be exact (beyond 10^13 or more than 15 digits), page rejected')$$,
+                  $$VALUES ('failed', 'invoices page 1, record inv_000002: field "paid_amount" is a JSON number that cannot be exact (beyond 10^13 or more than 15 digits), page rejected')$$,
                   'an amount given as a JSON number beyond 10^13: an error, never a rounded value');
 SELECT results_eq($$SELECT * FROM pg_temp.held('hugenum')$$, $$VALUES (0::bigint, 0::bigint, 0::bigint)$$, 'the huge number''s page stored nothing');
 -- the same bound holds for an amount sent as a JSON integer (jansson reads it as an int64)
 SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :r8,
-                  $$VALUES ('failed', 'source "hugeint": invoices page 1, record inv_000002: field "paid_amount" is a JSON number that cannot be exact (beyond 10^13 or more than 15 digits), page rejected')$$,
+                  $$VALUES ('failed', 'invoices page 1, record inv_000002: field "paid_amount" is a JSON number that cannot be exact (beyond 10^13 or more than 15 digits), page rejected')$$,
                   'an amount given as a JSON integer beyond 10^13: an error too');
 SELECT results_eq($$SELECT * FROM pg_temp.held('hugeint')$$, $$VALUES (0::bigint, 0::bigint, 0::bigint)$$, 'the huge integer''s page stored nothing');
 
@@ -94,7 +94,7 @@ SELECT pg_temp.src('badsubid', 'badsubid-d1', '{"components": true}');
 SELECT billing._start_run(billing._source_id('badsubid'), 'manual') AS r9 \gset
 CALL billing._sync_run(:r9);
 SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :r9,
-                  $$VALUES ('failed', 'source "badsubid": subscriptions page 1, record 1/../../x: field "id" is not a whole number, page rejected')$$,
+                  $$VALUES ('failed', 'subscriptions page 1, record 1/../../x: field "id" is not a whole number, page rejected')$$,
                   'a subscription id with a path in it: the page fails, naming the record');
 SELECT is((SELECT array_agg(path) FROM pg_temp.paths('badsubid-d1') WHERE path LIKE '%components%'),
           ARRAY['/s/badsubid-d1/subscriptions/2001/components.json'], 'only the good subscription''s components were asked for');

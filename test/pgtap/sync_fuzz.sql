@@ -25,8 +25,8 @@ $$;
 SELECT is((SELECT count(*)::int FROM billing.sync_runs WHERE status IN ('succeeded', 'failed')), 60,
           '60 fuzzed runs all ended (the server survived every one)');
 SELECT is((SELECT count(*)::int FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id
-           WHERE r.status = 'failed' AND r.error NOT LIKE 'source "' || s.name || '": %'), 0,
-          'every failed run names its source (and entity, page, record, field)');
+           WHERE r.status = 'failed' AND coalesce(r.error_context, '') NOT LIKE 'source "' || s.name || '", entity %'), 0,
+          'every failed run names its source and entity (and page, record) in its error context');
 SELECT cmp_ok((SELECT count(*)::int FROM billing.sync_runs WHERE status = 'failed'), '>=', 30,
               'most fuzzed runs were refused (the odd values were noticed)');
 SELECT is((SELECT count(*)::int FROM billing.invoice_lines l JOIN billing.invoices i ON i.id = l.invoice_id

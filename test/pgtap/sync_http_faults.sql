@@ -47,7 +47,7 @@ SELECT billing._start_run(billing._source_id('r429cap'), 'manual') AS run \gset
 CALL billing._sync_run(:run);
 RESET pg_billing.http_max_retry_after;
 SELECT results_eq($$SELECT status, error, records_inserted FROM billing.sync_runs WHERE id = $$ || :run,
-                  $$VALUES ('failed', 'source "r429cap": invoices page 1: request failed: HTTP status 429', 9::bigint)$$,
+                  $$VALUES ('failed', 'invoices page 1: request failed: HTTP status 429', 9::bigint)$$,
                   'a Retry-After beyond the setting fails the run at once; customers and subscriptions stay');
 SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :run),
                'The server asked to wait 1 s, more than pg_billing.http_max_retry_after \(0 s\)', 'the hint says how long it asked');
@@ -92,7 +92,7 @@ SELECT pg_temp.src('e500', 'e500-h1');
 SELECT billing._start_run(billing._source_id('e500'), 'manual') AS run \gset
 CALL billing._sync_run(:run);
 SELECT results_eq($$SELECT status, error, records_inserted, pages, requests FROM billing.sync_runs WHERE id = $$ || :run,
-                  $$VALUES ('failed', 'source "e500": invoices page 2: request failed: HTTP status 500', 11::bigint, 7::bigint, 15::bigint)$$,
+                  $$VALUES ('failed', 'invoices page 2: request failed: HTTP status 500', 11::bigint, 7::bigint, 15::bigint)$$,
                   '500 always: the run is failed, naming the source, entity, page and status');
 SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :run),
                '^4 attempt\(s\); HTTP status 500; response of 19 bytes, hash [0-9a-f]{16}\.',
@@ -128,7 +128,7 @@ RESET pg_billing.http_max_retries;
 SELECT results_eq($$SELECT status, requests, records_inserted FROM billing.sync_runs WHERE id = $$ || :run,
                   $$VALUES ('failed', 2::bigint, 0::bigint)$$, 'timeout: failed after 2 attempts, nothing stored');
 SELECT matches((SELECT error FROM billing.sync_runs WHERE id = :run),
-               '^source "slow": customers page 1: request failed: Timeout was reached', 'timeout: the error says so');
+               '^customers page 1: request failed: Timeout was reached', 'timeout: the error says so');
 UPDATE billing.sources SET base_url = replace(base_url, '/s/slow-h1', '/s/ok-h3') WHERE name = 'slow';
 CALL billing.sync('slow');
 SELECT results_eq($$SELECT status, records_inserted FROM pg_temp.last('slow')$$,
@@ -153,7 +153,7 @@ SELECT billing._start_run(billing._source_id('big'), 'manual') AS run \gset
 CALL billing._sync_run(:run);
 RESET pg_billing.http_max_body;
 SELECT results_eq($$SELECT status, error, requests FROM billing.sync_runs WHERE id = $$ || :run,
-                  $$VALUES ('failed', 'source "big": invoices page 2: request failed: the response is larger than pg_billing.http_max_body (1024 kB)', 12::bigint)$$,
+                  $$VALUES ('failed', 'invoices page 2: request failed: the response is larger than pg_billing.http_max_body (1024 kB)', 12::bigint)$$,
                   'a huge body is cut off at the cap, not retried');
 SELECT is((SELECT count(*)::int FROM billing.invoices WHERE source_id = billing._source_id('big')), 2, 'the big page stored nothing');
 UPDATE billing.sources SET base_url = replace(base_url, '/s/big-h1', '/s/ok-h4') WHERE name = 'big';
@@ -167,7 +167,7 @@ SELECT pg_temp.src('redirect', 'redirect-h1');
 SELECT billing._start_run(billing._source_id('redirect'), 'manual') AS run \gset
 CALL billing._sync_run(:run);
 SELECT results_eq($$SELECT status, error, requests FROM billing.sync_runs WHERE id = $$ || :run,
-                  $$VALUES ('failed', 'source "redirect": customers page 1: request failed: HTTP status 302', 1::bigint)$$,
+                  $$VALUES ('failed', 'customers page 1: request failed: HTTP status 302', 1::bigint)$$,
                   'a redirect is refused at once');
 SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :run), 'Redirects are not followed', 'the hint says why');
 UPDATE billing.sources SET base_url = replace(base_url, '/s/redirect-h1', '/s/ok-h5') WHERE name = 'redirect';
@@ -180,7 +180,7 @@ SELECT pg_temp.src('unauth', 'unauth-h1');
 SELECT billing._start_run(billing._source_id('unauth'), 'manual') AS run \gset
 CALL billing._sync_run(:run);
 SELECT results_eq($$SELECT status, error, requests FROM billing.sync_runs WHERE id = $$ || :run,
-                  $$VALUES ('failed', 'source "unauth": customers page 1: request failed: HTTP status 401', 1::bigint)$$,
+                  $$VALUES ('failed', 'customers page 1: request failed: HTTP status 401', 1::bigint)$$,
                   '401: failed at once');
 SELECT matches((SELECT error_detail FROM billing.sync_runs WHERE id = :run), 'billing.set_credentials', '401: the hint names set_credentials');
 
@@ -195,7 +195,7 @@ CALL billing._sync_run(:ka);
 SELECT billing._start_run(billing._source_id('authother'), 'manual') AS kb \gset
 CALL billing._sync_run(:kb);
 SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id IN ($$ || :ka || ', ' || :kb || ') ORDER BY id',
-                  $$VALUES ('succeeded', NULL), ('failed', 'source "authother": customers page 1: request failed: HTTP status 401')$$,
+                  $$VALUES ('succeeded', NULL), ('failed', 'customers page 1: request failed: HTTP status 401')$$,
                   'the API key is sent as the Basic-auth user: the right key is let in, another site''s key is not');
 
 -- A server that ignores the page number sends the same full page for ever: the run stops at the

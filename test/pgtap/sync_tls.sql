@@ -34,13 +34,13 @@ SELECT billing._start_run(billing._source_id('expired'), 'manual') AS r \gset
 CALL billing._sync_run(:r);
 
 SELECT matches((SELECT error FROM pg_temp.last('selfsigned')),
-               '^source "selfsigned": customers page 1: request failed: SSL peer certificate or SSH remote key was not OK: SSL certificate problem: self.signed certificate',
+               '^customers page 1: request failed: SSL peer certificate or SSH remote key was not OK: SSL certificate problem: self.signed certificate',
                'a self-signed certificate is rejected');
 SELECT matches((SELECT error FROM pg_temp.last('wrongname')),
-               '^source "wrongname": customers page 1: request failed: SSL peer certificate or SSH remote key was not OK: SSL: no alternative certificate subject name matches',
+               '^customers page 1: request failed: SSL peer certificate or SSH remote key was not OK: SSL: no alternative certificate subject name matches',
                'a certificate for another name is rejected');
 SELECT matches((SELECT error FROM pg_temp.last('expired')),
-               '^source "expired": customers page 1: request failed: SSL peer certificate or SSH remote key was not OK: SSL certificate problem: certificate has expired',
+               '^customers page 1: request failed: SSL peer certificate or SSH remote key was not OK: SSL certificate problem: certificate has expired',
                'an expired certificate is rejected');
 SELECT results_eq($$SELECT status, requests, pg_temp.rows(s.name) FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id
                     WHERE s.name IN ('selfsigned', 'wrongname', 'expired') ORDER BY s.name$$,
@@ -86,10 +86,10 @@ CALL billing._sync_run(:r);
 SELECT billing._start_run(billing._source_id('plainremote'), 'manual') AS r \gset
 CALL billing._sync_run(:r);
 SELECT results_eq($$SELECT error FROM pg_temp.last('private')$$,
-                  $$VALUES ('source "private": customers page 1: request failed: the host resolves to a private, link-local or loopback address, which is refused')$$,
+                  $$VALUES ('customers page 1: request failed: the host resolves to a private, link-local or loopback address, which is refused')$$,
                   'a private address is refused at connect time');
 SELECT results_eq($$SELECT error FROM pg_temp.last('metadata')$$,
-                  $$VALUES ('source "metadata": customers page 1: request failed: the host resolves to a private, link-local or loopback address, which is refused')$$,
+                  $$VALUES ('customers page 1: request failed: the host resolves to a private, link-local or loopback address, which is refused')$$,
                   'the cloud metadata address is refused');
 SELECT results_eq($$SELECT error FROM pg_temp.last('plainremote')$$, $$VALUES ('source "plainremote": plain http is refused')$$,
                   'plain http to another host is refused');

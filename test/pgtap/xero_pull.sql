@@ -184,7 +184,7 @@ SELECT pg_temp.xs('xbad', 'pullbad-x2') AS xbad \gset
 SELECT billing._start_run(:xbad, 'manual') AS rbad \gset
 CALL billing._sync_run(:rbad);
 SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :rbad,
-                  $$VALUES ('failed', 'source "xbad": invoices page 1, record a0000000-0000-4000-8000-000000000002: field "Date" is not an MS-JSON date (/Date(milliseconds+HHMM)/), page rejected')$$,
+                  $$VALUES ('failed', 'invoices page 1, record a0000000-0000-4000-8000-000000000002: field "Date" is not an MS-JSON date (/Date(milliseconds+HHMM)/), page rejected')$$,
                   'a date that is not MS-JSON fails the run, naming entity, page, record and field');
 SELECT results_eq($$SELECT (SELECT count(*) FROM billing.customers WHERE source_id = billing._source_id('xbad')),
                            (SELECT count(*) FROM billing.invoices WHERE source_id = billing._source_id('xbad')),
@@ -195,7 +195,7 @@ SELECT pg_temp.xs('xbadline', 'pullbadline-x3') AS xbl \gset
 SELECT billing._start_run(:xbl, 'manual') AS rbl \gset
 CALL billing._sync_run(:rbl);
 SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :rbl,
-                  $$VALUES ('failed', 'source "xbadline": invoices page 1, record a0000000-0000-4000-8000-000000000001 line 2: field "LineAmount" is not a decimal number, page rejected')$$,
+                  $$VALUES ('failed', 'invoices page 1, record a0000000-0000-4000-8000-000000000001 line 2: field "LineAmount" is not a decimal number, page rejected')$$,
                   'a malformed line amount names the invoice and its line');
 SELECT is((SELECT count(*) FROM billing.invoices WHERE source_id = billing._source_id('xbadline')), 0::bigint, 'nothing of that page is stored');
 
