@@ -55,6 +55,7 @@ typedef struct Attempt
 	bool		cancelled;
 	long		retry_after;	/* seconds, or -1 */
 	int64		date;
+	int64		total;			/* X-Total-Count (a list's length), or -1 */
 	long		status;
 	CURLcode	rc;
 	char		curl_error[CURL_ERROR_SIZE];
@@ -154,6 +155,7 @@ header_cb(char *data, size_t size, size_t nmemb, void *arg)
 		/* a new response (e.g. after 100 Continue): forget the previous one's headers */
 		a->retry_after = -1;
 		a->date = -1;
+		a->total = -1;
 	}
 	else if (strncasecmp(line, "retry-after:", 12) == 0)
 		a->retry_after = pgb_parse_retry_after(line + 12, time(NULL));
@@ -166,6 +168,17 @@ header_cb(char *data, size_t size, size_t nmemb, void *arg)
 			v++;
 		t = pgb_parse_http_date(v);
 		a->date = t < 0 ? -1 : (int64) t;
+	}
+	else if (strncasecmp(line, "x-total-count:", 14) == 0)
+	{
+		/* a count of records, at most 15 digits; anything else is as if absent */
+		char	   *v = line + 14;
+		size_t		d;
+
+		while (*v == ' ')
+			v++;
+		d = strspn(v, "0123456789");
+		a->total = d > 0 && d <= 15 && v[d + strspn(v + d, " \t")] == '\0' ? strtoll(v, NULL, 10) : -1;
 	}
 	return n;
 }
@@ -368,6 +381,7 @@ prepare_attempt(PgbHttpTarget *t, const char *url, Attempt *a)
 	memset(a, 0, sizeof(*a));
 	a->retry_after = -1;
 	a->date = -1;
+	a->total = -1;
 	a->max_len = (size_t) pgb_http_max_body_kb * 1024;
 	a->rc = CURLE_OUT_OF_MEMORY;
 
@@ -716,6 +730,7 @@ http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *r
 			resp->body = body_buf ? body_buf : "";
 			resp->len = a.len;
 			resp->date = a.date;
+			resp->total = a.total;
 			return true;
 		}
 		if (may_be_gone && a.rc == CURLE_OK && a.status == 404)

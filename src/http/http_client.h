@@ -52,6 +52,7 @@ typedef struct PgbHttpResponse
 	const char *body;			/* the client's reusable buffer: valid until the next request */
 	size_t		len;
 	int64		date;			/* Date header as seconds since 1970, or -1 */
+	int64		total;			/* X-Total-Count header (records in the whole list), or -1 */
 } PgbHttpResponse;
 
 /* Checks base_url against the settings and fills target->origin; raises on a refused URL. */

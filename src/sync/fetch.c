@@ -58,7 +58,8 @@ list_path(const PgbEntity *e, const char *parent_id)
 }
 
 static char *
-list_url(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since, long ordinal)
+list_url(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since, const char *after_id,
+		 long ordinal)
 {
 	StringInfoData url;
 
@@ -74,6 +75,9 @@ list_url(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *
 						 pgb_paging_query(&src->conn->paging, ordinal, src->per_page), e->list_params);
 	if (e->incremental && since != NULL && src->conn->since_param != NULL)
 		append_since(&url, src->conn, since);
+	/* the driver checked it is a whole number: digits only, nothing to encode */
+	if (e->id_cursor && after_id != NULL && src->conn->after_id_param != NULL)
+		appendStringInfo(&url, "%s%s", src->conn->after_id_param, after_id);
 	return url.data;
 }
 
@@ -188,7 +192,14 @@ void
 pgb_fetch_child_page(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since, long ordinal,
 					 PgbPage *out)
 {
-	char	   *url = list_url(src, e, parent_id, since, ordinal);
+	pgb_fetch_list_page(src, e, parent_id, since, NULL, ordinal, out);
+}
+
+void
+pgb_fetch_list_page(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since,
+					const char *after_id, long ordinal, PgbPage *out)
+{
+	char	   *url = list_url(src, e, parent_id, since, after_id, ordinal);
 	char	   *what = parent_id ? psprintf("%s of %s page %ld", e->name, parent_id, ordinal) :
 		psprintf("%s page %ld", e->name, ordinal);
 	PgbHttpResponse resp;
@@ -200,6 +211,8 @@ pgb_fetch_child_page(PgbSource *src, const PgbEntity *e, const char *parent_id, 
 	set_since_header(src, e, since);
 	pgb_http_get(&src->http, url, what, &resp);
 	out->remote_date = resp.date;
+	if (src->conn->list_total)
+		out->list_total = resp.total;
 	root = pgb_json_parse(&ctx, resp.body, resp.len);
 	src->where = &ctx;
 	PG_TRY();
@@ -230,10 +243,17 @@ pgb_prefetch_page(PgbSource *src, const PgbEntity *e, const char *since, long or
 void
 pgb_prefetch_child_page(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since, long ordinal)
 {
+	pgb_prefetch_list_page(src, e, parent_id, since, NULL, ordinal);
+}
+
+void
+pgb_prefetch_list_page(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since,
+					   const char *after_id, long ordinal)
+{
 	if (src->conn->prefetch && !e->unpaged)
 	{
 		set_since_header(src, e, since);
-		pgb_http_prefetch(&src->http, list_url(src, e, parent_id, since, ordinal));
+		pgb_http_prefetch(&src->http, list_url(src, e, parent_id, since, after_id, ordinal));
 	}
 }
 
