@@ -33,6 +33,9 @@ CREATE TABLE billing.source_transactions (
 );
 CREATE INDEX source_transactions_customer ON billing.source_transactions (customer_id);
 CREATE INDEX source_transactions_category ON billing.source_transactions (source_id, category);
+CREATE INDEX source_transactions_invoice ON billing.source_transactions (invoice_id);
+CREATE INDEX source_transactions_payment ON billing.source_transactions (payment_id);
+CREATE INDEX source_transactions_credit_note ON billing.source_transactions (credit_note_id);
 COMMENT ON TABLE billing.source_transactions IS 'Ledger transactions of a billing source (Splynx Finance → Transactions), as synced; their category maps to an accounting account.';
 COMMENT ON COLUMN billing.source_transactions.id IS 'Surrogate key.';
 COMMENT ON COLUMN billing.source_transactions.source_id IS 'The source the transaction belongs to.';
