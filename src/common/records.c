@@ -20,6 +20,7 @@ static const int ncols[PGB_T_COUNT] = {
 	[PGB_T_CONTRACTS] = C_CON_N,
 	[PGB_T_ACCOUNTS] = C_ACC_N,
 	[PGB_T_TAX_RATES] = C_TAX_N,
+	[PGB_T_TRANSACTIONS] = C_TRX_N,
 };
 
 void
@@ -30,6 +31,7 @@ pgb_page_init(PgbPage *page)
 		page->t[i].ncols = ncols[i];
 	page->max_updated = -1;
 	page->remote_date = -1;
+	page->list_total = -1;
 }
 
 char **

@@ -21,6 +21,7 @@ typedef enum PgbTable
 	PGB_T_CONTRACTS,
 	PGB_T_ACCOUNTS,			/* billing.source_accounts (chart of accounts) */
 	PGB_T_TAX_RATES,		/* billing.source_tax_rates */
+	PGB_T_TRANSACTIONS,		/* billing.source_transactions (a billing system's ledger) */
 	PGB_T_COUNT
 } PgbTable;
 
@@ -41,7 +42,8 @@ enum {C_INV_EXT, C_INV_NUMBER, C_INV_CUSTOMER, C_INV_SUBSCRIPTION, C_INV_STATUS,
 C_INV_CREDIT, C_INV_REFUNDED, C_INV_PAID, C_INV_DUE, C_INV_UPDATED, C_INV_RAW, C_INV_DIRECTION, C_INV_N};
 enum {C_LIN_DOC, C_LIN_EXT, C_LIN_NO, C_LIN_KIND, C_LIN_PRODUCT, C_LIN_DESCRIPTION, C_LIN_QUANTITY, C_LIN_UNIT_PRICE,
 	C_LIN_SUBTOTAL, C_LIN_DISCOUNT, C_LIN_TAX, C_LIN_TOTAL, C_LIN_PERIOD_START, C_LIN_PERIOD_END, C_LIN_RECURRING,
-C_LIN_RAW, C_LIN_SKU, C_LIN_COST, C_LIN_CUSTOMER, C_LIN_TERM, C_LIN_SUBSCRIPTION, C_LIN_TAX_CODE, C_LIN_N};
+C_LIN_RAW, C_LIN_SKU, C_LIN_COST, C_LIN_CUSTOMER, C_LIN_TERM, C_LIN_SUBSCRIPTION, C_LIN_TAX_CODE,
+C_LIN_INTERVAL /* months, when the line itself says (NULL = from its product or subscription) */, C_LIN_N};
 enum {C_PAY_EXT, C_PAY_CUSTOMER, C_PAY_INVOICE, C_PAY_AMOUNT, C_PAY_CURRENCY, C_PAY_DATE, C_PAY_RECEIVED, C_PAY_METHOD,
 C_PAY_REFERENCE, C_PAY_PREPAYMENT, C_PAY_UPDATED, C_PAY_RAW, C_PAY_N};
 enum {C_REF_EXT, C_REF_CUSTOMER, C_REF_INVOICE, C_REF_PAYMENT, C_REF_AMOUNT, C_REF_CURRENCY, C_REF_DATE, C_REF_MEMO,
@@ -57,6 +59,10 @@ enum {C_CON_EXT, C_CON_CUSTOMER, C_CON_NAME, C_CON_TYPE, C_CON_START, C_CON_END,
 C_CON_CURRENCY, C_CON_UPDATED, C_CON_RAW, C_CON_N};
 enum {C_ACC_EXT, C_ACC_CODE, C_ACC_NAME, C_ACC_TYPE, C_ACC_STATUS, C_ACC_UPDATED, C_ACC_RAW, C_ACC_N};
 enum {C_TAX_EXT, C_TAX_NAME, C_TAX_RATE, C_TAX_REPORT_TYPE, C_TAX_STATUS, C_TAX_RAW, C_TAX_N};
+/* ledger transactions (billing.source_transactions): customer, invoice, payment, credit note as external ids */
+enum {C_TRX_EXT, C_TRX_CUSTOMER, C_TRX_TYPE, C_TRX_CATEGORY, C_TRX_DESCRIPTION, C_TRX_QUANTITY, C_TRX_PRICE,
+	C_TRX_TAX_PERCENT, C_TRX_TOTAL, C_TRX_CURRENCY, C_TRX_DATE, C_TRX_PERIOD_START, C_TRX_PERIOD_END, C_TRX_INVOICE,
+C_TRX_PAYMENT, C_TRX_CREDIT_NOTE, C_TRX_RAW, C_TRX_N};
 
 typedef struct PgbRows
 {
@@ -75,6 +81,7 @@ typedef struct PgbPage
 	bool		last;			/* no page after this one */
 	int64		max_updated;	/* greatest remote updated_at on the page (epoch s), or -1 */
 	int64		remote_date;	/* the server's Date header of the page's response (epoch s), or -1 */
+	int64		list_total;		/* the list's length as the response says (X-Total-Count), or -1 */
 	const char *parent_id;		/* a child entity's page: the parent record it lists under, else NULL */
 } PgbPage;
 

@@ -123,6 +123,12 @@ typedef struct PgbEntity
 	/* ids of rows of table the connector makes itself, which no list shows (a reconcile leaves them) */
 	const char *own_prefix;
 	bool		unpaged;		/* the list has no paging: one request answers it whole */
+	/*
+	 * Incremental by id instead of by time (records with no updated-at, e.g. Splynx payments): the
+	 * list is ordered by id ascending, ids are whole numbers, and a run lists only the ids above the
+	 * greatest one settled before (conn->after_id_param). A full reconcile lists everything.
+	 */
+	bool		id_cursor;
 } PgbEntity;
 
 typedef struct PgbConnector
@@ -143,6 +149,12 @@ typedef struct PgbConnector
 	const char *since_header;	/* or: header carrying it ("If-Modified-Since"), as YYYY-MM-DDTHH:MM:SS UTC */
 	const char *page_count_key; /* object of a list response with an integer pageCount: the list ends
 								 * at that page even when it is full; NULL = only a short page ends it */
+	const char *after_id_param; /* query text before the id lower bound (exclusive) of an id_cursor list */
+	/*
+	 * List responses carry X-Total-Count, the length of the whole (filtered) list: a pass that sees
+	 * it fall, or ends short of it, may have skipped records (offset paging) and reads the list again.
+	 */
+	bool		list_total;
 	/* optional hooks: called on each listed record before it is mapped (e.g. to fetch a part) */
 	void		(*enrich) (PgbSource *src, const PgbEntity *e, struct PgbJsonCtx *ctx, struct json_t *record);
 	/* optional: authenticates from the credentials object itself instead of auth (Splynx) */
@@ -197,6 +209,11 @@ extern void pgb_fetch_child_page(PgbSource *src, const PgbEntity *e, const char 
 								 long ordinal, PgbPage *out);
 extern void pgb_prefetch_child_page(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since,
 									long ordinal);
+/* The same with an id lower bound (exclusive) for an id_cursor entity, or NULL. */
+extern void pgb_fetch_list_page(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since,
+								const char *after_id, long ordinal, PgbPage *out);
+extern void pgb_prefetch_list_page(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since,
+								   const char *after_id, long ordinal);
 extern bool pgb_fetch_child_record(PgbSource *src, const PgbEntity *e, const char *parent_id,
 								   const char *external_id, PgbPage *out);
 /* An empty page for records of entity. */

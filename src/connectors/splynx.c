@@ -4,8 +4,9 @@
  * (default; works with every API key) asks POST /admin/auth/tokens for an access token signed
  * with HMAC-SHA256 and sends "Authorization: Splynx-EA (access_token=...)", renewed before its
  * expiry and once on a 401; "basic" sends Basic api_key:api_secret (the key needs "unsecure
- * access"). Lists page with limit/offset; invoices and credit notes are read incrementally by
- * date_updated. Mapping in splynx_map.c, amounts in splynx_money.c.
+ * access"). Lists page with limit/offset, checked against X-total-count; invoices and credit notes
+ * are read incrementally by date_updated, payments and transactions by id. Mapping in
+ * splynx_map.c, amounts in splynx_money.c.
  */
 #include "postgres.h"
 
@@ -261,9 +262,12 @@ static const PgbEntity entities[] = {
 		.incremental = true,
 	.list_params = "&order%5Bid%5D=ASC", .map = pgb_splynx_map_credit_note,
 	.record_path = "/admin/finance/credit-notes/%s"},
-	{.name = "payments", .path = "/admin/finance/payments", .table = PGB_T_PAYMENTS,
+	{.name = "payments", .path = "/admin/finance/payments", .table = PGB_T_PAYMENTS, .id_cursor = true,
 	.list_params = "&order%5Bid%5D=ASC", .map = pgb_splynx_map_payment,
 	.record_path = "/admin/finance/payments/%s"},
+	{.name = "transactions", .path = "/admin/finance/transactions", .table = PGB_T_TRANSACTIONS, .id_cursor = true,
+	.list_params = "&order%5Bid%5D=ASC", .map = pgb_splynx_map_transaction,
+	.record_path = "/admin/finance/transactions/%s"},
 };
 
 /* Text options (checked by the connector). */
@@ -290,5 +294,8 @@ const PgbConnector pgb_splynx_connector = {
 	 * and none is missed.
 	 */
 	.since_style = PGB_SINCE_DATE,
+	/* payments and transactions have no date_updated: read by id, above the greatest one settled */
+	.after_id_param = "&main_attributes%5Bid%5D%5B0%5D=%3E&main_attributes%5Bid%5D%5B1%5D=",
+	.list_total = true,
 	.authenticate = splynx_authenticate,
 };

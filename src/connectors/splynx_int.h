@@ -14,6 +14,7 @@ extern void pgb_splynx_map_customer(PgbSource *src, struct PgbJsonCtx *ctx, stru
 extern void pgb_splynx_map_invoice(PgbSource *src, struct PgbJsonCtx *ctx, struct json_t *inv, PgbPage *page);
 extern void pgb_splynx_map_credit_note(PgbSource *src, struct PgbJsonCtx *ctx, struct json_t *cn, PgbPage *page);
 extern void pgb_splynx_map_payment(PgbSource *src, struct PgbJsonCtx *ctx, struct json_t *p, PgbPage *page);
+extern void pgb_splynx_map_transaction(PgbSource *src, struct PgbJsonCtx *ctx, struct json_t *t, PgbPage *page);
 
 /*
  * One item's amounts: subtotal = round(quantity x price, 2), tax = round(subtotal x percent / 100, 2),

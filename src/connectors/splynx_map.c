@@ -52,7 +52,7 @@ updated_at(PgbJsonCtx *ctx, json_t *obj, const char *field, int64 *epoch)
 	char		iso[40];
 	int64_t		e;
 
-	if (s == NULL || strcmp(s, "0000-00-00") == 0 || strcmp(s, "0000-00-00 00:00:00") == 0)
+	if (s == NULL || s[0] == '\0' || strcmp(s, "0000-00-00") == 0 || strcmp(s, "0000-00-00 00:00:00") == 0)
 		return NULL;
 	if (strlen(s) == 10)
 		snprintf(iso, sizeof(iso), "%sT00:00:00Z", s);
@@ -67,13 +67,13 @@ updated_at(PgbJsonCtx *ctx, json_t *obj, const char *field, int64 *epoch)
 	return pstrdup(iso);
 }
 
-/* A date; Splynx writes "0000-00-00" for none. */
+/* A date; Splynx writes "0000-00-00" or "" (the blueprint's examples) for none. */
 static char *
 splynx_date(PgbJsonCtx *ctx, json_t *obj, const char *field, bool required)
 {
 	json_t	   *v = json_object_get(obj, field);
 
-	if (json_is_string(v) && strcmp(json_string_value(v), "0000-00-00") == 0)
+	if (json_is_string(v) && (strcmp(json_string_value(v), "0000-00-00") == 0 || json_string_length(v) == 0))
 	{
 		if (required)
 			pgb_json_fail(ctx, field, "is missing");
@@ -94,6 +94,58 @@ day_after(PgbJsonCtx *ctx, const char *date, const char *field)
 		pgb_json_fail(ctx, field, "is not a date");
 	pgb_timestamp_format(e + 86400, 'T', out, sizeof(out));
 	return pnstrdup(out, 10);
+}
+
+static int
+days_in_month(int y, int m)
+{
+	static const int d[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	return m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0) ? 29 : d[m - 1];
+}
+
+/* y-m-d plus n months (n may be negative), the day clamped to the month's end, as yyyymmdd. */
+static int
+add_months(int y, int m, int d, int n)
+{
+	int			t = y * 12 + (m - 1) + n;
+	int			ny = t / 12;
+	int			nm = t % 12 + 1;
+
+	return ny * 10000 + nm * 100 + Min(d, days_in_month(ny, nm));
+}
+
+/*
+ * The billing interval of a service line [start, end) (end exclusive), in months: the whole number
+ * of calendar months it spans exactly, counted from either end with end-of-month clamping (as
+ * domain rule C5 counts a full period: a month 1, a quarter 3, a year 12); otherwise its length
+ * rounded to whole months (days x 12 / 365, half up, at least 1), and the line is a proration of
+ * that interval (rule C5.3). Both dates are valid YYYY-MM-DD (pgb_j_date, day_after).
+ */
+static char *
+period_months(PgbJsonCtx *ctx, const char *start, const char *end, const char *field)
+{
+	int			ys,
+				ms,
+				ds,
+				ye,
+				me,
+				de;
+	int64_t		es,
+				ee;
+	int64		days;
+
+	if (sscanf(start, "%4d-%2d-%2d", &ys, &ms, &ds) != 3 || sscanf(end, "%4d-%2d-%2d", &ye, &me, &de) != 3 ||
+		ms < 1 || ms > 12 || me < 1 || me > 12 ||
+		!pgb_timestamp_parse(psprintf("%sT00:00:00Z", start), &es) ||
+		!pgb_timestamp_parse(psprintf("%sT00:00:00Z", end), &ee))
+		pgb_json_fail(ctx, field, "has a period that is not two dates");
+	for (int n = 1; n <= 1200; n++)
+		if (add_months(ys, ms, ds, n) == ye * 10000 + me * 100 + de ||
+			add_months(ye, me, de, -n) == ys * 10000 + ms * 100 + ds)
+			return psprintf("%d", n);
+	days = (ee - es) / 86400;
+	return psprintf("%d", (int) Max(1, Min(1200, (days * 12 * 2 + 365) / (365 * 2))));
 }
 
 static void
@@ -201,6 +253,7 @@ map_items(PgbJsonCtx *ctx, json_t *doc, const char *doc_ext, const char *issue, 
 			if (strcmp(row[C_LIN_PERIOD_END], row[C_LIN_PERIOD_START]) < 0)
 				pgb_json_fail(ctx, field, "ends before it starts");
 			SET(row, C_LIN_PERIOD_END, day_after(ctx, row[C_LIN_PERIOD_END], field));
+			SET(row, C_LIN_INTERVAL, period_months(ctx, row[C_LIN_PERIOD_START], row[C_LIN_PERIOD_END], field));
 		}
 		SET(row, C_LIN_KIND, credit ? "credit" : recurring ? "plan" : "one_time");
 		SET(row, C_LIN_RECURRING, recurring ? "true" : "false");
@@ -249,8 +302,9 @@ pgb_splynx_map_invoice(PgbSource *src, PgbJsonCtx *ctx, json_t *inv, PgbPage *pa
 	seen_updated(page, upd);
 }
 
-static const char *const cn_from[] = {"not_paid", "paid", "refunded", "deleted"};
-static const char *const cn_to[] = {"open", "applied", "applied", "voided"};
+/* The blueprint's credit note statuses are not_refunded, refunded and deleted; older sites say not_paid and paid. */
+static const char *const cn_from[] = {"not_refunded", "not_paid", "paid", "refunded", "deleted"};
+static const char *const cn_to[] = {"open", "open", "applied", "applied", "voided"};
 
 void
 pgb_splynx_map_credit_note(PgbSource *src, PgbJsonCtx *ctx, json_t *cn, PgbPage *page)
@@ -297,4 +351,64 @@ pgb_splynx_map_payment(PgbSource *src, PgbJsonCtx *ctx, json_t *p, PgbPage *page
 	SET(row, C_PAY_REFERENCE, pgb_j_str(ctx, p, "receipt_number", false));
 	SET(row, C_PAY_PREPAYMENT, row[C_PAY_INVOICE] ? "false" : "true");
 	SET(row, C_PAY_RAW, pgb_j_dump(ctx, p));
+}
+
+static const char *const trx_types[] = {"debit", "credit"};
+
+/*
+ * A ledger transaction. total is taken as sent; when absent it is computed as an item's
+ * (round(quantity x price, 2) plus its tax, rounded to cents). The category id is kept for the
+ * category -> account maps.
+ */
+void
+pgb_splynx_map_transaction(PgbSource *src, PgbJsonCtx *ctx, json_t *t, PgbPage *page)
+{
+	char	  **row;
+	char	   *qty,
+			   *price,
+			   *pct,
+			   *total;
+
+	ctx->record = splynx_id(ctx, t, "id", true);
+	row = pgb_rows_add(&page->t[PGB_T_TRANSACTIONS]);
+	SET(row, C_TRX_EXT, (char *) ctx->record);
+	SET(row, C_TRX_CUSTOMER, splynx_id(ctx, t, "customer_id", true));
+	SET(row, C_TRX_TYPE, (char *) mapped(ctx, t, "type", trx_types, trx_types, lengthof(trx_types)));
+	SET(row, C_TRX_CATEGORY, splynx_id(ctx, t, "category", false));
+	SET(row, C_TRX_DESCRIPTION, pgb_j_str(ctx, t, "description", false));
+	qty = pgb_j_money(ctx, t, "quantity", false);
+	price = pgb_j_money(ctx, t, "price", false);
+	pct = pgb_j_money(ctx, t, "tax_percent", false);
+	total = pgb_j_money(ctx, t, "total", false);
+	if (total == NULL)
+	{
+		char	   *sub,
+				   *tax;
+
+		if (price == NULL)
+			pgb_json_fail(ctx, "total", "is missing, and so is price");
+		if (pct && pct[0] == '-')
+			pgb_json_fail(ctx, "tax_percent", "is negative");
+		pgb_splynx_item_amounts(qty ? qty : "1", price, pct ? pct : "0", &sub, &tax, &total);
+	}
+	SET(row, C_TRX_QUANTITY, qty);
+	SET(row, C_TRX_PRICE, price);
+	SET(row, C_TRX_TAX_PERCENT, pct);
+	SET(row, C_TRX_TOTAL, total);
+	SET(row, C_TRX_CURRENCY, (char *) currency(src, ctx));
+	SET(row, C_TRX_DATE, splynx_date(ctx, t, "date", true));
+	SET(row, C_TRX_PERIOD_START, splynx_date(ctx, t, "period_from", false));
+	SET(row, C_TRX_PERIOD_END, splynx_date(ctx, t, "period_to", false));
+	if (row[C_TRX_PERIOD_START] == NULL || row[C_TRX_PERIOD_END] == NULL)
+		SET(row, C_TRX_PERIOD_START, SET(row, C_TRX_PERIOD_END, NULL));
+	else
+	{
+		if (strcmp(row[C_TRX_PERIOD_END], row[C_TRX_PERIOD_START]) < 0)
+			pgb_json_fail(ctx, "period_to", "is before period_from");
+		SET(row, C_TRX_PERIOD_END, day_after(ctx, row[C_TRX_PERIOD_END], "period_to"));
+	}
+	SET(row, C_TRX_INVOICE, splynx_id(ctx, t, "invoice_id", false));
+	SET(row, C_TRX_PAYMENT, splynx_id(ctx, t, "payment_id", false));
+	SET(row, C_TRX_CREDIT_NOTE, splynx_id(ctx, t, "credit_note_id", false));
+	SET(row, C_TRX_RAW, pgb_j_dump(ctx, t));
 }

@@ -59,6 +59,7 @@ typedef struct Attempt
 	long		retry_after;	/* seconds, or -1 */
 	int64		date;
 	char		link[4096];		/* the Link header field(s), joined by ", "; "" when none */
+	int64		total;			/* X-Total-Count (a list's length), or -1 */
 	long		status;
 	CURLcode	rc;
 	char		curl_error[CURL_ERROR_SIZE];
@@ -191,6 +192,7 @@ header_cb(char *data, size_t size, size_t nmemb, void *arg)
 		a->retry_after = -1;
 		a->date = -1;
 		a->link[0] = '\0';
+		a->total = -1;
 	}
 	else if (strncasecmp(line, "retry-after:", 12) == 0)
 		a->retry_after = pgb_parse_retry_after(line + 12, time(NULL));
@@ -203,6 +205,17 @@ header_cb(char *data, size_t size, size_t nmemb, void *arg)
 			v++;
 		t = pgb_parse_http_date(v);
 		a->date = t < 0 ? -1 : (int64) t;
+	}
+	else if (strncasecmp(line, "x-total-count:", 14) == 0)
+	{
+		/* a count of records, at most 15 digits; anything else is as if absent */
+		char	   *v = line + 14;
+		size_t		d;
+
+		while (*v == ' ')
+			v++;
+		d = strspn(v, "0123456789");
+		a->total = d > 0 && d <= 15 && v[d + strspn(v + d, " \t")] == '\0' ? strtoll(v, NULL, 10) : -1;
 	}
 	return n;
 }
@@ -405,6 +418,7 @@ prepare_attempt(PgbHttpTarget *t, const char *url, Attempt *a)
 	memset(a, 0, sizeof(*a));
 	a->retry_after = -1;
 	a->date = -1;
+	a->total = -1;
 	a->max_len = (size_t) pgb_http_max_body_kb * 1024;
 	a->rc = CURLE_OUT_OF_MEMORY;
 
@@ -755,6 +769,7 @@ http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *r
 			resp->date = a.date;
 			strlcpy(link_buf, a.link, sizeof(link_buf));
 			resp->link = link_buf[0] ? link_buf : NULL;
+			resp->total = a.total;
 			return true;
 		}
 		if (may_be_gone && a.rc == CURLE_OK && a.status == 404)

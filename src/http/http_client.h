@@ -53,6 +53,7 @@ typedef struct PgbHttpResponse
 	size_t		len;
 	int64		date;			/* Date header as seconds since 1970, or -1 */
 	const char *link;			/* the Link header (RFC 8288), or NULL: valid until the next request */
+	int64		total;			/* X-Total-Count header (records in the whole list), or -1 */
 } PgbHttpResponse;
 
 /* Checks base_url against the settings and fills target->origin; raises on a refused URL. */

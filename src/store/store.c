@@ -18,7 +18,7 @@ typedef enum
 	P_PLACEHOLDERS, P_CUSTOMERS, P_PRODUCTS, P_SUBSCRIPTIONS, P_INVOICES, P_DEL_INV_LINES, P_INV_LINES,
 	P_PAYMENTS, P_REFUNDS, P_CREDIT_NOTES, P_DEL_CN_LINES, P_CN_LINES, P_ALLOCATIONS, P_STATEMENTS,
 	P_STATEMENTS_UNMATCHED, P_MARK_SEEN, P_CLEAR_SEEN, P_CHECKPOINT, P_READ_CHECKPOINT, P_MARK_RECONCILE,
-	P_PROGRESS, P_CONTRACTS, P_PAYMENTS_LISTED, P_REFUNDS_LISTED, P_ACCOUNTS, P_TAX_RATES, P_COUNT
+	P_PROGRESS, P_CONTRACTS, P_PAYMENTS_LISTED, P_REFUNDS_LISTED, P_ACCOUNTS, P_TAX_RATES, P_TRANSACTIONS, P_COUNT
 } PlanId;
 
 static SPIPlanPtr plans[P_COUNT];
@@ -313,6 +313,12 @@ pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts)
 		exec_rows(plan(P_TAX_RATES, SQL_TAX_RATES, 1 + C_TAX_N, 0), source_id, NULL, &t[PGB_T_TAX_RATES]);
 		(void) count_returned(t[PGB_T_TAX_RATES].nrows, counts);
 	}
+	if (t[PGB_T_TRANSACTIONS].nrows > 0)
+	{
+		placeholders(source_id, &t[PGB_T_TRANSACTIONS], C_TRX_CUSTOMER);
+		exec_rows(plan(P_TRANSACTIONS, SQL_TRANSACTIONS, 1 + C_TRX_N, 0), source_id, NULL, &t[PGB_T_TRANSACTIONS]);
+		(void) count_returned(t[PGB_T_TRANSACTIONS].nrows, counts);
+	}
 }
 
 void
@@ -367,6 +373,8 @@ entity_table(const PgbEntity *e)
 			return "source_accounts";
 		case PGB_T_TAX_RATES:
 			return "source_tax_rates";
+		case PGB_T_TRANSACTIONS:
+			return "source_transactions";
 		default:
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
@@ -472,16 +480,19 @@ pgb_store_tombstone(int64 source_id, const PgbEntity *e, char **ids, int n)
 void
 pgb_store_checkpoint(int64 source_id, const char *entity, const PgbCheckpoint *cp)
 {
-	Datum		args[11] = {Int64GetDatum(source_id), CStringGetTextDatum(entity),
-		cp->since ? CStringGetTextDatum(cp->since) : (Datum) 0, BoolGetDatum(cp->in_pass),
+#define TXT_OR_NULL(v) ((v) ? CStringGetTextDatum(v) : (Datum) 0)
+	Datum		args[14] = {Int64GetDatum(source_id), CStringGetTextDatum(entity),
+		TXT_OR_NULL(cp->since), BoolGetDatum(cp->in_pass),
 		Int64GetDatum(cp->run_since), Int64GetDatum((int64) cp->page), Int64GetDatum(cp->max_seen),
 		Int64GetDatum(cp->date0), BoolGetDatum(cp->reconcile), BoolGetDatum(cp->verify),
-	cp->parent ? CStringGetTextDatum(cp->parent) : (Datum) 0};
-	char		nulls[11] = {' ', ' ', cp->since ? ' ' : 'n', ' ', ' ', ' ', ' ', ' ', ' ', ' ', cp->parent ? ' ' : 'n'};
+	TXT_OR_NULL(cp->parent), TXT_OR_NULL(cp->after_id), TXT_OR_NULL(cp->run_after), TXT_OR_NULL(cp->max_id)};
+	char		nulls[14] = {' ', ' ', cp->since ? ' ' : 'n', ' ', ' ', ' ', ' ', ' ', ' ', ' ', cp->parent ? ' ' : 'n',
+	cp->after_id ? ' ' : 'n', cp->run_after ? ' ' : 'n', cp->max_id ? ' ' : 'n'};
+#undef TXT_OR_NULL
 
-	if (SPI_execute_plan(plan_typed(P_CHECKPOINT, SQL_CHECKPOINT, 11,
+	if (SPI_execute_plan(plan_typed(P_CHECKPOINT, SQL_CHECKPOINT, 14,
 									(Oid[]) {INT8OID, TEXTOID, TEXTOID, BOOLOID, INT8OID, INT8OID, INT8OID,
-	INT8OID, BOOLOID, BOOLOID, TEXTOID}), args, nulls, false, 0) < 0)
+	INT8OID, BOOLOID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}), args, nulls, false, 0) < 0)
 		elog(ERROR, "pg_billing: could not store the checkpoint");
 }
 
@@ -528,7 +539,10 @@ pgb_store_read_checkpoint(int64 source_id, const char *entity, PgbCheckpoint *cp
 		cp->reconcile = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8, &isnull));
 		cp->verify = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull));
 		cp->parent = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 10);
+		cp->run_after = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 12);
+		cp->max_id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 13);
 	}
+	cp->after_id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 11);
 	return true;
 }
 

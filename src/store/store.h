@@ -58,6 +58,10 @@ typedef struct PgbCheckpoint
 	bool		reconcile;
 	bool		verify;
 	char	   *parent;			/* a child entity's pass: the parent record being listed, or NULL */
+	/* an id_cursor entity (digits, or NULL): settled greatest id; a pass's lower bound and greatest id */
+	char	   *after_id;
+	char	   *run_after;
+	char	   *max_id;
 } PgbCheckpoint;
 
 /* Stores the checkpoint (built as jsonb from typed values). */

@@ -138,7 +138,8 @@
 /*
  * A line's customer and subscription are external ids of the same source (a line's customer is
  * stored as a placeholder first when not yet listed, like an invoice's).
- * Interval and full_period_amount (domain.md C5) come from the line's own product where it is known,
+ * Interval and full_period_amount (domain.md C5) come from the line itself when the connector says
+ * (C_LIN_INTERVAL, e.g. from its service period), else from the line's own product where it is known,
  * else from the subscription: after a plan change the subscription names the new plan, while the
  * credit for the old one is still on the invoice. A line covering exactly one interval, counted from
  * either end with end-of-month clamping ([Feb 28, Mar 31) is a month), costs its own net amount; a
@@ -165,15 +166,16 @@
 	"                         / pg_catalog.abs(r.subtotal::numeric), 2)" \
 	"  END," \
 	" r.raw::jsonb, r.sku, r.cost::numeric, lc.id, r.term, ls.id, r.tax_code" \
-	" FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]), pg_catalog.unnest($24::text[]))" \
+	" FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]), pg_catalog.unnest($24::text[]), pg_catalog.unnest($25::text[]))" \
 	" AS r(doc, ext, no, kind, product, description, quantity, unit_price, subtotal, discount, tax, total, ps, pe," \
-	" recurring, raw, sku, cost, customer, term, subscription, tax_code)" \
+	" recurring, raw, sku, cost, customer, term, subscription, tax_code, line_months)" \
 	" JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.doc" \
 	" LEFT JOIN billing.customers lc ON lc.source_id = $1 AND lc.external_id = r.customer" \
 	" LEFT JOIN billing.subscriptions ls ON ls.source_id = $1 AND ls.external_id = r.subscription" \
 	" LEFT JOIN billing.subscriptions s ON s.id = i.subscription_id" \
 	" LEFT JOIN billing.products p ON p.source_id = $1 AND p.external_id = r.raw::jsonb ->> 'product_id'" \
-	" CROSS JOIN LATERAL (SELECT CASE WHEN p.id IS NULL THEN s.interval_months ELSE p.interval_months END AS months," \
+	" CROSS JOIN LATERAL (SELECT coalesce(r.line_months::integer," \
+	"   CASE WHEN p.id IS NULL THEN s.interval_months ELSE p.interval_months END) AS months," \
 	"   CASE WHEN p.id IS NULL OR p.id = s.product_id THEN s.unit_price" \
 	"        WHEN p.currency = i.currency THEN p.price END AS price) m" \
 	" WHERE r.doc = ANY ($2::text[])" \
@@ -243,11 +245,12 @@
 	" interval_months, raw, tax_code)" \
 	" SELECT n.id, r.ext, r.no::integer, r.kind, r.product, r.description, coalesce(r.quantity::numeric, 1)," \
 	" r.unit_price::numeric, r.subtotal::numeric, coalesce(r.discount::numeric, 0), coalesce(r.tax::numeric, 0)," \
-	" r.total::numeric, n.currency, r.ps::date, r.pe::date, r.recurring::boolean AND s.interval_months IS NOT NULL," \
-	" CASE WHEN r.recurring::boolean THEN s.interval_months END, r.raw::jsonb, r.tax_code" \
-	" FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]), pg_catalog.unnest($24::text[]))" \
+	" r.total::numeric, n.currency, r.ps::date, r.pe::date," \
+	" r.recurring::boolean AND coalesce(r.line_months::integer, s.interval_months) IS NOT NULL," \
+	" CASE WHEN r.recurring::boolean THEN coalesce(r.line_months::integer, s.interval_months) END, r.raw::jsonb, r.tax_code" \
+	" FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]), pg_catalog.unnest($24::text[]), pg_catalog.unnest($25::text[]))" \
 	" AS r(doc, ext, no, kind, product, description, quantity, unit_price, subtotal, discount, tax, total, ps, pe," \
-	" recurring, raw, sku, cost, customer, term, subscription, tax_code)" \
+	" recurring, raw, sku, cost, customer, term, subscription, tax_code, line_months)" \
 	" JOIN billing.credit_notes n ON n.source_id = $1 AND n.external_id = r.doc" \
 	" LEFT JOIN billing.subscriptions s ON s.id = n.subscription_id" \
 	" WHERE r.doc = ANY ($2::text[])" \
@@ -332,6 +335,34 @@
 	" synced_at = excluded.synced_at, deleted_at = NULL" \
 	" WHERE t.raw IS DISTINCT FROM excluded.raw OR t.deleted_at IS NOT NULL RETURNING t.external_id, (t.xmax = 0)"
 
+/*
+ * Ledger transactions (billing.source_transactions): customer stored first as a placeholder when not
+ * yet listed; invoice, payment and credit note linked when stored (else NULL). No updated-at: a row
+ * changes when its raw record does.
+ */
+#define SQL_TRANSACTIONS \
+	"INSERT INTO billing.source_transactions AS t (source_id, external_id, customer_id, entry_type, category," \
+	" description, quantity, unit_price, tax_percent, total, currency, entry_date, period_start, period_end," \
+	" invoice_id, payment_id, credit_note_id, raw, synced_at, deleted_at)" \
+	" SELECT $1, r.ext, c.id, r.type, r.category, r.description, r.quantity::numeric, r.price::numeric, r.tax::numeric," \
+	" r.total::numeric, r.currency, r.day::date, r.ps::date, r.pe::date, i.id, p.id, n.id, r.raw::jsonb, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]))" \
+	" AS u(ext, customer, type, category, description, quantity, price, tax, total, currency, day, ps, pe, invoice, payment, note, raw) ORDER BY u.ext) r" \
+	" JOIN billing.customers c ON c.source_id = $1 AND c.external_id = r.customer" \
+	" LEFT JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.invoice" \
+	" LEFT JOIN billing.payments p ON p.source_id = $1 AND p.external_id = r.payment" \
+	" LEFT JOIN billing.credit_notes n ON n.source_id = $1 AND n.external_id = r.note" \
+	" ON CONFLICT (source_id, external_id) DO UPDATE SET customer_id = excluded.customer_id," \
+	" entry_type = excluded.entry_type, category = excluded.category, description = excluded.description," \
+	" quantity = excluded.quantity, unit_price = excluded.unit_price, tax_percent = excluded.tax_percent," \
+	" total = excluded.total, currency = excluded.currency, entry_date = excluded.entry_date," \
+	" period_start = excluded.period_start, period_end = excluded.period_end, invoice_id = excluded.invoice_id," \
+	" payment_id = excluded.payment_id, credit_note_id = excluded.credit_note_id, raw = excluded.raw," \
+	" synced_at = excluded.synced_at, deleted_at = NULL" \
+	" WHERE t.raw IS DISTINCT FROM excluded.raw OR t.deleted_at IS NOT NULL" \
+	" OR t.invoice_id IS DISTINCT FROM excluded.invoice_id OR t.payment_id IS DISTINCT FROM excluded.payment_id" \
+	" OR t.credit_note_id IS DISTINCT FROM excluded.credit_note_id RETURNING t.external_id, (t.xmax = 0)"
+
 /* Statements take customer and currency from their subscription; those of unknown ones wait. */
 #define SQL_STATEMENTS \
 	"INSERT INTO billing.statements AS t (source_id, external_id, customer_id, subscription_id, opened_at, closed_at," \
@@ -363,24 +394,38 @@
 
 #define SQL_CLEAR_SEEN "DELETE FROM billing._sync_seen WHERE source_id = $1 AND entity = $2"
 
-/* The checkpoint, built as jsonb from typed values: {"since"} settled, or where a pass stands. */
+/*
+ * The checkpoint, built as jsonb from typed values: {"since"} settled, or where a pass stands. An
+ * id_cursor entity's adds "after_id" (settled: the greatest id listed), and in a pass "run_after"
+ * (its lower bound) and "max_id"; strings of digits, present only when set, so the checkpoints of
+ * other entities keep their shape.
+ */
 #define SQL_CHECKPOINT \
 	"INSERT INTO billing._sync_state AS t (source_id, entity, cursor, updated_at)" \
 	" VALUES ($1, $2, CASE WHEN $4 THEN pg_catalog.jsonb_build_object('since', $3, 'run_since', $5, 'page', $6," \
 	" 'max_seen', $7, 'date0', $8, 'reconcile', $9, 'verify', $10, 'parent', $11)" \
-	" ELSE pg_catalog.jsonb_build_object('since', $3) END, pg_catalog.now())" \
+	"  OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('after_id', $12," \
+	"   'run_after', $13, 'max_id', $14))" \
+	" ELSE pg_catalog.jsonb_build_object('since', $3)" \
+	"  OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('after_id', $12)) END," \
+	" pg_catalog.now())" \
 	" ON CONFLICT (source_id, entity) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at"
 
 /*
  * A checkpoint read with every field type-checked: (valid, since, in pass, page, run_since,
- * max_seen, date0, reconcile, verify). Only what SQL_CHECKPOINT writes is valid; the numbers are
- * cast only once valid says they are whole numbers in range.
+ * max_seen, date0, reconcile, verify, parent, after_id, run_after, max_id). Only what SQL_CHECKPOINT
+ * writes is valid (a checkpoint from before the id cursor has no after_id: still valid); the
+ * numbers are cast only once valid says they are whole numbers in range.
  */
 #define CP_INT(f, re) \
 	" AND pg_catalog.jsonb_typeof(c.v->'" f "') OPERATOR(pg_catalog.=) 'number'" \
 	" AND (c.v->>'" f "') OPERATOR(pg_catalog.~) '" re "'"
 #define CP_BOOL(f) \
 	" AND coalesce(pg_catalog.jsonb_typeof(c.v->'" f "'), 'boolean') OPERATOR(pg_catalog.=) 'boolean'"
+#define CP_ID(f) \
+	" AND (coalesce(pg_catalog.jsonb_typeof(c.v->'" f "'), 'null') OPERATOR(pg_catalog.=) 'null'" \
+	"  OR (pg_catalog.jsonb_typeof(c.v->'" f "') OPERATOR(pg_catalog.=) 'string'" \
+	"   AND (c.v->>'" f "') OPERATOR(pg_catalog.~) '^[0-9]{1,20}$'))"
 #define SQL_READ_CHECKPOINT \
 	"SELECT ok.valid, CASE WHEN ok.valid THEN c.v->>'since' END, ok.valid AND c.v ? 'page'," \
 	" CASE WHEN ok.valid AND c.v ? 'page' THEN (c.v->>'page')::bigint END," \
@@ -389,12 +434,16 @@
 	" CASE WHEN ok.valid AND c.v ? 'page' THEN (c.v->>'date0')::bigint END," \
 	" CASE WHEN ok.valid AND c.v ? 'page' THEN coalesce((c.v->>'reconcile')::boolean, false) END," \
 	" CASE WHEN ok.valid AND c.v ? 'page' THEN coalesce((c.v->>'verify')::boolean, false) END," \
-	" CASE WHEN ok.valid AND c.v ? 'page' THEN c.v->>'parent' END" \
+	" CASE WHEN ok.valid AND c.v ? 'page' THEN c.v->>'parent' END," \
+	" CASE WHEN ok.valid THEN c.v->>'after_id' END," \
+	" CASE WHEN ok.valid AND c.v ? 'page' THEN c.v->>'run_after' END," \
+	" CASE WHEN ok.valid AND c.v ? 'page' THEN c.v->>'max_id' END" \
 	" FROM billing._sync_state s, LATERAL (SELECT s.cursor) c(v), LATERAL (SELECT" \
 	" pg_catalog.jsonb_typeof(c.v) OPERATOR(pg_catalog.=) 'object'" \
 	" AND (coalesce(pg_catalog.jsonb_typeof(c.v->'since'), 'null') OPERATOR(pg_catalog.=) 'null'" \
 	"  OR (pg_catalog.jsonb_typeof(c.v->'since') OPERATOR(pg_catalog.=) 'string'" \
 	"   AND (c.v->>'since') OPERATOR(pg_catalog.~) '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$'))" \
+	CP_ID("after_id") CP_ID("run_after") CP_ID("max_id") \
 	" AND (NOT c.v ? 'page' OR (true" CP_INT("page", "^[0-9]{1,9}$") CP_INT("run_since", "^-?[0-9]{1,15}$") \
 	CP_INT("max_seen", "^-?[0-9]{1,15}$") CP_INT("date0", "^-?[0-9]{1,15}$") CP_BOOL("reconcile") CP_BOOL("verify") \
 	" AND (coalesce(pg_catalog.jsonb_typeof(c.v->'parent'), 'null') OPERATOR(pg_catalog.=) 'null'" \

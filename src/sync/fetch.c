@@ -69,7 +69,8 @@ link_paged(const PgbSource *src, const PgbEntity *e)
  * page 1, the vendor's next links carry it on.
  */
 static char *
-list_url(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since, long ordinal)
+list_url(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since, const char *after_id,
+		 long ordinal)
 {
 	StringInfoData url;
 
@@ -91,6 +92,9 @@ list_url(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *
 						 pgb_paging_query(&src->conn->paging, ordinal, src->per_page), e->list_params);
 	if (e->incremental && since != NULL && src->conn->since_param != NULL)
 		append_since(&url, src->conn, since);
+	/* the driver checked it is a whole number: digits only, nothing to encode */
+	if (e->id_cursor && after_id != NULL && src->conn->after_id_param != NULL)
+		appendStringInfo(&url, "%s%s", src->conn->after_id_param, after_id);
 	return url.data;
 }
 
@@ -218,7 +222,7 @@ body_next_copy(PgbJsonCtx *ctx, const PgbHttpResponse *resp, const PgbPaging *p)
 static char *
 link_walk(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since, long ordinal)
 {
-	char	   *url = list_url(src, e, parent_id, since, 1);
+	char	   *url = list_url(src, e, parent_id, since, NULL, 1);
 
 	for (long k = 1; k < ordinal; k++)
 	{
@@ -273,7 +277,14 @@ void
 pgb_fetch_child_page(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since, long ordinal,
 					 PgbPage *out)
 {
-	char	   *url = list_url(src, e, parent_id, since, ordinal);
+	pgb_fetch_list_page(src, e, parent_id, since, NULL, ordinal, out);
+}
+
+void
+pgb_fetch_list_page(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since,
+					const char *after_id, long ordinal, PgbPage *out)
+{
+	char	   *url = list_url(src, e, parent_id, since, after_id, ordinal);
 	char	   *what = parent_id ? psprintf("%s of %s page %ld", e->name, parent_id, ordinal) :
 		psprintf("%s page %ld", e->name, ordinal);
 	PgbHttpResponse resp;
@@ -292,6 +303,8 @@ pgb_fetch_child_page(PgbSource *src, const PgbEntity *e, const char *parent_id, 
 	pgb_http_get(&src->http, url, what, &resp);
 	out->remote_date = resp.date;
 	link = resp.link ? pstrdup(resp.link) : NULL;	/* the enrich hook may make requests */
+	if (src->conn->list_total)
+		out->list_total = resp.total;
 	root = pgb_json_parse(&ctx, resp.body, resp.len);
 	src->where = &ctx;
 	PG_TRY();
@@ -328,9 +341,16 @@ pgb_prefetch_page(PgbSource *src, const PgbEntity *e, const char *since, long or
 void
 pgb_prefetch_child_page(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since, long ordinal)
 {
+	pgb_prefetch_list_page(src, e, parent_id, since, NULL, ordinal);
+}
+
+void
+pgb_prefetch_list_page(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since,
+					   const char *after_id, long ordinal)
+{
 	char	   *url;
 
-	if (src->conn->prefetch && !e->unpaged && (url = list_url(src, e, parent_id, since, ordinal)) != NULL)
+	if (src->conn->prefetch && !e->unpaged && (url = list_url(src, e, parent_id, since, after_id, ordinal)) != NULL)
 	{
 		set_since_header(src, e, since);
 		pgb_http_prefetch(&src->http, url);

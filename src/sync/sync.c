@@ -39,6 +39,12 @@ PG_FUNCTION_INFO_V1(pgb_sync_run);
 /* Records a reconcile confirms one by one (GET by id) per committed step. */
 #define PGB_VERIFY_BATCH 20
 
+/* Times one pass reads its list again from page 1 after the list shrank under it (X-Total-Count). */
+#define PGB_MAX_REREADS 2
+
+/* An id of an id_cursor entity: a whole number of at most 20 digits (+ NUL). */
+#define PGB_ID_LEN 21
+
 typedef struct Pass
 {
 	const PgbEntity *entity;
@@ -62,6 +68,12 @@ typedef struct Pass
 	/* first and last record of the previous full page ("" when unknown): a repeated page ends the pass */
 	char		prev_first[256];
 	char		prev_last[256];
+	/* an id_cursor entity ("" = none): settled greatest id, this pass's lower bound, its greatest id */
+	char		after_id[PGB_ID_LEN];
+	char		run_after[PGB_ID_LEN];
+	char		max_id[PGB_ID_LEN];
+	int64		list_total;		/* the list's length on the pass's last page read (X-Total-Count), or -1 */
+	int			rereads;		/* times the list was read again from page 1 after it shrank */
 } Pass;
 
 typedef struct Run
@@ -144,7 +156,8 @@ checkpoint(Run *run, bool settled)
 {
 	Pass	   *p = &run->pass;
 	PgbCheckpoint cp = {p->since, !settled, p->page - 1, p->run_since, p->max_seen, p->date0, p->reconcile,
-	p->verifying, p->parent_id};
+		p->verifying, p->parent_id, p->after_id[0] ? p->after_id : NULL,
+	p->run_after[0] ? p->run_after : NULL, p->max_id[0] ? p->max_id : NULL};
 
 	pgb_store_checkpoint(run->src.id, p->entity->name, &cp);
 }
@@ -163,10 +176,17 @@ step_begin_entity(Run *run)
 	p->parent_id = NULL;
 	if (p->entity->parent && p->parent == NULL)
 		elog(ERROR, "pg_billing: entity %s names an unknown parent entity %s", p->entity->name, p->entity->parent);
+	if (p->entity->parent && p->entity->id_cursor)
+		elog(ERROR, "pg_billing: entity %s: an id cursor is for top-level lists only", p->entity->name);
 	p->verifying = p->rail_checked = p->rail_tripped = p->warned = false;
+	p->after_id[0] = p->run_after[0] = p->max_id[0] = '\0';
+	p->list_total = -1;
+	p->rereads = 0;
 	if (pgb_store_read_checkpoint(run->src.id, p->entity->name, &cp))
 	{
 		p->since = cp.since ? MemoryContextStrdup(run->cxt, cp.since) : NULL;
+		if (cp.after_id)
+			strlcpy(p->after_id, cp.after_id, PGB_ID_LEN);
 		/* an interrupted pass of the same kind resumes after its last committed page */
 		if (cp.in_pass && cp.reconcile == run->reconcile)
 		{
@@ -175,6 +195,10 @@ step_begin_entity(Run *run)
 			p->run_since = cp.run_since;
 			p->max_seen = cp.max_seen;
 			p->date0 = cp.date0;
+			if (cp.run_after)
+				strlcpy(p->run_after, cp.run_after, PGB_ID_LEN);
+			if (cp.max_id)
+				strlcpy(p->max_id, cp.max_id, PGB_ID_LEN);
 			/* killed while confirming unseen records: the pages are all read, confirm the rest */
 			p->verifying = run->reconcile && cp.verify;
 			/* a child's pass resumes under the parent it was listing (or the next, if that one is gone) */
@@ -197,6 +221,9 @@ step_begin_entity(Run *run)
 		p->run_since = -1;
 		if (p->incremental && !run->reconcile && p->since && pgb_timestamp_parse(p->since, &since_epoch))
 			p->run_since = since_epoch - run->src.overlap_s;
+		/* ids above the settled one; a reconcile lists them all */
+		if (p->entity->id_cursor && !run->reconcile)
+			strlcpy(p->run_after, p->after_id, PGB_ID_LEN);
 		if (run->reconcile)
 			pgb_store_clear_seen(run->src.id, p->entity->name);
 		if (p->parent)
@@ -242,6 +269,96 @@ check_not_repeated(Run *run, PgbPage *page, long this_page)
 	strlcpy(p->prev_last, last, sizeof(p->prev_last));
 }
 
+/* a > b for ids of digits (leading zeros ignored); "" is less than any id. */
+static bool
+id_greater(const char *a, const char *b)
+{
+	size_t		la,
+				lb;
+
+	while (*a == '0' && a[1] != '\0')
+		a++;
+	while (*b == '0' && b[1] != '\0')
+		b++;
+	la = strlen(a);
+	lb = strlen(b);
+	return la != lb ? la > lb : strcmp(a, b) > 0;
+}
+
+/*
+ * An id_cursor entity's page: every record's id must be a whole number (the cursor compares them
+ * as numbers and sends the greatest back as a filter); the greatest so far is kept for the cursor.
+ */
+static void
+seen_ids(Run *run, PgbPage *page)
+{
+	Pass	   *p = &run->pass;
+	PgbRows    *rows = &page->t[page->primary];
+
+	for (int i = 0; i < rows->nrows; i++)
+	{
+		const char *id = rows->v[(size_t) i * rows->ncols];	/* external id is column 0 */
+
+		if (id == NULL || id[0] == '\0' || strlen(id) >= PGB_ID_LEN || strspn(id, "0123456789") != strlen(id))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("a record id of %s is not a whole number, page rejected", p->entity->name),
+					 errdetail("The entity is read incrementally by id, which needs ids of at most 20 digits.")));
+		if (id_greater(id, p->max_id))
+			strlcpy(p->max_id, id, PGB_ID_LEN);
+	}
+}
+
+/*
+ * Offset paging skips a record when one before it leaves the list during the pass. The list's
+ * length (X-Total-Count, when the connector reads it) tells: true when it fell since the pass's
+ * previous page, or the list ended before the length its last page states.
+ */
+static bool
+list_shrank(Run *run, PgbPage *page, long this_page)
+{
+	Pass	   *p = &run->pass;
+	int64		before = p->list_total;
+
+	if (page->list_total < 0 || p->entity->unpaged)
+		return false;
+	p->list_total = page->list_total;
+	if (before >= 0 && this_page > 1 && page->list_total < before)
+		return true;
+	return page->last &&
+		(int64) (this_page - 1) * run->src.per_page + page->nrecords < page->list_total;
+}
+
+/*
+ * The list shrank under the pass: what was stored stays (the store is idempotent), and the list is
+ * read again from page 1, at most PGB_MAX_REREADS times; then the run fails and a rerun tries again.
+ */
+static void
+reread_list(Run *run, long this_page, int64 before, PgbCounts *c)
+{
+	Pass	   *p = &run->pass;
+	char	   *w;
+	PgbProgress pr;
+
+	if (p->rereads >= PGB_MAX_REREADS)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("the list of %s kept shrinking while it was read, run stopped", p->entity->name),
+				 errdetail("It was read %d times; each time records left it during the pass (X-Total-Count fell, or the list ended short of it), so records may have been skipped.",
+						   p->rereads + 1),
+				 errhint("Run the sync again; what was stored stays.")));
+	w = psprintf("%s: the list shrank while it was read (X-Total-Count %lld at page %ld, %lld before); read again from page 1",
+				 p->entity->name, (long long) p->list_total, this_page, (long long) before);
+	ereport(WARNING, (errcode(ERRCODE_WARNING), errmsg("source \"%s\": %s", run->src.name, w)));
+	p->rereads++;
+	p->page = 1;
+	p->list_total = -1;
+	p->prev_first[0] = p->prev_last[0] = '\0';
+	checkpoint(run, false);
+	pr = (PgbProgress) {p->entity->name, this_page, true, run->src.http.requests, w};
+	pgb_store_progress(run->run_id, &pr, c);
+}
+
 /*
  * The last page of an entity's list is read: the cursor settles, or a reconcile goes on to confirm
  * the records it did not see.
@@ -264,6 +381,9 @@ finish_pass(Run *run)
 		pgb_timestamp_format(next, 'T', buf, sizeof(buf));
 		p->since = pstrdup(buf);
 	}
+	/* the id cursor moves to the greatest id listed (ids are never reused: it never moves back) */
+	if (p->entity->id_cursor && id_greater(p->max_id, p->after_id))
+		strlcpy(p->after_id, p->max_id, PGB_ID_LEN);
 	p->parent_id = NULL;
 	if (p->reconcile)
 	{
@@ -293,6 +413,7 @@ next_parent(Run *run)
 	p->parent_id = MemoryContextStrdup(run->cxt, next);
 	p->page = 1;
 	p->prev_first[0] = p->prev_last[0] = '\0';
+	p->list_total = -1;
 	return true;
 }
 
@@ -304,6 +425,8 @@ step_page(Run *run)
 	PgbCounts	counts = {0};
 	char		since[40];
 	long		this_page = p->page;
+	const char *after = p->run_after[0] ? p->run_after : NULL;
+	int64		total_before = p->list_total;
 
 	if (this_page > PGB_MAX_PAGES_PER_PASS)
 		ereport(ERROR,
@@ -314,12 +437,15 @@ step_page(Run *run)
 				 errhint("Check that the source's base_url reaches %s itself.", run->src.conn->vendor)));
 	if (p->run_since >= 0)
 		pgb_timestamp_format(p->run_since, ' ', since, sizeof(since));
-	pgb_fetch_child_page(&run->src, p->entity, p->parent_id, p->run_since >= 0 ? since : NULL, this_page, &page);
+	pgb_fetch_list_page(&run->src, p->entity, p->parent_id, p->run_since >= 0 ? since : NULL, after, this_page,
+						&page);
 	check_not_repeated(run, &page, this_page);
+	if (p->entity->id_cursor)
+		seen_ids(run, &page);
 	/* the next page's request goes out now; its answer is read after this page commits */
 	if (!page.last)
-		pgb_prefetch_child_page(&run->src, p->entity, p->parent_id, p->run_since >= 0 ? since : NULL,
-								this_page + 1);
+		pgb_prefetch_list_page(&run->src, p->entity, p->parent_id, p->run_since >= 0 ? since : NULL, after,
+							   this_page + 1);
 
 	pgb_store_page(run->src.id, &page, &counts);
 	if (p->reconcile)
@@ -329,6 +455,11 @@ step_page(Run *run)
 	if (p->date0 < 0)
 		p->date0 = page.remote_date;
 	p->page = this_page + 1;
+	if (list_shrank(run, &page, this_page))
+	{
+		reread_list(run, this_page, total_before, &counts);
+		return;
+	}
 
 	if (page.last && p->parent && next_parent(run))
 		checkpoint(run, false);

@@ -18,8 +18,17 @@ The scenario is the path prefix: https://127.0.0.1:PORT/s/<scenario>-<nonce>/api
     fault     customers answer 429 (Retry-After: 0) once; invoices at offset 2 answer 500 on the
               first four requests (a client with 3 retries gives up), then normally
     badjson   invoices at offset 2 answer a truncated body once
-From the second listing of invoices on, invoice 2 is paid (date_updated 2024-02-10 12:00:00) and
-payment 4 exists.
+    cut       payments at offset 0: the first answer stops short of its Content-Length (the
+              connection closes mid-body)
+    slow      invoices at offset 0: the first answer waits 3 s before it starts
+    shrink    customer 1 is deleted right after the first customers page is answered (the list
+              shrinks under a pass: X-total-count falls from 3 to 2)
+    shrinking customers pages after the first answer with X-total-count one less than the first
+              (a list that shrinks under every pass)
+    empty     every list is empty (X-total-count 0)
+    mrr       invoices are MRR_INVOICES (service periods of 1, 2, 3 and 12 months and a proration)
+From the second listing of invoices on, invoice 2 is paid (date_updated 2024-02-10 12:00:00),
+payment 4 and transaction 4 exist.
 
 Keys: "splynx-key"/"splynx-secret" (Basic refused: no "unsecure access") and "basic-key"/
 "basic-secret" (Basic allowed). Each request is appended to <log-dir>/<key>.log as
@@ -81,8 +90,43 @@ PAYMENTS = [
 ]
 LATER_PAYMENT = {"id": 4, "customer_id": 2, "invoice_id": 2, "payment_type": "2", "receipt_number": "R-4",
                  "date": "2024-02-10", "amount": "27.29"}
+# The ledger: the blueprint's Transaction Response, numbers as strings or numbers; a total is
+# missing on 3 (the client computes it), empty and 0000-00-00 periods mean none.
+TRANSACTIONS = [
+    {"id": 1, "type": "debit", "customer_id": 1, "quantity": 1, "unit": "month", "price": "30.00", "tax_percent": "20",
+     "total": "36.0000", "date": "2024-01-01", "category": "1", "description": "Internet 100 Mbit",
+     "period_from": "2024-01-01", "period_to": "2024-01-31", "service_id": 7, "service_type": "internet",
+     "payment_id": None, "credit_note_id": 0, "invoice_id": 1, "invoiced_by_id": None, "source": "auto"},
+    {"id": "2", "type": "credit", "customer_id": "1", "quantity": "1", "price": 36, "tax_percent": 0, "total": 36,
+     "date": "2024-01-10", "category": 3, "description": "Payment R-1", "period_from": "0000-00-00",
+     "period_to": "0000-00-00", "payment_id": "1", "invoice_id": "0", "source": "manual"},
+    {"id": 3, "type": "debit", "customer_id": 2, "quantity": "2", "price": 12.345, "tax_percent": 10,
+     "date": "2024-01-05", "category": "2", "description": "Router", "period_from": "", "period_to": "",
+     "invoice_id": 2, "source": "manual"},
+]
+LATER_TRANSACTION = {"id": 4, "type": "credit", "customer_id": 2, "quantity": 1, "price": "27.29", "tax_percent": "0",
+                     "total": "27.2900", "date": "2024-02-10", "category": "3", "description": "Payment R-4",
+                     "payment_id": 4, "invoice_id": 0}
+# Scenario mrr: service lines of 1, 2, 3 and 12 calendar months, and a 15-day proration.
+MRR_INVOICES = [
+    {"id": 11, "customer_id": 1, "number": "M-11", "date_created": "2024-01-01", "date_till": "2024-01-15",
+     "date_payment": "2024-01-02", "date_updated": "2024-01-02", "status": "paid",
+     "items": [{"id": 111, "description": "Internet, quarterly", "quantity": 1, "price": "90.00", "tax": "20",
+                "period_from": "2024-01-01", "period_to": "2024-03-31"},
+               {"id": 112, "description": "Static IP, two months", "quantity": "1", "price": 50, "tax": "0",
+                "period_from": "2024-01-01", "period_to": "2024-02-29"}]},
+    {"id": 12, "customer_id": 2, "number": "M-12", "date_created": "2024-01-15", "date_till": "2024-01-30",
+     "date_payment": "2024-01-16", "date_updated": "2024-01-16", "status": "paid",
+     "items": [{"id": 121, "description": "Internet, yearly", "quantity": 1, "price": "240.00", "tax": "10",
+                "period_from": "2024-01-15", "period_to": "2025-01-14"}]},
+    {"id": 13, "customer_id": 3, "number": "M-13", "date_created": "2024-01-17", "date_till": "2024-01-31",
+     "date_payment": "2024-01-18", "date_updated": "2024-01-18", "status": "paid",
+     "items": [{"id": 131, "description": "Internet, from 17 Jan", "quantity": 1, "price": "15.50", "tax": "0",
+                "period_from": "2024-01-17", "period_to": "2024-01-31"}]},
+]
 PATHS = {"customers/customer": "customers", "finance/invoices": "invoices",
-         "finance/credit-notes": "credit_notes", "finance/payments": "payments"}
+         "finance/credit-notes": "credit_notes", "finance/payments": "payments",
+         "finance/transactions": "transactions"}
 
 
 class Site:
@@ -95,6 +139,8 @@ class Site:
         self.last_nonce = 0
         self.listings = {}
         self.faults = {}
+        self.deleted = False
+        self.customer_pages = 0
 
     def issue(self):
         self.issued += 1
@@ -105,12 +151,18 @@ class Site:
 
     def records(self, entity):
         changed = self.listings.get("invoices", 0) >= 2
+        if self.scenario == "empty":
+            return []
         if entity == "customers":
-            return CUSTOMERS
+            return CUSTOMERS[1:] if self.scenario == "shrink" and self.deleted else CUSTOMERS
         if entity == "credit_notes":
-            return CREDIT_NOTES
+            return [] if self.scenario == "mrr" else CREDIT_NOTES
         if entity == "payments":
-            return PAYMENTS + ([LATER_PAYMENT] if changed else [])
+            return [] if self.scenario == "mrr" else PAYMENTS + ([LATER_PAYMENT] if changed else [])
+        if entity == "transactions":
+            return [] if self.scenario == "mrr" else TRANSACTIONS + ([LATER_TRANSACTION] if changed else [])
+        if self.scenario == "mrr":
+            return MRR_INVOICES
         invs = copy.deepcopy(INVOICES)
         if changed:
             invs[1].update(status="paid", date_payment="2024-02-10", date_updated="2024-02-10 12:00:00")
@@ -283,9 +335,29 @@ class Handler(BaseHTTPRequestHandler):
         if s.scenario == "fault" and entity == "invoices" and offset == 2 and tries <= 4:
             self.error(key, 500, who, "INTERNAL_ERROR")
             return
+        if s.scenario == "slow" and entity == "invoices" and offset == 0 and tries == 1:
+            time.sleep(3)
         recs = [r for r in s.records(entity) if matches(r, q)]
         total = len(recs)
         page = recs[offset:offset + limit]
+        if entity == "customers" and self.command == "GET":
+            with LOCK:
+                s.customer_pages += 1
+                if s.scenario == "shrink":
+                    s.deleted = True
+                if s.scenario == "shrinking" and offset > 0:
+                    total -= 1
+        if s.scenario == "cut" and entity == "payments" and offset == 0 and tries == 1:
+            self.log(key, 200, who)
+            data = json.dumps(page).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data) + 100))
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+            self.close_connection = True
+            return
         self.log(key, 200, who)
         if s.scenario == "badjson" and entity == "invoices" and offset == 2 and tries == 1:
             self.send(200, None, [("X-total-count", str(total))], raw=json.dumps(page).encode()[:-7])

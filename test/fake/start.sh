@@ -71,6 +71,18 @@ pgb_prism_serve() {
 pgb_prism_serve pgb_prism_url prism "$PGB_SHARED/specs/maxio/portal/spec/openapi.yaml"
 pgb_prism_serve pgb_prism_cw_url prism_cw "$PGB_SHARED/specs/connectwise/connectwise-manage-subset.yaml"
 pgb_prism_serve pgb_prism_pax8_url prism_pax8 "$PGB_SHARED/specs/pax8/openapi/_original/pax8-partner-endpoints-openapi.json"
+# Splynx publishes an API Blueprint: converted to OpenAPI 3 in the background (tools/splynx_openapi.sh,
+# apib2swagger pinned in tools/npm; a minute or two on a busy machine), then served by Prism;
+# test/pgtap/splynx_contract.sql waits for it.
+pgb_prism_splynx_url=unavailable
+if [ -x "$pgb_prism" ] && [ -f "$PGB_SHARED/specs/splynx/api-description-document" ]; then
+    pgb_p_prism_splynx=$(pgb_free_port)
+    ( "$PGB_SRC/tools/splynx_openapi.sh" "$PGB_SHARED/specs/splynx/api-description-document" "$pgb_fake_dir/splynx-openapi.json" \
+      && exec "$pgb_prism" mock -h 127.0.0.1 -p "$pgb_p_prism_splynx" "$pgb_fake_dir/splynx-openapi.json" ) \
+        > "$pgb_fake_dir/prism_splynx.log.txt" 2>&1 &
+    PGB_FAKE_PIDS="$PGB_FAKE_PIDS $!"
+    pgb_prism_splynx_url=http://127.0.0.1:$pgb_p_prism_splynx
+fi
 # The fake Xero (test/fake/xero_fake.py): its own checks (read by test/pgtap/push_documents_fake.sql),
 # and a server for the push tests, on a port the kernel chooses.
 python3 "$PGB_SRC/test/fake/xero_fake.py" --selftest --certs "$pgb_fake_dir/certs" > "$pgb_fake_dir/xero_selftest.tap" 2>&1
@@ -94,6 +106,7 @@ pgb_test.splynx_url = 'https://127.0.0.1:${pgb_p_splynx:-1}'
 pgb_test.link_url = 'https://127.0.0.1:${pgb_p_link:-1}'
 pgb_test.prism_url = '$pgb_prism_url'
 pgb_test.prism_pax8_url = '$pgb_prism_pax8_url'
+pgb_test.prism_splynx_url = '$pgb_prism_splynx_url'
 pgb_test.xero_url = 'https://127.0.0.1:${pgb_p_xero:-1}'
 pgb_test.connectwise_url = 'https://127.0.0.1:${pgb_p_cw:-1}'
 pgb_test.prism_cw_url = '$pgb_prism_cw_url'

@@ -1,6 +1,6 @@
 -- Every table's keys and rules hold, with the SQLSTATE and message a user sees.
 SET client_min_messages = warning;
-SELECT plan(114);
+SELECT plan(115);
 
 INSERT INTO billing.sources (id, name, kind) VALUES (1, 'book', 'manual'), (2, 'other', 'manual');
 INSERT INTO billing.customers (id, source_id, external_id, name, currency) VALUES (1, 1, 'c1', 'Acme', 'USD');
@@ -134,6 +134,7 @@ INSERT INTO rules (rule, sqlstate, tbl, stmt) VALUES
 ('credit_note_allocations_currency_iso', '23514', 'credit_note_allocations', $$INSERT INTO billing.credit_note_allocations (source_id, external_id, credit_note_id, invoice_id, customer_id, amount, currency, allocated_on) VALUES (1, 'ax', 1, 1, 1, 5, 'usd', '2026-01-15')$$),
 ('payments_currency_iso', '23514', 'payments', $$INSERT INTO billing.payments (source_id, external_id, customer_id, amount, currency, payment_date) VALUES (1, 'px', 1, 5, 'usd', '2026-01-20')$$),
 ('refunds_currency_iso', '23514', 'refunds', $$INSERT INTO billing.refunds (source_id, external_id, customer_id, amount, currency, refund_date) VALUES (1, 'rx', 1, 5, 'usd', '2026-01-20')$$),
+('source_transactions_currency_iso', '23514', 'source_transactions', $$INSERT INTO billing.source_transactions (source_id, external_id, customer_id, entry_type, total, currency, entry_date) VALUES (1, 'tx', 1, 'debit', 5, 'usd', '2026-01-20')$$),
 ('fx_rates_currencies_iso', '23514', 'fx_rates', $$INSERT INTO billing.fx_rates VALUES ('eur', 'USD', '2026-01-01', 1.1)$$),
 -- periods, intervals, kinds and states
 ('fx_rates_distinct_currencies', '23514', 'fx_rates', $$INSERT INTO billing.fx_rates VALUES ('USD', 'USD', '2026-01-01', 1)$$),

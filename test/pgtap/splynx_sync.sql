@@ -1,7 +1,9 @@
 -- The Splynx connector against the fake Splynx API (test/fake/splynx_fake.py): access tokens
 -- signed with HMAC-SHA256 (renewed before expiry and once on a 401) and Basic auth, limit/offset
--- paging, customers, invoices and credit notes with amounts computed from their items, payments;
--- incremental runs by date_updated; faults then a rerun; revenue on Splynx data.
+-- paging (checked against X-total-count), customers, invoices and credit notes with amounts computed
+-- from their items, payments and ledger transactions; incremental runs by date_updated and, for
+-- payments and transactions, by id cursor; paging edge cases; faults then a rerun; revenue and MRR
+-- on Splynx data.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 \ir lib/helpers.sql
@@ -20,15 +22,15 @@ CREATE FUNCTION pg_temp.log(scenario text) RETURNS TABLE (n bigint, status int, 
     WHERE l.x <> ''
 $$;
 
-SELECT plan(27);
+SELECT plan(47);
 
 SELECT pg_temp.sx('sx', 'ok-sxa') AS sx \gset
 CALL billing.sync('sx');
 
 SELECT results_eq($$SELECT status, records_inserted, records_updated, pages, requests, error
                     FROM billing.sync_runs WHERE source_id = billing._source_id('sx')$$,
-                  $$VALUES ('succeeded', 10::bigint, 0::bigint, 7::bigint, 8::bigint, NULL::text)$$,
-                  'first sync: 3 customers + 3 invoices + 1 credit note + 3 payments in 7 pages and 1 token request');
+                  $$VALUES ('succeeded', 13::bigint, 0::bigint, 9::bigint, 10::bigint, NULL::text)$$,
+                  'first sync: 3 customers + 3 invoices + 1 credit note + 3 payments + 3 transactions in 9 pages and 1 token request');
 SELECT results_eq($$SELECT status, method, path, who FROM pg_temp.log('ok-sxa') ORDER BY n$$,
                   $$VALUES (201, 'POST', 'admin/auth/tokens', 't1'),
                            (200, 'GET', 'admin/customers/customer?offset=0&limit=2&order%5Bid%5D=ASC', 't1'),
@@ -37,7 +39,9 @@ SELECT results_eq($$SELECT status, method, path, who FROM pg_temp.log('ok-sxa') 
                            (200, 'GET', 'admin/finance/invoices?offset=2&limit=2&order%5Bid%5D=ASC', 't1'),
                            (200, 'GET', 'admin/finance/credit-notes?offset=0&limit=2&order%5Bid%5D=ASC', 't1'),
                            (200, 'GET', 'admin/finance/payments?offset=0&limit=2&order%5Bid%5D=ASC', 't1'),
-                           (200, 'GET', 'admin/finance/payments?offset=2&limit=2&order%5Bid%5D=ASC', 't1')$$,
+                           (200, 'GET', 'admin/finance/payments?offset=2&limit=2&order%5Bid%5D=ASC', 't1'),
+                           (200, 'GET', 'admin/finance/transactions?offset=0&limit=2&order%5Bid%5D=ASC', 't1'),
+                           (200, 'GET', 'admin/finance/transactions?offset=2&limit=2&order%5Bid%5D=ASC', 't1')$$,
                   'one signed token, then limit/offset pages until a short page, each with the token');
 SELECT results_eq($$SELECT external_id, reference, name, email, remote_created_at, raw->>'status'
                     FROM billing.customers WHERE source_id = billing._source_id('sx') ORDER BY external_id$$,
@@ -87,14 +91,44 @@ SELECT results_eq($$SELECT p.external_id, c.external_id, i.external_id, p.amount
                   'payments: invoice link (0 = none), payment_type as method, receipt_number as reference');
 SELECT is((SELECT cursor->>'since' FROM billing._sync_state WHERE source_id = billing._source_id('sx') AND entity = 'invoices'),
           '2024-02-02T10:00:00Z', 'the invoices cursor is the newest date_updated seen');
+-- Transactions: total as sent, or (transaction 3, none sent) 2 x 12.345 = 24.69 + 10% 2.469 -> 2.47 = 27.16;
+-- period_to + 1 day as the exclusive end; empty and 0000-00-00 periods and 0/null links are none.
+SELECT results_eq($$SELECT t.external_id, c.external_id, t.entry_type, t.category, t.description, t.quantity, t.unit_price,
+                           t.tax_percent, t.total, t.currency, t.entry_date, t.period_start, t.period_end, i.external_id, p.external_id,
+                           t.credit_note_id
+                    FROM billing.source_transactions t JOIN billing.customers c ON c.id = t.customer_id
+                    LEFT JOIN billing.invoices i ON i.id = t.invoice_id LEFT JOIN billing.payments p ON p.id = t.payment_id
+                    WHERE t.source_id = billing._source_id('sx') ORDER BY t.external_id$$,
+                  $$VALUES ('1', '1', 'debit', '1', 'Internet 100 Mbit', 1::numeric, 30.00::numeric, 20::numeric, 36.0000::numeric, 'EUR',
+                            '2024-01-01'::date, '2024-01-01'::date, '2024-02-01'::date, '1', NULL, NULL::bigint),
+                           ('2', '1', 'credit', '3', 'Payment R-1', 1, 36, 0, 36, 'EUR', '2024-01-10', NULL, NULL, NULL, '1', NULL),
+                           ('3', '2', 'debit', '2', 'Router', 2, 12.345, 10, 27.16, 'EUR', '2024-01-05', NULL, NULL, '2', NULL, NULL)$$,
+                  'transactions: type, category id, exact amounts, total computed when missing, links to invoice and payment');
+SELECT results_eq($$SELECT entity, cursor FROM billing._sync_state WHERE source_id = billing._source_id('sx')
+                    AND entity IN ('payments', 'transactions', 'customers') ORDER BY entity$$,
+                  $$VALUES ('customers', '{"since": null}'::jsonb), ('payments', '{"since": null, "after_id": "3"}'),
+                           ('transactions', '{"since": null, "after_id": "3"}')$$,
+                  'payments and transactions settle an id cursor (the greatest id listed); customers keep the old shape');
 
 -- Second run: invoice 2 was paid (date_updated 2024-02-10 12:00:00), payment 4 is new. Invoices
 -- and credit notes are asked for from the cursor's day (cursor - overlap, as a date).
 CALL billing.sync('sx');
 SELECT results_eq($$SELECT status, records_inserted, records_updated FROM billing.sync_runs
                     WHERE source_id = billing._source_id('sx') ORDER BY id DESC LIMIT 1$$,
-                  $$VALUES ('succeeded', 1::bigint, 1::bigint)$$,
-                  'second sync: payment 4 inserted, invoice 2 updated');
+                  $$VALUES ('succeeded', 2::bigint, 1::bigint)$$,
+                  'second sync: payment 4 and transaction 4 inserted, invoice 2 updated');
+SELECT results_eq($$SELECT path FROM pg_temp.log('ok-sxa') WHERE method = 'GET' AND path ~ '^admin/finance/(payments|transactions)' ORDER BY n OFFSET 4$$,
+                  $$VALUES ('admin/finance/payments?offset=0&limit=2&order%5Bid%5D=ASC&main_attributes%5Bid%5D%5B0%5D=%3E&main_attributes%5Bid%5D%5B1%5D=3'),
+                           ('admin/finance/transactions?offset=0&limit=2&order%5Bid%5D=ASC&main_attributes%5Bid%5D%5B0%5D=%3E&main_attributes%5Bid%5D%5B1%5D=3')$$,
+                  'the second run asks only for ids above the cursor: one short page each');
+SELECT results_eq($$SELECT t.external_id, t.entry_type, t.total, p.external_id FROM billing.source_transactions t
+                    JOIN billing.payments p ON p.id = t.payment_id WHERE t.source_id = billing._source_id('sx') AND t.external_id = '4'$$,
+                  $$VALUES ('4', 'credit', 27.2900::numeric, '4')$$, 'transaction 4 arrived and links payment 4');
+SELECT is((SELECT string_agg(external_id, ',' ORDER BY external_id) FROM billing.payments WHERE source_id = billing._source_id('sx')),
+          '1,2,3,4', 'nothing missed: payments 1 to 4');
+SELECT results_eq($$SELECT entity, cursor->>'after_id' FROM billing._sync_state WHERE source_id = billing._source_id('sx')
+                    AND entity IN ('payments', 'transactions') ORDER BY entity$$,
+                  $$VALUES ('payments', '4'), ('transactions', '4')$$, 'the id cursors moved to 4');
 SELECT results_eq($$SELECT path FROM pg_temp.log('ok-sxa') WHERE method = 'GET' AND path LIKE 'admin/finance/invoices%' ORDER BY n OFFSET 2$$,
                   $$VALUES ('admin/finance/invoices?offset=0&limit=2&order%5Bid%5D=ASC&main_attributes%5Bdate_updated%5D%5B0%5D=%3E%3D&main_attributes%5Bdate_updated%5D%5B1%5D=2024-02-02'),
                            ('admin/finance/invoices?offset=2&limit=2&order%5Bid%5D=ASC&main_attributes%5Bdate_updated%5D%5B0%5D=%3E%3D&main_attributes%5Bdate_updated%5D%5B1%5D=2024-02-02')$$,
@@ -114,11 +148,96 @@ SELECT results_eq($$SELECT c.external_id, r.month, r.currency, r.recognized FROM
                   $$VALUES ('1', '2024-01-01'::date, 'EUR', 24.99::numeric), ('2', '2024-01-01', 'EUR', 24.82::numeric)$$,
                   'January revenue per customer on Splynx data: 30.00 - 5.01 and 24.82; the voided invoice counts nowhere');
 
+-- A checkpoint from before the id cursor ({"since": null}) still reads: payments are listed whole
+-- once and the cursor settles; a corrupt id cursor is refused by name.
+UPDATE billing._sync_state SET cursor = '{"since": null}' WHERE source_id = billing._source_id('sx') AND entity = 'payments';
+CALL billing.sync('sx');
+SELECT results_eq($$SELECT status, records_inserted, records_updated FROM billing.sync_runs
+                    WHERE source_id = billing._source_id('sx') ORDER BY id DESC LIMIT 1$$,
+                  $$VALUES ('succeeded', 0::bigint, 0::bigint)$$, 'an old checkpoint: the run succeeds and changes nothing');
+SELECT results_eq($$SELECT path FROM pg_temp.log('ok-sxa') WHERE method = 'GET' AND path ~ '^admin/finance/payments' ORDER BY n DESC LIMIT 3$$,
+                  $$VALUES ('admin/finance/payments?offset=4&limit=2&order%5Bid%5D=ASC'), ('admin/finance/payments?offset=2&limit=2&order%5Bid%5D=ASC'),
+                           ('admin/finance/payments?offset=0&limit=2&order%5Bid%5D=ASC')$$,
+                  'an old checkpoint: payments listed whole, no id filter (4 payments: two full pages and an empty one)');
+SELECT is((SELECT cursor FROM billing._sync_state WHERE source_id = billing._source_id('sx') AND entity = 'payments'),
+          '{"since": null, "after_id": "4"}'::jsonb, 'and the id cursor settles at 4');
+UPDATE billing._sync_state SET cursor = '{"since": null, "after_id": 4}' WHERE source_id = billing._source_id('sx') AND entity = 'payments';
+SELECT billing._start_run(billing._source_id('sx'), 'manual') AS rc \gset
+CALL billing._sync_run(:rc);
+SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :rc,
+                  $$VALUES ('failed', 'corrupt checkpoint')$$, 'an id cursor that is not a string of digits is a corrupt checkpoint');
+DELETE FROM billing._sync_state WHERE source_id = billing._source_id('sx') AND entity = 'payments';
+
+-- MRR on Splynx lines (docs/connector-splynx.md): an item's service period gives its interval.
+-- M-11 (Ann): [Jan 1, Apr 1) is 3 months, 90.00 -> 30.00 a month; [Jan 1, Mar 1) is 2 months, 50.00 -> 25.00.
+-- M-12 (Bob): [2024-01-15, 2025-01-15) is 12 months, 240.00 -> 20.00. M-13 (Carl): [Jan 17, Feb 1) is 15 days,
+-- rounded to 1 month (15 x 12 / 365 = 0.49, at least 1), a proration of [Jan 1, Feb 1): 15.50 x 31 / 15 = 32.0333 -> 32.03.
+-- MRR is net of tax (the 20% and 10% are not in it).
+SELECT pg_temp.sx('sxm', 'mrr-sxq') AS sxm \gset
+CALL billing.sync('sxm');
+SELECT results_eq($$SELECT l.external_id, l.recurring, l.interval_months, l.full_period_amount, l.period_start, l.period_end
+                    FROM billing.invoice_lines l JOIN billing.invoices i ON i.id = l.invoice_id
+                    WHERE i.source_id = billing._source_id('sxm') ORDER BY l.external_id$$,
+                  $$VALUES ('111', true, 3, 90.00::numeric, '2024-01-01'::date, '2024-04-01'::date),
+                           ('112', true, 2, 50.00, '2024-01-01', '2024-03-01'),
+                           ('121', true, 12, 240.00, '2024-01-15', '2025-01-15'),
+                           ('131', true, 1, NULL, '2024-01-17', '2024-02-01')$$,
+                  'service lines get an interval from their period: 3, 2, 12 months; 15 days is a proration of 1');
+SELECT results_eq($$SELECT c.external_id, m.month, m.mrr FROM billing.customer_mrr m JOIN billing.customers c ON c.id = m.customer_id
+                    WHERE c.source_id = billing._source_id('sxm') AND m.month BETWEEN '2024-01-01' AND '2024-04-01' AND m.mrr <> 0
+                    ORDER BY 1, 2$$,
+                  $$VALUES ('1', '2024-01-01'::date, 55.00::numeric), ('1', '2024-02-01', 55.00), ('1', '2024-03-01', 30.00),
+                           ('2', '2024-01-01', 20.00), ('2', '2024-02-01', 20.00), ('2', '2024-03-01', 20.00), ('2', '2024-04-01', 20.00),
+                           ('3', '2024-01-01', 32.03)$$,
+                  'MRR on Splynx data, hand-worked: 30 + 25 for Ann until February, 30 in March; 20 a month for Bob; 32.03 for Carl in January');
+
+-- Paging edge cases: a list that is an exact multiple of the page (3 customers, limit 3) ends with an
+-- empty page; an empty site lists one empty page per entity and succeeds.
+SELECT pg_temp.sx('sxk', 'ok-sxk') AS sxk \gset
+UPDATE billing.sources SET options = options || '{"per_page": 3, "entities": ["customers"]}' WHERE id = :sxk;
+CALL billing.sync('sxk');
+SELECT results_eq($$SELECT status, method, path FROM pg_temp.log('ok-sxk') ORDER BY n$$,
+                  $$VALUES (201, 'POST', 'admin/auth/tokens'),
+                           (200, 'GET', 'admin/customers/customer?offset=0&limit=3&order%5Bid%5D=ASC'),
+                           (200, 'GET', 'admin/customers/customer?offset=3&limit=3&order%5Bid%5D=ASC')$$,
+                  'an exact multiple of the page: a full page, then an empty one ends the list');
+SELECT results_eq($$SELECT status, records_inserted, pages FROM billing.sync_runs WHERE source_id = billing._source_id('sxk')$$,
+                  $$VALUES ('succeeded', 3::bigint, 2::bigint)$$, 'an exact multiple: 3 customers in 2 pages');
+SELECT pg_temp.sx('sxl', 'empty-sxl') AS sxl \gset
+CALL billing.sync('sxl');
+SELECT results_eq($$SELECT status, records_inserted, pages, requests FROM billing.sync_runs WHERE source_id = billing._source_id('sxl')$$,
+                  $$VALUES ('succeeded', 0::bigint, 5::bigint, 6::bigint)$$, 'an empty site: 5 empty pages (one per entity), the run succeeds');
+
+-- X-total-count: customer 1 is deleted after the first page; the second page is empty and the total
+-- fell from 3 to 2: customer 3 moved to page 1 and would be missed. The list is read again from page 1.
+SELECT pg_temp.sx('sxs', 'shrink-sxs') AS sxs \gset
+UPDATE billing.sources SET options = options || '{"entities": ["customers"]}' WHERE id = :sxs;
+CALL billing.sync('sxs');
+SELECT results_eq($$SELECT status, method, path FROM pg_temp.log('shrink-sxs') WHERE method = 'GET' ORDER BY n$$,
+                  $$VALUES (200, 'GET', 'admin/customers/customer?offset=0&limit=2&order%5Bid%5D=ASC'),
+                           (200, 'GET', 'admin/customers/customer?offset=2&limit=2&order%5Bid%5D=ASC'),
+                           (200, 'GET', 'admin/customers/customer?offset=0&limit=2&order%5Bid%5D=ASC'),
+                           (200, 'GET', 'admin/customers/customer?offset=2&limit=2&order%5Bid%5D=ASC')$$,
+                  'a list that shrank under the pass is read again from page 1');
+SELECT results_eq($$SELECT status, records_inserted, warnings FROM billing.sync_runs WHERE source_id = billing._source_id('sxs')$$,
+                  $$VALUES ('succeeded', 3::bigint,
+                            'customers: the list shrank while it was read (X-Total-Count 2 at page 2, 3 before); read again from page 1')$$,
+                  'nothing missed: customers 1, 2 and 3 stored (1 stays until a reconcile confirms it gone); the run says so');
+-- A list that shrinks under every pass: read 3 times, then the run fails; what was stored stays.
+SELECT pg_temp.sx('sxt', 'shrinking-sxt') AS sxt \gset
+UPDATE billing.sources SET options = options || '{"entities": ["customers"]}' WHERE id = :sxt;
+SELECT billing._start_run(:sxt, 'manual') AS rt \gset
+CALL billing._sync_run(:rt);
+SELECT results_eq($$SELECT status, error, (SELECT count(*) FROM pg_temp.log('shrinking-sxt') WHERE method = 'GET')
+                    FROM billing.sync_runs WHERE id = $$ || :rt,
+                  $$VALUES ('failed', 'the list of customers kept shrinking while it was read, run stopped', 6::bigint)$$,
+                  'a list that keeps shrinking: read 3 times (6 pages), then the run fails');
+
 -- Basic auth: allowed for basic-key; the same data with "basic" in the log.
 SELECT pg_temp.sx('sxb', 'ok-sxb', 'basic-key', 'basic-secret', 'basic') AS sxb \gset
 CALL billing.sync('sxb');
 SELECT results_eq($$SELECT status, records_inserted FROM billing.sync_runs WHERE source_id = billing._source_id('sxb')$$,
-                  $$VALUES ('succeeded', 10::bigint)$$, 'Basic auth: the run succeeds');
+                  $$VALUES ('succeeded', 13::bigint)$$, 'Basic auth: the run succeeds');
 SELECT results_eq($$SELECT DISTINCT method, who FROM pg_temp.log('ok-sxb')$$, $$VALUES ('GET', 'basic')$$,
                   'Basic auth: no token request, every request with Basic');
 -- A key without "unsecure access" is refused Basic: the run fails with 401.
@@ -163,6 +282,21 @@ SELECT is((SELECT count(*) FROM billing.invoices WHERE source_id = billing._sour
 CALL billing.sync('sxf');
 SELECT results_eq($$SELECT count(*), sum(total) FROM billing.invoices WHERE source_id = billing._source_id('sxf')$$,
                   $$VALUES (3::bigint, 75.29::numeric)$$, 'the rerun completes: 36.00 + 27.29 + 12.00');
+
+-- A slow answer (3 s, the request timeout 1 s) is retried and the run succeeds.
+SET pg_billing.http_timeout = 1000;
+SELECT pg_temp.sx('sxo', 'slow-sxo') AS sxo \gset
+UPDATE billing.sources SET options = options || '{"entities": ["invoices"]}' WHERE id = :sxo;
+CALL billing.sync('sxo');
+RESET pg_billing.http_timeout;
+SELECT results_eq($$SELECT status, records_inserted, requests FROM billing.sync_runs WHERE source_id = billing._source_id('sxo')$$,
+                  $$VALUES ('succeeded', 3::bigint, 4::bigint)$$, 'a timeout is retried: token, page 1 twice, page 2');
+-- A body cut short of its Content-Length (the connection closed) is retried and the run succeeds.
+SELECT pg_temp.sx('sxp', 'cut-sxp') AS sxp \gset
+UPDATE billing.sources SET options = options || '{"entities": ["payments"]}' WHERE id = :sxp;
+CALL billing.sync('sxp');
+SELECT results_eq($$SELECT status, records_inserted, requests FROM billing.sync_runs WHERE source_id = billing._source_id('sxp')$$,
+                  $$VALUES ('succeeded', 3::bigint, 4::bigint)$$, 'a truncated transfer is retried: token, page 1 twice, page 2');
 
 -- Invalid JSON (a truncated body) fails the run; the rerun completes.
 SELECT pg_temp.sx('sxj', 'badjson-sxh') AS sxj \gset
