@@ -252,7 +252,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
         SELECT CASE WHEN s.kind = 'splynx' THEN billing._splynx_adjust(s.id, b) ELSE b END AS d
           FROM billing._push_build_unit($1, $2) b
           LEFT JOIN billing.sources s ON s.id = billing._push_origin($1, $2)) a
-     WHERE a.d IS NOT NULL
+     WHERE (a.d).doc_kind IS NOT NULL
 $fn$;
 COMMENT ON FUNCTION billing._push_build(text, bigint) IS 'Every document one unit (a statement, invoice, refund, credit note or customer) makes; a Splynx source''s are adjusted to its payment mode and maps (billing._splynx_adjust).';
 
@@ -520,6 +520,17 @@ SELECT s.id AS source_id, s.name AS source, billing._splynx_payment_mode(s.id) A
   FROM billing.sources s LEFT JOIN billing.sources t ON t.name = s.options ->> 'push_to' AND t.kind = 'xero'
  WHERE s.kind = 'splynx';
 COMMENT ON VIEW billing.splynx_payment_flows IS 'Per Splynx source: its payment mode, payments pulled from Splynx (and how many of them came from Xero through pg_billing), payments pushed to Xero, Xero payments posted to Splynx, and what still waits in each direction.';
+COMMENT ON COLUMN billing.splynx_payment_flows.source_id IS 'The splynx source.';
+COMMENT ON COLUMN billing.splynx_payment_flows.source IS 'Its name.';
+COMMENT ON COLUMN billing.splynx_payment_flows.payment_mode IS 'Its option payment_mode (default splynx).';
+COMMENT ON COLUMN billing.splynx_payment_flows.xero_source IS 'The xero source it pushes to (option push_to).';
+COMMENT ON COLUMN billing.splynx_payment_flows.splynx_payments IS 'Payments pulled from Splynx (not deleted).';
+COMMENT ON COLUMN billing.splynx_payment_flows.splynx_payments_from_xero IS 'Of those, the ones pg_billing posted from Xero (receipt_number xero:...): never pushed back.';
+COMMENT ON COLUMN billing.splynx_payment_flows.pushed_to_xero IS 'Splynx payments Xero confirmed (outbox payments confirmed).';
+COMMENT ON COLUMN billing.splynx_payment_flows.waiting_for_xero IS 'Splynx payments in the outbox not confirmed yet (pending, held, in flight, unknown or failed).';
+COMMENT ON COLUMN billing.splynx_payment_flows.posted_to_splynx IS 'Xero payments posted to Splynx.';
+COMMENT ON COLUMN billing.splynx_payment_flows.waiting_for_splynx IS 'Xero payments queued for Splynx and not posted yet (pending, held, sending, unknown or failed).';
+COMMENT ON COLUMN billing.splynx_payment_flows.posted_amount IS 'Sum of the Xero payments posted to Splynx.';
 
 -- The worker: a Splynx source in mode xero or mixed posts after its sync, and after a sync of its Xero
 -- organisation (which pulls the payments to post). As in 70_push_driver.sql, plus those posts.
