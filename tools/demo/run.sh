@@ -40,6 +40,7 @@ FROM billing.sync_runs;
 SQL
 
 pgb_psql -d postgres -P pager=off -f "$PGB_SRC/tools/demo/show.sql"
+"$PGB_SRC/tools/demo/isp.sh" "$dir"   # a small ISP book in Splynx payment mode mixed (docs/splynx-payment-modes.md)
 
 charts=${PGB_DEMO_CHARTS:-$PGB_RT/charts}
 echo "== charts of the 22 complete months to October 2026 (gnuplot), in $charts:"
