@@ -308,7 +308,8 @@ class Handler(BaseHTTPRequestHandler):
 #             without an answer (the client must look it up by receipt_number, not post it again)
 #     isp     a generated book (the demo): isp-<anything>_c<N> has N customers (default 12), each
 #             with invoices for January to March 2024 (one plan of 25, 35 or 50 + 20%, category 1),
-#             the first two months paid in Splynx (payment_type 1), March open
+#             the first two months paid in Splynx (payment_type 1), March open; _d<MS> in the key
+#             delays each post's answer by MS ms after the payment is created (the kill test)
 # Posted payments get ids from 1001 up. Each post is logged like the other requests.
 MODES_CUSTOMERS = [
     {"id": 1, "login": "ann", "name": "Ann Smith", "email": "ann@example.net", "status": "active",
@@ -446,6 +447,9 @@ def post_payment(h, key):
                         for it in inv["items"])
             if amount >= round(total, 2) - 0.005:
                 inv.update(status="paid", date_payment=body["date"], date_updated=body["date"] + " 12:00:00")
+    delay = __import__("re").search(r"_d(\d+)", key)
+    if delay:                       # isp-..._d<ms>: the answer comes ms after the payment exists
+        time.sleep(min(int(delay.group(1)), 10000) / 1000.0)
     if s.scenario == "lose" and first:
         h.log(key, 0, who)          # created, but the answer is lost
         h.close_connection = True
