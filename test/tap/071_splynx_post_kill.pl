@@ -59,7 +59,7 @@ is($node->safe_psql($db, "SELECT count(*) FROM billing.outbox WHERE doc_kind = '
 	3 * $n . ' invoices pushed to Xero (no payments: mode xero)');
 
 # every subscriber pays March in Xero: one PUT of $n payments
-my @open = grep { $_->{Status} eq 'AUTHORISED' } @{ xero_ledger()->{invoices} };
+my @open = grep { $_->{Status} eq 'AUTHORISED' && $_->{Reference} =~ /3$/ } @{ xero_ledger()->{invoices} };	# March (ISP-xxxx3)
 my $token = decode_json(`curl -s --cacert $ca -u c:s -d grant_type=client_credentials $xero/s/$xkey/connect/token`)->{access_token};
 my $body = encode_json({ Payments => [ map { { Invoice => { InvoiceID => $_->{InvoiceID} }, Account => { Code => '090' },
 	Date => '2024-03-20', Amount => $_->{AmountDue}, Reference => 'card' } } @open ] });
