@@ -228,25 +228,13 @@ END
 $fn$;
 COMMENT ON FUNCTION billing._splynx_adjust(bigint, billing._push_doc) IS 'A document of a Splynx source as its payment mode and maps want it: payments of mode xero and payments posted from Xero dropped; category_account per line; unmapped tax codes held, not created.';
 
--- _push_build as in 60_push_documents.sql, through _splynx_adjust for Splynx sources.
-CREATE FUNCTION billing._push_build_unit(unit_table text, unit_id bigint) RETURNS SETOF billing._push_doc
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
-BEGIN
-    CASE unit_table
-        WHEN 'statements', 'invoices' THEN RETURN QUERY SELECT * FROM billing._push_build_document(unit_table, unit_id);
-        WHEN 'refunds' THEN RETURN QUERY SELECT * FROM billing._push_build_refund(unit_id);
-        WHEN 'credit_notes' THEN RETURN QUERY SELECT * FROM billing._push_build_credit_note(unit_id);
-        WHEN 'customers' THEN
-            IF EXISTS (SELECT 1 FROM billing.outbox o WHERE o.doc_kind = 'contact' AND o.local_table = 'customers'
-                                                       AND o.local_id = unit_id) THEN
-                RETURN NEXT billing._push_contact(unit_id);
-            END IF;
-    END CASE;
-END
-$fn$;
-COMMENT ON FUNCTION billing._push_build_unit(text, bigint) IS 'Every document one unit makes by the general rules (60_push_documents.sql), before a source''s own adjustments.';
+-- _push_build of 60_push_documents.sql keeps its body under a new name; _push_build wraps it and
+-- passes a Splynx source's documents through _splynx_adjust (renamed, not copied: a later change of
+-- the general rules in 60 carries over).
+ALTER FUNCTION billing._push_build(text, bigint) RENAME TO _push_build_unit;
+COMMENT ON FUNCTION billing._push_build_unit(text, bigint) IS 'Every document one unit makes by the general rules (60_push_documents.sql), before a source''s own adjustments (billing._push_build).';
 
-CREATE OR REPLACE FUNCTION billing._push_build(unit_table text, unit_id bigint) RETURNS SETOF billing._push_doc
+CREATE FUNCTION billing._push_build(unit_table text, unit_id bigint) RETURNS SETOF billing._push_doc
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
     SELECT (a.d).* FROM (
         SELECT CASE WHEN s.kind = 'splynx' THEN billing._splynx_adjust(s.id, b) ELSE b END AS d
@@ -533,62 +521,60 @@ COMMENT ON COLUMN billing.splynx_payment_flows.waiting_for_splynx IS 'Xero payme
 COMMENT ON COLUMN billing.splynx_payment_flows.posted_amount IS 'Sum of the Xero payments posted to Splynx.';
 
 -- The worker: a Splynx source in mode xero or mixed posts after its sync, and after a sync of its Xero
--- organisation (which pulls the payments to post). As in 70_push_driver.sql, plus those posts.
-CREATE OR REPLACE PROCEDURE billing._worker_run(run_id bigint)
+-- organisation (which pulls the payments to post). The run of 70_push_driver.sql keeps its body
+-- under a new name (renamed, not copied) and runs first.
+ALTER PROCEDURE billing._worker_run(bigint) RENAME TO _worker_run_sync;
+COMMENT ON PROCEDURE billing._worker_run_sync(bigint) IS 'A worker''s sync run (70_push_driver.sql): a xero source pushes its outbox, then pulls; another source is synced, then pushes to its push_to target when its sync succeeded.';
+
+CREATE PROCEDURE billing._worker_run(run_id bigint)
 LANGUAGE plpgsql AS $fn$
 DECLARE
     v_source pg_catalog.int8;
     v_kind pg_catalog.text;
-    v_target pg_catalog.int8;
-    v_push pg_catalog.int8;
     v_post pg_catalog.int8;
-    v_status pg_catalog.text;
     v_splynx pg_catalog.int8[];
     v_i pg_catalog.int4;
 BEGIN
+    CALL billing._worker_run_sync(run_id);
+    -- posts to Splynx: the synced source itself, or the Splynx sources that push to the synced Xero
     SELECT s.id, s.kind INTO v_source, v_kind
       FROM billing.sync_runs r JOIN billing.sources s ON s.id OPERATOR(pg_catalog.=) r.source_id
-     WHERE r.id OPERATOR(pg_catalog.=) run_id;
-    IF v_kind OPERATOR(pg_catalog.=) 'xero' AND billing._push_parked_until(v_source) IS NULL THEN
-        UPDATE billing.sync_runs r SET status = 'running', started_at = coalesce(r.started_at, pg_catalog.clock_timestamp())
-         WHERE r.id OPERATOR(pg_catalog.=) run_id;
-        v_push := billing._push_start(v_source, 'schedule');
-        COMMIT;
-        CALL billing._push_connector(v_push);
-        COMMIT;
+     WHERE r.id OPERATOR(pg_catalog.=) run_id AND r.status OPERATOR(pg_catalog.=) 'succeeded';
+    IF v_source IS NULL THEN
+        RETURN;
     END IF;
-    CALL billing._sync_run(run_id);
-    SELECT t.id INTO v_target
-      FROM billing.sync_runs r JOIN billing.sources s ON s.id OPERATOR(pg_catalog.=) r.source_id
-      JOIN billing.sources t ON t.name OPERATOR(pg_catalog.=) (s.options OPERATOR(pg_catalog.->>) 'push_to')
-                            AND t.kind OPERATOR(pg_catalog.=) 'xero'
-     WHERE r.id OPERATOR(pg_catalog.=) run_id AND r.status OPERATOR(pg_catalog.=) 'succeeded'
-       AND s.kind OPERATOR(pg_catalog.<>) 'xero';
-    IF v_target IS NOT NULL AND billing._push_parked_until(v_target) IS NULL THEN
-        v_push := billing._push_start(v_target, 'after_sync');
+    SELECT pg_catalog.array_agg(s.id ORDER BY s.id) INTO v_splynx
+      FROM billing.sources s
+     WHERE s.kind OPERATOR(pg_catalog.=) 'splynx'
+       AND billing._splynx_payment_mode(s.id) OPERATOR(pg_catalog.=) ANY (ARRAY['xero', 'mixed'])
+       AND (s.id OPERATOR(pg_catalog.=) v_source
+            OR (v_kind OPERATOR(pg_catalog.=) 'xero' AND billing._push_target(s.id) OPERATOR(pg_catalog.=) v_source));
+    FOR v_i IN 1 .. coalesce(pg_catalog.cardinality(v_splynx), 0) LOOP
+        v_post := billing._splynx_post_start(v_splynx[v_i], 'after_sync');
         COMMIT;
-        CALL billing._push_connector(v_push);
+        CALL billing._splynx_post_connector(v_post);
         COMMIT;
-    END IF;
-    -- posts to Splynx: the synced source itself, or the Splynx sources that push to the synced Xero
-    SELECT r.status INTO v_status FROM billing.sync_runs r WHERE r.id OPERATOR(pg_catalog.=) run_id;
-    IF v_status OPERATOR(pg_catalog.=) 'succeeded' THEN
-        SELECT pg_catalog.array_agg(s.id ORDER BY s.id) INTO v_splynx
-          FROM billing.sources s
-         WHERE s.kind OPERATOR(pg_catalog.=) 'splynx'
-           AND billing._splynx_payment_mode(s.id) OPERATOR(pg_catalog.=) ANY (ARRAY['xero', 'mixed'])
-           AND (s.id OPERATOR(pg_catalog.=) v_source
-                OR (v_kind OPERATOR(pg_catalog.=) 'xero' AND billing._push_target(s.id) OPERATOR(pg_catalog.=) v_source));
-        FOR v_i IN 1 .. coalesce(pg_catalog.cardinality(v_splynx), 0) LOOP
-            v_post := billing._splynx_post_start(v_splynx[v_i], 'after_sync');
-            COMMIT;
-            CALL billing._splynx_post_connector(v_post);
-            COMMIT;
-        END LOOP;
-    END IF;
+    END LOOP;
 END
 $fn$;
-COMMENT ON PROCEDURE billing._worker_run(bigint) IS 'A worker''s run: a xero source pushes its outbox, then pulls; another source is synced, then pushes to its push_to target when its sync succeeded; then Splynx sources in payment_mode xero or mixed (the synced one, or those pushing to the synced Xero) post Xero payments to Splynx.';
+COMMENT ON PROCEDURE billing._worker_run(bigint) IS 'A worker''s run: the sync run of billing._worker_run_sync, then Splynx sources in payment_mode xero or mixed (the synced one, or those pushing to the synced Xero) post Xero payments to Splynx.';
+
+-- The alert detail of the holds a Splynx document adds; the others as 60_push_documents.sql says.
+ALTER FUNCTION billing._push_hold_advice(bigint, text) RENAME TO _push_hold_advice_general;
+COMMENT ON FUNCTION billing._push_hold_advice_general(bigint, text) IS 'The alert detail for a held document by the general rules (60_push_documents.sql).';
+CREATE FUNCTION billing._push_hold_advice(origin bigint, subject text) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+    SELECT CASE
+        WHEN $2 LIKE 'tax\_rate %' THEN pg_catalog.format(
+            'Map it: INSERT INTO billing.accounting_maps (source_id, map_kind, local_key, remote_code) VALUES (%s, ''tax_rate'', %L, ''<Xero TaxType>''); a Splynx tax rate is never created in Xero.',
+            $1, substr($2, 10))
+        WHEN $2 LIKE 'category\_account %' THEN pg_catalog.format(
+            'Map it: INSERT INTO billing.accounting_maps (source_id, map_kind, local_key, remote_code) VALUES (%s, ''category_account'', %L, ''<Xero account code>'');',
+            $1, substr($2, 18))
+        ELSE billing._push_hold_advice_general($1, $2)
+    END
+$fn$;
+COMMENT ON FUNCTION billing._push_hold_advice(bigint, text) IS 'The alert detail for a held document: the SQL that maps a Splynx tax rate or category, else the general advice (billing._push_hold_advice_general).';
 
 REVOKE ALL ON billing.splynx_posts, billing.splynx_post_runs FROM PUBLIC;
 GRANT SELECT ON billing.splynx_posts, billing.splynx_post_runs, billing.splynx_payment_flows TO billing_reader, billing_admin;
@@ -599,17 +585,21 @@ REVOKE ALL ON FUNCTION billing._splynx_check_options(), billing._splynx_payment_
     billing._splynx_posted_here(bigint, text, text), billing._splynx_pushed_here(bigint, text, text, numeric),
     billing._splynx_doc_lines(billing._push_doc), billing._splynx_adjust(bigint, billing._push_doc),
     billing._push_build_unit(text, bigint), billing._push_build(text, bigint), billing._splynx_post_enqueue(bigint),
+    billing._push_hold_advice_general(bigint, text), billing._push_hold_advice(bigint, text),
     billing._splynx_post_recover(bigint, bigint), billing._splynx_post_lookups(bigint, integer),
     billing._splynx_post_lookup_result(bigint, bigint, text), billing._splynx_post_claim(bigint, integer),
     billing._splynx_post_record(bigint, bigint, text, integer, text, text), billing._splynx_post_start(bigint, text),
     billing._splynx_post_finish(bigint, text, integer) FROM PUBLIC;
-REVOKE ALL ON PROCEDURE billing._splynx_post_connector(bigint), billing.splynx_post(text), billing._worker_run(bigint) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE billing._splynx_post_connector(bigint), billing.splynx_post(text), billing._worker_run(bigint),
+    billing._worker_run_sync(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION billing._splynx_check_options(), billing._splynx_payment_mode(bigint),
     billing._splynx_posted_here(bigint, text, text), billing._splynx_pushed_here(bigint, text, text, numeric),
     billing._splynx_doc_lines(billing._push_doc), billing._splynx_adjust(bigint, billing._push_doc),
     billing._push_build_unit(text, bigint), billing._push_build(text, bigint), billing._splynx_post_enqueue(bigint),
+    billing._push_hold_advice_general(bigint, text), billing._push_hold_advice(bigint, text),
     billing._splynx_post_recover(bigint, bigint), billing._splynx_post_lookups(bigint, integer),
     billing._splynx_post_lookup_result(bigint, bigint, text), billing._splynx_post_claim(bigint, integer),
     billing._splynx_post_record(bigint, bigint, text, integer, text, text), billing._splynx_post_start(bigint, text),
     billing._splynx_post_finish(bigint, text, integer) TO billing_admin;
-GRANT EXECUTE ON PROCEDURE billing._splynx_post_connector(bigint), billing.splynx_post(text), billing._worker_run(bigint) TO billing_admin;
+GRANT EXECUTE ON PROCEDURE billing._splynx_post_connector(bigint), billing.splynx_post(text), billing._worker_run(bigint),
+    billing._worker_run_sync(bigint) TO billing_admin;

@@ -8,7 +8,7 @@
 SET client_min_messages = warning;
 \ir lib/splynx_modes.sql
 
-SELECT plan(19);
+SELECT plan(20);
 
 -- Option payment_mode ------------------------------------------------------------------------------
 SELECT pg_temp.books('books_s', 'ok-sxs1') IS NOT NULL AS books \gset
@@ -57,6 +57,10 @@ SELECT results_eq($$SELECT subject, message FROM billing.alerts
                            ('category_account 2', 'push to Xero held: category_account 2 (1 document, e.g. invoice INV-102)'),
                            ('tax_rate 20%', 'push to Xero held: tax_rate 20% (3 documents, e.g. credit_note CN-101)')$$,
                   'one alert per missing map, naming it');
+SELECT is((SELECT detail FROM billing.alerts WHERE kind = 'push_held' AND subject = 'tax_rate 20%' AND resolved_at IS NULL),
+          format('Map it: INSERT INTO billing.accounting_maps (source_id, map_kind, local_key, remote_code) VALUES (%s, ''tax_rate'', ''20%%'', ''<Xero TaxType>''); a Splynx tax rate is never created in Xero.',
+                 billing._source_id('isp_u')),
+          'the alert''s detail is the SQL that maps it');
 CALL billing.push('books_u');
 SELECT results_eq($$SELECT (SELECT count(*) FROM pg_temp.xero_docs('ok-sxu1', 'contacts')),
                            (SELECT count(*) FROM pg_temp.xero_docs('ok-sxu1', 'invoices')),
