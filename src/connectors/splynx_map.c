@@ -190,6 +190,28 @@ pgb_splynx_map_customer(PgbSource *src, PgbJsonCtx *ctx, json_t *c, PgbPage *pag
 }
 
 /*
+ * The tax code of a Splynx item (payment modes, docs/splynx-payment-modes.md): its tax percent
+ * without trailing zeros and with a "%" ("20%", "7.5%", "0%"), so that a tax_rate map names it.
+ */
+static char *
+splynx_tax_code(const char *pct)
+{
+	char	   *c = pstrdup(pct);
+	char	   *dot = strchr(c, '.');
+
+	if (dot)
+	{
+		char	   *end = c + strlen(c) - 1;
+
+		while (end > dot && *end == '0')
+			*end-- = '\0';
+		if (end == dot)
+			*dot = '\0';
+	}
+	return psprintf("%s%%", c);
+}
+
+/*
  * The items of an invoice or credit note as lines of rows; sums their amounts into the
  * document's subtotal, tax and total. A line with a service period is the ISP's recurring
  * service (kind plan), one without is a one-time charge.
@@ -242,6 +264,7 @@ map_items(PgbJsonCtx *ctx, json_t *doc, const char *doc_ext, const char *issue, 
 		SET(row, C_LIN_UNIT_PRICE, price);
 		SET(row, C_LIN_SUBTOTAL, s);
 		SET(row, C_LIN_TAX, t);
+		SET(row, C_LIN_TAX_CODE, splynx_tax_code(pct));
 		SET(row, C_LIN_TOTAL, tot);
 		SET(row, C_LIN_PERIOD_START, splynx_date(&ictx, it, "period_from", false));
 		SET(row, C_LIN_PERIOD_END, splynx_date(&ictx, it, "period_to", false));

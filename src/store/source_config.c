@@ -41,8 +41,8 @@ static const CommonOption common_options[] = {
 	{"reconcile_max_unseen", OPT_COUNT, -1},
 };
 
-/* A billing source's push options (docs/push-xero.md): strings here, their values checked by trigger sources_push_options. */
-static const char *const push_options[] = {"push_to", "push_unit", "push_carried_credit"};
+/* A billing source's push options (docs/push-xero.md) and payment_mode (docs/splynx-payment-modes.md): strings here, their values checked by triggers sources_push_options and sources_payment_mode. */
+static const char *const push_options[] = {"push_to", "push_unit", "push_carried_credit", "payment_mode"};
 
 static const char *const type_rule[] = {
 	[OPT_INT] = "must be a whole number",

@@ -230,6 +230,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         key, rest, _ = self.route()
+        if key is not None and rest == "admin/finance/payments":   # payment posts: see "Payment modes" below
+            return post_payment(self, key)
         if key is None or rest != "admin/auth/tokens":
             self.send(404, {"error": {"message": "not found", "code": 404}})
             return
@@ -363,6 +365,170 @@ class Handler(BaseHTTPRequestHandler):
             self.send(200, None, [("X-total-count", str(total))], raw=json.dumps(page).encode()[:-7])
             return
         self.send(200, page, [("X-total-count", str(total))])
+
+
+# Payment modes (docs/splynx-payment-modes.md) ------------------------------------------------------
+# POST /api/2.0/admin/finance/payments creates a payment: stateful per site, so the next list (and
+# GET .../payments/<id>) shows it; lists filter main_attributes[receipt_number]=<value> (a look-up).
+# A payment of an invoice's whole total marks the invoice paid (date_updated = the payment's day at
+# 12:00:00). Scenarios of their own, chosen like the others by the path prefix:
+#     modes   a small ISP: customers 1 Ann and 2 Bob; INV-101 (Ann, paid in Splynx by payment 1,
+#             payment_type 2, receipt R-101, 36.00 = 30.00 + 20%), INV-102 (Bob, open, 24.00 + 18.00
+#             = 42.00: Internet 20.00 + 20% in category 1, Router 15.00 + 20% in category 2), credit
+#             note CN-101 (Ann, 5.00 + 20% = 6.00, category 1). Item categories: categoryIdForTransaction.
+#     lose    the same book; the first payment post is created, then the connection is closed
+#             without an answer (the client must look it up by receipt_number, not post it again)
+#     isp     a generated book (the demo): isp-<anything>_c<N> has N customers (default 12), each
+#             with invoices for January to March 2024 (one plan of 25, 35 or 50 + 20%, category 1),
+#             the first two months paid in Splynx (payment_type 1), March open; _d<MS> in the key
+#             delays each post's answer by MS ms after the payment is created (the kill test)
+# Posted payments get ids from 1001 up. Each post is logged like the other requests.
+MODES_CUSTOMERS = [
+    {"id": 1, "login": "ann", "name": "Ann Smith", "email": "ann@example.net", "status": "active",
+     "category": "person", "date_add": "2024-01-01", "parent_id": 0},
+    {"id": 2, "login": "bob", "name": "Bob Jones", "email": "bob@example.net", "status": "active",
+     "category": "person", "date_add": "2024-01-01", "parent_id": 0},
+]
+MODES_INVOICES = [
+    {"id": 101, "customer_id": 1, "number": "INV-101", "date_created": "2024-03-01", "date_till": "2024-03-15",
+     "date_payment": "2024-03-10", "date_updated": "2024-03-10 09:00:00", "status": "paid", "type": "recurring",
+     "items": [{"id": 1011, "description": "Internet 100", "quantity": 1, "price": "30.00", "tax": "20",
+                "period_from": "2024-03-01", "period_to": "2024-03-31", "categoryIdForTransaction": 1}]},
+    {"id": 102, "customer_id": 2, "number": "INV-102", "date_created": "2024-03-01", "date_till": "2024-03-15",
+     "date_payment": "0000-00-00", "date_updated": "2024-03-01", "status": "not_paid", "type": "recurring",
+     "items": [{"id": 1021, "description": "Internet 50", "quantity": 1, "price": "20.00", "tax": "20",
+                "period_from": "2024-03-01", "period_to": "2024-03-31", "categoryIdForTransaction": 1},
+               {"id": 1022, "description": "Router", "quantity": "1", "price": 15, "tax": 20,
+                "categoryIdForTransaction": "2"}]},
+]
+MODES_CREDIT_NOTES = [
+    {"id": 101, "customer_id": 1, "number": "CN-101", "date_created": "2024-03-05", "date_updated": "2024-03-05",
+     "status": "not_paid", "note": "Outage 4 March",
+     "items": [{"id": 1031, "description": "Outage credit", "quantity": 1, "price": "5.00", "tax": "20",
+                "categoryIdForTransaction": 1}]},
+]
+MODES_PAYMENTS = [
+    {"id": 1, "customer_id": 1, "invoice_id": 101, "payment_type": "2", "receipt_number": "R-101",
+     "date": "2024-03-10", "amount": "36.00", "comment": ""},
+]
+MODES = {}          # site key -> {"invoices": [...], "posted": [...], "posts": n}
+
+
+def isp_book(key):
+    import random
+    m = __import__("re").search(r"_c(\d+)", key)
+    n = min(int(m.group(1)), 500) if m else 12
+    rnd = random.Random(7)
+    customers, invoices, payments = [], [], []
+    for c in range(1, n + 1):
+        customers.append({"id": c, "login": "isp%03d" % c, "name": "Subscriber %03d" % c,
+                          "email": "isp%03d@example.net" % c, "status": "active", "category": "person",
+                          "date_add": "2023-12-15", "parent_id": 0})
+        price = rnd.choice(["25.00", "35.00", "50.00"])
+        total = "%.2f" % (float(price) * 1.2)
+        for mo, (start, end) in enumerate([("2024-01-01", "2024-01-31"), ("2024-02-01", "2024-02-29"),
+                                           ("2024-03-01", "2024-03-31")], 1):
+            iid = c * 10 + mo
+            paid = mo < 3
+            invoices.append({"id": iid, "customer_id": c, "number": "ISP-%05d" % iid, "date_created": start,
+                             "date_till": start[:8] + "15", "date_payment": start[:8] + "05" if paid else "0000-00-00",
+                             "date_updated": start, "status": "paid" if paid else "not_paid", "type": "recurring",
+                             "items": [{"id": iid * 10, "description": "Internet %s" % price, "quantity": 1,
+                                        "price": price, "tax": "20", "period_from": start, "period_to": end,
+                                        "categoryIdForTransaction": 1}]})
+            if paid:
+                payments.append({"id": iid, "customer_id": c, "invoice_id": iid, "payment_type": "1",
+                                 "receipt_number": "GW-%05d" % iid, "date": start[:8] + "05", "amount": total})
+    return customers, invoices, payments
+
+
+def modes_site(key):
+    with LOCK:
+        if key not in MODES:
+            scenario = key.split("-")[0]
+            if scenario == "isp":
+                cust, invs, pays = isp_book(key)
+                MODES[key] = {"customers": cust, "invoices": invs, "credit_notes": [], "payments": pays}
+            else:
+                MODES[key] = {"customers": MODES_CUSTOMERS, "invoices": copy.deepcopy(MODES_INVOICES),
+                              "credit_notes": MODES_CREDIT_NOTES, "payments": list(MODES_PAYMENTS)}
+            MODES[key].update(posted=[], posts=0)
+        return MODES[key]
+
+
+_plain_records = Site.records
+
+
+def records_with_posts(self, entity):
+    if self.scenario in ("modes", "lose", "isp"):
+        m = modes_site(self.key)
+        if entity == "payments":
+            return m["payments"] + m["posted"]
+        return m[entity]
+    recs = _plain_records(self, entity)
+    return recs + modes_site(self.key)["posted"] if entity == "payments" and self.key in MODES else recs
+
+
+Site.records = records_with_posts
+_plain_matches = matches
+
+
+def matches(rec, q):     # noqa: F811 (the plain filter, and an equality on receipt_number)
+    want = q.get("main_attributes[receipt_number]", [None])[0]
+    return _plain_matches(rec, q) and (want is None or rec.get("receipt_number") == want)
+
+
+def post_payment(h, key):
+    s = site(key)
+    who, refused = h.authorized(s)
+    if refused:
+        h.error(key, 401, who or "-", refused)
+        return
+    n = int(h.headers.get("Content-Length") or 0)
+    try:
+        body = json.loads(h.rfile.read(n)) if 0 < n < 65536 else None
+    except ValueError:
+        body = None
+    m = modes_site(key)
+    custs = {str(c["id"]) for c in s.records("customers")}
+    invs = {str(i["id"]): i for i in s.records("invoices")}
+    bad = not isinstance(body, dict) or any(not str(body.get(f) or "") for f in
+                                            ("customer_id", "payment_type", "receipt_number", "date", "amount"))
+    if not bad:
+        try:
+            amount = float(body["amount"])
+        except (TypeError, ValueError):
+            amount = -1
+        inv = invs.get(str(body.get("invoice_id") or ""))
+        bad = (amount <= 0 or str(body["customer_id"]) not in custs or
+               (body.get("invoice_id") and (inv is None or str(inv["customer_id"]) != str(body["customer_id"]))))
+    if bad:
+        h.error(key, 400, who, "INVALID_INPUT_DATA")
+        return
+    with LOCK:
+        m["posts"] += 1
+        first = m["posts"] == 1
+        pid = 1000 + len(m["posted"]) + 1
+        rec = {"id": pid, "customer_id": int(body["customer_id"]), "invoice_id": int(body.get("invoice_id") or 0),
+               "payment_type": str(body["payment_type"]), "receipt_number": body["receipt_number"],
+               "date": body["date"], "amount": "%.2f" % amount, "comment": body.get("comment", ""),
+               "added_by": "api"}
+        m["posted"].append(rec)
+        if inv is not None and inv in m.get("invoices", []):
+            total = sum(round(float(it.get("quantity", 1)) * float(it["price"]) * (1 + float(it.get("tax", 0)) / 100), 2)
+                        for it in inv["items"])
+            if amount >= round(total, 2) - 0.005:
+                inv.update(status="paid", date_payment=body["date"], date_updated=body["date"] + " 12:00:00")
+    delay = __import__("re").search(r"_d(\d+)", key)
+    if delay:                       # isp-..._d<ms>: the answer comes ms after the payment exists
+        time.sleep(min(int(delay.group(1)), 10000) / 1000.0)
+    if s.scenario == "lose" and first:
+        h.log(key, 0, who)          # created, but the answer is lost
+        h.close_connection = True
+        return
+    h.log(key, 201, who)
+    h.send(201, {"id": pid})
+
 
 
 def main():

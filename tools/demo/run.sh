@@ -61,6 +61,7 @@ FROM billing.sync_runs;
 SQL
 
 pgb_psql -d postgres -P pager=off -f "$PGB_SRC/tools/demo/show.sql"
+"$PGB_SRC/tools/demo/isp.sh" "$dir"   # a small ISP book in Splynx payment mode mixed (docs/splynx-payment-modes.md)
 
 # the demo's date: the book's "today" (test/fixtures/book.py), so every figure is the same on any day
 demo_today=2026-11-23
