@@ -61,7 +61,6 @@ FROM billing.sync_runs;
 SQL
 
 pgb_psql -d postgres -P pager=off -f "$PGB_SRC/tools/demo/show.sql"
-"$PGB_SRC/tools/demo/isp.sh" "$dir"   # a small ISP book in Splynx payment mode mixed (docs/splynx-payment-modes.md)
 
 # the demo's date: the book's "today" (test/fixtures/book.py), so every figure is the same on any day
 demo_today=2026-11-23
@@ -73,9 +72,11 @@ echo
 echo "== charts of the 22 complete months to October 2026 and of the MSP's $demo_today (gnuplot), in $charts:"
 "$PGB_SRC/tools/demo/charts.sh" "$charts" 2025-01-01 2026-10-01 "$demo_today"
 
-# ---- more books go here, before the cluster stops: the Splynx ISP book (tools/demo/isp.sh) is the
-# next line. Source such a script (". file") so it can start its fakes with demo_serve: they are then
-# stopped at the end with the rest ($demo_pids).
+# ---- an ISP's book in Splynx, payment mode mixed (docs/splynx-payment-modes.md); it stops its own fakes.
+# Further books go here, before the cluster stops (a sourced script can start fakes with demo_serve:
+# they are then stopped at the end with the rest, $demo_pids).
+echo
+"$PGB_SRC/tools/demo/isp.sh" "$dir"
 
 if [ "${PGB_DEMO_KEEP:-0}" = 1 ]; then
     echo "== still running: psql -h $PGHOST -p $PGPORT -U postgres postgres (sandbox API: $url)"
