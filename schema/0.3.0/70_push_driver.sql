@@ -10,6 +10,11 @@ COMMENT ON COLUMN billing.push_runs.parked_until IS 'Set when Xero''s day limit 
 COMMENT ON COLUMN billing.push_runs.lookups IS 'Documents of unknown outcome looked up by natural key.';
 COMMENT ON COLUMN billing.push_runs.trigger IS 'manual (CALL billing.push), schedule, or after_sync.';
 GRANT INSERT, UPDATE ON billing.push_runs TO billing_admin;
+-- A worker's push that finds its target being pushed by another session ends at once as skipped.
+ALTER TABLE billing.push_runs DROP CONSTRAINT push_runs_status_known;
+ALTER TABLE billing.push_runs ADD CONSTRAINT push_runs_status_known
+    CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted', 'skipped'));
+COMMENT ON COLUMN billing.push_runs.status IS 'running, succeeded, failed, interrupted, or skipped (a worker''s push that found the target being pushed by another session; it did nothing).';
 
 -- Until when a target is parked by a day limit (NULL: not parked).
 CREATE FUNCTION billing._push_parked_until(target bigint) RETURNS timestamptz
@@ -316,13 +321,14 @@ END
 $fn$;
 COMMENT ON FUNCTION billing._push_lookup_result(bigint, bigint, integer, text) IS 'Resolves a document of unknown outcome from its look-up: confirmed with the id found, or pending to be sent again.';
 
-CREATE FUNCTION billing._push_finish(run_id bigint, error text, parked_until timestamptz, requests integer) RETURNS void
+CREATE FUNCTION billing._push_finish(run_id bigint, error text, parked_until timestamptz, requests integer,
+                                     skipped boolean DEFAULT false) RETURNS void
 LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
-    UPDATE billing.push_runs r SET status = CASE WHEN $2 IS NULL THEN 'succeeded' ELSE 'failed' END,
+    UPDATE billing.push_runs r SET status = CASE WHEN $5 THEN 'skipped' WHEN $2 IS NULL THEN 'succeeded' ELSE 'failed' END,
            finished_at = pg_catalog.clock_timestamp(), error = $2, parked_until = $3, requests = $4
      WHERE r.id = $1
 $fn$;
-COMMENT ON FUNCTION billing._push_finish(bigint, text, timestamptz, integer) IS 'Ends a push run: succeeded, or failed with its error (and, for a day limit, until when the target is parked).';
+COMMENT ON FUNCTION billing._push_finish(bigint, text, timestamptz, integer, boolean) IS 'Ends a push run: succeeded, skipped (the target was busy), or failed with its error (and, for a day limit, until when the target is parked).';
 
 -- The C driver: claims, sends and records batch by batch, committing each step.
 CREATE PROCEDURE billing._push_connector(run_id bigint)
@@ -372,14 +378,14 @@ REVOKE ALL ON FUNCTION billing._push_parked_until(bigint), billing._push_recover
     billing._push_route(text, text, jsonb), billing._push_claim(bigint, integer, integer), billing._push_remote_id(text, jsonb),
     billing._push_confirm(bigint, text), billing._push_reject(bigint, text),
     billing._push_record(bigint, bigint[], text, integer, text, text), billing._push_lookups(bigint, integer),
-    billing._push_lookup_result(bigint, bigint, integer, text), billing._push_finish(bigint, text, timestamptz, integer),
+    billing._push_lookup_result(bigint, bigint, integer, text), billing._push_finish(bigint, text, timestamptz, integer, boolean),
     billing._push_start(bigint, text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE billing._push_connector(bigint), billing.push(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION billing._push_parked_until(bigint), billing._push_recover(bigint, bigint), billing._push_resolve(bigint, jsonb),
     billing._push_route(text, text, jsonb), billing._push_claim(bigint, integer, integer), billing._push_remote_id(text, jsonb),
     billing._push_confirm(bigint, text), billing._push_reject(bigint, text),
     billing._push_record(bigint, bigint[], text, integer, text, text), billing._push_lookups(bigint, integer),
-    billing._push_lookup_result(bigint, bigint, integer, text), billing._push_finish(bigint, text, timestamptz, integer),
+    billing._push_lookup_result(bigint, bigint, integer, text), billing._push_finish(bigint, text, timestamptz, integer, boolean),
     billing._push_start(bigint, text) TO billing_admin;
 GRANT EXECUTE ON PROCEDURE billing._push_connector(bigint), billing.push(text) TO billing_admin;
 

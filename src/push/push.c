@@ -52,6 +52,8 @@ typedef struct Run
 	bool		code_flow;		/* credentials hold a refresh_token */
 	bool		locked;
 	bool		done;
+	bool		manual;			/* CALL billing.push: a busy target is an error, not a skip */
+	bool		skipped;		/* another run held the target: this one did nothing */
 	char	   *parked_until;	/* text timestamptz, when a day limit parked the target */
 	char	   *stop;			/* why the run stopped early (an error for the run), or NULL */
 	long		wait_ms;		/* to wait before the next round (minute limit) */
@@ -135,7 +137,7 @@ step_load(Run *run)
 	char	   *text;
 
 	if (SPI_execute_with_args("SELECT s.id, s.name, s.kind, coalesce(s.base_url, $2), coalesce(s.options ->> 'token_url', $3),"
-							  " s.options ->> 'tenant_id', c.secret::text"
+							  " s.options ->> 'tenant_id', c.secret::text, r.trigger"
 							  " FROM billing.push_runs r JOIN billing.sources s ON s.id = r.target_source_id"
 							  " LEFT JOIN billing._credentials c ON c.source_id = s.id WHERE r.id = $1",
 							  3, (Oid[]) {INT8OID, TEXTOID, TEXTOID},
@@ -151,6 +153,7 @@ step_load(Run *run)
 	while (strlen(run->base_url) > 0 && run->base_url[strlen(run->base_url) - 1] == '/')
 		run->base_url[strlen(run->base_url) - 1] = '\0';
 	run->token_url = run_strdup(run, col(0, 5));
+	run->manual = col(0, 8) == NULL || strcmp(col(0, 8), "manual") == 0;
 	pgb_xero_client_init(&run->client, run->name, run->base_url, run->token_url);
 	run->client.tenant_id = pgb_xero_strdup(col(0, 6));
 	text = col(0, 7);
@@ -179,7 +182,11 @@ lock_tag(LOCKTAG *tag, int64 target)
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (target >> 32), (uint32) target, LOCK_FIELD4);
 }
 
-/* One push per target at a time; then what a dead run left in flight becomes unknown. */
+/*
+ * One push per target at a time; then what a dead run left in flight becomes unknown. A worker's
+ * push (schedule, after_sync) that finds the target busy skips quietly: the running push sends what
+ * it would have sent. A manual push says the target is busy.
+ */
 static void
 step_lock(Run *run)
 {
@@ -187,9 +194,19 @@ step_lock(Run *run)
 
 	lock_tag(&tag, run->target);
 	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+	{
+		if (!run->manual)
+		{
+			ereport(LOG, (errmsg("pg_billing: push run " INT64_FORMAT " to \"%s\" skipped: another session is pushing that target",
+								 run->run_id, run->name)));
+			run->skipped = true;
+			run->done = true;
+			return;
+		}
 		ereport(ERROR, (errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 						errmsg("target \"%s\" is being pushed by another session", run->name),
 						errhint("Wait for that push to end; billing.push_runs shows it.")));
+	}
 	run->locked = true;
 	if (SPI_execute_with_args("SELECT billing._push_parked_until($1)::text, billing._push_recover($1, $2)", 2,
 							  (Oid[]) {INT8OID, INT8OID}, (Datum[]) {Int64GetDatum(run->target), Int64GetDatum(run->run_id)},
@@ -517,12 +534,13 @@ step_send(Run *run)
 static void
 step_finish(Run *run)
 {
-	if (SPI_execute_with_args("SELECT billing._push_finish($1, $2, $3::timestamptz, $4)", 4,
-							  (Oid[]) {INT8OID, TEXTOID, TEXTOID, INT4OID},
+	if (SPI_execute_with_args("SELECT billing._push_finish($1, $2, $3::timestamptz, $4, $5)", 5,
+							  (Oid[]) {INT8OID, TEXTOID, TEXTOID, INT4OID, BOOLOID},
 							  (Datum[]) {Int64GetDatum(run->run_id), run->stop ? CStringGetTextDatum(run->stop) : (Datum) 0,
 								  run->parked_until ? CStringGetTextDatum(run->parked_until) : (Datum) 0,
-							  Int32GetDatum((int32) Min(run->client.requests, PG_INT32_MAX))},
-							  (const char[]) {' ', run->stop ? ' ' : 'n', run->parked_until ? ' ' : 'n', ' '},
+								  Int32GetDatum((int32) Min(run->client.requests, PG_INT32_MAX)),
+							  BoolGetDatum(run->skipped)},
+							  (const char[]) {' ', run->stop ? ' ' : 'n', run->parked_until ? ' ' : 'n', ' ', ' '},
 							  false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not record the end of the push run");
 }
