@@ -373,33 +373,37 @@ url_escape(const char *s)
 	return out;
 }
 
-/* Looks up up to 5 documents of unknown outcome; sets done-for-now when there are none. */
+/*
+ * Looks up documents of unknown outcome: up to 5 GETs at once, each finding up to 25 documents of
+ * one endpoint by natural key (billing._push_lookups batches them), so a lost batch of 50 costs two
+ * calls, not 50.
+ */
 static void
 step_lookups(Run *run)
 {
 	int			n;
-	int64	   *ids;
+	char	  **ids;
 	PgbXeroReq *reqs;
 
 	run->wait_ms = 0;
-	if (SPI_execute_with_args("SELECT id, path, where_clause FROM billing._push_lookups($1, $2)", 2,
+	if (SPI_execute_with_args("SELECT path, where_clause, ids::text FROM billing._push_lookups($1, $2)", 2,
 							  (Oid[]) {INT8OID, INT4OID}, (Datum[]) {Int64GetDatum(run->target), Int32GetDatum(PGB_XERO_MAX_IN_FLIGHT)},
 							  NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list the look-ups");
 	n = (int) SPI_processed;
 	if (n == 0)
 		return;
-	ids = palloc(sizeof(int64) * n);
+	ids = palloc(sizeof(char *) * n);
 	reqs = palloc0(sizeof(PgbXeroReq) * n);
 	for (int i = 0; i < n; i++)
 	{
-		char	   *path = col(i, 2);
-		char	   *where = col(i, 3);
+		char	   *path = col(i, 1);
+		char	   *where = col(i, 2);
 
-		ids[i] = strtoll(col(i, 1), NULL, 10);
+		ids[i] = col(i, 3);
 		if (path == NULL)
 			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-							errmsg("outbox document " INT64_FORMAT " cannot be looked up: what it allocates is not confirmed", ids[i])));
+							errmsg("outbox documents %s cannot be looked up: what they allocate is not confirmed", ids[i])));
 		reqs[i].method = "GET";
 		reqs[i].url = where ? psprintf("%s%s?where=%s", run->base_url, path, url_escape(where))
 			: psprintf("%s%s", run->base_url, path);
@@ -415,18 +419,18 @@ step_lookups(Run *run)
 			rate_limited(run, r);
 		else if (r->status == 200 || r->status == 404)
 		{
-			if (SPI_execute_with_args("SELECT billing._push_lookup_result($1, $2, $3, $4)", 4,
-									  (Oid[]) {INT8OID, INT8OID, INT4OID, TEXTOID},
-									  (Datum[]) {Int64GetDatum(run->run_id), Int64GetDatum(ids[i]), Int32GetDatum((int32) r->status),
+			if (SPI_execute_with_args("SELECT billing._push_lookup_result($1, $2::bigint[], $3, $4)", 4,
+									  (Oid[]) {INT8OID, TEXTOID, INT4OID, TEXTOID},
+									  (Datum[]) {Int64GetDatum(run->run_id), CStringGetTextDatum(ids[i]), Int32GetDatum((int32) r->status),
 								  CStringGetTextDatum(r->status == 200 && r->answer ? r->answer : "{}")},
 									  NULL, false, 0) != SPI_OK_SELECT)
 				elog(ERROR, "could not record a look-up");
 		}
 		else
 			ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE),
-							errmsg("target \"%s\": looking up a document of unknown outcome failed: %s", run->name,
+							errmsg("target \"%s\": looking up documents of unknown outcome failed: %s", run->name,
 								   r->status ? psprintf("HTTP status %ld", r->status) : r->error),
-							errhint("The document stays unknown and nothing else is sent until it is found or known to be absent; the next push tries again.")));
+							errhint("The documents stay unknown and nothing else is sent until they are found or known to be absent; the next push tries again.")));
 	}
 }
 
