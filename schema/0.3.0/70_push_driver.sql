@@ -16,6 +16,11 @@ ALTER TABLE billing.push_runs ADD CONSTRAINT push_runs_status_known
     CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted', 'skipped'));
 COMMENT ON COLUMN billing.push_runs.status IS 'running, succeeded, failed, interrupted, or skipped (a worker''s push that found the target being pushed by another session; it did nothing).';
 
+-- A document sent, of unknown outcome and not found by its look-up twice in one run is not sent a
+-- third time by that run: an answer that never carries its id (a mock, a proxy) cannot loop a run.
+ALTER TABLE billing.outbox ADD COLUMN missed_in_run bigint;
+COMMENT ON COLUMN billing.outbox.missed_in_run IS 'The push run whose look-up last failed to find this document after an unknown outcome; a second miss in the same run defers it to a later run.';
+
 -- Until when a target is parked by a day limit (NULL: not parked).
 CREATE FUNCTION billing._push_parked_until(target bigint) RETURNS timestamptz
 LANGUAGE sql STABLE SET search_path = pg_catalog, billing, pg_temp AS $fn$
@@ -338,8 +343,13 @@ BEGIN
             UPDATE billing.push_runs r SET confirmed = r.confirmed + 1 WHERE r.id = run_id;
             v_n := v_n + 1;
         ELSE
-            UPDATE billing.outbox x SET state = 'pending', updated_at = pg_catalog.clock_timestamp(),
-                   last_error = 'not found in Xero after an unknown outcome: sent again'
+            -- not found: sent again; a second miss in this run waits a minute, for a later run
+            UPDATE billing.outbox x SET state = 'pending', updated_at = pg_catalog.clock_timestamp(), missed_in_run = run_id,
+                   next_attempt_at = CASE WHEN x.missed_in_run = run_id THEN pg_catalog.clock_timestamp() + interval '1 minute'
+                                          ELSE x.next_attempt_at END,
+                   last_error = CASE WHEN x.missed_in_run = run_id
+                                     THEN 'sent twice by push run ' || run_id || ', and neither answer carried its id nor did a look-up find it: sent again in a minute, by a later run'
+                                     ELSE 'not found in Xero after an unknown outcome: sent again' END
              WHERE x.id = o.id;
         END IF;
         PERFORM billing._push_requeue(x.id) FROM billing.outbox x WHERE x.id = o.id AND x.rebuild;
