@@ -915,6 +915,79 @@ $triggers$;
 CREATE TRIGGER accounting_maps_push AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON billing.accounting_maps
     FOR EACH STATEMENT EXECUTE FUNCTION billing._push_capture_maps();
 
+-- Statement links (legacy Advanced Billing sites) ------------------------------------------------
+-- A legacy statement lists its transactions (raw -> 'transactions'[].id); an invoice line names the
+-- charge it bills (raw -> 'transaction_id'). An invoice belongs to the statement that lists one of
+-- its lines' transactions: invoices.statement_id is derived here from what the sync stored, in
+-- whichever order statements and invoices arrive, so the connector and the store stay as they are.
+CREATE INDEX statements_transactions ON billing.statements
+    USING gin ((raw OPERATOR(pg_catalog.->) 'transactions') pg_catalog.jsonb_path_ops) WHERE raw OPERATOR(pg_catalog.?) 'transactions';
+COMMENT ON INDEX billing.statements_transactions IS 'Legacy statements by the ids of their transactions (the invoice lines they bill).';
+CREATE INDEX invoice_lines_transaction ON billing.invoice_lines ((raw OPERATOR(pg_catalog.->>) 'transaction_id'))
+    WHERE raw OPERATOR(pg_catalog.?) 'transaction_id';
+COMMENT ON INDEX billing.invoice_lines_transaction IS 'Advanced Billing invoice lines by the transaction they bill (their statement''s link).';
+
+-- Links the invoices of the given lines (lines) or statements (statements) of Advanced Billing
+-- sources. An invoice keeps its first link, unless a statement with a lower id lists it too (the
+-- earliest statement that bills it).
+CREATE FUNCTION billing._ab_link_statements(by_table text, ids bigint[]) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
+DECLARE
+    n integer;
+BEGIN
+    WITH pairs AS (
+        SELECT i.id AS inv, s.id AS st
+          FROM billing.invoice_lines l
+          JOIN billing.invoices i ON i.id = l.invoice_id
+          JOIN billing.sources src ON src.id = i.source_id AND src.kind = 'advanced_billing'
+          JOIN billing.statements s ON s.source_id = i.source_id AND s.raw ? 'transactions'
+           AND (s.raw -> 'transactions') @> jsonb_build_array(jsonb_build_object('id', l.raw -> 'transaction_id'))
+         WHERE by_table = 'invoice_lines' AND l.id = ANY (ids) AND l.raw ? 'transaction_id'
+        UNION ALL
+        SELECT i.id, s.id
+          FROM billing.statements s
+          JOIN billing.sources src ON src.id = s.source_id AND src.kind = 'advanced_billing'
+          CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(s.raw -> 'transactions') = 'array'
+                                                       THEN s.raw -> 'transactions' ELSE '[]' END) t
+          JOIN billing.invoice_lines l ON (l.raw ->> 'transaction_id') = (t ->> 'id') AND l.raw ? 'transaction_id'
+          JOIN billing.invoices i ON i.id = l.invoice_id AND i.source_id = s.source_id
+         WHERE by_table = 'statements' AND s.id = ANY (ids) AND jsonb_typeof(t -> 'id') IN ('number', 'string')
+    ), best AS (
+        SELECT p.inv, min(p.st) AS st FROM pairs p GROUP BY p.inv
+    ), linked AS (
+        UPDATE billing.invoices i SET statement_id = b.st FROM best b
+         WHERE i.id = b.inv AND (i.statement_id IS NULL OR b.st < i.statement_id)
+        RETURNING 1)
+    SELECT count(*) INTO n FROM linked;
+    RETURN n;
+END
+$fn$;
+COMMENT ON FUNCTION billing._ab_link_statements(text, bigint[]) IS 'Sets invoices.statement_id of Advanced Billing invoices from the legacy statement that lists one of their lines'' transactions.';
+
+CREATE FUNCTION billing._ab_link_capture() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
+BEGIN
+    -- cheap for every other source: only rows that carry a link are looked at
+    IF TG_TABLE_NAME = 'statements' THEN
+        PERFORM billing._ab_link_statements('statements', (SELECT array_agg(n.id) FROM new_rows n WHERE n.raw ? 'transactions'))
+          WHERE EXISTS (SELECT 1 FROM new_rows n WHERE n.raw ? 'transactions');
+    ELSE
+        PERFORM billing._ab_link_statements('invoice_lines', (SELECT array_agg(n.id) FROM new_rows n WHERE n.raw ? 'transaction_id'))
+          WHERE EXISTS (SELECT 1 FROM new_rows n WHERE n.raw ? 'transaction_id');
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+COMMENT ON FUNCTION billing._ab_link_capture() IS 'Statement trigger: links the invoices of new or changed legacy statements, or of new invoice lines, to their statement.';
+CREATE TRIGGER statements_ab_link_ins AFTER INSERT ON billing.statements REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION billing._ab_link_capture();
+CREATE TRIGGER statements_ab_link_upd AFTER UPDATE ON billing.statements REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION billing._ab_link_capture();
+CREATE TRIGGER invoice_lines_ab_link AFTER INSERT ON billing.invoice_lines REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION billing._ab_link_capture();
+REVOKE ALL ON FUNCTION billing._ab_link_statements(text, bigint[]), billing._ab_link_capture() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION billing._ab_link_statements(text, bigint[]), billing._ab_link_capture() TO billing_admin;
+
 -- Public entry points -----------------------------------------------------------------------------
 
 CREATE FUNCTION billing.push_enqueue(source text, since date DEFAULT NULL) RETURNS integer

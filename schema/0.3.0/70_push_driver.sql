@@ -10,6 +10,16 @@ COMMENT ON COLUMN billing.push_runs.parked_until IS 'Set when Xero''s day limit 
 COMMENT ON COLUMN billing.push_runs.lookups IS 'Documents of unknown outcome looked up by natural key.';
 COMMENT ON COLUMN billing.push_runs.trigger IS 'manual (CALL billing.push), schedule, or after_sync.';
 GRANT INSERT, UPDATE ON billing.push_runs TO billing_admin;
+-- A worker's push that finds its target being pushed by another session ends at once as skipped.
+ALTER TABLE billing.push_runs DROP CONSTRAINT push_runs_status_known;
+ALTER TABLE billing.push_runs ADD CONSTRAINT push_runs_status_known
+    CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted', 'skipped'));
+COMMENT ON COLUMN billing.push_runs.status IS 'running, succeeded, failed, interrupted, or skipped (a worker''s push that found the target being pushed by another session; it did nothing).';
+
+-- A document sent, of unknown outcome and not found by its look-up twice in one run is not sent a
+-- third time by that run: an answer that never carries its id (a mock, a proxy) cannot loop a run.
+ALTER TABLE billing.outbox ADD COLUMN missed_in_run bigint;
+COMMENT ON COLUMN billing.outbox.missed_in_run IS 'The push run whose look-up last failed to find this document after an unknown outcome; a second miss in the same run defers it to a later run.';
 
 -- Until when a target is parked by a day limit (NULL: not parked).
 CREATE FUNCTION billing._push_parked_until(target bigint) RETURNS timestamptz
@@ -242,87 +252,121 @@ END
 $fn$;
 COMMENT ON FUNCTION billing._push_record(bigint, bigint[], text, integer, text, text) IS 'Records one request''s outcome per document: confirmed with Xero''s id, failed with its validation message (and an alert), pending when nothing was sent, unknown when the outcome is not known.';
 
--- The look-ups of documents whose outcome is unknown: one GET each, by natural key. path is below
--- the base URL; where (if not NULL) is the where clause, URL-encoded by the caller.
-CREATE FUNCTION billing._push_lookups(target bigint, max_rows integer)
-RETURNS TABLE (id bigint, path text, where_clause text)
-LANGUAGE sql STABLE SET search_path = pg_catalog, billing, pg_temp AS $fn$
-    SELECT o.id,
-           CASE o.doc_kind WHEN 'contact' THEN '/Contacts' WHEN 'tax_rate' THEN '/TaxRates' WHEN 'invoice' THEN '/Invoices'
-                           WHEN 'credit_note' THEN '/CreditNotes' WHEN 'allocation' THEN
-                               '/CreditNotes/' || (billing._push_resolve(o.target_source_id, o.payload) -> 'CreditNote' ->> 'CreditNoteID')
-                           ELSE '/Payments' END,
-           CASE o.doc_kind WHEN 'contact' THEN 'ContactNumber=="' || (o.payload ->> 'ContactNumber') || '"'
-                           WHEN 'tax_rate' THEN 'Name=="' || (o.payload ->> 'Name') || '"'
-                           WHEN 'allocation' THEN NULL
-                           ELSE 'Reference=="' || (o.payload ->> 'Reference') || '"' END
-      FROM billing.outbox o
-     WHERE o.target_source_id = $1 AND o.state = 'unknown'
-     ORDER BY o.id LIMIT $2
+-- The natural key of a document as Xero holds it: the field a look-up matches, and its value.
+CREATE FUNCTION billing._push_lookup_key(doc_kind text, payload jsonb, OUT field text, OUT value text)
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $fn$
+    SELECT CASE $1 WHEN 'contact' THEN 'ContactNumber' WHEN 'tax_rate' THEN 'Name' ELSE 'Reference' END,
+           CASE $1 WHEN 'contact' THEN $2 ->> 'ContactNumber' WHEN 'tax_rate' THEN $2 ->> 'Name' ELSE $2 ->> 'Reference' END
 $fn$;
-COMMENT ON FUNCTION billing._push_lookups(bigint, integer) IS 'The GET requests that find documents of unknown outcome by natural key (Reference, ContactNumber, tax rate Name, or the credit note''s allocations).';
+COMMENT ON FUNCTION billing._push_lookup_key(text, jsonb) IS 'The field (ContactNumber, Name or Reference) and value by which a document is found in Xero.';
 
--- The answer to one look-up: found → confirmed with Xero's id; not found → pending again (sending it
--- again cannot duplicate it). Returns true when found.
-CREATE FUNCTION billing._push_lookup_result(run_id bigint, outbox_id bigint, status integer, body text) RETURNS boolean
+-- The look-ups of documents whose outcome is unknown, batched: up to batch_size documents of one
+-- endpoint per GET, found by natural key with one where clause of OR-ed equalities
+-- (ContactNumber=="a" OR ContactNumber=="b" ...; Xero's list filters IDs/InvoiceNumbers do not take
+-- a Reference or a ContactNumber), the clause kept under max_where characters. Allocations are found
+-- among their credit note's allocations: one GET per credit note, however many of its allocations
+-- are unknown. path is below the base URL; where_clause (or NULL) is URL-encoded by the caller.
+CREATE FUNCTION billing._push_lookups(target bigint, max_requests integer, batch_size integer DEFAULT 25,
+                                      max_where integer DEFAULT 4000)
+RETURNS TABLE (request integer, path text, where_clause text, ids bigint[])
+LANGUAGE sql STABLE SET search_path = pg_catalog, billing, pg_temp AS $fn$
+    WITH u AS (
+        SELECT o.id, o.doc_kind,
+               CASE o.doc_kind WHEN 'contact' THEN '/Contacts' WHEN 'tax_rate' THEN '/TaxRates' WHEN 'invoice' THEN '/Invoices'
+                               WHEN 'credit_note' THEN '/CreditNotes' WHEN 'allocation' THEN
+                                   '/CreditNotes/' || (billing._push_resolve(o.target_source_id, o.payload) -> 'CreditNote' ->> 'CreditNoteID')
+                               ELSE '/Payments' END AS path,
+               CASE WHEN o.doc_kind <> 'allocation' THEN
+                   k.field || '=="' || replace(replace(coalesce(k.value, ''), '\', '\\'), '"', '\"') || '"' END AS clause
+          FROM billing.outbox o, LATERAL billing._push_lookup_key(o.doc_kind, o.payload) k
+         WHERE o.target_source_id = $1 AND o.state = 'unknown'),
+    n AS (
+        SELECT u.*, pg_catalog.row_number() OVER w AS rn,
+               sum(coalesce(length(u.clause), 0) + 4) OVER w AS cum
+          FROM u WINDOW w AS (PARTITION BY u.path ORDER BY u.id)),
+    g AS (
+        SELECT n.path, min(n.id) AS first, array_agg(n.id ORDER BY n.id) AS ids,
+               string_agg(n.clause, ' OR ' ORDER BY n.id) AS where_clause
+          FROM n GROUP BY n.path, (n.rn - 1) / $3, (n.cum - 1) / $4)
+    SELECT (pg_catalog.row_number() OVER (ORDER BY g.first))::int, g.path, g.where_clause, g.ids
+      FROM g ORDER BY g.first LIMIT $2
+$fn$;
+COMMENT ON FUNCTION billing._push_lookups(bigint, integer, integer, integer) IS 'The GET requests that find documents of unknown outcome by natural key, batched: up to batch_size documents of one endpoint per request (an OR of Reference, ContactNumber or tax rate Name equalities), or one credit note''s allocations.';
+
+-- The answer to one look-up request, for each of its documents: found (the element with its natural
+-- key, not deleted or voided) → confirmed with Xero's id; not found → pending again (sending it again
+-- cannot duplicate it). Returns how many were found.
+CREATE FUNCTION billing._push_lookup_result(run_id bigint, ids bigint[], status integer, body text) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, billing, pg_temp AS $fn$
 DECLARE
     o billing.outbox;
     v_doc jsonb;
     v_found jsonb;
     v_payload jsonb;
+    v_key record;
+    v_n integer := 0;
 BEGIN
-    SELECT * INTO o FROM billing.outbox x WHERE x.id = outbox_id AND x.state = 'unknown';
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
     BEGIN
         v_doc := body::jsonb;
     EXCEPTION WHEN others THEN
-        RAISE EXCEPTION 'look-up of % % answered with invalid JSON', o.doc_kind, o.natural_key
+        RAISE EXCEPTION 'a look-up of % documents answered with invalid JSON', cardinality(ids)
             USING ERRCODE = 'invalid_text_representation';
     END;
-    IF o.doc_kind = 'allocation' THEN
-        v_payload := billing._push_resolve(o.target_source_id, o.payload);
-        SELECT a INTO v_found
-          FROM pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(v_doc -> 'CreditNotes' -> 0 -> 'Allocations') = 'array'
-                                                    THEN v_doc -> 'CreditNotes' -> 0 -> 'Allocations' ELSE '[]' END) a
-         WHERE a -> 'Invoice' ->> 'InvoiceID' = v_payload -> 'Invoice' ->> 'InvoiceID'
-           AND (a ->> 'Amount')::numeric = (v_payload ->> 'Amount')::numeric
-           AND NOT EXISTS (SELECT 1 FROM billing.outbox y WHERE y.target_source_id = o.target_source_id
-                              AND y.doc_kind = 'allocation' AND y.remote_id = a ->> 'AllocationID')
-         LIMIT 1;
-    ELSE
-        SELECT e INTO v_found
-          FROM pg_catalog.jsonb_each(CASE WHEN pg_catalog.jsonb_typeof(v_doc) = 'object' THEN v_doc ELSE '{}' END) l,
-               pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(l.value) = 'array' THEN l.value ELSE '[]' END) e
-         WHERE l.key IN ('Contacts', 'TaxRates', 'Invoices', 'CreditNotes', 'Payments')
-           AND coalesce(e ->> 'Status', e ->> 'ContactStatus', 'ACTIVE') NOT IN ('DELETED', 'VOIDED', 'ARCHIVED')
-         LIMIT 1;
-    END IF;
-    UPDATE billing.push_runs r SET lookups = r.lookups + 1 WHERE r.id = run_id;
-    IF v_found IS NOT NULL AND billing._push_remote_id(o.doc_kind, v_found) IS NOT NULL THEN
-        UPDATE billing.outbox x SET state = 'in_flight' WHERE x.id = o.id;
-        PERFORM billing._push_confirm(o.id, billing._push_remote_id(o.doc_kind, v_found));
-        UPDATE billing.push_runs r SET confirmed = r.confirmed + 1 WHERE r.id = run_id;
-    ELSE
-        UPDATE billing.outbox x SET state = 'pending', updated_at = pg_catalog.clock_timestamp(),
-               last_error = 'not found in Xero after an unknown outcome: sent again'
-         WHERE x.id = o.id;
-    END IF;
-    PERFORM billing._push_requeue(x.id) FROM billing.outbox x WHERE x.id = o.id AND x.rebuild;
-    RETURN v_found IS NOT NULL;
+    FOR i IN 1 .. coalesce(cardinality(ids), 0) LOOP
+        SELECT * INTO o FROM billing.outbox x WHERE x.id = ids[i] AND x.state = 'unknown';
+        CONTINUE WHEN NOT FOUND;
+        v_found := NULL;
+        IF o.doc_kind = 'allocation' THEN
+            v_payload := billing._push_resolve(o.target_source_id, o.payload);
+            SELECT a INTO v_found
+              FROM pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(v_doc -> 'CreditNotes' -> 0 -> 'Allocations') = 'array'
+                                                        THEN v_doc -> 'CreditNotes' -> 0 -> 'Allocations' ELSE '[]' END) a
+             WHERE a -> 'Invoice' ->> 'InvoiceID' = v_payload -> 'Invoice' ->> 'InvoiceID'
+               AND (a ->> 'Amount')::numeric = (v_payload ->> 'Amount')::numeric
+               AND NOT EXISTS (SELECT 1 FROM billing.outbox y WHERE y.target_source_id = o.target_source_id
+                                  AND y.doc_kind = 'allocation' AND y.remote_id = a ->> 'AllocationID')
+             LIMIT 1;
+        ELSE
+            SELECT * INTO v_key FROM billing._push_lookup_key(o.doc_kind, o.payload);
+            SELECT e INTO v_found
+              FROM pg_catalog.jsonb_each(CASE WHEN pg_catalog.jsonb_typeof(v_doc) = 'object' THEN v_doc ELSE '{}' END) l,
+                   pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(l.value) = 'array' THEN l.value ELSE '[]' END) e
+             WHERE l.key IN ('Contacts', 'TaxRates', 'Invoices', 'CreditNotes', 'Payments')
+               AND pg_catalog.jsonb_typeof(e) = 'object' AND e ->> v_key.field = v_key.value
+               AND coalesce(e ->> 'Status', e ->> 'ContactStatus', 'ACTIVE') NOT IN ('DELETED', 'VOIDED', 'ARCHIVED')
+             LIMIT 1;
+        END IF;
+        UPDATE billing.push_runs r SET lookups = r.lookups + 1 WHERE r.id = run_id;
+        IF v_found IS NOT NULL AND billing._push_remote_id(o.doc_kind, v_found) IS NOT NULL THEN
+            UPDATE billing.outbox x SET state = 'in_flight' WHERE x.id = o.id;
+            PERFORM billing._push_confirm(o.id, billing._push_remote_id(o.doc_kind, v_found));
+            UPDATE billing.push_runs r SET confirmed = r.confirmed + 1 WHERE r.id = run_id;
+            v_n := v_n + 1;
+        ELSE
+            -- not found: sent again; a second miss in this run waits a minute, for a later run
+            UPDATE billing.outbox x SET state = 'pending', updated_at = pg_catalog.clock_timestamp(), missed_in_run = run_id,
+                   next_attempt_at = CASE WHEN x.missed_in_run = run_id THEN pg_catalog.clock_timestamp() + interval '1 minute'
+                                          ELSE x.next_attempt_at END,
+                   last_error = CASE WHEN x.missed_in_run = run_id
+                                     THEN 'sent twice by push run ' || run_id || ', and neither answer carried its id nor did a look-up find it: sent again in a minute, by a later run'
+                                     ELSE 'not found in Xero after an unknown outcome: sent again' END
+             WHERE x.id = o.id;
+        END IF;
+        PERFORM billing._push_requeue(x.id) FROM billing.outbox x WHERE x.id = o.id AND x.rebuild;
+    END LOOP;
+    RETURN v_n;
 END
 $fn$;
-COMMENT ON FUNCTION billing._push_lookup_result(bigint, bigint, integer, text) IS 'Resolves a document of unknown outcome from its look-up: confirmed with the id found, or pending to be sent again.';
+COMMENT ON FUNCTION billing._push_lookup_result(bigint, bigint[], integer, text) IS 'Resolves the documents of one look-up request from its answer: each confirmed with the id of the element carrying its natural key, or pending to be sent again.';
 
-CREATE FUNCTION billing._push_finish(run_id bigint, error text, parked_until timestamptz, requests integer) RETURNS void
+CREATE FUNCTION billing._push_finish(run_id bigint, error text, parked_until timestamptz, requests integer,
+                                     skipped boolean DEFAULT false) RETURNS void
 LANGUAGE sql SET search_path = pg_catalog, billing, pg_temp AS $fn$
-    UPDATE billing.push_runs r SET status = CASE WHEN $2 IS NULL THEN 'succeeded' ELSE 'failed' END,
+    UPDATE billing.push_runs r SET status = CASE WHEN $5 THEN 'skipped' WHEN $2 IS NULL THEN 'succeeded' ELSE 'failed' END,
            finished_at = pg_catalog.clock_timestamp(), error = $2, parked_until = $3, requests = $4
      WHERE r.id = $1
 $fn$;
-COMMENT ON FUNCTION billing._push_finish(bigint, text, timestamptz, integer) IS 'Ends a push run: succeeded, or failed with its error (and, for a day limit, until when the target is parked).';
+COMMENT ON FUNCTION billing._push_finish(bigint, text, timestamptz, integer, boolean) IS 'Ends a push run: succeeded, skipped (the target was busy), or failed with its error (and, for a day limit, until when the target is parked).';
 
 -- The C driver: claims, sends and records batch by batch, committing each step.
 CREATE PROCEDURE billing._push_connector(run_id bigint)
@@ -371,15 +415,15 @@ COMMENT ON PROCEDURE billing.push(text) IS 'Pushes the due documents of the outb
 REVOKE ALL ON FUNCTION billing._push_parked_until(bigint), billing._push_recover(bigint, bigint), billing._push_resolve(bigint, jsonb),
     billing._push_route(text, text, jsonb), billing._push_claim(bigint, integer, integer), billing._push_remote_id(text, jsonb),
     billing._push_confirm(bigint, text), billing._push_reject(bigint, text),
-    billing._push_record(bigint, bigint[], text, integer, text, text), billing._push_lookups(bigint, integer),
-    billing._push_lookup_result(bigint, bigint, integer, text), billing._push_finish(bigint, text, timestamptz, integer),
+    billing._push_record(bigint, bigint[], text, integer, text, text), billing._push_lookup_key(text, jsonb),
+    billing._push_lookups(bigint, integer, integer, integer), billing._push_lookup_result(bigint, bigint[], integer, text), billing._push_finish(bigint, text, timestamptz, integer, boolean),
     billing._push_start(bigint, text) FROM PUBLIC;
 REVOKE ALL ON PROCEDURE billing._push_connector(bigint), billing.push(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION billing._push_parked_until(bigint), billing._push_recover(bigint, bigint), billing._push_resolve(bigint, jsonb),
     billing._push_route(text, text, jsonb), billing._push_claim(bigint, integer, integer), billing._push_remote_id(text, jsonb),
     billing._push_confirm(bigint, text), billing._push_reject(bigint, text),
-    billing._push_record(bigint, bigint[], text, integer, text, text), billing._push_lookups(bigint, integer),
-    billing._push_lookup_result(bigint, bigint, integer, text), billing._push_finish(bigint, text, timestamptz, integer),
+    billing._push_record(bigint, bigint[], text, integer, text, text), billing._push_lookup_key(text, jsonb),
+    billing._push_lookups(bigint, integer, integer, integer), billing._push_lookup_result(bigint, bigint[], integer, text), billing._push_finish(bigint, text, timestamptz, integer, boolean),
     billing._push_start(bigint, text) TO billing_admin;
 GRANT EXECUTE ON PROCEDURE billing._push_connector(bigint), billing.push(text) TO billing_admin;
 

@@ -4,6 +4,8 @@
  */
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
+
 #include "connectors/advanced_billing_int.h"
 
 #define SET(row, col, val) ((row)[(col)] = (val))
@@ -196,12 +198,89 @@ line_kind(PgbJsonCtx *ctx, json_t *li, const char **kind, bool *recurring)
 		*kind = "one_time", *recurring = false;
 }
 
+/* A percentage as written in a tax code: "20.0" -> "20", "8.8750" -> "8.875" (no exponent kept). */
+static char *
+rate_text(PgbJsonCtx *ctx, json_t *tax)
+{
+	char	   *p = pgb_j_money(ctx, tax, "percentage", true);
+	size_t		n = strlen(p);
+
+	if (strpbrk(p, "eE") != NULL || p[0] == '-' || n > 20)
+		pgb_json_fail(ctx, "percentage", "is not a plain non-negative decimal");
+	if (strchr(p, '.') != NULL)
+	{
+		while (n > 0 && p[n - 1] == '0')
+			p[--n] = '\0';
+		if (n > 0 && p[n - 1] == '.')
+			p[--n] = '\0';
+	}
+	return p;
+}
+
+/*
+ * The tax code of a line (docs/push-xero.md, "Tax codes"): "<title> <rate>%" of every tax of the
+ * document whose line_item_breakouts name the line's uid, in the document's order, joined by " + "
+ * (for example "VAT 20%", or "State Tax 6.25% + City Tax 1%"). NULL when no tax names the line.
+ * This exact text is the local_key of the tax_rate map.
+ */
+static char *
+line_tax_code(PgbJsonCtx *ctx, json_t *taxes, const char *line_uid)
+{
+	StringInfoData code;
+	size_t		i;
+	json_t	   *tax;
+
+	if (taxes == NULL)
+		return NULL;
+	initStringInfo(&code);
+	json_array_foreach(taxes, i, tax)
+	{
+		json_t	   *outs;
+		size_t		j;
+		json_t	   *b;
+		bool		named = false;
+
+		if (!json_is_object(tax))
+			pgb_json_fail(ctx, "taxes", "holds an item that is not an object");
+		outs = pgb_j_array(ctx, tax, "line_item_breakouts", false);
+		if (outs == NULL)
+			continue;
+		json_array_foreach(outs, j, b)
+		{
+			char	   *uid;
+
+			if (!json_is_object(b))
+				pgb_json_fail(ctx, "taxes.line_item_breakouts", "holds an item that is not an object");
+			uid = pgb_j_str(ctx, b, "uid", false);
+			if (uid && strcmp(uid, line_uid) == 0)
+			{
+				named = true;
+				break;
+			}
+		}
+		if (named)
+		{
+			char	   *title = pgb_j_str(ctx, tax, "title", false);
+
+			if (title == NULL || title[0] == '\0')
+				title = "Tax";
+			if (strlen(title) > 100)
+				pgb_json_fail(ctx, "taxes.title", "is longer than 100 characters");
+			appendStringInfo(&code, "%s%s %s%%", code.len > 0 ? " + " : "", title, rate_text(ctx, tax));
+			if (code.len > 400)
+				pgb_json_fail(ctx, "taxes", "name more than 400 characters of taxes for one line");
+		}
+	}
+	return code.len > 0 ? code.data : NULL;
+}
+
 /* Lines of an invoice or credit note; widens [*pstart, *pend) over the lines' periods. */
 static void
 map_lines(PgbJsonCtx *ctx, json_t *doc, const char *doc_ext, const char *fallback_date,
 		  PgbRows *rows, char **pstart, char **pend)
 {
 	json_t	   *lines = pgb_j_array(ctx, doc, "line_items", false);
+	json_t	   *taxes = pgb_j_array(ctx, doc, "taxes", false);
 	size_t		i;
 	json_t	   *li;
 	const char *doc_record = ctx->record;
@@ -244,6 +323,7 @@ map_lines(PgbJsonCtx *ctx, json_t *doc, const char *doc_ext, const char *fallbac
 		SET(row, C_LIN_PERIOD_START, ps);
 		SET(row, C_LIN_PERIOD_END, pe);
 		SET(row, C_LIN_RECURRING, recurring ? "true" : "false");
+		SET(row, C_LIN_TAX_CODE, line_tax_code(ctx, taxes, row[C_LIN_EXT]));
 		SET(row, C_LIN_RAW, pgb_j_dump(ctx, li));
 		if (*pstart == NULL || strcmp(ps, *pstart) < 0)
 			*pstart = ps;

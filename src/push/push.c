@@ -53,6 +53,8 @@ typedef struct Run
 	bool		code_flow;		/* credentials hold a refresh_token */
 	bool		locked;
 	bool		done;
+	bool		manual;			/* CALL billing.push: a busy target is an error, not a skip */
+	bool		skipped;		/* another run held the target: this one did nothing */
 	char	   *parked_until;	/* text timestamptz, when a day limit parked the target */
 	char	   *stop;			/* why the run stopped early (an error for the run), or NULL */
 	long		wait_ms;		/* to wait before the next round (minute limit) */
@@ -136,7 +138,7 @@ step_load(Run *run)
 	char	   *text;
 
 	if (SPI_execute_with_args("SELECT s.id, s.name, s.kind, coalesce(s.base_url, $2), coalesce(s.options ->> 'token_url', $3),"
-							  " s.options ->> 'tenant_id', c.secret::text"
+							  " s.options ->> 'tenant_id', c.secret::text, r.trigger"
 							  " FROM billing.push_runs r JOIN billing.sources s ON s.id = r.target_source_id"
 							  " LEFT JOIN billing._credentials c ON c.source_id = s.id WHERE r.id = $1",
 							  3, (Oid[]) {INT8OID, TEXTOID, TEXTOID},
@@ -152,6 +154,7 @@ step_load(Run *run)
 	while (strlen(run->base_url) > 0 && run->base_url[strlen(run->base_url) - 1] == '/')
 		run->base_url[strlen(run->base_url) - 1] = '\0';
 	run->token_url = run_strdup(run, col(0, 5));
+	run->manual = col(0, 8) == NULL || strcmp(col(0, 8), "manual") == 0;
 	pgb_xero_client_init(&run->client, run->name, run->base_url, run->token_url);
 	run->client.tenant_id = pgb_xero_strdup(col(0, 6));
 	text = col(0, 7);
@@ -180,7 +183,11 @@ lock_tag(LOCKTAG *tag, int64 target)
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (target >> 32), (uint32) target, LOCK_FIELD4);
 }
 
-/* One push per target at a time; then what a dead run left in flight becomes unknown. */
+/*
+ * One push per target at a time; then what a dead run left in flight becomes unknown. A worker's
+ * push (schedule, after_sync) that finds the target busy skips quietly: the running push sends what
+ * it would have sent. A manual push says the target is busy.
+ */
 static void
 step_lock(Run *run)
 {
@@ -188,9 +195,19 @@ step_lock(Run *run)
 
 	lock_tag(&tag, run->target);
 	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+	{
+		if (!run->manual)
+		{
+			ereport(LOG, (errmsg("pg_billing: push run " INT64_FORMAT " to \"%s\" skipped: another session is pushing that target",
+								 run->run_id, run->name)));
+			run->skipped = true;
+			run->done = true;
+			return;
+		}
 		ereport(ERROR, (errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 						errmsg("target \"%s\" is being pushed by another session", run->name),
 						errhint("Wait for that push to end; billing.push_runs shows it.")));
+	}
 	run->locked = true;
 	if (SPI_execute_with_args("SELECT billing._push_parked_until($1)::text, billing._push_recover($1, $2)", 2,
 							  (Oid[]) {INT8OID, INT8OID}, (Datum[]) {Int64GetDatum(run->target), Int64GetDatum(run->run_id)},
@@ -299,33 +316,37 @@ url_escape(const char *s)
 	return out;
 }
 
-/* Looks up up to 5 documents of unknown outcome; sets done-for-now when there are none. */
+/*
+ * Looks up documents of unknown outcome: up to 5 GETs at once, each finding up to 25 documents of
+ * one endpoint by natural key (billing._push_lookups batches them), so a lost batch of 50 costs two
+ * calls, not 50.
+ */
 static void
 step_lookups(Run *run)
 {
 	int			n;
-	int64	   *ids;
+	char	  **ids;
 	PgbXeroReq *reqs;
 
 	run->wait_ms = 0;
-	if (SPI_execute_with_args("SELECT id, path, where_clause FROM billing._push_lookups($1, $2)", 2,
+	if (SPI_execute_with_args("SELECT path, where_clause, ids::text FROM billing._push_lookups($1, $2)", 2,
 							  (Oid[]) {INT8OID, INT4OID}, (Datum[]) {Int64GetDatum(run->target), Int32GetDatum(PGB_XERO_MAX_IN_FLIGHT)},
 							  NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list the look-ups");
 	n = (int) SPI_processed;
 	if (n == 0)
 		return;
-	ids = palloc(sizeof(int64) * n);
+	ids = palloc(sizeof(char *) * n);
 	reqs = palloc0(sizeof(PgbXeroReq) * n);
 	for (int i = 0; i < n; i++)
 	{
-		char	   *path = col(i, 2);
-		char	   *where = col(i, 3);
+		char	   *path = col(i, 1);
+		char	   *where = col(i, 2);
 
-		ids[i] = strtoll(col(i, 1), NULL, 10);
+		ids[i] = col(i, 3);
 		if (path == NULL)
 			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-							errmsg("outbox document " INT64_FORMAT " cannot be looked up: what it allocates is not confirmed", ids[i])));
+							errmsg("outbox documents %s cannot be looked up: what they allocate is not confirmed", ids[i])));
 		reqs[i].method = "GET";
 		reqs[i].url = where ? psprintf("%s%s?where=%s", run->base_url, path, url_escape(where))
 			: psprintf("%s%s", run->base_url, path);
@@ -341,18 +362,18 @@ step_lookups(Run *run)
 			rate_limited(run, r);
 		else if (r->status == 200 || r->status == 404)
 		{
-			if (SPI_execute_with_args("SELECT billing._push_lookup_result($1, $2, $3, $4)", 4,
-									  (Oid[]) {INT8OID, INT8OID, INT4OID, TEXTOID},
-									  (Datum[]) {Int64GetDatum(run->run_id), Int64GetDatum(ids[i]), Int32GetDatum((int32) r->status),
+			if (SPI_execute_with_args("SELECT billing._push_lookup_result($1, $2::bigint[], $3, $4)", 4,
+									  (Oid[]) {INT8OID, TEXTOID, INT4OID, TEXTOID},
+									  (Datum[]) {Int64GetDatum(run->run_id), CStringGetTextDatum(ids[i]), Int32GetDatum((int32) r->status),
 								  CStringGetTextDatum(r->status == 200 && r->answer ? r->answer : "{}")},
 									  NULL, false, 0) != SPI_OK_SELECT)
 				elog(ERROR, "could not record a look-up");
 		}
 		else
 			ereport(ERROR, (errcode(ERRCODE_CONNECTION_FAILURE),
-							errmsg("target \"%s\": looking up a document of unknown outcome failed: %s", run->name,
+							errmsg("target \"%s\": looking up documents of unknown outcome failed: %s", run->name,
 								   r->status ? psprintf("HTTP status %ld", r->status) : r->error),
-							errhint("The document stays unknown and nothing else is sent until it is found or known to be absent; the next push tries again.")));
+							errhint("The documents stay unknown and nothing else is sent until they are found or known to be absent; the next push tries again.")));
 	}
 }
 
@@ -460,12 +481,13 @@ step_send(Run *run)
 static void
 step_finish(Run *run)
 {
-	if (SPI_execute_with_args("SELECT billing._push_finish($1, $2, $3::timestamptz, $4)", 4,
-							  (Oid[]) {INT8OID, TEXTOID, TEXTOID, INT4OID},
+	if (SPI_execute_with_args("SELECT billing._push_finish($1, $2, $3::timestamptz, $4, $5)", 5,
+							  (Oid[]) {INT8OID, TEXTOID, TEXTOID, INT4OID, BOOLOID},
 							  (Datum[]) {Int64GetDatum(run->run_id), run->stop ? CStringGetTextDatum(run->stop) : (Datum) 0,
 								  run->parked_until ? CStringGetTextDatum(run->parked_until) : (Datum) 0,
-							  Int32GetDatum((int32) Min(run->client.requests, PG_INT32_MAX))},
-							  (const char[]) {' ', run->stop ? ' ' : 'n', run->parked_until ? ' ' : 'n', ' '},
+								  Int32GetDatum((int32) Min(run->client.requests, PG_INT32_MAX)),
+							  BoolGetDatum(run->skipped)},
+							  (const char[]) {' ', run->stop ? ' ' : 'n', run->parked_until ? ' ' : 'n', ' ', ' '},
 							  false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not record the end of the push run");
 }

@@ -25,6 +25,9 @@ Scenarios:
     hugenum     one amount is the JSON number 1e15 numbers   amounts as JSON numbers (exact)
     hugeint     one amount is the JSON integer 10^15 (not a real)
     orphan      one more statement (79099), of a subscription (2099) that no listing has
+    stmtsite    a legacy statement site: invoices 1-3 taxed (VAT 20%, the setup fee VAT 5%: "taxes" with
+                line_item_breakouts), statements 79001-79003 each listing its invoice's line
+                transactions (transactions[].id = line_items[].transaction_id); no credit notes
     samepage    customers: every page number gets page 1 (full), so paging would never end
     badsubid    subscription 2's id is the string "1/../../x" (it must never reach a URL path)
     dup         each invoices page repeats the last record of the page before
@@ -248,6 +251,71 @@ def statement(j):
             "transactions": [], "events": [], "future_payments": []}
 
 
+def cents(m):
+    whole, _, frac = m.partition(".")
+    return int(whole) * 100 + int((frac + "00")[:2])
+
+
+def taxed_invoice(k):
+    """Scenario stmtsite: invoice k (1..3) with VAT on every line ("taxes" with line_item_breakouts,
+    the shape of the spec's Invoice-Tax): 20% on plan and seats lines, 5% on the setup fee; no refund.
+    Invoice 1: 49.00 + 13.50 net, 9.80 + 2.70 VAT = 75.00; invoice 2: 1200.00 + 13.50 net,
+    240.00 + 2.70 VAT = 1456.20; invoice 3: 49.00 + 13.50 + 25.00 net, 9.80 + 2.70 + 1.25 VAT = 101.25."""
+    inv = invoice(k)
+    taxes = {}
+    tax_total = 0
+    for li in inv["line_items"]:
+        net = cents(li["subtotal_amount"]) - cents(li["discount_amount"])
+        pct = 5 if li["kind"] == "one_time" else 20
+        tax = (net * pct + 50) // 100
+        li["tax_amount"] = money(tax)
+        li["total_amount"] = money(net + tax)
+        tax_total += tax
+        t = taxes.setdefault(pct, {"uid": "tax_%06d_%d" % (k, pct), "title": "VAT", "description": None,
+                                   "source_type": "Tax", "source_id": pct, "percentage": "%d.0" % pct,
+                                   "taxable_amount": 0, "tax_amount": 0, "transaction_id": 85000 + k * 10 + pct // 5,
+                                   "line_item_breakouts": [], "tax_component_breakouts": []})
+        t["taxable_amount"] += net
+        t["tax_amount"] += tax
+        t["line_item_breakouts"].append({"uid": li["uid"], "taxable_amount": money(net), "tax_amount": money(tax),
+                                         "tax_exempt_amount": "0.0"})
+    for t in taxes.values():
+        t["taxable_amount"], t["tax_amount"] = money(t["taxable_amount"]), money(t["tax_amount"])
+    total = cents(inv["total_amount"]) + tax_total
+    inv.update({"tax_amount": money(tax_total), "total_amount": money(total), "taxes": list(taxes.values()),
+                "refund_amount": "0.0", "refunds": []})
+    if inv["status"] == "paid":
+        inv["paid_amount"] = money(total)
+        inv["due_amount"] = "0.0"
+        for p in inv["payments"]:
+            p["original_amount"] = p["applied_amount"] = money(total)
+    else:
+        inv["due_amount"] = money(total)
+    return inv
+
+
+def linked_statement(j):
+    """Scenario stmtsite: statement 7900j, closed, listing the transactions of invoice j's lines (the
+    link, Legacy-Transaction.id = Invoice-Line-Item.transaction_id), its taxes and its payment."""
+    st = statement(j)
+    inv = taxed_invoice(j)
+    txs = [{"id": li["transaction_id"], "subscription_id": 2000 + j, "customer_id": inv["customer_id"],
+            "statement_id": st["id"], "type": "Charge", "transaction_type": "charge", "kind": li["kind"],
+            "success": True, "amount_in_cents": cents(li["subtotal_amount"]) - cents(li["discount_amount"]),
+            "memo": li["title"], "created_at": inv["created_at"]} for li in inv["line_items"]]
+    txs += [{"id": t["transaction_id"], "subscription_id": 2000 + j, "customer_id": inv["customer_id"],
+             "statement_id": st["id"], "type": "Charge", "transaction_type": "charge", "kind": "tax",
+             "success": True, "amount_in_cents": cents(t["tax_amount"]), "memo": t["title"],
+             "created_at": inv["created_at"]} for t in inv["taxes"]]
+    txs += [{"id": p["transaction_id"], "subscription_id": 2000 + j, "customer_id": inv["customer_id"],
+             "statement_id": st["id"], "type": "Payment", "transaction_type": "payment", "kind": None,
+             "success": True, "amount_in_cents": cents(p["applied_amount"]), "memo": p["memo"],
+             "created_at": p["transaction_time"]} for p in inv["payments"]]
+    st.update({"total_in_cents": cents(inv["total_amount"]), "transactions": txs,
+               "ending_balance_in_cents": cents(inv["due_amount"])})
+    return st
+
+
 # ---------------------------------------------------------------------------------------------
 class Book:
     """The records of one entity as a virtual list in created (= id) order, with overrides."""
@@ -309,6 +377,10 @@ class Site:
                           for e in ("customers", "subscriptions", "invoices")}
             self.books["credit_notes"] = Book(0, None, None)
             self.books["statements"] = Book(0, None, None)
+        if self.scenario == "stmtsite":
+            self.books["invoices"] = Book(3, taxed_invoice, lambda i: T0 + dt.timedelta(days=10 + i, hours=1))
+            self.books["credit_notes"] = Book(0, None, None)
+            self.books["statements"] = Book(3, lambda i: {"statement": linked_statement(i)}, None)
         self.bench = self.scenario == "bench"
         self.n_inv = n_inv
         if self.scenario == "hugenum":

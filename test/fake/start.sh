@@ -83,6 +83,10 @@ if [ -x "$pgb_prism" ] && [ -f "$PGB_SHARED/specs/splynx/api-description-documen
     PGB_FAKE_PIDS="$PGB_FAKE_PIDS $!"
     pgb_prism_splynx_url=http://127.0.0.1:$pgb_p_prism_splynx
 fi
+# Xero's spec with its schema cycles cut (tools/xero_spec_cut.js; without the cut Prism validates no request body)
+[ -x "$pgb_prism" ] && node "$PGB_SRC/tools/xero_spec_cut.js" "$PGB_SHARED/specs/xero/xero_accounting.yaml" \
+    "$pgb_fake_dir/xero_cut.json" > "$pgb_fake_dir/xero_cut.out" 2>&1
+pgb_prism_serve pgb_prism_xero_url prism_xero "$pgb_fake_dir/xero_cut.json"
 # The fake Xero (test/fake/xero_fake.py): its own checks (read by test/pgtap/push_documents_fake.sql),
 # and a server for the push tests, on a port the kernel chooses.
 python3 "$PGB_SRC/test/fake/xero_fake.py" --selftest --certs "$pgb_fake_dir/certs" > "$pgb_fake_dir/xero_selftest.tap" 2>&1
@@ -107,6 +111,7 @@ pgb_test.link_url = 'https://127.0.0.1:${pgb_p_link:-1}'
 pgb_test.prism_url = '$pgb_prism_url'
 pgb_test.prism_pax8_url = '$pgb_prism_pax8_url'
 pgb_test.prism_splynx_url = '$pgb_prism_splynx_url'
+pgb_test.prism_xero_url = '$pgb_prism_xero_url'
 pgb_test.xero_url = 'https://127.0.0.1:${pgb_p_xero:-1}'
 pgb_test.connectwise_url = 'https://127.0.0.1:${pgb_p_cw:-1}'
 pgb_test.prism_cw_url = '$pgb_prism_cw_url'

@@ -44,8 +44,9 @@ X-MinLimit-Remaining, X-DayLimit-Remaining and X-AppMinLimit-Remaining.
 Endpoints (JSON only; dates in answers are MS-JSON "/Date(ms+0000)/", dates in requests "YYYY-MM-DD"
 or MS-JSON):
     GET  Contacts Invoices CreditNotes Payments TaxRates Accounts  (page, pageSize, If-Modified-Since,
-         where: clauses  Field=="value"  joined with AND or &&, e.g. Reference=="79001",
-         Contact.ContactNumber=="chargify_1"; IDs, InvoiceNumbers, ContactNumbers lists)
+         where: clauses  Field=="value"  joined with AND or &&, groups of them joined with OR or ||,
+         e.g. Reference=="79001", Contact.ContactNumber=="chargify_1",
+         ContactNumber=="a" OR ContactNumber=="b"; IDs, InvoiceNumbers, ContactNumbers lists)
     GET  Contacts/{id} Invoices/{id or number} CreditNotes/{id or number}
     PUT  Contacts Invoices CreditNotes Payments TaxRates (create many; {"<Plural>": [...]})
     POST Contacts Invoices CreditNotes (create, or update the one named by its id)
@@ -163,7 +164,8 @@ class Site:
         self.idem = {}                         # (path, key) → (status, body)
         self.hits = {}
         self.counts = {"requests": 0, "writes": 0, "rejected_429": {}, "replays": 0, "lost": 0,
-                       "tokens_issued": 0, "refreshes": 0, "refused_refresh": 0}
+                       "tokens_issued": 0, "refreshes": 0, "refused_refresh": 0,
+                       "list_reads": {}}              # GETs of each list (look-ups, pulls), by endpoint
         self.seq = {}
         now = dt.datetime.now(dt.timezone.utc)
         self.contacts, self.invoices, self.credit_notes, self.payments, self.allocations = [], [], [], [], []
@@ -453,15 +455,24 @@ def field(row, path):
     return row
 
 
+WHERE_VALUE = r'"((?:[^"\\]|\\.)*)"'
+
+
 def where_filter(rows, where):
+    """Keeps the rows a where clause selects: equalities Field=="value" (\\" and \\\\ escaped inside
+    the value), joined with AND/&& and, between such groups, OR/|| (AND binds tighter, as in Xero)."""
     if not where:
         return rows
-    for clause in re.split(r"\s+AND\s+|\s*&&\s*", where.strip()):
-        m = re.match(r'^\s*([A-Za-z.]+)\s*==\s*"([^"]*)"\s*$', clause)
-        if not m:
-            raise Invalid("unsupported where clause: %s" % clause)
-        rows = [r for r in rows if str(field(r, m.group(1))) == m.group(2)]
-    return rows
+    groups = []
+    for group in re.split(r"\s+OR\s+|\s*\|\|\s*", where.strip()):
+        clauses = []
+        for clause in re.split(r"\s+AND\s+|\s*&&\s*", group.strip()):
+            m = re.match(r'^\s*([A-Za-z.]+)\s*==\s*' + WHERE_VALUE + r'\s*$', clause)
+            if not m:
+                raise Invalid("unsupported where clause: %s" % clause)
+            clauses.append((m.group(1), re.sub(r"\\(.)", r"\1", m.group(2))))
+        groups.append(clauses)
+    return [r for r in rows if any(all(str(field(r, f)) == v for f, v in g) for g in groups)]
 
 
 LISTS = {"Contacts": ("contacts", "ContactID"), "Invoices": ("invoices", "InvoiceID"),
@@ -471,6 +482,7 @@ LISTS = {"Contacts": ("contacts", "ContactID"), "Invoices": ("invoices", "Invoic
 
 def list_rows(s, plural, q, since):
     attr, idf = LISTS[plural]
+    s.counts["list_reads"][plural] = s.counts["list_reads"].get(plural, 0) + 1
     rows = list(getattr(s, attr))
     if since and plural not in ("TaxRates",):
         rows = [r for r in rows if parse_date(r.get("UpdatedDateUTC")) and parse_date(r["UpdatedDateUTC"]) > since]

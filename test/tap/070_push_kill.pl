@@ -1,7 +1,7 @@
 # Exactly once under SIGKILL (issue 11 item 7): the whole server is killed at random moments while
 # a worker pushes 600 contacts and 600 invoices (12 batches of 50 each: 6 rounds of sends) to the fake Xero, restarted, and the push resumed.
-# The fake runs scenario noidem (it ignores Idempotency-Key) and answers slowly (300 ms: on a loaded
-# machine a faster push ends between two polls and leaves too few rounds to kill), so a kill often
+# The fake runs scenario noidem (it ignores Idempotency-Key) and answers slowly (1.5 s: batched look-ups
+# resolve a killed round in one call per 25 documents, so with a faster fake a run ends before the next kill), so a kill often
 # lands after a write and before its answer is recorded: only the driver's look-ups by natural
 # key prevent a duplicate. At the end: every document confirmed, and 0 duplicates in Xero's ledger.
 use strict;
@@ -25,7 +25,7 @@ note "random seed $seed (PGB_SEED reproduces it)";
 my $node = pgb_node('pushkill', conf => "$conf\n");
 my $db   = 'billing';
 my $n    = 600;
-my $key  = 'noidem-k' . int(rand(1e9)) . '_d300_min100000_day1000000_con5';
+my $key  = 'noidem-k' . int(rand(1e9)) . '_d1500_min100000_day1000000_con5';
 
 sub ledger
 {
