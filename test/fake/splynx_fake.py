@@ -464,7 +464,7 @@ def records_with_posts(self, entity):
         m = modes_site(self.key)
         if entity == "payments":
             return m["payments"] + m["posted"]
-        return m[entity]
+        return m.get(entity, [])          # the modes books have no transactions
     recs = _plain_records(self, entity)
     return recs + modes_site(self.key)["posted"] if entity == "payments" and self.key in MODES else recs
 
