@@ -3,12 +3,6 @@
 -- xero_url (the organisation's URL on the fake), tenant (its tenant id), since (the books' start).
 \echo
 \echo == Pushing the book to Xero (a local fake Xero organisation), invoices issued since :since
--- The book's EUR lines carry 20% VAT but no tax code: the Advanced Billing connector does not fill
--- invoice_lines.tax_code yet, and Xero must be told which tax a line is. This names it, only
--- where no code is stored (a no-op once the connector fills it).
-UPDATE billing.invoice_lines l SET tax_code = 'VAT 20%'
-  FROM billing.invoices i
- WHERE i.id = l.invoice_id AND i.source_id = billing._source_id('demo-sandbox') AND l.tax_code IS NULL AND l.tax <> 0;
 -- 1. the Xero organisation (a custom connection: client credentials)
 SELECT billing.add_source('xero-books', 'xero', :'xero_url' || '/api.xro/2.0',
        credentials => '{"client_id": "demo-xero-client", "client_secret": "demo-xero-secret"}',
