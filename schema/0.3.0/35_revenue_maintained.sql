@@ -96,11 +96,15 @@ BEGIN
                 mrr_end, mrr_end_n, customers, new, expansion, contraction, churn, reactivation, fx,
                 new_n, expansion_n, contraction_n, churn_n, reactivation_n, fx_n)
     WITH cm AS (
-        SELECT r.* FROM billing._revenue_work w JOIN billing._revenue_monthly r
+        -- only the columns summed: the CTE is materialised (read twice), so narrow rows copy less
+        SELECT r.customer_id, r.month, r.currency, r.mrr_prev, r.mrr, r.mrr_reporting_prev, r.mrr_reporting,
+               r.reporting_currency
+          FROM billing._revenue_work w JOIN billing._revenue_monthly r
             ON r.customer_id OPERATOR(pg_catalog.=) w.customer_id
          WHERE w.txid OPERATOR(pg_catalog.=) p_txid),
     mv AS (
-        SELECT m.* FROM billing._revenue_work w JOIN billing._mrr_movements m
+        SELECT m.month, m.currency, m.movement, m.amount, m.reporting_amount
+          FROM billing._revenue_work w JOIN billing._mrr_movements m
             ON m.customer_id OPERATOR(pg_catalog.=) w.customer_id
          WHERE w.txid OPERATOR(pg_catalog.=) p_txid),
     base AS (

