@@ -7,8 +7,10 @@
 #   - an incremental refresh after touching 1% of the customers, with each engine,
 #   - one month of billing.mrr_summary and billing.journal_entries, read from the maintained sums,
 #     against the same month aggregated from scratch (0.2.0's view definitions, created here),
-# and prints each figure with its ratio to its baseline: the SQL formulation and the sequential scan,
-# the full C computation for the incremental one, the from-scratch aggregate for the reads.
+# and prints each figure with its ratio to its baseline measured in the same run (the SQL formulation
+# for the full C computation, the full C computation for the incremental one, the from-scratch
+# aggregate for the reads), as wall-clock and backend CPU time, with the target and whether it is met
+# (judged on wall-clock time).
 # Usage: tools/bench/revenue.sh [customers ...]   (default: 10000 100000)
 set -euo pipefail
 . "$(dirname "$0")/../../test/lib.sh"
