@@ -442,9 +442,9 @@ void
 pgb_store_unseen_stats(int64 source_id, const PgbEntity *e, int64 *unseen, int64 *live)
 {
 	/*
-	 * The anti-join stands in a WHERE clause, where the planner makes it a join that spills to disk
-	 * beyond work_mem; inside an aggregate's FILTER it was a hashed subplan holding every seen id of
-	 * the pass in memory (~27 MB more at the end of a 100,000-invoice reconcile).
+	 * The anti-join stands in a WHERE clause, where the planner can make it a join that spills to
+	 * disk beyond work_mem; inside an aggregate's FILTER it could only be a subplan per row (or a
+	 * hashed one, holding every seen id of the pass in memory).
 	 */
 	char	   *rows = live_rows(e);
 	char	   *sql = psprintf("SELECT (SELECT pg_catalog.count(*) FROM %s" NOT_SEEN "), (SELECT pg_catalog.count(*) FROM %s)",

@@ -3,12 +3,12 @@
 # CALL billing.sync of a small site and of a site ten times larger, from the fake Advanced Billing API
 # over HTTPS (per_page 200, components off, no rate limit), each in a fresh cluster and database.
 #
-# The run's pages are synced with the revenue refresh deferred (pg_billing.revenue_refresh =
-# deferred for the session, so the run's last commit leaves the customers queued), then the same
-# backend runs that refresh (SELECT billing.refresh_revenue()): the two phases are measured apart.
-# The paging phase is what must not grow with the site; the refresh works set-wise over every
-# customer the run touched and is bounded by work_mem (128MB in billing.refresh_revenue: sorts,
-# hashes and the engine's result spill to disk beyond it), so it grows up to that bound.
+# A run ends with one revenue refresh of every customer its pages touched (billing.sync, after the
+# run is recorded as finished); the two phases are measured apart by the run's status in
+# billing.sync_runs ('running' while paging). The paging phase is what must not grow with the site;
+# the refresh works set-wise over every customer the run touched and is bounded by work_mem (128MB in
+# billing.refresh_revenue: its sorts, hashes and the engine's result spill to disk beyond it), so it
+# grows with the site up to that bound.
 # Measured from outside the backend, so nothing in it changes:
 #   - private peak: the largest RssAnon (the backend's own heap: memory contexts, curl, jansson)
 #     seen in /proc/<pid>/status, sampled every 50 ms, per phase;
@@ -66,18 +66,16 @@ SQL
         pid=${pid:-0}
         while [ "$pid" -gt 0 ] && [ -d "/proc/$pid" ]; do
             v=$(kb RssAnon "$pid")
-            echo "$(date +%s.%N) ${v:-0}" >> "$peakfile"
+            st=$(pgb_psql -d bench -At -c "SELECT status FROM billing.sync_runs ORDER BY id DESC LIMIT 1" 2>/dev/null || true)
+            echo "${st:-unknown} ${v:-0}" >> "$peakfile"
             sleep 0.05
         done
     ) &
     sampler=$!
     local t0 t1 out
     t0=$(date +%s.%N)
-    mark="SELECT 'T', extract(epoch FROM clock_timestamp())"
     out=$(pgb_psql -d bench -At \
-        -c "SET pg_billing.revenue_refresh = deferred" \
-        -c "$mark" -c "CALL billing.sync('bench')" -c "$mark" \
-        -c "SELECT billing.refresh_revenue()" -c "$mark" \
+        -c "CALL billing.sync('bench')" \
         -c "SELECT 'M', (regexp_match(s, 'VmHWM:\s+(\d+) kB'))[1], (regexp_match(s, 'RssShmem:\s+(\d+) kB'))[1],
                    (regexp_match(s, 'RssAnon:\s+(\d+) kB'))[1], (SELECT count(*) FROM billing.invoices)
               FROM pg_read_file('/proc/' || pg_backend_pid() || '/status') s" \
@@ -88,11 +86,9 @@ SQL
     m=$(printf '%s\n' "$out" | awk -F'|' '$1 == "M" { print $2, $3, $4, $5 }')
     [ -n "$m" ] || { echo "sync of $n failed: $out" >&2; exit 1; }
     read -r hwm shmem anon_end invoices <<< "$m"
-    local marks peaks
-    marks=$(printf '%s\n' "$out" | awk -F'|' '$1 == "T" { printf "%s ", $2 }')
-    # the largest sample of each phase: paging (between the first two marks), refresh (after)
-    peaks=$(awk -v m="$marks" -v end="$anon_end" 'BEGIN { split(m, t, " ") }
-                { if ($1 >= t[1] && $1 <= t[2] && $2 > p) p = $2; if ($1 > t[2] && $2 > r) r = $2 }
+    local peaks
+    # the largest sample of each phase: paging (the run 'running'), then the refresh
+    peaks=$(awk -v end="$anon_end" '$1 == "running" { if ($2 > p) p = $2; next } { if ($2 > r) r = $2 }
                 END { if (end > r) r = end; printf "%d %d", p, r }' "$peakfile")
     pgb_stop_cluster bench_memory
     echo "$invoices $peaks $hwm $shmem $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}")"
@@ -108,5 +104,5 @@ printf '%-9s %8s %15s %9s %15s %9s %10s %12s\n' "$inv_s" "$sec_s" "$peak_s" 1.00
 printf '%-9s %8s %15s %9s %15s %9s %10s %12s\n' "$inv_l" "$sec_l" "$peak_l" "$ratio" "$refr_l" "$ratio_r" "$hwm_l" "$shm_l"
 printf 'sync private peak memory while paging, %s vs %s invoices: ratio %s (target <= 1.25: %s)\n' "$inv_l" "$inv_s" "$ratio" \
     "$(awk -v r="$ratio" 'BEGIN{ print (r <= 1.25) ? "target met" : "not met" }')"
-printf 'the revenue refresh after it (bounded by work_mem = 128MB, not by the site): ratio %s\n' "$ratio_r"
+printf 'the revenue refresh at the end of the run (bounded by work_mem = 128MB, not by the site): ratio %s\n' "$ratio_r"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
