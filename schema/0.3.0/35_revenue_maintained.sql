@@ -61,18 +61,19 @@ COMMENT ON TABLE billing._revenue_customer_source IS 'Source of each customer wh
 
 -- Each customer's payments (part 3) and cash refunds (part 4) per month as last added to the journal
 -- sums: the capture triggers queue the customer of a changed payment or refund, and by the time the
--- refresh runs the old rows are gone, so what it subtracts is kept here.
+-- refresh runs the old rows are gone, so what it subtracts is kept here. One row per customer, its
+-- months as parallel arrays: a full recomputation writes as many rows as customers, not one per
+-- customer and month (inserting ~83,000 indexed rows at 10k customers took ~1.5 s of a 4 s refresh).
 CREATE TABLE billing._revenue_cash (
-    customer_id bigint NOT NULL,
-    month       date NOT NULL,
-    currency    text NOT NULL,
-    part        smallint NOT NULL,
+    customer_id bigint PRIMARY KEY,
     source_id   bigint NOT NULL,
-    n           bigint NOT NULL,
-    amount      numeric NOT NULL,
-    PRIMARY KEY (customer_id, month, currency, part)
+    month       date[] NOT NULL,
+    currency    text[] NOT NULL,
+    part        smallint[] NOT NULL,
+    n           bigint[] NOT NULL,
+    amount      numeric[] NOT NULL
 );
-COMMENT ON TABLE billing._revenue_cash IS 'Payments (part 3) and cash refunds (part 4) per customer and month as included in billing._journal_summary.';
+COMMENT ON TABLE billing._revenue_cash IS 'Payments (part 3) and cash refunds (part 4) per customer (one row) and month (parallel arrays) as included in billing._journal_summary.';
 
 -- Adds (p_sign 1) or subtracts (p_sign -1) the stored results of the customers in the refresh
 -- p_txid's work set to the summaries. Rows are written in key order so that concurrent refreshes
@@ -95,11 +96,15 @@ BEGIN
                 mrr_end, mrr_end_n, customers, new, expansion, contraction, churn, reactivation, fx,
                 new_n, expansion_n, contraction_n, churn_n, reactivation_n, fx_n)
     WITH cm AS (
-        SELECT r.* FROM billing._revenue_work w JOIN billing._revenue_monthly r
+        -- only the columns summed: the CTE is materialised (read twice), so narrow rows copy less
+        SELECT r.customer_id, r.month, r.currency, r.mrr_prev, r.mrr, r.mrr_reporting_prev, r.mrr_reporting,
+               r.reporting_currency
+          FROM billing._revenue_work w JOIN billing._revenue_monthly r
             ON r.customer_id OPERATOR(pg_catalog.=) w.customer_id
          WHERE w.txid OPERATOR(pg_catalog.=) p_txid),
     mv AS (
-        SELECT m.* FROM billing._revenue_work w JOIN billing._mrr_movements m
+        SELECT m.month, m.currency, m.movement, m.amount, m.reporting_amount
+          FROM billing._revenue_work w JOIN billing._mrr_movements m
             ON m.customer_id OPERATOR(pg_catalog.=) w.customer_id
          WHERE w.txid OPERATOR(pg_catalog.=) p_txid),
     base AS (
@@ -113,7 +118,9 @@ BEGIN
                pg_catalog.sum(cm.mrr_reporting_prev), pg_catalog.count(cm.mrr_reporting_prev),
                pg_catalog.sum(cm.mrr_reporting), pg_catalog.count(cm.mrr_reporting),
                pg_catalog.count(DISTINCT cm.customer_id) FILTER (WHERE cm.mrr_reporting OPERATOR(pg_catalog.>) 0)
-          FROM cm GROUP BY cm.month),
+          -- rows computed without a reporting currency add no reporting row (the view shows none
+          -- then); a change of the setting re-queues every customer, so adding and subtracting agree
+          FROM cm WHERE cm.reporting_currency IS NOT NULL GROUP BY cm.month),
     moves AS (
         SELECT mv.month, mv.currency, false AS reporting,
                pg_catalog.sum(mv.amount) FILTER (WHERE mv.movement OPERATOR(pg_catalog.=) 'new') AS new,
@@ -233,18 +240,22 @@ BEGIN
         credit = s.credit OPERATOR(pg_catalog.+) excluded.credit;
 
     IF p_sign OPERATOR(pg_catalog.=) 1 THEN
-        INSERT INTO billing._revenue_cash (customer_id, month, currency, part, source_id, n, amount)
-        SELECT x.customer_id, x.month, x.currency, x.part, c.source_id, pg_catalog.count(*), pg_catalog.sum(x.amount)
-          FROM (SELECT p.customer_id, pg_catalog.date_trunc('month', p.payment_date::timestamp)::date AS month,
-                       p.currency, 3::smallint AS part, p.amount
-                  FROM billing._revenue_work w JOIN billing.payments p ON p.customer_id OPERATOR(pg_catalog.=) w.customer_id
-                 WHERE w.txid OPERATOR(pg_catalog.=) p_txid AND p.deleted_at IS NULL
-                UNION ALL
-                SELECT f.customer_id, pg_catalog.date_trunc('month', f.refund_date::timestamp)::date, f.currency, 4::smallint, f.amount
-                  FROM billing._revenue_work w JOIN billing.refunds f ON f.customer_id OPERATOR(pg_catalog.=) w.customer_id
-                 WHERE w.txid OPERATOR(pg_catalog.=) p_txid AND f.deleted_at IS NULL) x
-          JOIN billing.customers c ON c.id OPERATOR(pg_catalog.=) x.customer_id
-         GROUP BY x.customer_id, x.month, x.currency, x.part, c.source_id;
+        INSERT INTO billing._revenue_cash (customer_id, source_id, month, currency, part, n, amount)
+        SELECT g.customer_id, g.source_id, pg_catalog.array_agg(g.month), pg_catalog.array_agg(g.currency),
+               pg_catalog.array_agg(g.part), pg_catalog.array_agg(g.n), pg_catalog.array_agg(g.amount)
+          FROM (SELECT x.customer_id, x.month, x.currency, x.part, c.source_id, pg_catalog.count(*) AS n,
+                       pg_catalog.sum(x.amount) AS amount
+                  FROM (SELECT p.customer_id, pg_catalog.date_trunc('month', p.payment_date::timestamp)::date AS month,
+                               p.currency, 3::smallint AS part, p.amount
+                          FROM billing._revenue_work w JOIN billing.payments p ON p.customer_id OPERATOR(pg_catalog.=) w.customer_id
+                         WHERE w.txid OPERATOR(pg_catalog.=) p_txid AND p.deleted_at IS NULL
+                        UNION ALL
+                        SELECT f.customer_id, pg_catalog.date_trunc('month', f.refund_date::timestamp)::date, f.currency, 4::smallint, f.amount
+                          FROM billing._revenue_work w JOIN billing.refunds f ON f.customer_id OPERATOR(pg_catalog.=) w.customer_id
+                         WHERE w.txid OPERATOR(pg_catalog.=) p_txid AND f.deleted_at IS NULL) x
+                  JOIN billing.customers c ON c.id OPERATOR(pg_catalog.=) x.customer_id
+                 GROUP BY x.customer_id, x.month, x.currency, x.part, c.source_id) g
+         GROUP BY g.customer_id, g.source_id;
     END IF;
 
     -- payments: Dr cash, Cr accounts receivable; cash refunds: Dr accounts receivable, Cr cash
@@ -252,7 +263,10 @@ BEGIN
     SELECT k.month, k.source_id, k.currency, k.part, a.account, p_sign OPERATOR(pg_catalog.*) pg_catalog.sum(k.n),
            p_sign OPERATOR(pg_catalog.*) pg_catalog.sum(a.debit), p_sign OPERATOR(pg_catalog.*) pg_catalog.sum(a.credit)
       FROM billing._revenue_work w
-      JOIN billing._revenue_cash k ON k.customer_id OPERATOR(pg_catalog.=) w.customer_id
+      JOIN billing._revenue_cash c ON c.customer_id OPERATOR(pg_catalog.=) w.customer_id
+     CROSS JOIN LATERAL (SELECT u.month, c.source_id, u.currency, u.part, u.n, u.amount
+                           FROM ROWS FROM (pg_catalog.unnest(c.month), pg_catalog.unnest(c.currency), pg_catalog.unnest(c.part),
+                                          pg_catalog.unnest(c.n), pg_catalog.unnest(c.amount)) u(month, currency, part, n, amount)) k
      CROSS JOIN LATERAL (VALUES
            ('cash', CASE WHEN k.part OPERATOR(pg_catalog.=) 3 THEN k.amount ELSE 0::numeric END,
                     CASE WHEN k.part OPERATOR(pg_catalog.=) 4 THEN k.amount ELSE 0::numeric END),

@@ -28,6 +28,7 @@ CONF
 pgb_psql -d postgres -c "CREATE DATABASE bench" >/dev/null
 pgb_psql -d bench -c "CREATE EXTENSION pg_billing" >/dev/null
 
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 echo "sync of $n invoices from https://127.0.0.1:$port (fake API, per_page 200)"
 pgb_psql -d bench -v n="$n" -v url="https://127.0.0.1:$port/s/bench$n-run1" <<'SQL'
 SET log_statement = none;
@@ -83,4 +84,7 @@ SQL
 t1=$(date +%s.%N)
 copy_s=$(awk "BEGIN{print $t1 - $t0}")
 printf 'COPY:  the same %d rows in %.1f s = %.0f rows/s\n' "$rows" "$copy_s" "$(awk "BEGIN{print $rows / $copy_s}")"
-printf 'sync / COPY: %.2f\n' "$(awk "BEGIN{print $copy_s / $sync_s}")"
+ratio=$(awk "BEGIN{printf \"%.2f\", $copy_s / $sync_s}")
+printf 'sync rate / COPY rate (baseline: COPY of the same rows, this run): %s (target >= 0.6: %s)\n' "$ratio" \
+    "$(awk -v r="$ratio" 'BEGIN{ print (r >= 0.6) ? "target met" : "not met" }')"
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
