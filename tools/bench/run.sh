@@ -4,5 +4,6 @@ set -euo pipefail
 here=$(dirname "$0")
 "$here/revenue.sh"
 "$here/sync.sh"
+"$here/sync_latency.sh"
 "$here/recon.sh"
 "$here/push.sh"
