@@ -6,11 +6,13 @@
 # the connector's default (4 for Advanced Billing). Both without a rate limit, so that latency alone
 # is measured (the rate limit is its own knob: see docs/sync-concurrency.md). Prints both times,
 # the requests, and the ratio; target >= 3.
-#   tools/bench/sync_latency.sh [customers] [latency_ms]     (defaults 300 and 200)
+#   tools/bench/sync_latency.sh [customers] [latency_ms] [more]   (defaults 300, 200; more: also time
+#   max_concurrent_requests = more, e.g. 8)
 set -euo pipefail
 . "$(dirname "$0")/../../test/lib.sh"
 customers=${1:-300}
 latency=${2:-200}
+more=${3:-}
 
 pgb_make_root
 dir=$PGB_RT/bench-latency
@@ -33,11 +35,11 @@ pgb_psql -d bench -c "CREATE EXTENSION pg_billing" >/dev/null
 # run NAME CONCURRENCY: one full sync of a fresh source (its own fake state); prints "seconds requests"
 run() {
     local name=$1 conc=$2 t0 t1
-    pgb_psql -d bench -q -v name="$name" -v url="https://127.0.0.1:$port/s/book-$name${RANDOM}_d$latency" -v conc="$conc" <<'SQL'
+    pgb_psql -d bench -q -v ON_ERROR_STOP=1 -v name="$name" -v url="https://127.0.0.1:$port/s/book-$name${RANDOM}_d$latency" -v conc="$conc" <<'SQL'
 SET log_statement = none;
 SELECT billing.add_source(:'name', 'advanced_billing', :'url', '{"api_key": "bench-key"}',
-       jsonb_build_object('per_page', 200, 'max_requests_per_second', 0)
-       || CASE WHEN :'conc' = 'default' THEN '{}'::jsonb ELSE jsonb_build_object('max_concurrent_requests', :'conc'::int) END) \gset
+       jsonb_strip_nulls(jsonb_build_object('per_page', 200, 'max_requests_per_second', 0,
+                                            'max_concurrent_requests', nullif(:'conc', 'default')::int))) \gset
 SQL
     t0=$(date +%s.%N)
     pgb_psql -d bench -q -c "CALL billing.sync('$name')"
@@ -60,3 +62,8 @@ SQL
 )
 printf 'same subscriptions and invoices in both: %s\n' "$same"
 printf 'latency hiding: default / one at a time = %.2fx faster (target >= 3)\n' "$(awk "BEGIN{print $seq_s / $def_s}")"
+if [ -n "$more" ]; then
+    read -r more_s more_n < <(run more "$more")
+    printf 'max_concurrent_requests %s: %6.1f s, %d requests, %.2fx faster than one at a time\n' \
+        "$more" "$more_s" "$more_n" "$(awk "BEGIN{print $seq_s / $more_s}")"
+fi
