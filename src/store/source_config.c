@@ -207,9 +207,8 @@ read_options(PgbSource *src, const char *options_json)
 		src->reconcile_every = (int) int_option(opts, "reconcile_every");
 		src->reconcile_max_unseen = int_option(opts, "reconcile_max_unseen");
 		src->max_rps = rate ? json_number_value(rate) : src->conn->default_max_rps;
-		src->max_concurrent = (int) int_option(opts, "max_concurrent_requests");
-		if (src->max_concurrent == -1)
-			src->max_concurrent = Max(1, src->conn->default_max_concurrent);
+		src->max_concurrent = json_object_get(opts, "max_concurrent_requests") ?
+			(int) int_option(opts, "max_concurrent_requests") : Max(1, src->conn->default_max_concurrent);
 		if (src->max_concurrent < 1 || src->max_concurrent > PGB_MAX_CONCURRENT)
 			bad_option(src->name, "max_concurrent_requests", psprintf("must be from 1 to %d", PGB_MAX_CONCURRENT));
 		if (src->per_page < 1 || src->per_page > src->conn->paging.max_size)
