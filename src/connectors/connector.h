@@ -14,6 +14,9 @@
 struct json_t;
 struct PgbJsonCtx;
 
+/* Most requests in flight at once a source may ask for (option max_concurrent_requests). */
+#define PGB_MAX_CONCURRENT 16
+
 /* Paging styles, implemented once (src/sync/paging.c). */
 typedef enum PgbPagingKind
 {
@@ -142,6 +145,7 @@ typedef struct PgbConnector
 	const PgbOption *options;	/* options beyond the common ones */
 	int			noptions;
 	double		default_max_rps;	/* requests per second unless option max_requests_per_second */
+	int			default_max_concurrent; /* requests in flight unless option max_concurrent_requests */
 	bool		prefetch;		/* may send the next page ahead (two requests in flight) */
 	const char *since_param;	/* query text before the since value of an incremental list */
 	PgbSinceStyle since_style;	/* how the since value is written */
@@ -157,6 +161,12 @@ typedef struct PgbConnector
 	bool		list_total;
 	/* optional hooks: called on each listed record before it is mapped (e.g. to fetch a part) */
 	void		(*enrich) (PgbSource *src, const PgbEntity *e, struct PgbJsonCtx *ctx, struct json_t *record);
+	/*
+	 * optional, with enrich: sends the request(s) enrich will make for record ahead of time
+	 * (pgb_http_prefetch), while the records before it are mapped; must never raise for a bad
+	 * record (enrich reports it). The list reader calls it up to 2 * max_concurrent records ahead.
+	 */
+	void		(*enrich_ahead) (PgbSource *src, const PgbEntity *e, struct json_t *record);
 	/* optional: authenticates from the credentials object itself instead of auth (Splynx) */
 	void		(*authenticate) (PgbSource *src, struct json_t *secret);
 } PgbConnector;
@@ -176,6 +186,7 @@ struct PgbSource
 	const char *only;			/* comma-separated entities to sync, or "" for all */
 	int64		reconcile_max_unseen;	/* records a reconcile may find unlisted; -1 = max(100, 10% of live) */
 	double		max_rps;
+	int			max_concurrent;	/* requests in flight at once: 1 = one at a time */
 	char	   *options_json;	/* the options object, for the connector's own options */
 	PgbHttpTarget http;
 	struct PgbJsonCtx *where;	/* the record being decoded, for the error context, or NULL */

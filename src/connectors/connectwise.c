@@ -66,6 +66,8 @@ const PgbConnector pgb_connectwise_connector = {
 	.noptions = lengthof(options),
 	/* ConnectWise publishes no limit; about 60 requests a minute is the figure usually quoted */
 	.default_max_rps = 1,
+	/* no documented limit: two at once hide a slow answer, the rate (1 a second) still rules */
+	.default_max_concurrent = 2,
 	.prefetch = true,
 	.since_param = "&conditions=lastUpdated%3E%5B",
 	.since_style = PGB_SINCE_ZULU,

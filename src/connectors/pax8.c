@@ -177,12 +177,19 @@ append_items(PgbJsonCtx *ctx, json_t *root, json_t *items)
 	return json_array_size(content);
 }
 
+/* The URL of items page ordinal (from 1) of invoice id (a uuid: checked by the caller). */
+static char *
+items_url(PgbSource *src, const char *id, long ordinal)
+{
+	return psprintf("%s/invoices/%s/items?%s", src->base_url, id,
+					pgb_paging_query(&src->conn->paging, ordinal, src->per_page));
+}
+
 /* One items page (ordinal from 1) of invoice id appended to items; returns its record count. */
 static size_t
 items_page(PgbSource *src, PgbJsonCtx *ctx, const char *id, long ordinal, json_t *items)
 {
-	char	   *url = psprintf("%s/invoices/%s/items?%s", src->base_url, id,
-							   pgb_paging_query(&src->conn->paging, ordinal, src->per_page));
+	char	   *url = items_url(src, id, ordinal);
 	PgbHttpResponse resp;
 	json_t	   *root;
 	size_t		n = 0;
@@ -243,6 +250,22 @@ enrich(PgbSource *src, const PgbEntity *e, PgbJsonCtx *ctx, json_t *record)
 {
 	if (e->table == PGB_T_INVOICES)
 		add_items(src, ctx, record);
+}
+
+/*
+ * The first items page of an invoice goes out while the invoices before it are mapped (several
+ * in flight); add_items collects it. An id that is not a uuid gets nothing sent: add_items says so.
+ */
+static void
+enrich_ahead(PgbSource *src, const PgbEntity *e, json_t *record)
+{
+	json_t	   *id = json_object_get(record, "id");
+	const char *v = json_is_string(id) ? json_string_value(id) : NULL;
+
+	if (e->table != PGB_T_INVOICES || v == NULL || v[0] == '\0' || strlen(v) > 64 ||
+		strspn(v, "0123456789abcdefABCDEF-") != strlen(v))
+		return;
+	pgb_http_prefetch(&src->http, items_url(src, v, 1));
 }
 
 /*
@@ -423,6 +446,9 @@ const PgbConnector pgb_pax8_connector = {
 	.options = options,
 	.noptions = lengthof(options),
 	.default_max_rps = 5,
+	/* no documented concurrency limit (devx.pax8.com gives a per-minute rate only) */
+	.default_max_concurrent = 4,
 	.prefetch = false,
 	.enrich = enrich,
+	.enrich_ahead = enrich_ahead,
 };

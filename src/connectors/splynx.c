@@ -286,6 +286,8 @@ const PgbConnector pgb_splynx_connector = {
 	.options = options,
 	.noptions = lengthof(options),
 	.default_max_rps = 5,
+	/* a self-hosted server (often one small machine), no documented limit: two at once */
+	.default_max_concurrent = 2,
 	.prefetch = false,
 	.since_param = "&main_attributes%5Bdate_updated%5D%5B0%5D=%3E%3D&main_attributes%5Bdate_updated%5D%5B1%5D=",
 	/*

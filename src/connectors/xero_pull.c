@@ -54,6 +54,8 @@ const PgbConnector pgb_xero_connector = {
 	.noptions = lengthof(options),
 	/* Xero allows 60 calls a minute and 5 at once per organisation: one at a time, one a second */
 	.default_max_rps = 1,
+	/* Xero documents 5 requests in flight at once per organisation */
+	.default_max_concurrent = 5,
 	.prefetch = false,
 	.since_header = "If-Modified-Since",
 	.page_count_key = "pagination",

@@ -1,9 +1,11 @@
 /*
  * http_client.c: libcurl inside a backend. Nothing in a curl callback or during a transfer may
  * ereport (a longjmp through libcurl corrupts it): callbacks set flags, and errors are raised once
- * the transfer has ended and its handle is out of the multi handle. A target's handles live for one
- * run (connection reuse, one request sent ahead) and pgb_http_target_release frees them; the sync
- * driver calls it on every path, errors included.
+ * the transfer has ended and its handle is out of the multi handle. Every request of a target has
+ * its own slot (curl handle, body buffer) in the target's request table; http_queue.c runs them,
+ * several at once. Here: the handles' set-up and callbacks, the table, and the public calls that
+ * send ahead, claim and report. A target's handles live for one run (connection reuse) and
+ * pgb_http_target_release frees them; the sync driver calls it on every path, errors included.
  */
 #include "postgres.h"
 
@@ -20,6 +22,7 @@
 
 #include "http/http_auth.h"
 #include "http/http_client.h"
+#include "http/http_request.h"
 
 char	   *pgb_http_ca_file = NULL;
 bool		pgb_http_allow_loopback = false;
@@ -37,39 +40,10 @@ int			pgb_http_run_max_bytes_kb = 16777216;
 /* The decompression ratio is judged only past this many decoded bytes: small bodies never trip it. */
 #define RATIO_FLOOR ((size_t) 1 << 20)
 
-/* One growing body buffer reused across requests (malloc'd: curl callbacks cannot palloc). */
-static char *body_buf = NULL;
-static size_t body_cap = 0;
+static bool curl_ready = false;
 
 /* The last response's Link header (PgbHttpResponse.link): valid until the next request. */
 static char link_buf[4096];
-
-/* What one attempt saw; filled by callbacks, read after curl returns. */
-typedef struct Attempt
-{
-	size_t		len;
-	size_t		max_len;
-	void	   *handle;			/* the curl handle, for the wire byte count */
-	bool		too_big;
-	bool		too_compressed;	/* decoded more than pgb_http_max_ratio times the wire bytes */
-	int64		wire_len;		/* body bytes on the wire when too_compressed was set */
-	bool		out_of_memory;
-	bool		refused_address;
-	bool		cancelled;
-	long		retry_after;	/* seconds, or -1 */
-	int64		date;
-	char		link[4096];		/* the Link header field(s), joined by ", "; "" when none */
-	int64		total;			/* X-Total-Count (a list's length), or -1 */
-	long		status;
-	CURLcode	rc;
-	char		curl_error[CURL_ERROR_SIZE];
-} Attempt;
-
-static bool curl_ready = false;
-
-static void rate_limit(PgbHttpTarget *t);
-static void release_handle(PgbHttpTarget *t);
-static void abandon_prefetch(PgbHttpTarget *t);
 
 static void
 ensure_curl(void)
@@ -119,25 +93,25 @@ write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	}
 	if (too_compressed(a, a->len + n))
 		return 0;
-	if (a->len + n + 1 > body_cap)
+	if (a->len + n + 1 > a->rq->cap)
 	{
-		size_t		cap = Max(body_cap * 2, (size_t) 1 << 20);
+		size_t		cap = Max(a->rq->cap * 2, (size_t) 1 << 16);
 		char	   *p;
 
 		while (cap < a->len + n + 1)
 			cap *= 2;
-		p = realloc(body_buf, cap);
+		p = realloc(a->rq->buf, cap);
 		if (p == NULL)
 		{
 			a->out_of_memory = true;
 			return 0;
 		}
-		body_buf = p;
-		body_cap = cap;
+		a->rq->buf = p;
+		a->rq->cap = cap;
 	}
-	memcpy(body_buf + a->len, data, n);
+	memcpy(a->rq->buf + a->len, data, n);
 	a->len += n;
-	body_buf[a->len] = '\0';
+	a->rq->buf[a->len] = '\0';
 	return n;
 }
 
@@ -292,7 +266,7 @@ add_header(struct curl_slist *h, const char *line)
  * (a vendor's own token scheme) and this request's.
  */
 static struct curl_slist *
-make_headers(const PgbHttpTarget *t)
+make_headers(const PgbHttpTarget *t, const char *request_header)
 {
 	struct curl_slist *h = add_header(NULL, "Accept: application/json");
 
@@ -302,8 +276,8 @@ make_headers(const PgbHttpTarget *t)
 		h = add_header(h, t->extra_header);
 	if (h && t->auth_header)
 		h = add_header(h, t->auth_header);
-	if (h && t->request_header[0])
-		h = add_header(h, t->request_header);
+	if (h && request_header[0])
+		h = add_header(h, request_header);
 	return h;
 }
 
@@ -322,7 +296,6 @@ pgb_http_set_header(PgbHttpTarget *t, const char *name, const char *value)
 	if (t->extra_header)
 		explicit_bzero(t->extra_header, strlen(t->extra_header));
 	t->extra_header = psprintf("%s: %s", name, value);
-	t->headers_stale = true;
 }
 
 void
@@ -334,31 +307,24 @@ pgb_http_set_request_header(PgbHttpTarget *t, const char *line)
 	if (strcmp(t->request_header, line ? line : "") == 0)
 		return;
 	strlcpy(t->request_header, line ? line : "", sizeof(t->request_header));
-	t->headers_stale = true;
 }
 
 /*
- * The handle of a target: created once with the options that never change, kept so that the
- * connection (and its TLS session) is reused; freed by pgb_http_target_release. No ereport here.
+ * A request's curl handle: created once with the options that never change, kept for the slot's
+ * next requests (the multi handle pools the connections, and their TLS sessions, for all of them).
+ * No ereport here.
  */
 static CURL *
-target_handle(PgbHttpTarget *t)
+request_handle(PgbHttpTarget *t, Request *rq)
 {
 	CURL	   *c;
 	bool		plain = strcmp(t->origin.scheme, "http") == 0;
 
-	if (t->handle)
-		return (CURL *) t->handle;
+	if (rq->easy)
+		return rq->easy;
 	c = curl_easy_init();
 	if (c == NULL)
 		return NULL;
-	t->headers = make_headers(t);
-	t->headers_stale = false;
-	if (t->headers == NULL)
-	{
-		curl_easy_cleanup(c);
-		return NULL;
-	}
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, plain ? "http" : "https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, plain ? "http" : "https");
@@ -370,7 +336,6 @@ target_handle(PgbHttpTarget *t)
 	if (pgb_http_ca_file && pgb_http_ca_file[0])
 		curl_easy_setopt(c, CURLOPT_CAINFO, pgb_http_ca_file);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, (struct curl_slist *) t->headers);
 	if (t->userpwd)
 	{
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
@@ -381,85 +346,13 @@ target_handle(PgbHttpTarget *t)
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
-	t->handle = c;
-	return c;
-}
-
-static void
-release_handle(PgbHttpTarget *t)
-{
-	if (t->handle)
-		curl_easy_cleanup((CURL *) t->handle);
-	if (t->headers)
-		curl_slist_free_all((struct curl_slist *) t->headers);
-	t->handle = NULL;
-	t->headers = NULL;
-}
-
-void
-pgb_http_target_release(PgbHttpTarget *t)
-{
-	abandon_prefetch(t);
-	release_handle(t);
-	if (t->multi)
-		curl_multi_cleanup((CURLM *) t->multi);
-	t->multi = NULL;
-	if (t->extra_header)
-		explicit_bzero(t->extra_header, strlen(t->extra_header));
-	t->extra_header = NULL;
-}
-
-/* Readies the target's handle for one request whose state is *a. No ereport. */
-static CURL *
-prepare_attempt(PgbHttpTarget *t, const char *url, Attempt *a)
-{
-	CURL	   *c;
-
-	memset(a, 0, sizeof(*a));
-	a->retry_after = -1;
-	a->date = -1;
-	a->total = -1;
-	a->max_len = (size_t) pgb_http_max_body_kb * 1024;
-	a->rc = CURLE_OUT_OF_MEMORY;
-
-	c = target_handle(t);
-	if (c == NULL)
-		return NULL;
-	/* a vendor's own Authorization header changes with each token: the list is rebuilt for it */
-	if (t->headers_stale || t->auth_header)
-	{
-		struct curl_slist *h = make_headers(t);
-
-		if (h == NULL)
-			return NULL;
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-		curl_slist_free_all((struct curl_slist *) t->headers);
-		t->headers = h;
-		t->headers_stale = false;
-	}
-	a->handle = c;
-	/* settings that may change between requests, and this attempt's state */
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) pgb_http_connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) pgb_http_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) a->max_len);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, a);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, a);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, a->curl_error);
-	if (t->bearer)
-	{
-		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long) CURLAUTH_BEARER);
-		curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, t->bearer);
-	}
+	rq->easy = c;
 	return c;
 }
 
 /*
- * Unhooks the handle from an attempt's state before that state is freed or goes out of scope:
- * the handle outlives attempts, and curl may still write the error buffer or call a callback
- * (while closing a connection, for instance). The callbacks do nothing with a NULL state.
+ * Unhooks a handle from its attempt's state: curl may still write the error buffer or call a
+ * callback (while closing a connection, for instance). The callbacks do nothing with a NULL state.
  */
 static void
 detach_attempt(CURL *c)
@@ -473,93 +366,211 @@ detach_attempt(CURL *c)
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, NULL);
 }
 
-/* After a transfer on the target's handle: status, and a fresh handle after a transport failure. */
+/* Frees a request's handle and header list (a failed transfer's connection is not reused). */
 static void
-end_attempt(PgbHttpTarget *t, CURL *c, Attempt *a)
+release_handle(Request *rq)
 {
-	if (a->rc == CURLE_FILESIZE_EXCEEDED)
-		a->too_big = true;		/* refused from Content-Length, before the body */
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
-	detach_attempt(c);
-	if (a->rc != CURLE_OK)
-		release_handle(t);
+	detach_attempt(rq->easy);
+	if (rq->easy)
+		curl_easy_cleanup(rq->easy);
+	if (rq->headers)
+		curl_slist_free_all(rq->headers);
+	rq->easy = NULL;
+	rq->headers = NULL;
 }
 
 /*
- * Drives the transfer of c (already in the target's multi handle) to its end, waking every 100 ms
- * for interrupts. All requests go through the multi handle, so they share one connection pool.
- * No ereport.
+ * Readies rq's handle for one attempt and adds it to the target's multi handle. The header list is
+ * made afresh for every attempt: a vendor's token (and with it the Authorization header) may have
+ * changed since the request was queued. False when curl has no memory for it. No ereport.
  */
-static void
-run_transfer(PgbHttpTarget *t, CURL *c, Attempt *a)
+bool
+pgb_http_start(PgbHttpTarget *t, Request *rq)
 {
-	CURLM	   *m = (CURLM *) t->multi;
-	int			running = 1;
-	int			left;
-	CURLMsg    *msg;
+	Attempt    *a = &rq->a;
+	CURL	   *c;
+	struct curl_slist *h;
 
-	a->rc = CURLE_ABORTED_BY_CALLBACK;
-	while (running && !a->cancelled)
-	{
-		if (curl_multi_perform(m, &running) != CURLM_OK)
-			break;
-		if (running)
-		{
-			CURLMcode	rc;
-
-			/* pg_stat_activity shows the wait as wait_event_type Extension */
-			pgstat_report_wait_start(PG_WAIT_EXTENSION);
-			rc = curl_multi_poll(m, NULL, 0, 100, NULL);
-			pgstat_report_wait_end();
-			if (rc != CURLM_OK)
-				break;
-		}
-		/* an orphaned worker must not keep transferring while the server restarts */
-		if (QueryCancelPending || ProcDiePending || !PostmasterIsAlive())
-			a->cancelled = true;
-	}
-	while ((msg = curl_multi_info_read(m, &left)) != NULL)
-		if (msg->msg == CURLMSG_DONE && msg->easy_handle == c)
-			a->rc = msg->data.result;
-	curl_multi_remove_handle(m, c);
-	end_attempt(t, c, a);
-}
-
-static bool
-ensure_multi(PgbHttpTarget *t)
-{
+	memset(a, 0, sizeof(*a));
+	a->rq = rq;
+	a->retry_after = -1;
+	a->date = -1;
+	a->total = -1;
+	a->max_len = (size_t) pgb_http_max_body_kb * 1024;
+	a->rc = CURLE_OUT_OF_MEMORY;
 	if (t->multi == NULL)
 		t->multi = curl_multi_init();
-	return t->multi != NULL;
-}
-
-/* One request, waiting for it. No ereport from here to the end (callbacks only set flags in *a). */
-static void
-attempt_once(PgbHttpTarget *t, const char *url, Attempt *a)
-{
-	CURL	   *c = prepare_attempt(t, url, a);
-
-	if (c == NULL)
-		return;
-	if (!ensure_multi(t) || curl_multi_add_handle((CURLM *) t->multi, c) != CURLM_OK)
+	c = t->multi ? request_handle(t, rq) : NULL;
+	h = c ? make_headers(t, rq->request_header) : NULL;
+	if (h == NULL)
+		return false;
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	if (rq->headers)
+		curl_slist_free_all(rq->headers);
+	rq->headers = h;
+	a->handle = c;
+	curl_easy_setopt(c, CURLOPT_URL, rq->url);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) pgb_http_connect_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) pgb_http_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) a->max_len);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, a);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, a);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, a->curl_error);
+	if (t->bearer)
 	{
-		detach_attempt(c);		/* *a is the caller's and will be gone */
-		return;
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long) CURLAUTH_BEARER);
+		curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, t->bearer);
 	}
-	run_transfer(t, c, a);
+	if (curl_multi_add_handle((CURLM *) t->multi, c) != CURLM_OK)
+	{
+		detach_attempt(c);
+		return false;
+	}
+	rq->state = RQ_RUNNING;
+	return true;
 }
 
-/* Drops a request started by pgb_http_prefetch that nobody will read. */
-static void
-abandon_prefetch(PgbHttpTarget *t)
+/* After rq's transfer has left the multi handle: its status, and no reuse after a transport failure. */
+void
+pgb_http_end_attempt(Request *rq)
 {
-	if (t->pending == NULL)
-		return;
-	curl_multi_remove_handle((CURLM *) t->multi, (CURL *) t->handle);
-	detach_attempt((CURL *) t->handle);
-	free(t->pending);
-	t->pending = NULL;
-	release_handle(t);		/* its connection may be mid-response: not reusable */
+	Attempt    *a = &rq->a;
+
+	if (a->rc == CURLE_FILESIZE_EXCEEDED)
+		a->too_big = true;		/* refused from Content-Length, before the body */
+	curl_easy_getinfo(rq->easy, CURLINFO_RESPONSE_CODE, &a->status);
+	detach_attempt(rq->easy);
+	if (a->rc != CURLE_OK)
+		release_handle(rq);
+}
+
+/* Stops rq whatever its state and frees its slot (its buffer and a clean handle stay for reuse). */
+void
+pgb_http_discard(PgbHttpTarget *t, Request *rq)
+{
+	if (rq->state == RQ_RUNNING)
+	{
+		curl_multi_remove_handle((CURLM *) t->multi, rq->easy);
+		release_handle(rq);		/* its connection may be mid-response: not reusable */
+	}
+	free(rq->url);
+	rq->url = NULL;
+	rq->state = RQ_FREE;
+	rq->prefetched = rq->consumed = false;
+}
+
+Request *
+pgb_http_requests(PgbHttpTarget *t)
+{
+	if (t->reqs == NULL)
+		t->reqs = calloc(MAX_REQUESTS, sizeof(Request));
+	return (Request *) t->reqs;
+}
+
+void
+pgb_http_target_release(PgbHttpTarget *t)
+{
+	Request    *r = (Request *) t->reqs;
+
+	for (int i = 0; r && i < MAX_REQUESTS; i++)
+	{
+		pgb_http_discard(t, &r[i]);
+		release_handle(&r[i]);
+		free(r[i].buf);
+	}
+	free(r);
+	t->reqs = NULL;
+	if (t->multi)
+		curl_multi_cleanup((CURLM *) t->multi);
+	t->multi = NULL;
+	if (t->extra_header)
+		explicit_bzero(t->extra_header, strlen(t->extra_header));
+	t->extra_header = NULL;
+}
+
+/* Answers already handed out are no longer needed once another request is made: their slots free. */
+static void
+free_consumed(PgbHttpTarget *t)
+{
+	Request    *r = pgb_http_requests(t);
+
+	for (int i = 0; r && i < MAX_REQUESTS; i++)
+		if (r[i].state != RQ_FREE && r[i].consumed)
+			pgb_http_discard(t, &r[i]);
+}
+
+/* A free slot for url, queued, or NULL (no slot, no memory). No ereport. */
+static Request *
+submit(PgbHttpTarget *t, const char *url, bool prefetched)
+{
+	Request    *r = pgb_http_requests(t);
+
+	for (int i = 0; r && i < MAX_REQUESTS; i++)
+	{
+		if (r[i].state != RQ_FREE)
+			continue;
+		r[i].url = strdup(url);
+		if (r[i].url == NULL)
+			return NULL;
+		r[i].state = RQ_QUEUED;
+		r[i].prefetched = prefetched;
+		r[i].consumed = r[i].refreshed = false;
+		r[i].attempts = 0;
+		r[i].not_before_us = 0;
+		r[i].seq = ++t->seq;
+		strlcpy(r[i].request_header, t->request_header, sizeof(r[i].request_header));
+		return &r[i];
+	}
+	return NULL;
+}
+
+/* The unclaimed request sent ahead for url with the current request header, or NULL. */
+static Request *
+find_prefetched(PgbHttpTarget *t, const char *url)
+{
+	Request    *r = pgb_http_requests(t);
+
+	for (int i = 0; r && i < MAX_REQUESTS; i++)
+		if (r[i].state != RQ_FREE && r[i].prefetched && strcmp(r[i].url, url) == 0 &&
+			strcmp(r[i].request_header, t->request_header) == 0)
+			return &r[i];
+	return NULL;
+}
+
+static int
+count_prefetched(const PgbHttpTarget *t)
+{
+	const Request *r = (const Request *) t->reqs;
+	int			n = 0;
+
+	for (int i = 0; r && i < MAX_REQUESTS; i++)
+		n += r[i].state != RQ_FREE && r[i].prefetched;
+	return n;
+}
+
+/* Answers held unclaimed at most: twice the requests in flight, so a slow one never stalls the rest. */
+static int
+prefetch_bound(const PgbHttpTarget *t)
+{
+	return 2 * Max(1, t->max_concurrent);
+}
+
+int
+pgb_http_ahead(const PgbHttpTarget *t)
+{
+	return t->max_concurrent <= 1 ? 0 : prefetch_bound(t);
+}
+
+void
+pgb_http_drop_prefetched(PgbHttpTarget *t)
+{
+	Request    *r = (Request *) t->reqs;
+
+	for (int i = 0; r && i < MAX_REQUESTS; i++)
+		if (r[i].state != RQ_FREE && r[i].prefetched)
+			pgb_http_discard(t, &r[i]);
 }
 
 void
@@ -567,106 +578,14 @@ pgb_http_prefetch(PgbHttpTarget *t, const char *url)
 {
 	PgbUrl		u;
 	const char *reason;
-	Attempt    *a;
-	CURL	   *c;
-	int			running;
 
-	if (t->pending || strlen(url) >= sizeof(t->pending_url) || t->requests >= pgb_http_run_max_requests ||
-		!pgb_url_parse(url, &u, &reason) || !pgb_url_same_origin(&u, &t->origin))
+	if (t->requests >= pgb_http_run_max_requests || count_prefetched(t) >= prefetch_bound(t) ||
+		!pgb_url_parse(url, &u, &reason) || !pgb_url_same_origin(&u, &t->origin) ||
+		find_prefetched(t, url) != NULL)
 		return;					/* pgb_http_get will do it (or refuse it) itself */
 	ensure_curl();
-	if (!ensure_multi(t))
-		return;
-	rate_limit(t);
-	a = malloc(sizeof(Attempt));
-	if (a == NULL)
-		return;
-	c = prepare_attempt(t, url, a);
-	if (c == NULL || curl_multi_add_handle((CURLM *) t->multi, c) != CURLM_OK)
-	{
-		detach_attempt(c);
-		free(a);
-		return;
-	}
-	t->pending = a;
-	strcpy(t->pending_url, url);
-	t->requests++;
-	(void) curl_multi_perform((CURLM *) t->multi, &running);	/* connect or reuse, send */
-}
-
-/* Waits for the prefetched request to end (interruptibly) and hands its outcome over. No ereport. */
-static void
-finish_prefetch(PgbHttpTarget *t, Attempt *out)
-{
-	Attempt    *a = (Attempt *) t->pending;
-
-	run_transfer(t, (CURL *) t->handle, a);
-	*out = *a;
-	free(a);
-	t->pending = NULL;
-}
-
-static int64
-now_us(void)
-{
-	instr_time	t;
-
-	INSTR_TIME_SET_CURRENT(t);
-	return (int64) INSTR_TIME_GET_MICROSEC(t);
-}
-
-/* Sleeps ms, waking for interrupts (cancel, statement_timeout, terminate). */
-static void
-interruptible_sleep(long ms)
-{
-	int64		until = now_us() + (int64) ms * 1000;
-
-	for (;;)
-	{
-		int64		left = until - now_us();
-
-		CHECK_FOR_INTERRUPTS();
-		if (left <= 0)
-			break;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Max(1, left / 1000), PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-	}
-}
-
-static void
-rate_limit(PgbHttpTarget *t)
-{
-	if (t->max_rps > 0 && t->last_request_us > 0)
-	{
-		int64		gap = (int64) (1e6 / t->max_rps);
-		int64		wait = t->last_request_us + gap - now_us();
-
-		if (wait > 0)
-			interruptible_sleep((long) ((wait + 999) / 1000));
-	}
-	t->last_request_us = now_us();
-}
-
-/* Transport failures worth another attempt. */
-static bool
-curl_retryable(CURLcode rc)
-{
-	switch (rc)
-	{
-		case CURLE_COULDNT_RESOLVE_HOST:
-		case CURLE_COULDNT_CONNECT:
-		case CURLE_OPERATION_TIMEDOUT:
-		case CURLE_SEND_ERROR:
-		case CURLE_RECV_ERROR:
-		case CURLE_GOT_NOTHING:
-		case CURLE_PARTIAL_FILE:
-		case CURLE_HTTP2:
-		case CURLE_HTTP2_STREAM:
-			return true;
-		default:
-			return false;
-	}
+	if (submit(t, url, true) != NULL)
+		pgb_http_kick(t);		/* connect or reuse, send */
 }
 
 static const char *
@@ -687,28 +606,18 @@ describe(Attempt *a)
 }
 
 static void
-fail(PgbHttpTarget *t, const char *what, Attempt *a, int attempts, int sqlstate, const char *hint)
+fail(PgbHttpTarget *t, const char *what, Request *rq, int sqlstate, const char *hint)
 {
+	Attempt    *a = &rq->a;
+
 	ereport(ERROR,
 			(errcode(sqlstate),
 			 errmsg("%s: request failed: %s", what, describe(a)),
-			 a->len > 0 && a->status >= 300 ?
-			 errdetail("%d attempt(s); HTTP status %ld; response of %zu bytes, hash %016llx.", attempts,
-					   a->status, a->len, (unsigned long long) hash_bytes_extended((const unsigned char *) body_buf, (int) a->len, 0)) :
-			 errdetail("%d attempt(s).", attempts),
+			 a->len > 0 && a->status >= 300 && rq->buf ?
+			 errdetail("%d attempt(s); HTTP status %ld; response of %zu bytes, hash %016llx.", rq->attempts,
+					   a->status, a->len, (unsigned long long) hash_bytes_extended((const unsigned char *) rq->buf, (int) a->len, 0)) :
+			 errdetail("%d attempt(s).", rq->attempts),
 			 hint ? errhint("%s", hint) : 0));
-}
-
-/* pg_billing.run_max_requests: a server that never stops paging cannot keep a run going. */
-static void
-check_run_requests(PgbHttpTarget *t, const char *what)
-{
-	if (t->requests >= pgb_http_run_max_requests)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("%s: the run has made pg_billing.run_max_requests (%d) requests, run stopped",
-						what, pgb_http_run_max_requests),
-				 errhint("The pages committed so far stay; a later sync resumes from there. A superuser can raise the setting.")));
 }
 
 /* pg_billing.run_max_bytes: the decoded bytes a run may read in all. */
@@ -723,97 +632,79 @@ check_run_bytes(PgbHttpTarget *t, const char *what)
 				 errhint("The pages committed so far stay; a later sync resumes from there. A superuser can raise the setting.")));
 }
 
+/*
+ * The final outcome of a request as an error, in the order the checks were always made: limits,
+ * TLS, redirects, credentials, then statuses not worth retrying and retries used up.
+ */
+static void
+report(PgbHttpTarget *t, const char *what, Request *rq)
+{
+	Attempt    *a = &rq->a;
+
+	if (a->too_big || a->too_compressed || a->out_of_memory || a->refused_address)
+		fail(t, what, rq, ERRCODE_PROGRAM_LIMIT_EXCEEDED, NULL);
+	if (a->rc == CURLE_PEER_FAILED_VERIFICATION || a->rc == CURLE_SSL_CONNECT_ERROR ||
+		a->rc == CURLE_SSL_CACERT_BADFILE || a->rc == CURLE_SSL_CERTPROBLEM || a->rc == CURLE_SSL_ISSUER_ERROR)
+		fail(t, what, rq, ERRCODE_CONNECTION_FAILURE,
+			 "The server's TLS certificate was not accepted; verification is never turned off. pg_billing.ca_file names extra trusted CAs.");
+	if (a->rc == CURLE_OK && a->status >= 300 && a->status < 400)
+		fail(t, what, rq, ERRCODE_CONNECTION_FAILURE, "Redirects are not followed; check the source's base_url.");
+	if (a->rc == CURLE_OK && (a->status == 401 || a->status == 403))
+		fail(t, what, rq, ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+			 "Check the source's API key with billing.set_credentials().");
+	if (!(a->rc == CURLE_OK ? pgb_http_status_retryable(a->status) : pgb_http_curl_retryable(a->rc)))
+		fail(t, what, rq, ERRCODE_CONNECTION_FAILURE, NULL);
+	if (a->rc == CURLE_OK && (a->status == 429 || a->status == 503) && a->retry_after > pgb_http_max_retry_after_s)
+		fail(t, what, rq, ERRCODE_CONNECTION_FAILURE,
+			 psprintf("The server asked to wait %ld s, more than pg_billing.http_max_retry_after (%d s).",
+					  a->retry_after, pgb_http_max_retry_after_s));
+	fail(t, what, rq, ERRCODE_CONNECTION_FAILURE,
+		 "The run stopped after the last committed page; a later sync resumes from there.");
+}
+
 static bool
 http_get(PgbHttpTarget *t, const char *url, const char *what, PgbHttpResponse *resp, bool may_be_gone)
 {
 	PgbUrl		u;
 	const char *reason;
-	Attempt		a;
-	int			attempt;
-	bool		refreshed = false;
+	Request    *rq;
 
 	ensure_curl();
 	if (!pgb_url_parse(url, &u, &reason) || !pgb_url_same_origin(&u, &t->origin))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("%s: refused a request outside the source's base_url", what)));
-
-	for (attempt = 0;; attempt++)
+	free_consumed(t);
+	rq = find_prefetched(t, url);	/* sent ahead while earlier answers were being stored */
+	if (rq == NULL)
+		rq = submit(t, url, false);
+	if (rq == NULL)
 	{
-		long		wait_ms;
-
-		if (attempt == 0 && t->pending && strcmp(t->pending_url, url) == 0)
-			finish_prefetch(t, &a);		/* sent while the previous page was being stored */
-		else
-		{
-			check_run_requests(t, what);
-			abandon_prefetch(t);
-			pgb_http_auth_ensure(t, false);	/* a token near its expiry is renewed first */
-			rate_limit(t);
-			t->requests++;
-			if (attempt > 0)
-				t->retries++;
-			attempt_once(t, url, &a);
-		}
-		CHECK_FOR_INTERRUPTS();
-		if (a.cancelled)
-			ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED), errmsg("canceling HTTP request")));
-
-		if (a.rc == CURLE_OK && a.status >= 200 && a.status < 300)
-		{
-			t->body_bytes += (int64) a.len;
-			check_run_bytes(t, what);
-			resp->status = a.status;
-			resp->body = body_buf ? body_buf : "";
-			resp->len = a.len;
-			resp->date = a.date;
-			strlcpy(link_buf, a.link, sizeof(link_buf));
-			resp->link = link_buf[0] ? link_buf : NULL;
-			resp->total = a.total;
-			return true;
-		}
-		if (may_be_gone && a.rc == CURLE_OK && a.status == 404)
-			return false;
-		if (a.too_big || a.too_compressed || a.out_of_memory || a.refused_address)
-			fail(t, what, &a, attempt + 1, ERRCODE_PROGRAM_LIMIT_EXCEEDED, NULL);
-		if (a.rc == CURLE_PEER_FAILED_VERIFICATION || a.rc == CURLE_SSL_CONNECT_ERROR ||
-			a.rc == CURLE_SSL_CACERT_BADFILE || a.rc == CURLE_SSL_CERTPROBLEM || a.rc == CURLE_SSL_ISSUER_ERROR)
-			fail(t, what, &a, attempt + 1, ERRCODE_CONNECTION_FAILURE,
-				 "The server's TLS certificate was not accepted; verification is never turned off. pg_billing.ca_file names extra trusted CAs.");
-		if (a.rc == CURLE_OK && a.status >= 300 && a.status < 400)
-			fail(t, what, &a, attempt + 1, ERRCODE_CONNECTION_FAILURE, "Redirects are not followed; check the source's base_url.");
-		/* a token the server no longer takes is renewed once, then the request is tried again */
-		if (a.rc == CURLE_OK && a.status == 401 && t->auth && !refreshed)
-		{
-			refreshed = true;
-			pgb_http_auth_ensure(t, true);
-			continue;
-		}
-		if (a.rc == CURLE_OK && (a.status == 401 || a.status == 403))
-			fail(t, what, &a, attempt + 1, ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
-				 "Check the source's API key with billing.set_credentials().");
-		if (!(a.rc == CURLE_OK ? pgb_http_status_retryable(a.status) : curl_retryable(a.rc)))
-			fail(t, what, &a, attempt + 1, ERRCODE_CONNECTION_FAILURE, NULL);
-		if (attempt >= pgb_http_max_retries)
-			fail(t, what, &a, attempt + 1, ERRCODE_CONNECTION_FAILURE,
-				 "The run stopped after the last committed page; a later sync resumes from there.");
-
-		if (a.rc == CURLE_OK && (a.status == 429 || a.status == 503) && a.retry_after >= 0)
-		{
-			if (a.retry_after > pgb_http_max_retry_after_s)
-				fail(t, what, &a, attempt + 1, ERRCODE_CONNECTION_FAILURE,
-					 psprintf("The server asked to wait %ld s, more than pg_billing.http_max_retry_after (%d s).",
-							  a.retry_after, pgb_http_max_retry_after_s));
-			wait_ms = a.retry_after * 1000;
-		}
-		else
-			wait_ms = pgb_backoff_ms(attempt, pgb_http_retry_base_ms, pgb_http_retry_max_ms,
-									 pg_prng_double(&pg_global_prng_state));
-		elog(DEBUG1, "pg_billing: source \"%s\": %s: %s; retrying in %ld ms",
-			 t->source_name, what, describe(&a), wait_ms);
-		t->waited_ms += wait_ms;
-		interruptible_sleep(wait_ms);
+		pgb_http_drop_prefetched(t);
+		rq = submit(t, url, false);
 	}
+	if (rq == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	rq->prefetched = false;
+	pgb_http_wait(t, rq, what);
+	rq->consumed = true;		/* its slot is freed at the next request, whatever happens now */
+	if (rq->a.rc == CURLE_OK && rq->a.status >= 200 && rq->a.status < 300)
+	{
+		t->body_bytes += (int64) rq->a.len;
+		check_run_bytes(t, what);
+		resp->status = rq->a.status;
+		resp->body = rq->buf ? rq->buf : "";
+		resp->len = rq->a.len;
+		resp->date = rq->a.date;
+		resp->total = rq->a.total;
+		strlcpy(link_buf, rq->a.link, sizeof(link_buf));
+		resp->link = link_buf[0] ? link_buf : NULL;
+		return true;
+	}
+	if (may_be_gone && rq->a.rc == CURLE_OK && rq->a.status == 404)
+		return false;
+	report(t, what, rq);
+	return false;				/* not reached */
 }
 
 void
@@ -828,10 +719,8 @@ pgb_http_get_found(PgbHttpTarget *t, const char *url, const char *what, PgbHttpR
 	return http_get(t, url, what, resp, true);
 }
 
+/* Kept for its callers: the body buffers are the requests' own now, freed with the target. */
 void
 pgb_http_release_buffer(void)
 {
-	free(body_buf);
-	body_buf = NULL;
-	body_cap = 0;
 }

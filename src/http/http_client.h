@@ -37,13 +37,13 @@ typedef struct PgbHttpTarget
 	int64		retries;		/* of which retries */
 	long		waited_ms;		/* time spent waiting on Retry-After and backoff */
 	int64		body_bytes;		/* decoded response bytes read (pg_billing.run_max_bytes) */
-	void	   *handle;			/* the curl handle kept between requests (connection reuse) */
-	void	   *headers;		/* its header list */
-	void	   *multi;			/* curl multi handle for a request sent ahead */
-	void	   *pending;		/* that request's state, or NULL */
-	char		pending_url[2048];
+	void	   *multi;			/* the run's curl multi handle: one connection pool for every request */
+	void	   *reqs;			/* the request table of http_client.c (malloc'd), or NULL */
+	int			max_concurrent;	/* requests in flight at once (0 or 1 = one at a time) */
+	int			token_gen;		/* bumped at each forced token renewal (a 401 renews once for all) */
+	uint64		seq;			/* requests submitted so far: their start order */
+	int64		pause_until_us;	/* after a 429: no request starts before this monotonic time */
 	char		request_header[128];	/* a header line of the next requests ("If-Modified-Since: ..."), or "" */
-	bool		headers_stale;	/* the handle's header list predates extra_header or request_header */
 } PgbHttpTarget;
 
 typedef struct PgbHttpResponse
@@ -69,11 +69,24 @@ extern void pgb_http_get(PgbHttpTarget *target, const char *url, const char *wha
 extern bool pgb_http_get_found(PgbHttpTarget *target, const char *url, const char *what, PgbHttpResponse *resp);
 
 /*
- * Sends GET url ahead without waiting (the next page, while this one is stored); the next
- * pgb_http_get of the same URL collects the answer. Never raises for a transfer problem: the
- * later pgb_http_get reports it (and retries) as usual.
+ * Sends GET url ahead without waiting (the next page while this one is stored, a record's child
+ * request while the records before it are mapped); the next pgb_http_get of the same URL (and the
+ * same request header) collects the answer. Up to max_concurrent requests are in flight at once,
+ * within max_rps; a request that may not start yet waits in the target's queue. At most
+ * 2 * max_concurrent answers are held unclaimed (the memory bound): beyond that, or when the URL
+ * is refused, nothing is sent and the later pgb_http_get does the request itself. Never raises
+ * for a transfer problem: the later pgb_http_get reports it (and retries) as usual.
  */
 extern void pgb_http_prefetch(PgbHttpTarget *target, const char *url);
+
+/*
+ * How many requests may be held sent ahead (2 * max_concurrent; 0 when one at a time, and then
+ * only the next page is sent ahead, as it always was): how far ahead callers look.
+ */
+extern int	pgb_http_ahead(const PgbHttpTarget *target);
+
+/* Drops the requests sent ahead that nobody claimed (a list's end was reached before them). */
+extern void pgb_http_drop_prefetched(PgbHttpTarget *target);
 
 /*
  * A header sent on every request of the target (ConnectWise's clientId, Xero's tenant id); the

@@ -31,9 +31,13 @@ typedef struct CommonOption
 	long		default_value;	/* OPT_INT / OPT_COUNT; -1 for "computed" */
 } CommonOption;
 
-/* The options every connector has. max_requests_per_second defaults to the connector's rate. */
+/*
+ * The options every connector has. max_requests_per_second and max_concurrent_requests default
+ * to the connector's (docs/sync-concurrency.md says why each is what it is).
+ */
 static const CommonOption common_options[] = {
 	{"entities", OPT_ENTITIES, 0},
+	{"max_concurrent_requests", OPT_INT, -1},
 	{"max_requests_per_second", OPT_RATE, 0},
 	{"overlap_seconds", OPT_INT, 300},
 	{"per_page", OPT_INT, 200},
@@ -203,6 +207,10 @@ read_options(PgbSource *src, const char *options_json)
 		src->reconcile_every = (int) int_option(opts, "reconcile_every");
 		src->reconcile_max_unseen = int_option(opts, "reconcile_max_unseen");
 		src->max_rps = rate ? json_number_value(rate) : src->conn->default_max_rps;
+		src->max_concurrent = json_object_get(opts, "max_concurrent_requests") ?
+			(int) int_option(opts, "max_concurrent_requests") : Max(1, src->conn->default_max_concurrent);
+		if (src->max_concurrent < 1 || src->max_concurrent > PGB_MAX_CONCURRENT)
+			bad_option(src->name, "max_concurrent_requests", psprintf("must be from 1 to %d", PGB_MAX_CONCURRENT));
 		if (src->per_page < 1 || src->per_page > src->conn->paging.max_size)
 			bad_option(src->name, "per_page", psprintf("must be from 1 to %d", src->conn->paging.max_size));
 		src->only = chosen_entities(src, opts);

@@ -244,6 +244,21 @@ link_walk(PgbSource *src, const PgbEntity *e, const char *parent_id, const char 
 	return url;
 }
 
+/*
+ * Sends record i's child requests ahead (the connector's enrich_ahead), when it can be unwrapped
+ * without an error: a bad record is reported when its turn to be mapped comes.
+ */
+static void
+send_ahead(PgbSource *src, const PgbEntity *e, json_t *records, size_t i)
+{
+	json_t	   *item = json_array_get(records, i);
+
+	if (e->wrapper != NULL)
+		item = json_is_object(item) ? json_object_get(item, e->wrapper) : NULL;
+	if (json_is_object(item))
+		src->conn->enrich_ahead(src, e, item);
+}
+
 static void
 map_one(PgbSource *src, const PgbEntity *e, PgbJsonCtx *ctx, json_t *record, PgbPage *out)
 {
@@ -312,9 +327,17 @@ pgb_fetch_list_page(PgbSource *src, const PgbEntity *e, const char *parent_id, c
 		json_t	   *records = records_of(&ctx, root, e);
 		size_t		i;
 		json_t	   *item;
+		/* with several requests in flight, records' child requests go out this far ahead */
+		size_t		ahead = src->conn->enrich_ahead ? (size_t) pgb_http_ahead(&src->http) : 0;
+		size_t		sent = 0;
 
 		json_array_foreach(records, i, item)
+		{
+			/* records i + 1 .. i + ahead: record i's own request is made by its enrich */
+			for (sent = Max(sent, i + 1); ahead > 0 && sent < json_array_size(records) && sent <= i + ahead; sent++)
+				send_ahead(src, e, records, sent);
 			map_one(src, e, &ctx, unwrap(&ctx, item, e->wrapper, i), out);
+		}
 		ctx.record = NULL;		/* what follows is about the page, not its last record */
 		if (link_paged(src, e))
 			out->last = !pgb_paging_follow(src, e, parent_id, ordinal, url, link,

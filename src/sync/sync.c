@@ -106,6 +106,7 @@ step_load(Run *run)
 	pgb_store_load_source(run->run_id, &run->src, &secret, &run->reconcile, run->cxt);
 	pgb_http_target_init(&run->src.http, run->src.name, run->src.base_url);
 	run->src.http.max_rps = run->src.max_rps;
+	run->src.http.max_concurrent = run->src.max_concurrent;
 	if (secret == NULL)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 						errmsg("source \"%s\" has no credentials", run->src.name),
@@ -385,6 +386,8 @@ finish_pass(Run *run)
 	if (p->entity->id_cursor && id_greater(p->max_id, p->after_id))
 		strlcpy(p->after_id, p->max_id, PGB_ID_LEN);
 	p->parent_id = NULL;
+	/* pages sent ahead past the list's end are never read */
+	pgb_http_drop_prefetched(&run->src.http);
 	if (p->reconcile)
 	{
 		/* what was not listed is confirmed record by record (step_verify) before any tombstone */
@@ -417,6 +420,26 @@ next_parent(Run *run)
 	return true;
 }
 
+/*
+ * A child entity is listed per parent record: with several requests in flight, the first page
+ * of the next parents' lists goes out now (their URLs are known), so that one parent's answer is
+ * stored while the next ones travel. Parents are taken in the order next_parent takes them.
+ */
+static void
+send_ahead_parents(Run *run, const char *since)
+{
+	Pass	   *p = &run->pass;
+	char	   *id = p->parent_id;
+
+	/* those already sent are not sent again; beyond the bound nothing is */
+	for (int n = pgb_http_ahead(&run->src.http); n > 0 && id != NULL; n--)
+	{
+		id = pgb_store_next_parent(run->src.id, p->parent, id, false);
+		if (id != NULL)
+			pgb_prefetch_child_page(&run->src, p->entity, id, since, 1);
+	}
+}
+
 static void
 step_page(Run *run)
 {
@@ -446,6 +469,8 @@ step_page(Run *run)
 	if (!page.last)
 		pgb_prefetch_list_page(&run->src, p->entity, p->parent_id, p->run_since >= 0 ? since : NULL, after,
 							   this_page + 1);
+	if (p->parent)
+		send_ahead_parents(run, p->run_since >= 0 ? since : NULL);
 
 	pgb_store_page(run->src.id, &page, &counts);
 	if (p->reconcile)

@@ -10,7 +10,13 @@ The scenario is chosen by the path prefix of the source's base_url:
     https://127.0.0.1:PORT/s/<scenario>-<nonce>/customers.json?...
 
 so every test has its own source, scenario and state (keyed by "<scenario>-<nonce>"). A nonce ending
-in _d<ms> delays every answer by that many milliseconds (the crash test's kills then land mid-sync).
+in _d<ms> delays every answer by that many milliseconds (the crash test's kills then land mid-sync;
+the latency benchmark's 200 ms per request). A nonce holding _cf<N> makes the components request of
+subscription 2003 answer 500 its first N times (_cf1: retried, _cf99: a hard failure).
+
+Counters (no auth, not counted themselves): GET /s/<key>/_stats answers {"requests": n,
+"max_in_flight": m, "max_per_second": k}: the requests answered, the most that were being handled at
+once (from arrival until the answer starts), and the most that arrived within any one second.
 Scenarios:
 
     ok          the book, nothing wrong          big         invoices page 2 is larger than any cap
@@ -357,6 +363,9 @@ class Site:
         n_inv = int(bm.group(1)) if bm else NI
         self.lock = threading.Lock()
         self.hits = {}
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.arrivals = []      # arrival times, for the most requests in any one second
         nc, ns = (NC, NS) if self.scenario != "bench" else (max(1, n_inv // 20), max(1, n_inv // 10))
         if self.scenario == "emptylist":
             nc = 150            # more than a reconcile confirms one by one by default
@@ -410,6 +419,29 @@ class Site:
         with self.lock:
             self.hits[name] = self.hits.get(name, 0) + 1
             return self.hits[name]
+
+
+def arrive(s, t):
+    with s.lock:
+        s.in_flight += 1
+        s.max_in_flight = max(s.max_in_flight, s.in_flight)
+        s.arrivals.append(t)
+
+
+def leave(s):
+    with s.lock:
+        s.in_flight -= 1
+
+
+def stats(s):
+    with s.lock:
+        a = sorted(s.arrivals)
+        best, lo = 0, 0
+        for hi in range(len(a)):
+            while a[hi] - a[lo] >= 1.0:
+                lo += 1
+            best = max(best, hi - lo + 1)
+        return {"requests": len(a), "max_in_flight": s.max_in_flight, "max_per_second": best}
 
 
 def site(key):
@@ -550,6 +582,9 @@ class Handler(BaseHTTPRequestHandler):
     def reply(self, key, status, body, headers=None, length=None):
         data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
         self.record(key, status)
+        if getattr(self, "counted", None) is not None:
+            leave(self.counted)     # before the answer goes out: the client may send the next at once
+            self.counted = None
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(length if length is not None else len(data)))
@@ -564,10 +599,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.arrived = time.time()      # logged: when the request came, not when it was answered
+        self.counted = None
         try:
             self.handle_get()
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             pass
+        finally:
+            if self.counted is not None:
+                leave(self.counted)
+                self.counted = None
 
     def handle_get(self):
         u = urlsplit(self.path)
@@ -576,6 +616,16 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(None, 404, {"errors": ["unknown path"]})
         key, path = m.group(1), m.group(2)
         s = site(key)
+        if path == "/_stats":
+            data = json.dumps(stats(s)).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        arrive(s, self.arrived)
+        self.counted = s
         q = parse_qs(u.query)
         auth = self.headers.get("Authorization", "")
         try:
@@ -599,6 +649,9 @@ class Handler(BaseHTTPRequestHandler):
 
         cm = re.match(r"^/subscriptions/(\d+)/components\.json$", path)
         if cm:
+            cf = re.search(r"_cf(\d+)", key)
+            if cf and cm.group(1) == "2003" and s.hit("cf") <= int(cf.group(1)):
+                return self.reply(key, 500, {"errors": ["boom"]})
             return self.reply(key, 200, [] if s.scenario == "book" else components(int(cm.group(1)) - 2000))
         rm = re.match(r"^/(customers|subscriptions|invoices|credit_notes|statements)/([A-Za-z0-9_]+)\.json$", path)
         if rm:

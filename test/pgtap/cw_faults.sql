@@ -63,11 +63,14 @@ SELECT results_eq($$SELECT cursor->>'parent', (cursor->>'page')::int FROM billin
 CALL pg_temp.run('flaky');
 SELECT results_eq($$SELECT status, records_inserted, records_updated FROM pg_temp.last('flaky')$$,
                   $$VALUES ('succeeded', 1::bigint, 0::bigint)$$, 'the rerun completes: addition 304 inserted, nothing rewritten');
-SELECT results_eq($$SELECT path FROM pg_temp.cw_reqs('flaky-f3') WHERE path LIKE '/finance/agreements/%/additions?%' AND status = 200 ORDER BY n$$,
-                  $$VALUES ('/finance/agreements/201/additions?page=1&pageSize=2&orderBy=id%20asc'),
-                           ('/finance/agreements/201/additions?page=2&pageSize=2&orderBy=id%20asc'),
-                           ('/finance/agreements/202/additions?page=1&pageSize=2&orderBy=id%20asc'),
-                           ('/finance/agreements/203/additions?page=1&pageSize=2&orderBy=id%20asc')$$,
+-- (agreement 203's first page was read ahead in the failed run too, two requests in flight by
+-- default, so it is counted only for what matters here: 201 once, 202 once it answers)
+SELECT results_eq($$SELECT path, count(*) FROM pg_temp.cw_reqs('flaky-f3')
+                    WHERE (path LIKE '/finance/agreements/201/additions?%' OR path LIKE '/finance/agreements/202/additions?%') AND status = 200
+                    GROUP BY path ORDER BY path$$,
+                  $$VALUES ('/finance/agreements/201/additions?page=1&pageSize=2&orderBy=id%20asc', 1::bigint),
+                           ('/finance/agreements/201/additions?page=2&pageSize=2&orderBy=id%20asc', 1::bigint),
+                           ('/finance/agreements/202/additions?page=1&pageSize=2&orderBy=id%20asc', 1::bigint)$$,
                   'the rerun resumed at agreement 202: agreement 201''s additions were not read again');
 SELECT is((SELECT count(*)::int FROM pg_temp.cw_reqs('flaky-f3') WHERE status = 500), 4, 'the failing request was tried 4 times (3 retries)');
 SELECT is(pg_temp.rows_of('flaky'), pg_temp.rows_of('clean'), 'after the rerun: the same rows as a clean run');

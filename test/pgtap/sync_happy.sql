@@ -103,9 +103,11 @@ SELECT results_eq($$SELECT entity, cursor FROM billing._sync_state WHERE source_
                   'the checkpoints hold the newest updated_at seen, not the local clock');
 SELECT isnt((SELECT last_success_at FROM billing.sources WHERE name = 'happy'), NULL, 'the source records its last success');
 
-SELECT is((SELECT count(DISTINCT split_part(x, ' ', 4))::int
-           FROM regexp_split_to_table(pg_read_file(current_setting('pgb_test.fake_dir') || '/logs/ok-happy.log'), E'\n') x WHERE x <> ''),
-          1, 'all 16 requests of the run went over one connection (kept alive, one TLS handshake)');
+-- (components are fetched up to 4 at once, the default max_concurrent_requests: one connection
+-- per request in flight at most, each kept alive, instead of one per request)
+SELECT cmp_ok((SELECT count(DISTINCT split_part(x, ' ', 4))::int
+               FROM regexp_split_to_table(pg_read_file(current_setting('pgb_test.fake_dir') || '/logs/ok-happy.log'), E'\n') x WHERE x <> ''),
+              '<=', 4, 'the 16 requests of the run went over at most 4 connections (kept alive, one per request in flight)');
 
 SELECT pg_temp.fingerprint() AS fp1 \gset
 CALL billing.sync('happy');

@@ -5,5 +5,6 @@ here=$(dirname "$0")
 "$here/revenue.sh"
 "$here/sync.sh"
 "$here/sync_memory.sh"
+"$here/sync_latency.sh"
 "$here/recon.sh"
 "$here/push.sh"
