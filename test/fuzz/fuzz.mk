@@ -39,7 +39,7 @@ fuzz: fuzz-deps
 	    cp test/fuzz/regress/$$t/* $(FUZZ_OUT)/$$t/corpus/ 2>/dev/null; \
 	    start=$$(date +%s); \
 	    $(FUZZ_OUT)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -rss_limit_mb=2048 \
-	        -timeout=10 -artifact_prefix=$(FUZZ_OUT)/$$t/crashes/ $(FUZZ_OUT)/$$t/corpus \
+	        -timeout=60 -artifact_prefix=$(FUZZ_OUT)/$$t/crashes/ $(FUZZ_OUT)/$$t/corpus \
 	        > $(FUZZ_OUT)/$$t/log.txt 2>&1; rc=$$?; \
 	    execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_OUT)/$$t/log.txt); \
 	    cov=$$(grep -o 'cov: [0-9]*' $(FUZZ_OUT)/$$t/log.txt | tail -1); \
