@@ -45,8 +45,12 @@ static const CommonOption common_options[] = {
 	{"reconcile_max_unseen", OPT_COUNT, -1},
 };
 
-/* A billing source's push options (docs/push-xero.md) and payment_mode (docs/splynx-payment-modes.md): strings here, their values checked by triggers sources_push_options and sources_payment_mode. */
-static const char *const push_options[] = {"push_to", "push_unit", "push_carried_credit", "payment_mode"};
+/*
+ * Options whose values SQL checks when the row is written: the push options (docs/push-xero.md,
+ * trigger sources_sql_checked_options), payment_mode (sources_payment_mode) and recon_role (constraint
+ * sources_recon_role_known). A sync takes them as strings and leaves them alone.
+ */
+static const char *const sql_checked_options[] = {"push_to", "push_unit", "push_carried_credit", "payment_mode", "recon_role"};
 
 static const char *const type_rule[] = {
 	[OPT_INT] = "must be a whole number",
@@ -75,8 +79,8 @@ option_type(const PgbConnector *conn, const char *name)
 	for (int i = 0; i < conn->noptions; i++)
 		if (strcmp(conn->options[i].name, name) == 0)
 			return conn->options[i].type == PGB_OPT_BOOL ? OPT_BOOL : OPT_URL;
-	for (int i = 0; i < lengthof(push_options); i++)
-		if (strcmp(push_options[i], name) == 0)
+	for (int i = 0; i < lengthof(sql_checked_options); i++)
+		if (strcmp(sql_checked_options[i], name) == 0)
 			return OPT_URL;
 	return -1;
 }

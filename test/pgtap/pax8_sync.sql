@@ -12,7 +12,9 @@ CREATE FUNCTION pg_temp.p8(name text, scenario text, secret text DEFAULT 'pax8-s
     SELECT billing.add_source(name, 'pax8', current_setting('pgb_test.pax8_url') || '/s/' || scenario || '/v1',
         jsonb_build_object('client_id', 'pax8-client', 'client_secret', secret),
         jsonb_build_object('per_page', 2, 'max_requests_per_second', 200,
-                           'token_url', current_setting('pgb_test.pax8_url') || '/s/' || scenario || '/oauth/token'))
+                           'token_url', current_setting('pgb_test.pax8_url') || '/s/' || scenario || '/oauth/token',
+                           -- checked by SQL (sources_recon_role_known); a sync must take it, not refuse it as unknown
+                           'recon_role', 'vendor'))
 $$;
 -- The fake's log of a scenario: (status, method, path, token number).
 CREATE FUNCTION pg_temp.log(scenario text) RETURNS TABLE (n bigint, status int, method text, path text, token text) LANGUAGE sql AS $$
