@@ -52,7 +52,7 @@ const PgbConnector pgb_xero_connector = {
 	.header_name = "xero-tenant-id", .header_option = "tenant_id"},
 	.options = options,
 	.noptions = lengthof(options),
-	/* Xero allows 60 calls a minute and 5 at once per organisation: one at a time, one a second */
+	/* Xero allows 60 calls a minute per organisation: one a second starts under it */
 	.default_max_rps = 1,
 	/* Xero documents 5 requests in flight at once per organisation */
 	.default_max_concurrent = 5,
