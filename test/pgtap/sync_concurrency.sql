@@ -133,9 +133,10 @@ SELECT is((SELECT requests FROM pg_temp.last('retry')), (SELECT requests FROM pg
 SELECT pg_temp.src('dead', 'bench100-dead' || substr(:'nonce', 1, 8) || '_cf99_d50', '{"max_concurrent_requests": 4, "max_requests_per_second": 0}');
 SELECT billing._start_run(billing._source_id('dead'), 'manual') AS run \gset
 CALL billing._sync_run(:run);
-SELECT results_eq($$SELECT status, error FROM billing.sync_runs WHERE id = $$ || :run,
-                  $$VALUES ('failed', 'source "dead": components of subscription 2003: request failed: HTTP status 500')$$,
-                  'a 500 for good in flight: the run fails, naming the request');
+SELECT results_eq($$SELECT status, error, split_part(error_context, ', page', 1) FROM billing.sync_runs WHERE id = $$ || :run,
+                  $$VALUES ('failed', 'components of subscription 2003: request failed: HTTP status 500',
+                            'source "dead", entity subscriptions')$$,
+                  'a 500 for good in flight: the run fails, naming the request (the source in the context)');
 SELECT is(pg_temp.counts('dead'), ARRAY[5, 0, 0, 0, 0, 0]::bigint[],
           'a 500 for good: the customers page stays, nothing of the subscriptions page is written');
 SELECT is((SELECT cursor->>'page' FROM billing._sync_state WHERE source_id = billing._source_id('dead') AND entity = 'subscriptions'),
