@@ -53,7 +53,8 @@ SELECT billing._source_id('isp'), k, l, c, d FROM (VALUES
     ('splynx_payment_type', '090', '1', 'Splynx method 1 for payments into 090')) m(k, l, c, d);
 CALL billing.sync('isp');
 CALL billing.push('isp-books');
-SELECT state, doc_kind, count(*) AS documents, sum(amount) AS amount FROM billing.outbox GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT state, doc_kind, count(*) AS documents, sum(amount) AS amount FROM billing.outbox
+ WHERE target_source_id = billing._source_id('isp-books') GROUP BY 1, 2 ORDER BY 1, 2;
 SQL
 
 echo "== a third of the subscribers pay March in Xero"
