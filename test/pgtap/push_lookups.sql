@@ -5,17 +5,7 @@
 SET client_min_messages = warning;
 SELECT plan(12);
 
-CREATE FUNCTION pg_temp.xero_state(key text) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE v text;
-BEGIN
-    CREATE TEMP TABLE IF NOT EXISTS xero_raw (line text);
-    TRUNCATE xero_raw;
-    EXECUTE format('COPY xero_raw FROM PROGRAM %L WITH (FORMAT csv, QUOTE e''\x01'', DELIMITER e''\x02'')',
-                   format('curl -s --cacert %s/certs/ca.pem %s/s/%s/_state', current_setting('pgb_test.fake_dir'),
-                          current_setting('pgb_test.xero_url'), key));
-    SELECT string_agg(line, '') INTO v FROM xero_raw;
-    RETURN v::jsonb;
-END $$;
+\ir lib/xero_state.sql
 
 -- A xero target for organisation key and a statement site pushing to it, with n customers (their
 -- external ids: 1..n, the first one 'q"1\' so that a natural key carries a quote and a backslash),

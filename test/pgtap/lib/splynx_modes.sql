@@ -3,17 +3,7 @@
 -- source of the fake Splynx's "modes" book, its maps, and a payment recorded in Xero itself.
 
 -- The fake Xero's ledger of one organisation (GET .../s/<key>/_state).
-CREATE FUNCTION pg_temp.xero_state(key text) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE v text;
-BEGIN
-    CREATE TEMP TABLE IF NOT EXISTS xero_raw (line text);
-    TRUNCATE xero_raw;
-    EXECUTE format('COPY xero_raw FROM PROGRAM %L WITH (FORMAT csv, QUOTE e''\x01'', DELIMITER e''\x02'')',
-                   format('curl -s --cacert %s/certs/ca.pem %s/s/%s/_state', current_setting('pgb_test.fake_dir'),
-                          current_setting('pgb_test.xero_url'), key));
-    SELECT string_agg(line, '') INTO v FROM xero_raw;
-    RETURN v::jsonb;
-END $$;
+\ir xero_state.sql
 
 -- The organisation's documents of one kind (invoices, payments, ...), one row each.
 CREATE FUNCTION pg_temp.xero_docs(key text, kind text) RETURNS SETOF jsonb LANGUAGE sql AS $$
