@@ -98,9 +98,8 @@ static curl_socket_t
 token_opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
 {
 	TokenBody  *b = (TokenBody *) arg;
-	PgbAddrClass cls = pgb_addr_classify(&addr->addr);
 
-	if (cls == PGB_ADDR_PRIVATE || (cls == PGB_ADDR_LOOPBACK && !pgb_http_allow_loopback))
+	if (pgb_http_address_refused(&addr->addr))
 	{
 		b->refused_address = true;
 		return CURL_SOCKET_BAD;

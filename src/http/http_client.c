@@ -209,16 +209,23 @@ progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 	return 0;
 }
 
+bool
+pgb_http_address_refused(const struct sockaddr *sa)
+{
+	PgbAddrClass cls = pgb_addr_classify(sa);
+
+	return cls == PGB_ADDR_PRIVATE || (cls == PGB_ADDR_LOOPBACK && !pgb_http_allow_loopback);
+}
+
 /* Refuses private and link-local addresses (and loopback unless allowed) at connect time. */
 static curl_socket_t
 opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
 {
 	Attempt    *a = (Attempt *) arg;
-	PgbAddrClass cls = pgb_addr_classify(&addr->addr);
 
 	if (a == NULL)
 		return CURL_SOCKET_BAD;
-	if (cls == PGB_ADDR_PRIVATE || (cls == PGB_ADDR_LOOPBACK && !pgb_http_allow_loopback))
+	if (pgb_http_address_refused(&addr->addr))
 	{
 		a->refused_address = true;
 		return CURL_SOCKET_BAD;

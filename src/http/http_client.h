@@ -10,6 +10,14 @@
 /* Settings (GUCs registered in http_init.c). */
 extern char *pgb_http_ca_file;
 extern bool pgb_http_allow_loopback;
+
+/*
+ * The SSRF rule every curl handle applies when it opens a socket (CURLOPT_OPENSOCKETFUNCTION):
+ * private and link-local addresses are refused, loopback unless pg_billing.allow_loopback.
+ * No ereport (called from curl callbacks).
+ */
+struct sockaddr;
+extern bool pgb_http_address_refused(const struct sockaddr *sa);
 extern int	pgb_http_connect_timeout_ms;
 extern int	pgb_http_timeout_ms;
 extern int	pgb_http_max_body_kb;

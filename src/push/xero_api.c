@@ -207,9 +207,8 @@ static curl_socket_t
 opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
 {
 	Transfer   *t = (Transfer *) arg;
-	PgbAddrClass cls = pgb_addr_classify(&addr->addr);
 
-	if (cls == PGB_ADDR_PRIVATE || (cls == PGB_ADDR_LOOPBACK && !pgb_http_allow_loopback))
+	if (pgb_http_address_refused(&addr->addr))
 	{
 		t->refused_address = true;
 		return CURL_SOCKET_BAD;
