@@ -24,6 +24,8 @@ Scenarios:
     e503     the first K writes answer 503 and change nothing        e500  every write answers 500
     slow     every API answer waits 3 s                                badauth  the token endpoint says 401
     noidem   Idempotency-Key is ignored (a replay creates again), to prove a driver's own lookups
+    noid     the first K writes answer 200 with the request's documents echoed, no ids, and save
+             nothing (as a mock or a broken proxy would)
     pull, pullbad, pullbadline   a fixed ledger for the pull tests (test/fake/xero_pull_fixture.py); every
              list read is also logged with its query and If-Modified-Since in <log-dir>/<key>.reads
 
@@ -164,7 +166,7 @@ class Site:
         self.idem = {}                         # (path, key) → (status, body)
         self.hits = {}
         self.counts = {"requests": 0, "writes": 0, "rejected_429": {}, "replays": 0, "lost": 0,
-                       "tokens_issued": 0, "refreshes": 0, "refused_refresh": 0,
+                       "tokens_issued": 0, "refreshes": 0, "refused_refresh": 0, "noid": 0,
                        "list_reads": {}}              # GETs of each list (look-ups, pulls), by endpoint
         self.seq = {}
         now = dt.datetime.now(dt.timezone.utc)
@@ -723,6 +725,10 @@ class Handler(BaseHTTPRequestHandler):
                 doc = json.loads(raw or b"null")
             except ValueError:
                 return self.reply(key, 400, {"Title": "Bad Request", "Status": 400, "Detail": "invalid JSON"}, hdr)
+            if s.scenario == "noid" and s.hit("noid") <= s.fault_n:
+                with s.lock:
+                    s.counts["noid"] += 1
+                return self.reply(key, 200, doc if isinstance(doc, dict) else {}, hdr)
             with s.lock:
                 status, body = self.write(s, rest, q, doc)
                 if idem and status < 500:

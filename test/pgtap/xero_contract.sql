@@ -7,7 +7,7 @@
 -- has none). If npm could not install Prism, this test fails: it never passes silently.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(16);
+SELECT plan(19);
 
 SELECT isnt(current_setting('pgb_test.prism_xero_url'), 'unavailable', 'Prism is installed and the spec was cut (make deps: npm ci in tools/npm)');
 CREATE FUNCTION pg_temp.prism_log() RETURNS text LANGUAGE sql AS $$
@@ -94,6 +94,21 @@ SELECT is(ARRAY[pg_temp.seen('\[HTTP SERVER\] put /Contacts '), pg_temp.seen('\[
           'each endpoint was called: PUT Contacts, TaxRates, Invoices (the control and the push), CreditNotes, Allocations (twice), Payments; the allocation looked up twice in its credit note');
 SELECT is((SELECT remote_code FROM billing.accounting_maps WHERE map_kind = 'tax_rate' AND local_key = 'VAT 5%'), 'TAX002',
           'the created tax rate is remembered with the TaxType of the spec''s example answer');
+
+-- the allocation no answer confirms needs a person, and waits longer on each later run (0.4.0)
+SELECT results_eq($$SELECT severity, subject, message, round(extract(epoch FROM o.next_attempt_at - o.updated_at))::int
+                     FROM billing.alerts a JOIN billing.outbox o ON o.doc_kind = 'allocation' WHERE a.kind = 'push_unconfirmed'$$,
+    $$VALUES ('warning', 'allocation 79001-CR>79001', 'allocation 79001-CR>79001 was sent to Xero 2 times, no answer carried its id and no look-up finds it',
+              60)$$,
+    'a push_unconfirmed alert names the allocation, which is sent again a minute later');
+UPDATE billing.outbox SET next_attempt_at = now() - interval '1 second' WHERE doc_kind = 'allocation';
+CALL billing.push('xprism');
+SELECT results_eq($$SELECT o.attempts, round(extract(epoch FROM o.next_attempt_at - o.updated_at))::int, o.state FROM billing.outbox o WHERE doc_kind = 'allocation'$$,
+    $$VALUES (4, 240, 'pending')$$,
+    'the next run sends it twice more, then it waits four minutes');
+SELECT results_eq($$SELECT count(*), min(message) FROM billing.alerts WHERE kind = 'push_unconfirmed' AND resolved_at IS NULL$$,
+    $$VALUES (1::bigint, 'allocation 79001-CR>79001 was sent to Xero 4 times, no answer carried its id and no look-up finds it')$$,
+    'still one open alert, with the count of sends');
 
 -- a renamed customer updates its contact: POST /Contacts with the ContactID
 UPDATE billing.customers SET organization = 'Lee & Co' WHERE external_id = '1';
