@@ -36,6 +36,7 @@ extern text *cstring_to_text(const char *s);
 #include "http/http_auth.h"
 #include "push/push.h"
 #include "push/xero_api.h"
+#include "store/store.h"
 
 PG_FUNCTION_INFO_V1(pgb_push_connector);
 
@@ -128,6 +129,23 @@ jstr(json_t *o, const char *field)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/*
+ * The target's own max_concurrent_requests, where lower than Xero's 5 at once: everything that uses
+ * the same app and organisation (the pull, other tools) shares that limit, so a target may ask the
+ * push to keep to less.
+ */
+static void
+use_target_concurrency(Run *run, const char *options_json)
+{
+	PgbSource	src;
+
+	memset(&src, 0, sizeof(src));
+	src.name = run->name;
+	src.kind = "xero";
+	pgb_source_read_options(&src, options_json);
+	run->client.max_in_flight = Min(src.max_concurrent, PGB_XERO_MAX_IN_FLIGHT);
+}
+
 /* The target, its options and credentials (kept in malloc'd memory, wiped at the end). */
 static void
 step_load(Run *run)
@@ -138,7 +156,7 @@ step_load(Run *run)
 	char	   *text;
 
 	if (SPI_execute_with_args("SELECT s.id, s.name, s.kind, coalesce(s.base_url, $2), coalesce(s.options ->> 'token_url', $3),"
-							  " s.options ->> 'tenant_id', c.secret::text, r.trigger"
+							  " s.options ->> 'tenant_id', c.secret::text, r.trigger, s.options::text"
 							  " FROM billing.push_runs r JOIN billing.sources s ON s.id = r.target_source_id"
 							  " LEFT JOIN billing._credentials c ON c.source_id = s.id WHERE r.id = $1",
 							  3, (Oid[]) {INT8OID, TEXTOID, TEXTOID},
@@ -157,6 +175,7 @@ step_load(Run *run)
 	run->manual = col(0, 8) == NULL || strcmp(col(0, 8), "manual") == 0;
 	pgb_xero_client_init(&run->client, run->name, run->base_url, run->token_url);
 	run->client.tenant_id = pgb_xero_strdup(col(0, 6));
+	use_target_concurrency(run, col(0, 9));
 	text = col(0, 7);
 	if (text == NULL)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
@@ -330,7 +349,7 @@ step_lookups(Run *run)
 
 	run->wait_ms = 0;
 	if (SPI_execute_with_args("SELECT path, where_clause, ids::text FROM billing._push_lookups($1, $2)", 2,
-							  (Oid[]) {INT8OID, INT4OID}, (Datum[]) {Int64GetDatum(run->target), Int32GetDatum(PGB_XERO_MAX_IN_FLIGHT)},
+							  (Oid[]) {INT8OID, INT4OID}, (Datum[]) {Int64GetDatum(run->target), Int32GetDatum(run->client.max_in_flight)},
 							  NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not list the look-ups");
 	n = (int) SPI_processed;
@@ -407,11 +426,11 @@ step_claim(Run *run)
 	MemoryContextReset(round_.cxt);
 	round_.n = 0;
 	if (SPI_execute_with_args("SELECT method, path, idempotency_key, body, ids::text FROM billing._push_claim($1, $2)", 2,
-							  (Oid[]) {INT8OID, INT4OID}, (Datum[]) {Int64GetDatum(run->target), Int32GetDatum(PGB_XERO_MAX_IN_FLIGHT)},
+							  (Oid[]) {INT8OID, INT4OID}, (Datum[]) {Int64GetDatum(run->target), Int32GetDatum(run->client.max_in_flight)},
 							  NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not claim documents");
 	old = MemoryContextSwitchTo(round_.cxt);
-	for (uint64 i = 0; i < SPI_processed && i < PGB_XERO_MAX_IN_FLIGHT; i++)
+	for (uint64 i = 0; i < SPI_processed && i < PGB_XERO_MAX_IN_FLIGHT && i < run->client.max_in_flight; i++)
 	{
 		PgbXeroReq *r = &round_.reqs[round_.n];
 

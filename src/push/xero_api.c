@@ -78,6 +78,7 @@ pgb_xero_client_init(PgbXeroClient *c, const char *source_name, const char *base
 	pgb_http_target_init(&c->target, source_name, base_url);
 	pgb_http_target_init(&c->token_target, source_name, token_url);
 	c->per_minute = PGB_XERO_PER_MINUTE;
+	c->max_in_flight = PGB_XERO_MAX_IN_FLIGHT;
 	c->day_remaining = -1;
 	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
 		ereport(ERROR, (errcode(ERRCODE_SYSTEM_ERROR), errmsg("could not initialise libcurl")));
@@ -382,7 +383,7 @@ minute_slots(PgbXeroClient *c, int k)
 	}
 }
 
-/* Runs one round of at most PGB_XERO_MAX_IN_FLIGHT transfers to their end. No ereport inside. */
+/* Runs one round of at most max_in_flight transfers to their end. No ereport inside. */
 static void
 run_round(PgbXeroClient *c, Transfer *ts, int n, bool token_request)
 {
@@ -442,9 +443,11 @@ run_round(PgbXeroClient *c, Transfer *ts, int n, bool token_request)
 void
 pgb_xero_send(PgbXeroClient *c, PgbXeroReq *reqs, int n, bool token_request)
 {
-	for (int start = 0; start < n; start += PGB_XERO_MAX_IN_FLIGHT)
+	int			at_once = Max(1, Min(c->max_in_flight, PGB_XERO_MAX_IN_FLIGHT));
+
+	for (int start = 0; start < n; start += at_once)
 	{
-		int			k = Min(PGB_XERO_MAX_IN_FLIGHT, n - start);
+		int			k = Min(at_once, n - start);
 		Transfer	ts[PGB_XERO_MAX_IN_FLIGHT];
 		bool		cancelled = false;
 

@@ -45,6 +45,7 @@ typedef struct PgbXeroClient
 	int64		window[PGB_XERO_PER_MINUTE];	/* start times of the last requests (minute limit) */
 	int			window_next;
 	int			per_minute;		/* requests a minute this side keeps to (≤ 60) */
+	int			max_in_flight;	/* requests at once this side keeps to (≤ 5) */
 	long		day_remaining;	/* from the last answer; -1 unknown */
 	int64		requests;		/* API requests sent (token requests not counted) */
 	int			tokens;			/* tokens fetched */
@@ -56,7 +57,7 @@ extern void pgb_xero_client_init(PgbXeroClient *c, const char *source_name, cons
 								 const char *token_url);
 
 /*
- * Sends reqs (at most PGB_XERO_MAX_IN_FLIGHT at a time, within the minute limit) and waits for
+ * Sends reqs (at most max_in_flight at a time, within the minute limit) and waits for
  * them all. Never raises for what a server answers or a transport failure: each request says.
  * Raises for a cancel (after every transfer has ended).
  */

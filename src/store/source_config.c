@@ -274,6 +274,17 @@ col(int n)
 }
 
 void
+pgb_source_read_options(PgbSource *src, const char *options_json)
+{
+	src->conn = pgb_connector_for_kind(src->kind);
+	if (src->conn == NULL)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						errmsg("source \"%s\": no connector for kind %s in this version", src->name, src->kind)));
+	src->options_json = options_json ? pstrdup(options_json) : NULL;
+	read_options(src, options_json ? options_json : "{}");
+}
+
+void
 pgb_store_load_source(int64 run_id, PgbSource *src, char **secret_json, bool *reconcile, MemoryContext cxt)
 {
 	Oid			types[1] = {INT8OID};
@@ -301,12 +312,7 @@ pgb_store_load_source(int64 run_id, PgbSource *src, char **secret_json, bool *re
 	*secret_json = col(6);
 	*reconcile = strcmp(col(7), "t") == 0;
 	since_reconcile = strtol(col(8), NULL, 10);
-	src->options_json = options;
-	src->conn = pgb_connector_for_kind(src->kind);
-	if (src->conn == NULL)
-		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						errmsg("source \"%s\": no connector for kind %s in this version", src->name, src->kind)));
-	read_options(src, options ? options : "{}");
+	pgb_source_read_options(src, options);
 	MemoryContextSwitchTo(old);
 	*reconcile = *reconcile || (src->reconcile_every > 0 && since_reconcile >= src->reconcile_every - 1);
 }

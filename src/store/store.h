@@ -27,6 +27,12 @@ extern void pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts);
 extern void pgb_store_load_source(int64 run_id, PgbSource *src, char **secret_json, bool *reconcile,
 								  MemoryContext cxt);
 
+/*
+ * The same checks and typing of a source's options outside a sync run (the push reads its Xero
+ * target's request limits this way): src->name and src->kind must be set.
+ */
+extern void pgb_source_read_options(PgbSource *src, const char *options_json);
+
 /* A run's progress after a step: the page reached, the step's counts and a warning, if any. */
 typedef struct PgbProgress
 {

@@ -3,7 +3,7 @@
 -- ceil(N / 25) calls, with 0 duplicates. Fake Xero (test/fake/xero_fake.py) counts its list reads.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(12);
+SELECT plan(15);
 
 \ir lib/xero_state.sql
 
@@ -89,5 +89,25 @@ SELECT results_eq($$SELECT lookups, confirmed, status FROM billing.push_runs WHE
 SELECT is(ARRAY[(SELECT count(*)::int FROM jsonb_array_elements(:'st'::jsonb -> 'contacts')),
                 (SELECT count(*)::int FROM jsonb_array_elements(:'st'::jsonb -> 'invoices'))],
           ARRAY[10, 10], '10 contacts and 10 invoices in Xero, each once');
+
+-- 3. A target asking for fewer requests at once than Xero allows (max_concurrent_requests 2): the
+-- same lost batches (each answer 300 ms late, so requests overlap), looked up and sent never more
+-- than 2 at a time (the fake counts).
+SELECT pg_temp.setup('twobooks', 'lost-' || :'nonce' || 'two_n2_d300', 'twosite', 60);
+UPDATE billing.sources SET options = options || '{"max_concurrent_requests": 2}' WHERE name = 'twobooks';
+CALL billing.push('twobooks');
+SELECT pg_temp.xero_state('lost-' || :'nonce' || 'two_n2_d300') AS st \gset
+SELECT is((:'st'::jsonb -> 'counts' ->> 'max_in_flight')::int, 2,
+          'never more than the target''s 2 requests in flight (and the 3 look-ups did overlap)');
+SELECT results_eq($$SELECT lookups, confirmed, failed, status FROM billing.push_runs WHERE target_source_id = billing._source_id('twobooks')$$,
+                  $$VALUES (60, 120, 0, 'succeeded')$$,
+                  'the same outcome as with 5 at once: 60 looked up, 120 confirmed');
+UPDATE billing.sources SET options = options || '{"max_concurrent_requests": 0}' WHERE name = 'twobooks';
+\set ON_ERROR_STOP 0
+CALL billing.push('twobooks');
+\set ON_ERROR_STOP 1
+SELECT is((SELECT error FROM billing.push_runs WHERE target_source_id = billing._source_id('twobooks') ORDER BY id DESC LIMIT 1),
+          'source "twobooks": option max_concurrent_requests must be from 1 to 16',
+          'an invalid max_concurrent_requests fails the push run, saying why');
 
 SELECT * FROM finish();
