@@ -10,11 +10,12 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
-#include <sys/socket.h>
 
+#include "miscadmin.h"
 #include "portability/instr_time.h"
 
 #include "http/http_auth.h"
+#include "http/http_transfer.h"
 #include "json/json_mem.h"
 
 /* Largest token response read: a token endpoint answers a few hundred bytes. */
@@ -76,35 +77,6 @@ pgb_http_auth_basic(PgbHttpTarget *t, const char *user, const char *password)
 {
 	t->userpwd = palloc(strlen(user) + strlen(password) + 2);
 	sprintf(t->userpwd, "%s:%s", user, password);
-}
-
-static size_t
-token_write_cb(char *data, size_t size, size_t nmemb, void *arg)
-{
-	TokenBody  *b = (TokenBody *) arg;
-	size_t		n = size * nmemb;
-
-	if (b->len + n >= sizeof(b->buf))
-	{
-		b->too_big = true;
-		return 0;
-	}
-	memcpy(b->buf + b->len, data, n);
-	b->len += n;
-	return n;
-}
-
-static curl_socket_t
-token_opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
-{
-	TokenBody  *b = (TokenBody *) arg;
-
-	if (pgb_http_address_refused(&addr->addr))
-	{
-		b->refused_address = true;
-		return CURL_SOCKET_BAD;
-	}
-	return socket(addr->family, addr->socktype, addr->protocol);
 }
 
 /* The token URL under the rules of a base_url: absolute https (plain http on allowed loopback only). */
@@ -207,9 +179,9 @@ post_grant(AuthState *s, const char *body, TokenBody *b, char *err)
 	CURL	   *c = curl_easy_init();
 	struct curl_slist *h = NULL;
 	struct curl_slist *h2;
+	PgbTransferSink sink = {0};
 	CURLcode	rc;
 	long		status = 0;
-	bool		plain = strncmp(s->token_url, "http:", 5) == 0;
 
 	if (c == NULL || (h = curl_slist_append(NULL, s->form ? "Content-Type: application/x-www-form-urlencoded" :
 											"Content-Type: application/json")) == NULL ||
@@ -222,18 +194,7 @@ post_grant(AuthState *s, const char *body, TokenBody *b, char *err)
 		return 0;
 	}
 	h = h2;
-	curl_easy_setopt(c, CURLOPT_URL, s->token_url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, plain ? "http" : "https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_PROXY, "");
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
-	if (pgb_http_ca_file && pgb_http_ca_file[0])
-		curl_easy_setopt(c, CURLOPT_CAINFO, pgb_http_ca_file);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) pgb_http_connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) pgb_http_timeout_ms);
+	pgb_transfer_setup(c, s->token_url, &sink, sizeof(b->buf) - 1);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	if (s->form)
@@ -243,18 +204,21 @@ post_grant(AuthState *s, const char *body, TokenBody *b, char *err)
 		curl_easy_setopt(c, CURLOPT_USERNAME, s->client_id);
 		curl_easy_setopt(c, CURLOPT_PASSWORD, s->client_secret);
 	}
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, token_write_cb);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, token_opensocket_cb);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, b);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
 	rc = curl_easy_perform(c);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	else if (err[0] == '\0')
-		strlcpy(err, curl_easy_strerror(rc), CURL_ERROR_SIZE);
+	else
+		strlcpy(err, sink.curl_error[0] ? sink.curl_error : curl_easy_strerror(rc), CURL_ERROR_SIZE);
 	curl_easy_cleanup(c);
 	curl_slist_free_all(h);
+	b->too_big = sink.too_big;
+	b->refused_address = sink.refused_address;
+	b->len = Min(sink.len, sizeof(b->buf) - 1);
+	if (sink.buf)
+		memcpy(b->buf, sink.buf, b->len);
+	pgb_transfer_sink_free(&sink);	/* wiped: the answer holds the token */
+	if (sink.cancelled)
+		CHECK_FOR_INTERRUPTS();
 	return status;
 }
 

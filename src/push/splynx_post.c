@@ -12,13 +12,12 @@
  *
  * No transaction is open while a request is on the network. A kill at any point leaves a post
  * pending (not sent), sending (becomes unknown and is looked up by the next run) or recorded, so a
- * payment is never lost nor posted twice. The POST is this file's own curl transfer (the shared
- * client only GETs), with the same rules: https, verified, no private addresses, bounded.
+ * payment is never lost nor posted twice. The POST is one curl transfer with the rules every
+ * request keeps (http/http_transfer.c: https, verified, no private addresses, bounded).
  */
 #include "postgres.h"
 
 #include <curl/curl.h>
-#include <sys/socket.h>
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -38,6 +37,7 @@ extern text *cstring_to_text(const char *s);
 #include "connectors/connector.h"
 #include "http/http_auth.h"
 #include "http/http_client.h"
+#include "http/http_transfer.h"
 
 PG_FUNCTION_INFO_V1(pgb_splynx_post_connector);
 
@@ -282,78 +282,6 @@ step_claim(PostRun *run)
 		run->done = true;
 }
 
-/* The state of one POST, filled by curl callbacks (which must not ereport). */
-typedef struct Transfer
-{
-	char	   *buf;
-	size_t		len;
-	size_t		cap;
-	bool		too_big;
-	bool		no_memory;
-	bool		refused_address;
-	bool		cancelled;
-} Transfer;
-
-static size_t
-write_cb(char *data, size_t size, size_t nmemb, void *arg)
-{
-	Transfer   *t = (Transfer *) arg;
-	size_t		n = size * nmemb;
-
-	if (t->len + n + 1 > MAX_ANSWER)
-	{
-		t->too_big = true;
-		return 0;
-	}
-	if (t->len + n + 1 > t->cap)
-	{
-		size_t		cap = Max(t->cap * 2, (size_t) 16 * 1024);
-		char	   *p;
-
-		while (cap < t->len + n + 1)
-			cap *= 2;
-		p = realloc(t->buf, cap);
-		if (p == NULL)
-		{
-			t->no_memory = true;
-			return 0;
-		}
-		t->buf = p;
-		t->cap = cap;
-	}
-	memcpy(t->buf + t->len, data, n);
-	t->len += n;
-	t->buf[t->len] = '\0';
-	return n;
-}
-
-static int
-progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
-{
-	Transfer   *t = (Transfer *) arg;
-
-	if (QueryCancelPending || ProcDiePending)
-	{
-		t->cancelled = true;
-		return 1;
-	}
-	return 0;
-}
-
-/* Private and link-local addresses are refused, and loopback unless allowed (as http_client.c). */
-static curl_socket_t
-opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
-{
-	Transfer   *t = (Transfer *) arg;
-
-	if (pgb_http_address_refused(&addr->addr))
-	{
-		t->refused_address = true;
-		return CURL_SOCKET_BAD;
-	}
-	return socket(addr->family, addr->socktype, addr->protocol);
-}
-
 static void
 free_headers(struct curl_slist *h)
 {
@@ -371,14 +299,12 @@ static long
 post_once(PostRun *run, const char *url, const char *body, bool *reached, char **answer, char *error, size_t errlen)
 {
 	PgbHttpTarget *t = &run->src.http;
-	Transfer	tr = {0};
+	PgbTransferSink sink = {0};
 	CURL	   *c;
 	struct curl_slist *h = NULL;
 	struct curl_slist *n;
-	char		curl_error[CURL_ERROR_SIZE] = "";
 	CURLcode	rc;
 	long		status = 0;
-	bool		plain = strcmp(t->origin.scheme, "http") == 0;
 	const char *fixed[] = {"Accept: application/json", "Content-Type: application/json",
 	"User-Agent: pg_billing/" PGB_VERSION, t->auth_header};
 
@@ -401,16 +327,7 @@ post_once(PostRun *run, const char *url, const char *body, bool *reached, char *
 		}
 		h = n;
 	}
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, plain ? "http" : "https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_PROXY, "");
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
-	if (pgb_http_ca_file && pgb_http_ca_file[0])
-		curl_easy_setopt(c, CURLOPT_CAINFO, pgb_http_ca_file);
-	curl_easy_setopt(c, CURLOPT_URL, url);
+	pgb_transfer_setup(c, url, &sink, MAX_ANSWER);
 	curl_easy_setopt(c, CURLOPT_POST, 1L);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(body));
@@ -420,16 +337,6 @@ post_once(PostRun *run, const char *url, const char *body, bool *reached, char *
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
 		curl_easy_setopt(c, CURLOPT_USERPWD, t->userpwd);
 	}
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) pgb_http_connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) pgb_http_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &tr);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &tr);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &tr);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_error);
 	rc = curl_easy_perform(c);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -437,16 +344,13 @@ post_once(PostRun *run, const char *url, const char *body, bool *reached, char *
 	free_headers(h);
 	run->requests++;
 	t->requests++;
-	/* only a failure to connect proves nothing reached Splynx */
-	*reached = !(tr.refused_address || rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
-				 rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION);
+	*reached = pgb_transfer_maybe_reached(rc, &sink);
 	if (rc != CURLE_OK)
-		snprintf(error, errlen, "%s", tr.refused_address ? "the host resolves to a refused address" :
-				 tr.too_big ? "the answer is too large" : curl_error[0] ? curl_error : curl_easy_strerror(rc));
-	if (tr.buf && rc == CURLE_OK)
-		*answer = pnstrdup(tr.buf, tr.len);
-	free(tr.buf);
-	if (tr.cancelled)
+		pgb_transfer_describe(rc, &sink, error, errlen);
+	else if (sink.buf)
+		*answer = pnstrdup(sink.buf, sink.len);
+	pgb_transfer_sink_free(&sink);
+	if (sink.cancelled)
 		CHECK_FOR_INTERRUPTS();
 	return status;
 }

@@ -8,7 +8,6 @@
 #include "postgres.h"
 
 #include <curl/curl.h>
-#include <sys/socket.h>
 
 #include "miscadmin.h"
 #include "portability/instr_time.h"
@@ -16,6 +15,7 @@
 #include "storage/pmsignal.h"
 #include "utils/wait_event.h"
 
+#include "http/http_transfer.h"
 #include "push/xero_api.h"
 
 /* The state of one transfer, filled by callbacks (malloc'd: callbacks cannot palloc). */
@@ -24,18 +24,11 @@ typedef struct Transfer
 	PgbXeroReq *req;
 	CURL	   *easy;
 	struct curl_slist *headers;
-	char	   *buf;
-	size_t		len;
-	size_t		cap;
-	bool		too_big;
-	bool		no_memory;
-	bool		refused_address;
-	bool		cancelled;
+	PgbTransferSink sink;		/* the answer; too big, refused, cancelled */
 	long		retry_after;
 	long		day_remaining;
 	char		problem[16];
 	CURLcode	rc;
-	char		curl_error[CURL_ERROR_SIZE];
 } Transfer;
 
 int64
@@ -112,39 +105,6 @@ pgb_xero_sleep(PgbXeroClient *c, long ms)
 	}
 }
 
-static size_t
-write_cb(char *data, size_t size, size_t nmemb, void *arg)
-{
-	Transfer   *t = (Transfer *) arg;
-	size_t		n = size * nmemb;
-
-	if (t->len + n > PGB_XERO_MAX_ANSWER)
-	{
-		t->too_big = true;
-		return 0;
-	}
-	if (t->len + n + 1 > t->cap)
-	{
-		size_t		cap = Max(t->cap * 2, (size_t) 64 * 1024);
-		char	   *p;
-
-		while (cap < t->len + n + 1)
-			cap *= 2;
-		p = realloc(t->buf, cap);
-		if (p == NULL)
-		{
-			t->no_memory = true;
-			return 0;
-		}
-		t->buf = p;
-		t->cap = cap;
-	}
-	memcpy(t->buf + t->len, data, n);
-	t->len += n;
-	t->buf[t->len] = '\0';
-	return n;
-}
-
 /* A header value as a non-negative number, or -1. */
 static long
 header_number(const char *v)
@@ -190,33 +150,6 @@ header_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static int
-progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
-{
-	Transfer   *t = (Transfer *) arg;
-
-	if (QueryCancelPending || ProcDiePending)
-	{
-		t->cancelled = true;
-		return 1;
-	}
-	return 0;
-}
-
-/* Private and link-local addresses are refused, and loopback unless allowed (as http_client.c). */
-static curl_socket_t
-opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
-{
-	Transfer   *t = (Transfer *) arg;
-
-	if (pgb_http_address_refused(&addr->addr))
-	{
-		t->refused_address = true;
-		return CURL_SOCKET_BAD;
-	}
-	return socket(addr->family, addr->socktype, addr->protocol);
-}
-
 static bool
 add_header(Transfer *t, const char *name, const char *value)
 {
@@ -238,7 +171,6 @@ static bool
 prepare(PgbXeroClient *c, Transfer *t, bool token_request)
 {
 	PgbXeroReq *r = t->req;
-	bool		plain = strncmp(r->url, "http:", 5) == 0;
 
 	t->retry_after = -1;
 	t->day_remaining = -1;
@@ -252,16 +184,7 @@ prepare(PgbXeroClient *c, Transfer *t, bool token_request)
 		(!token_request && c->tenant_id && !add_header(t, "xero-tenant-id", c->tenant_id)) ||
 		(r->idempotency_key && !add_header(t, "Idempotency-Key", r->idempotency_key)))
 		return false;
-	curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, plain ? "http" : "https");
-	curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(t->easy, CURLOPT_PROXY, "");
-	curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(t->easy, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
-	if (pgb_http_ca_file && pgb_http_ca_file[0])
-		curl_easy_setopt(t->easy, CURLOPT_CAINFO, pgb_http_ca_file);
-	curl_easy_setopt(t->easy, CURLOPT_URL, r->url);
+	pgb_transfer_setup(t->easy, r->url, &t->sink, PGB_XERO_MAX_ANSWER);
 	curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, r->method);
 	if (r->body)
 	{
@@ -282,36 +205,9 @@ prepare(PgbXeroClient *c, Transfer *t, bool token_request)
 		curl_easy_setopt(t->easy, CURLOPT_HTTPAUTH, (long) CURLAUTH_BEARER);
 		curl_easy_setopt(t->easy, CURLOPT_XOAUTH2_BEARER, c->bearer);
 	}
-	curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, (long) pgb_http_connect_timeout_ms);
-	curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long) pgb_http_timeout_ms);
-	curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, t);
-	curl_easy_setopt(t->easy, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(t->easy, CURLOPT_XFERINFOFUNCTION, progress_cb);
-	curl_easy_setopt(t->easy, CURLOPT_XFERINFODATA, t);
-	curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
-	curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETDATA, t);
-	curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->curl_error);
 	return true;
-}
-
-/* Whether a failed transfer may have reached the server: only a failure to connect rules it out. */
-static bool
-maybe_reached(Transfer *t)
-{
-	switch (t->rc)
-	{
-		case CURLE_COULDNT_RESOLVE_HOST:
-		case CURLE_COULDNT_CONNECT:
-		case CURLE_SSL_CONNECT_ERROR:
-		case CURLE_PEER_FAILED_VERIFICATION:
-		case CURLE_OUT_OF_MEMORY:
-			return false;
-		default:
-			return !t->refused_address;
-	}
 }
 
 /* Copies a finished transfer's outcome into its request (palloc here: no transfer is running). */
@@ -325,31 +221,26 @@ conclude(PgbXeroClient *c, Transfer *t)
 		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &r->status);
 	r->retry_after = t->retry_after;
 	r->day_remaining = t->day_remaining;
-	r->cancelled = t->cancelled;
+	r->cancelled = t->sink.cancelled;
 	strlcpy(r->problem, t->problem, sizeof(r->problem));
-	if (t->rc == CURLE_OK && !t->too_big)
+	if (t->rc == CURLE_OK)
 	{
 		r->reached = true;
-		r->answer = palloc(t->len + 1);
-		if (t->len)
-			memcpy(r->answer, t->buf, t->len);
-		r->answer[t->len] = '\0';
-		r->answer_len = t->len;
+		r->answer = palloc(t->sink.len + 1);
+		if (t->sink.len)
+			memcpy(r->answer, t->sink.buf, t->sink.len);
+		r->answer[t->sink.len] = '\0';
+		r->answer_len = t->sink.len;
 		r->error[0] = '\0';
 		if (t->day_remaining >= 0)
 			c->day_remaining = t->day_remaining;
 	}
 	else
 	{
-		r->status = t->rc == CURLE_OK ? r->status : 0;
-		r->reached = maybe_reached(t);
-		if (t->too_big)
-			snprintf(r->error, sizeof(r->error), "the answer is larger than %d bytes", PGB_XERO_MAX_ANSWER);
-		else if (t->refused_address)
-			snprintf(r->error, sizeof(r->error), "the host resolves to a private or loopback address, which is refused");
-		else
-			snprintf(r->error, sizeof(r->error), "%s%s%s", curl_easy_strerror(t->rc),
-					 t->curl_error[0] ? ": " : "", t->curl_error);
+		r->status = 0;
+		/* a transfer that could not be started (no easy handle) never left this side */
+		r->reached = t->easy != NULL && pgb_transfer_maybe_reached(t->rc, &t->sink);
+		pgb_transfer_describe(t->rc, &t->sink, r->error, sizeof(r->error));
 	}
 }
 
@@ -360,7 +251,7 @@ free_transfer(Transfer *t)
 		curl_easy_cleanup(t->easy);
 	if (t->headers)
 		curl_slist_free_all(t->headers);
-	free(t->buf);
+	pgb_transfer_sink_free(&t->sink);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -432,7 +323,7 @@ run_round(PgbXeroClient *c, Transfer *ts, int n, bool token_request)
 	for (int i = 0; i < n; i++)
 	{
 		if (cancel)
-			ts[i].cancelled = true;
+			ts[i].sink.cancelled = true;
 		if (m && ts[i].easy)
 			curl_multi_remove_handle(m, ts[i].easy);
 	}
@@ -463,7 +354,7 @@ pgb_xero_send(PgbXeroClient *c, PgbXeroReq *reqs, int n, bool token_request)
 		for (int i = 0; i < k; i++)
 		{
 			conclude(c, &ts[i]);
-			cancelled |= ts[i].cancelled;
+			cancelled |= ts[i].sink.cancelled;
 			free_transfer(&ts[i]);
 		}
 		if (cancelled)
