@@ -629,7 +629,11 @@ location_context(void *arg)
 		appendStringInfo(&s, ", record %s", record);
 	errcontext("%s", s.data);
 	/* the last report of a failed step is its error (a warning before it is overwritten) */
+	if (run->location)
+		pfree(run->location);
 	run->location = MemoryContextStrdup(run->cxt, s.data);
+	/* ErrorContext is reset only when an error is caught: a run of warnings would pile up there */
+	pfree(s.data);
 }
 
 /* Runs fn in a subtransaction; on error returns the error (copied into the run's context). */
@@ -643,6 +647,8 @@ run_step(Run *run, StepFn fn)
 	MemoryContextReset(run->page_cxt);
 	run->paging = fn == step_page;
 	run->src.where = NULL;
+	if (run->location)
+		pfree(run->location);
 	run->location = NULL;
 	error_context_stack = &where;
 	BeginInternalSubTransaction(NULL);
@@ -670,8 +676,8 @@ run_step(Run *run, StepFn fn)
 	PG_END_TRY();
 	error_context_stack = where.previous;
 	run->paging = false;
-	/* a pass's settled since is kept in the run's context across steps */
-	if (err == NULL && run->pass.since)
+	/* a pass's settled since is kept in the run's context across steps (copied once, not per step) */
+	if (err == NULL && run->pass.since && GetMemoryChunkContext(run->pass.since) != run->cxt)
 	{
 		MemoryContext old = MemoryContextSwitchTo(run->cxt);
 
