@@ -93,6 +93,13 @@ extern void pgb_http_prefetch(PgbHttpTarget *target, const char *url);
  */
 extern int	pgb_http_ahead(const PgbHttpTarget *target);
 
+/*
+ * How many more requests pgb_http_prefetch would take now (the bound above less the answers held
+ * unclaimed; 0 at pg_billing.run_max_requests): a caller walking ahead stops at 0 and tries the
+ * same request again later, so a refused one is not left to be made last, on its own.
+ */
+extern int	pgb_http_ahead_room(const PgbHttpTarget *target);
+
 /* Drops the requests sent ahead that nobody claimed (a list's end was reached before them). */
 extern void pgb_http_drop_prefetched(PgbHttpTarget *target);
 

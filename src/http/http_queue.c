@@ -199,14 +199,18 @@ after_attempt(PgbHttpTarget *t, Request *rq)
 	rq->state = RQ_QUEUED;
 }
 
-/* Takes the transfers that ended out of the multi handle and decides what follows each. */
-static void
+/*
+ * Takes the transfers that ended out of the multi handle and decides what follows each; returns
+ * how many ended.
+ */
+static int
 collect(PgbHttpTarget *t)
 {
 	CURLM	   *m = (CURLM *) t->multi;
 	Request    *r = (Request *) t->reqs;
 	CURLMsg    *msg;
 	int			left;
+	int			ended = 0;
 
 	while (m && (msg = curl_multi_info_read(m, &left)) != NULL)
 	{
@@ -220,12 +224,19 @@ collect(PgbHttpTarget *t)
 			curl_multi_remove_handle(m, r[i].easy);
 			pgb_http_end_attempt(&r[i]);
 			after_attempt(t, &r[i]);
+			ended++;
 			break;
 		}
 	}
+	return ended;
 }
 
-/* Moves the transfers on; waits up to wait_ms for one of them (or for nothing, when none runs). */
+/*
+ * Moves the transfers on; waits up to wait_ms for one of them (or for nothing, when none runs).
+ * A transfer that ends before the wait ends it: wait_ms was worked out while it still held its
+ * place in flight, and a queued request may take that place now (waiting on the others' sockets
+ * instead left a place empty until the next of them answered, up to WAKE_MS later).
+ */
 static void
 drive(PgbHttpTarget *t, long wait_ms)
 {
@@ -235,7 +246,8 @@ drive(PgbHttpTarget *t, long wait_ms)
 	if (m)
 	{
 		(void) curl_multi_perform(m, &running);
-		collect(t);
+		if (collect(t) > 0)
+			return;
 	}
 	if (wait_ms <= 0)
 		return;
@@ -314,4 +326,21 @@ pgb_http_kick(PgbHttpTarget *t)
 {
 	(void) start_ready(t);
 	drive(t, 0);
+}
+
+/*
+ * The bound is pgb_http_prefetch's (twice the requests in flight, http_client.c); the answers held
+ * are the requests sent ahead and not claimed yet, whatever their state.
+ */
+int
+pgb_http_ahead_room(const PgbHttpTarget *t)
+{
+	const Request *r = (const Request *) t->reqs;
+	int			held = 0;
+
+	if (t->requests >= pgb_http_run_max_requests)
+		return 0;
+	for (int i = 0; r && i < MAX_REQUESTS; i++)
+		held += r[i].state != RQ_FREE && r[i].prefetched;
+	return Max(0, 2 * Max(1, t->max_concurrent) - held);
 }

@@ -259,6 +259,38 @@ send_ahead(PgbSource *src, const PgbEntity *e, json_t *records, size_t i)
 		src->conn->enrich_ahead(src, e, item);
 }
 
+/*
+ * Reading a list ahead: with several requests in flight, the pages after a full page of a list
+ * numbered by page or offset go out before its records are mapped (their URLs do not depend on
+ * its answer, unlike a next link), so that their latency passes while this page's records, their
+ * child requests and its store take their time. How far grows once the list has shown it is long:
+ * one page ahead after pages 1 to 3 (as one at a time), two after page 4, three after page 5, up
+ * to max_concurrent, so that a list of up to four pages costs no request past its end, and a
+ * longer one at most max_concurrent - 1. Past its end such a page answers short or empty and is
+ * dropped unread (finish_pass); it was counted as a request.
+ * Not for a child entity's lists (one per parent record, most of one page: their pages past the
+ * end would hold the room meant for the next parents' first pages), nor for a connector that does
+ * not send pages ahead at all. One at a time, only the next page goes out, after the records are
+ * mapped (step_page), as it always did.
+ */
+static void
+read_ahead(PgbSource *src, const PgbEntity *e, const char *parent_id, const char *since, const char *after_id,
+		   long ordinal, PgbJsonCtx *ctx, json_t *root, size_t nrecords, int64 total)
+{
+	long		depth = Max(1, Min((long) src->http.max_concurrent, ordinal - 2));
+	long		last = ordinal + depth;
+
+	if (!src->conn->prefetch || pgb_http_ahead(&src->http) == 0 || e->unpaged || e->parent != NULL ||
+		link_paged(src, e) || nrecords < (size_t) src->per_page ||
+		last_by_page_count(ctx, root, src->conn->page_count_key, ordinal))
+		return;
+	/* a list that states its length (X-Total-Count) is not read past it */
+	if (src->conn->list_total && total >= 0)
+		last = Min(last, (long) ((total + src->per_page - 1) / src->per_page));
+	for (long k = ordinal + 1; k <= last && pgb_http_ahead_room(&src->http) > 0; k++)
+		pgb_prefetch_list_page(src, e, parent_id, since, after_id, k);
+}
+
 static void
 map_one(PgbSource *src, const PgbEntity *e, PgbJsonCtx *ctx, json_t *record, PgbPage *out)
 {
@@ -331,10 +363,17 @@ pgb_fetch_list_page(PgbSource *src, const PgbEntity *e, const char *parent_id, c
 		size_t		ahead = src->conn->enrich_ahead ? (size_t) pgb_http_ahead(&src->http) : 0;
 		size_t		sent = 0;
 
+		read_ahead(src, e, parent_id, since, after_id, ordinal, &ctx, root, json_array_size(records), resp.total);
 		json_array_foreach(records, i, item)
 		{
-			/* records i + 1 .. i + ahead: record i's own request is made by its enrich */
-			for (sent = Max(sent, i + 1); ahead > 0 && sent < json_array_size(records) && sent <= i + ahead; sent++)
+			/*
+			 * records i .. i + ahead - 1 (record i's request, sent at the same time as the next
+			 * ones at page start, so that it is the first to go; its enrich collects it). A record
+			 * whose request finds no room is sent at the next record's turn, not skipped: one
+			 * skipped would be made alone by its enrich, after all those sent ahead of it.
+			 */
+			for (sent = Max(sent, i); ahead > 0 && sent < json_array_size(records) && sent < i + ahead &&
+				 pgb_http_ahead_room(&src->http) > 0; sent++)
 				send_ahead(src, e, records, sent);
 			map_one(src, e, &ctx, unwrap(&ctx, item, e->wrapper, i), out);
 		}

@@ -352,6 +352,8 @@ reread_list(Run *run, long this_page, int64 before, PgbCounts *c)
 				 p->entity->name, (long long) p->list_total, this_page, (long long) before);
 	ereport(WARNING, (errcode(ERRCODE_WARNING), errmsg("source \"%s\": %s", run->src.name, w)));
 	p->rereads++;
+	/* pages read ahead belong to the list as it was: read again, they are asked for again */
+	pgb_http_drop_prefetched(&run->src.http);
 	p->page = 1;
 	p->list_total = -1;
 	p->prev_first[0] = p->prev_last[0] = '\0';

@@ -12,7 +12,8 @@ The scenario is chosen by the path prefix of the source's base_url:
 so every test has its own source, scenario and state (keyed by "<scenario>-<nonce>"). A nonce ending
 in _d<ms> delays every answer by that many milliseconds (the crash test's kills then land mid-sync;
 the latency benchmark's 200 ms per request). A nonce holding _cf<N> makes the components request of
-subscription 2003 answer 500 its first N times (_cf1: retried, _cf99: a hard failure).
+subscription 2003 answer 500 its first N times (_cf1: retried, _cf99: a hard failure); _pf<N> makes
+invoices page N answer 500 every time, _pj<N> makes it answer 200 with a body cut short (not JSON).
 
 Counters (no auth, not counted themselves): GET /s/<key>/_stats answers {"requests": n,
 "max_in_flight": m, "max_per_second": k}: the requests answered, the most that were being handled at
@@ -705,6 +706,14 @@ class Handler(BaseHTTPRequestHandler):
     def invoice_fault(self, s, key, page):
         sc = s.scenario
         n = s.hit("inv-page-%d" % page)
+        pf = re.search(r"_pf(\d+)", key)
+        if pf and page == int(pf.group(1)):
+            self.reply(key, 500, {"errors": ["boom"]})
+            return True
+        pj = re.search(r"_pj(\d+)", key)
+        if pj and page == int(pj.group(1)):
+            self.reply(key, 200, b'{"invoices":[{"uid":"inv_')
+            return True
         if sc == "r429s" and page == 1 and n == 1:
             self.reply(key, 429, {"errors": ["slow down"]}, {"Retry-After": "1"})
             return True

@@ -32,10 +32,11 @@ CONF
 pgb_psql -d postgres -c "CREATE DATABASE bench" >/dev/null
 pgb_psql -d bench -c "CREATE EXTENSION pg_billing" >/dev/null
 
-# run NAME CONCURRENCY: one full sync of a fresh source (its own fake state); prints "seconds requests"
+# run NAME CONCURRENCY: one full sync of a fresh source (its own fake state); prints "seconds requests
+# most-in-flight" (the last as the fake counted it)
 run() {
-    local name=$1 conc=$2 t0 t1
-    pgb_psql -d bench -q -v ON_ERROR_STOP=1 -v name="$name" -v url="https://127.0.0.1:$port/s/book-$name${RANDOM}_d$latency" -v conc="$conc" <<'SQL'
+    local name=$1 conc=$2 t0 t1 key="book-$1${RANDOM}_d$latency"
+    pgb_psql -d bench -q -v ON_ERROR_STOP=1 -v name="$name" -v url="https://127.0.0.1:$port/s/$key" -v conc="$conc" <<'SQL'
 SET log_statement = none;
 SELECT billing.add_source(:'name', 'advanced_billing', :'url', '{"api_key": "bench-key"}',
        jsonb_strip_nulls(jsonb_build_object('per_page', 200, 'max_requests_per_second', 0,
@@ -44,15 +45,18 @@ SQL
     t0=$(date +%s.%N)
     pgb_psql -d bench -q -c "CALL billing.sync('$name')"
     t1=$(date +%s.%N)
-    printf '%s %s\n' "$(awk "BEGIN{print $t1 - $t0}")" \
-        "$(pgb_psql -d bench -At -c "SELECT requests FROM billing.sync_runs WHERE source_id = billing._source_id('$name') ORDER BY id DESC LIMIT 1")"
+    printf '%s %s %s\n' "$(awk "BEGIN{print $t1 - $t0}")" \
+        "$(pgb_psql -d bench -At -c "SELECT requests FROM billing.sync_runs WHERE source_id = billing._source_id('$name') ORDER BY id DESC LIMIT 1")" \
+        "$(curl -s --cacert "$dir/certs/ca.pem" "https://127.0.0.1:$port/s/$key/_stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_in_flight"])')"
 }
+verdict() { awk "BEGIN{print ($1 >= $2) ? \"target met\" : \"not met\"}"; }
 
 echo "sync of a $customers-customer book with components, the fake answering each request ${latency} ms late"
-read -r seq_s seq_n < <(run seq 1)
-printf 'one request at a time (max_concurrent_requests 1): %6.1f s, %d requests\n' "$seq_s" "$seq_n"
-read -r def_s def_n < <(run conc default)
-printf 'default concurrency (4 for advanced_billing):      %6.1f s, %d requests\n' "$def_s" "$def_n"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+read -r seq_s seq_n seq_f < <(run seq 1)
+printf 'one request at a time (max_concurrent_requests 1): %6.1f s, %d requests, at most %d in flight\n' "$seq_s" "$seq_n" "$seq_f"
+read -r def_s def_n def_f < <(run conc default)
+printf 'default concurrency (4 for advanced_billing):      %6.1f s, %d requests, at most %d in flight\n' "$def_s" "$def_n" "$def_f"
 same=$(pgb_psql -d bench -At <<'SQL'
 SELECT (SELECT md5(string_agg(raw::text, '' ORDER BY external_id)) FROM billing.subscriptions WHERE source_id = billing._source_id('seq'))
      = (SELECT md5(string_agg(raw::text, '' ORDER BY external_id)) FROM billing.subscriptions WHERE source_id = billing._source_id('conc'))
@@ -61,9 +65,11 @@ SELECT (SELECT md5(string_agg(raw::text, '' ORDER BY external_id)) FROM billing.
 SQL
 )
 printf 'same subscriptions and invoices in both: %s\n' "$same"
-printf 'latency hiding: default / one at a time = %.2fx faster (target >= 3)\n' "$(awk "BEGIN{print $seq_s / $def_s}")"
+ratio=$(awk "BEGIN{print $seq_s / $def_s}")
+printf 'latency hiding: default / one at a time = %.2fx faster (target >= 3: %s)\n' "$ratio" "$(verdict "$ratio" 3)"
 if [ -n "$more" ]; then
-    read -r more_s more_n < <(run more "$more")
-    printf 'max_concurrent_requests %s: %6.1f s, %d requests, %.2fx faster than one at a time\n' \
-        "$more" "$more_s" "$more_n" "$(awk "BEGIN{print $seq_s / $more_s}")"
+    read -r more_s more_n more_f < <(run more "$more")
+    printf 'max_concurrent_requests %s: %6.1f s, %d requests, at most %d in flight, %.2fx faster than one at a time\n' \
+        "$more" "$more_s" "$more_n" "$more_f" "$(awk "BEGIN{print $seq_s / $more_s}")"
 fi
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
