@@ -143,10 +143,16 @@ each_row(const char *sql, int64 txid, void (*fn) (RefreshState *, HeapTuple, Tup
 	MemoryContextDelete(row_cxt);
 }
 
+/* A column that must not be NULL (its name only looked up to report one). */
 static int64
 required_int64(HeapTuple tup, TupleDesc desc, int col)
 {
-	return DatumGetInt64(pgb_spi_required(tup, desc, col, SPI_fname(desc, col)));
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	if (isnull)
+		(void) pgb_spi_required(tup, desc, col, SPI_fname(desc, col));
+	return DatumGetInt64(d);
 }
 
 static Numeric
