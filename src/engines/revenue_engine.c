@@ -127,7 +127,6 @@ emit_row(void *arg, const PgbRevRow *row)
 	tuplestore_putvalues(st->store, st->desc, values, nulls);
 }
 
-/* Refuses dates the engine cannot place (infinite, before December 4714 BC) and inverted periods. */
 /* The set-returning function's group: computed and written to its result. */
 static void
 compute_group(void *arg, const PgbRevGroup *group)
@@ -137,6 +136,7 @@ compute_group(void *arg, const PgbRevGroup *group)
 	pgb_revenue_customer(group, &st->options, emit_row, st);
 }
 
+/* Refuses dates the engine cannot place (infinite, before December 4714 BC) and inverted periods. */
 static void
 check_line_dates(const PgbRevLine *l, int64 customer_id)
 {
@@ -233,8 +233,8 @@ same_group(RevScan *st, HeapTuple tup, TupleDesc desc)
 void
 pgb_revenue_scan(int64 txid, PgbRevGroupFn on_group, void *arg)
 {
-	RevScan	scan;
-	RevScan  *st = &scan;
+	RevScan		scan;
+	RevScan    *st = &scan;
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(txid)};
 	SPIPlanPtr	plan = SPI_prepare(lines_query, 1, argtypes);
