@@ -16,7 +16,7 @@ typedef struct PgbRevLine
 {
 	bool		is_effect;
 	Numeric		amount;			/* line amount; for an effect, the recognition adjustment */
-	Numeric		tax;
+	Numeric		tax;			/* for an effect, the part of the refund given back to tax payable */
 	DateADT		start;			/* for an effect, the first day of its month */
 	DateADT		end;
 	DateADT		issue;

@@ -23,6 +23,7 @@
 
 #include "engines/revenue_calendar.h"
 #include "engines/revenue_customer.h"
+#include "engines/revenue_engine.h"
 #include "engines/revenue_fx.h"
 #include "engines/revenue_money.h"
 #include "engines/revenue_spi.h"
@@ -62,17 +63,25 @@ LINE_COLUMNS
 "  FROM billing._revenue_credit_lines l" QUEUED("l")
 " UNION ALL "
 "SELECT e.customer_id, e.currency, true, e.adjust, e.month, e.month, NULL, false,"
-"       NULL, NULL, NULL, NULL, e.contra, e.excess, 0"
+"       NULL, NULL, NULL, NULL, e.contra, e.excess, e.tax"
 "  FROM billing._refund_effects e" QUEUED("e")
 " ORDER BY 1, 2";
 
+/* The scan: the group being read and what to do with each complete group. */
+typedef struct RevScan
+{
+	PgbRevGroup group;
+	MemoryContext group_cxt;	/* lines of the current group, reset between groups */
+	PgbRevGroupFn on_group;
+	void	   *arg;
+} RevScan;
+
+/* The set-returning function's state: its result and the options of the computation. */
 typedef struct EngineState
 {
 	Tuplestorestate *store;
 	TupleDesc	desc;
 	PgbRevOptions options;
-	PgbRevGroup group;
-	MemoryContext group_cxt;	/* lines of the current group, reset between groups */
 } EngineState;
 
 static void
@@ -118,6 +127,15 @@ emit_row(void *arg, const PgbRevRow *row)
 	tuplestore_putvalues(st->store, st->desc, values, nulls);
 }
 
+/* The set-returning function's group: computed and written to its result. */
+static void
+compute_group(void *arg, const PgbRevGroup *group)
+{
+	EngineState *st = (EngineState *) arg;
+
+	pgb_revenue_customer(group, &st->options, emit_row, st);
+}
+
 /* Refuses dates the engine cannot place (infinite, before December 4714 BC) and inverted periods. */
 static void
 check_line_dates(const PgbRevLine *l, int64 customer_id)
@@ -134,7 +152,7 @@ check_line_dates(const PgbRevLine *l, int64 customer_id)
 
 /* Copies one fetched row into the current group (in the group's memory context). */
 static void
-add_line(EngineState *st, HeapTuple tup, TupleDesc desc)
+add_line(RevScan *st, HeapTuple tup, TupleDesc desc)
 {
 	PgbRevGroup *g = &st->group;
 	PgbRevLine *l;
@@ -178,11 +196,11 @@ add_line(EngineState *st, HeapTuple tup, TupleDesc desc)
 }
 
 static void
-flush_group(EngineState *st)
+flush_group(RevScan *st)
 {
 	MemoryContext old = MemoryContextSwitchTo(st->group_cxt);
 
-	pgb_revenue_customer(&st->group, &st->options, emit_row, st);
+	st->on_group(st->arg, &st->group);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(st->group_cxt);
 	st->group.lines = NULL;
@@ -191,7 +209,7 @@ flush_group(EngineState *st)
 
 /* A new customer or currency starts a new group. */
 static bool
-same_group(EngineState *st, HeapTuple tup, TupleDesc desc)
+same_group(RevScan *st, HeapTuple tup, TupleDesc desc)
 {
 	bool		isnull;
 	int64		customer = DatumGetInt64(SPI_getbinval(tup, desc, COL_CUSTOMER, &isnull));
@@ -207,18 +225,31 @@ same_group(EngineState *st, HeapTuple tup, TupleDesc desc)
 	return false;
 }
 
-static void
-scan_lines(EngineState *st, int64 txid)
+/*
+ * Reads the lines of the customers queued under txid and calls on_group with each customer and
+ * currency's lines, in customer order (all currencies of a customer one after the other). The group
+ * and everything allocated while on_group runs live until it returns. Runs inside SPI_connect.
+ */
+void
+pgb_revenue_scan(int64 txid, PgbRevGroupFn on_group, void *arg)
 {
+	RevScan		scan;
+	RevScan    *st = &scan;
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(txid)};
 	SPIPlanPtr	plan = SPI_prepare(lines_query, 1, argtypes);
 	Portal		portal;
 	MemoryContext spi_cxt = CurrentMemoryContext;
 
+	memset(st, 0, sizeof(*st));
+	st->on_group = on_group;
+	st->arg = arg;
+	st->group_cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_billing revenue group",
+										  ALLOCSET_DEFAULT_SIZES);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for the revenue lines query: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, args, NULL, true);
+	/* not read-only: a refresh reads the refund effects it has just written (a new snapshot) */
+	portal = SPI_cursor_open(NULL, plan, args, NULL, false);
 	for (;;)
 	{
 		uint64		i;
@@ -244,6 +275,8 @@ scan_lines(EngineState *st, int64 txid)
 	if (st->group.nlines > 0)
 		flush_group(st);
 	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+	MemoryContextDelete(st->group_cxt);
 }
 
 /*
@@ -271,9 +304,7 @@ pgb_revenue_engine(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	if (!PG_ARGISNULL(3) && VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(3)) > 0)
 		st.options.fx = pgb_fx_load(text_to_cstring(PG_GETARG_TEXT_PP(3)));
-	st.group_cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_billing revenue group",
-										 ALLOCSET_DEFAULT_SIZES);
-	scan_lines(&st, PG_GETARG_INT64(0));
+	pgb_revenue_scan(PG_GETARG_INT64(0), compute_group, &st);
 	SPI_finish();
 	return (Datum) 0;
 }

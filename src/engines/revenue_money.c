@@ -5,14 +5,28 @@
 
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 
 #include "engines/revenue_money.h"
 
+/*
+ * 0 (scale 0), made once per backend: the engine asks for it for every month and line, and numerics
+ * are never changed in place, so one shared value serves every caller.
+ */
 Numeric
 pgb_num_zero(void)
 {
-	return int64_to_numeric(0);
+	static Numeric zero = NULL;
+
+	if (zero == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		zero = int64_to_numeric(0);
+		MemoryContextSwitchTo(old);
+	}
+	return zero;
 }
 
 Numeric

@@ -5,7 +5,7 @@
 -- the same months at once lose no update.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(15);
+SELECT plan(18);
 SELECT billing.set_setting('mrr_through', 'all');
 \set seed 0.29
 \set customers 300
@@ -143,6 +143,52 @@ SELECT billing.set_setting('mrr_through', '2025-12');
 SELECT billing.set_setting('reporting_currency', '');
 SELECT is(pg_temp.differences(), 0::bigint, 'back to native currencies, bridge through 2025-12');
 SELECT billing.set_setting('mrr_through', 'all');
+
+-- 0.4.0 sums in C (src/engines/revenue_summary.c, revenue_sum.c): on integers where a value has at
+-- most 8 decimals below 10^24, in numeric otherwise. Amounts beyond both bounds, and sums whose
+-- integers do not fit 64 bits, must give the same reads as the from-scratch aggregate.
+SELECT billing.add_source('huge', 'manual');
+INSERT INTO billing.manual_customers (source, external_id, currency) VALUES ('huge', 'h1', 'CHF'), ('huge', 'h2', 'CHF');
+INSERT INTO billing.manual_invoices (source, external_id, customer, status, issue_date, paid_date, currency)
+VALUES ('huge', 'hi1', 'h1', 'paid', '2025-03-01', '2025-03-01', 'CHF'),
+       ('huge', 'hi2', 'h2', 'paid', '2025-03-01', '2025-03-01', 'CHF');
+INSERT INTO billing.manual_invoice_lines (source, invoice, external_id, kind, subtotal, period_start, period_end, recurring, interval_months)
+VALUES ('huge', 'hi1', '1', 'plan', 1234567890123456789012345.67, '2025-03-01', '2025-06-01', true, 3),
+       ('huge', 'hi2', '1', 'plan', 98765432109876.123456789123, '2025-03-01', '2025-05-01', true, 2),
+       ('huge', 'hi2', '2', 'plan', 92233720368547758.07, '2025-04-01', '2025-05-01', true, 1);
+SELECT is(pg_temp.differences(), 0::bigint, 'amounts above 10^24, with 12 decimals and beyond 64-bit cents: maintained equals from scratch');
+DELETE FROM billing.sources WHERE name = 'huge';
+
+-- A full recomputation (indexes rebuilt once after the writes) leaves the same reads, and the sums
+-- stored are those 0.3.0's SQL (billing._revenue_summarise) forms from the same rows, column for column as text.
+SELECT billing.refresh_revenue(true);
+SELECT is(pg_temp.differences(), 0::bigint, 'after a full recomputation');
+CREATE TEMP TABLE c_sums AS
+SELECT 'mrr ' || s::text AS r FROM billing._mrr_summary s
+UNION ALL SELECT 'jnl ' || s::text FROM billing._journal_summary s
+UNION ALL SELECT 'src ' || s::text FROM billing._revenue_customer_source s
+UNION ALL SELECT 'cash ' || s.customer_id || ' ' || u::text
+  FROM billing._revenue_cash s, ROWS FROM (unnest(s.month), unnest(s.currency), unnest(s.part), unnest(s.n), unnest(s.amount)) u;
+BEGIN;
+TRUNCATE billing._mrr_summary, billing._journal_summary, billing._revenue_customer_source, billing._revenue_cash;
+INSERT INTO billing._revenue_work (txid, customer_id) SELECT txid_current(), id FROM billing.customers;
+SELECT billing._revenue_summarise(txid_current(), 1);
+SELECT count(*) AS sums_differing FROM (
+    (SELECT r FROM c_sums EXCEPT ALL
+     (SELECT 'mrr ' || s::text FROM billing._mrr_summary s
+      UNION ALL SELECT 'jnl ' || s::text FROM billing._journal_summary s
+      UNION ALL SELECT 'src ' || s::text FROM billing._revenue_customer_source s
+      UNION ALL SELECT 'cash ' || s.customer_id || ' ' || u::text
+        FROM billing._revenue_cash s, ROWS FROM (unnest(s.month), unnest(s.currency), unnest(s.part), unnest(s.n), unnest(s.amount)) u))
+    UNION ALL
+    ((SELECT 'mrr ' || s::text FROM billing._mrr_summary s
+      UNION ALL SELECT 'jnl ' || s::text FROM billing._journal_summary s
+      UNION ALL SELECT 'src ' || s::text FROM billing._revenue_customer_source s
+      UNION ALL SELECT 'cash ' || s.customer_id || ' ' || u::text
+        FROM billing._revenue_cash s, ROWS FROM (unnest(s.month), unnest(s.currency), unnest(s.part), unnest(s.n), unnest(s.amount)) u)
+     EXCEPT ALL SELECT r FROM c_sums)) x \gset
+ROLLBACK;
+SELECT is(:sums_differing::bigint, 0::bigint, 'the C refresh stores the sums 0.3.0''s SQL summarise forms, to the digit and scale');
 
 -- Two sessions: each changes a different customer active in the same months; the first holds its
 -- refresh (and the summary rows it updated) open while the second commits behind it.
