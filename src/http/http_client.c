@@ -22,6 +22,7 @@
 
 #include "http/http_auth.h"
 #include "http/http_client.h"
+#include "http/http_transfer.h"
 #include "http/http_request.h"
 
 char	   *pgb_http_ca_file = NULL;
@@ -332,16 +333,7 @@ request_handle(PgbHttpTarget *t, Request *rq)
 	c = curl_easy_init();
 	if (c == NULL)
 		return NULL;
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, plain ? "http" : "https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, plain ? "http" : "https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_PROXY, "");
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
-	if (pgb_http_ca_file && pgb_http_ca_file[0])
-		curl_easy_setopt(c, CURLOPT_CAINFO, pgb_http_ca_file);
+	pgb_transfer_secure(c, plain);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	if (t->userpwd)
 	{

@@ -71,13 +71,11 @@ opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
 }
 
 void
-pgb_transfer_setup(CURL *easy, const char *url, PgbTransferSink *sink, size_t max)
+pgb_transfer_secure(CURL *easy, bool plain)
 {
-	bool		plain = strncmp(url, "http:", 5) == 0;
-
-	sink->max = max;
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, plain ? "http" : "https");
+	curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, plain ? "http" : "https");
 	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(easy, CURLOPT_PROXY, "");
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -85,6 +83,13 @@ pgb_transfer_setup(CURL *easy, const char *url, PgbTransferSink *sink, size_t ma
 	curl_easy_setopt(easy, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
 	if (pgb_http_ca_file && pgb_http_ca_file[0])
 		curl_easy_setopt(easy, CURLOPT_CAINFO, pgb_http_ca_file);
+}
+
+void
+pgb_transfer_setup(CURL *easy, const char *url, PgbTransferSink *sink, size_t max)
+{
+	sink->max = max;
+	pgb_transfer_secure(easy, strncmp(url, "http:", 5) == 0);
 	curl_easy_setopt(easy, CURLOPT_URL, url);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) pgb_http_connect_timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) pgb_http_timeout_ms);

@@ -1,8 +1,9 @@
 /*
- * http_transfer.h: what a write outside the sync client (the Xero push, the Splynx posts) shares
- * with every other request of pg_billing: the same TLS, protocol, proxy, timeout and SSRF rules on
- * its curl handle, an answer collected within a size cap, cancellation, and the one judgement of
- * whether a failed request may have reached the server (which decides "unsent" from "unknown").
+ * http_transfer.h: the transport rules every curl handle of pg_billing gets (pgb_transfer_secure),
+ * and what a request outside the sync client (the Xero push, the Splynx posts, token requests)
+ * shares on top of them: an answer collected within a size cap, cancellation, the SSRF rule, and
+ * the one judgement of whether a failed request may have reached the server (which decides
+ * "unsent" from "unknown").
  */
 #ifndef PGB_HTTP_TRANSFER_H
 #define PGB_HTTP_TRANSFER_H
@@ -22,6 +23,12 @@ typedef struct PgbTransferSink
 	bool		cancelled;		/* a cancel or shutdown arrived during the transfer */
 	char		curl_error[CURL_ERROR_SIZE];
 } PgbTransferSink;
+
+/*
+ * The transport rules of every request: only https (http when plain: an allowed loopback test
+ * server), TLS 1.2+ verified against pg_billing.ca_file, no proxy, no redirect, no signals.
+ */
+extern void pgb_transfer_secure(CURL *easy, bool plain);
 
 /*
  * Readies easy for url with pg_billing's rules (https unless the URL is http, TLS 1.2+ verified
