@@ -194,10 +194,10 @@ SELECT dblink_exec('other', 'BEGIN');
 SELECT dblink_exec('other', format($q$INSERT INTO billing.customers (source_id, external_id, name, remote_updated_at, raw)
                                       VALUES (%s, '1001', 'written by another session', '2000-01-01', '{"other": true}')$q$, :race_id));
 SELECT dblink_send_query('syncer', 'CALL billing.sync(''race'')');
--- wait (up to 10 s) until the sync waits on the other session's row
+-- wait (up to 60 s: a loaded machine) until the sync waits on the other session's row
 CREATE FUNCTION pg_temp.wait_for_lock() RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
-    FOR i IN 1..100 LOOP
+    FOR i IN 1..600 LOOP
         IF EXISTS (SELECT 1 FROM pg_stat_activity WHERE query = 'CALL billing.sync(''race'')' AND wait_event_type = 'Lock') THEN
             RETURN true;
         END IF;
