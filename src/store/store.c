@@ -1,6 +1,7 @@
 /*
  * store.c: every SPI call of a sync. One prepared plan per statement, kept across transactions;
- * each table of a page goes in with one statement (unnest of text[] columns).
+ * each table of a page goes in with one statement (unnest of text[] columns): the upsert, or a plain
+ * INSERT when none of the page's records is stored yet (docs/store.md).
  */
 #include "postgres.h"
 
@@ -273,11 +274,27 @@ any_stored(PlanId id, const char *table, int64 source_id, Datum ids)
 {
 	Datum		args[2] = {Int64GetDatum(source_id), ids};
 
+	int			nest;
+	int			rc;
+
 	if (probe_plans[id] == NULL)
-		probe_plans[id] = prepare_kept(psprintf("SELECT 1 FROM billing.%s t WHERE t.source_id = $1"
-												" AND t.external_id = ANY ($2) LIMIT 1", table),
+		probe_plans[id] = prepare_kept(psprintf("SELECT 1 FROM pg_catalog.unnest($2::text[]) AS u(x)"
+												" CROSS JOIN LATERAL (SELECT 1 FROM billing.%s t WHERE t.source_id = $1"
+												" AND t.external_id = u.x OFFSET 0) s LIMIT 1", table),
 									   2, (Oid[]) {INT8OID, TEXTARRAYOID});
-	if (spi_run_plan(probe_plans[id], args, NULL, false, 1) != SPI_OK_SELECT)
+
+	/*
+	 * The plan is made when the table is empty (a first sync's first page) and kept: planned for an
+	 * empty table, "external_id = ANY ($2)" became a scan of every index entry of the source with
+	 * the array as a filter, which grows with the site on every page. One probe per id of the
+	 * unique index (the LATERAL subquery, OFFSET 0 so that it stays one), planned (and replanned)
+	 * with sequential scans off, costs the same at any size.
+	 */
+	nest = NewGUCNestLevel();
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	rc = spi_run_plan(probe_plans[id], args, NULL, false, 1);
+	AtEOXact_GUC(true, nest);
+	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "pg_billing: could not look up stored records");
 	return SPI_processed > 0;
 }
