@@ -216,7 +216,7 @@ exec_rows(SPIPlanPtr p, int64 source_id, Datum *extra, PgbRows *rows, const char
 }
 
 /*
- * The new-rows path (docs/store.md). Most pages of a sync, and every page of a first one, hold only
+ * The new-rows path (docs/store.md; pg_billing.store_fast_path, off by default). Most pages of a sync, and every page of a first one, hold only
  * records the store has never seen. For those, the upsert's INSERT ... ON CONFLICT DO UPDATE costs
  * a speculative insertion per row (an extra index probe and WAL record) and fires the table's
  * statement-level UPDATE triggers besides its INSERT ones, for nothing. So the store first asks,
@@ -229,18 +229,19 @@ exec_rows(SPIPlanPtr p, int64 source_id, Datum *extra, PgbRows *rows, const char
 #define CONFLICT_CLAUSE " ON CONFLICT (source_id, external_id) DO UPDATE"
 #define RETURNING_UPSERT " RETURNING t.external_id, (t.xmax = 0)"
 
-static bool pgb_store_fast_path = true;
+static bool pgb_store_fast_path = false;
 static SPIPlanPtr insert_plans[P_COUNT];
 static SPIPlanPtr probe_plans[P_COUNT];
 
 void
 pgb_store_init(void)
 {
+	/* off by default: measured, it saved no time (docs/benchmarks.md, "Sync") */
 	DefineCustomBoolVariable("pg_billing.store_fast_path",
 							 "Stores a page whose records are all new with a plain INSERT instead of the upsert.",
-							 "off runs the upsert (INSERT ... ON CONFLICT DO UPDATE) for every page, as before "
-							 "0.4.0; the rows stored are the same either way.",
-							 &pgb_store_fast_path, true, PGC_USERSET, 0, NULL, NULL, NULL);
+							 "off (the default) runs the upsert (INSERT ... ON CONFLICT DO UPDATE) for every page; "
+							 "the rows stored are the same either way.",
+							 &pgb_store_fast_path, false, PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
 /* The upsert's statement without its ON CONFLICT clause, RETURNING every row as inserted (or NULL). */

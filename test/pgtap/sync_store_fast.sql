@@ -1,5 +1,5 @@
--- The store's new-rows path (docs/store.md): a page whose records are all new is inserted without
--- ON CONFLICT. The same vendor data synced with the path on and off (pg_billing.store_fast_path)
+-- The store's new-rows path (docs/store.md; off by default): a page whose records are all new is
+-- inserted without ON CONFLICT. The same vendor data synced with the path on and off (pg_billing.store_fast_path)
 -- gives the same rows in every table -- new rows, changed rows, unchanged and older versions,
 -- tombstones, repeated records, lines, payments, credit notes, statements -- and the same run counts;
 -- the upsert's statement-level UPDATE triggers fire only on the path that runs the upsert; a row
@@ -10,7 +10,7 @@
 SET client_min_messages = warning;
 \ir lib/helpers.sql
 
-SELECT plan(31);
+SELECT plan(32);
 
 CREATE FUNCTION pg_temp.src(name text, key text, options jsonb DEFAULT '{}') RETURNS bigint LANGUAGE sql AS $$
     SELECT billing.add_source(name, 'advanced_billing', current_setting('pgb_test.maxio_url') || '/s/' || key,
@@ -188,8 +188,10 @@ CREATE EXTENSION IF NOT EXISTS dblink;
 SELECT pg_temp.src('race', 'ok-race1') AS race_id \gset
 SELECT dblink_connect('other', format('dbname=%s port=%s host=%s', current_database(), current_setting('port'),
                                       split_part(current_setting('unix_socket_directories'), ',', 1)));
-SELECT dblink_connect('syncer', format('dbname=%s port=%s host=%s', current_database(), current_setting('port'),
-                                       split_part(current_setting('unix_socket_directories'), ',', 1)));
+SELECT dblink_connect('syncer', format('dbname=%s port=%s host=%s options=-cpg_billing.store_fast_path=on', current_database(),
+                                       current_setting('port'), split_part(current_setting('unix_socket_directories'), ',', 1)));
+SELECT is((SELECT v FROM dblink('syncer', 'SHOW pg_billing.store_fast_path') AS t(v text)), 'on',
+          'the syncing session has the path on (its default is off)');
 SELECT dblink_exec('other', 'BEGIN');
 SELECT dblink_exec('other', format($q$INSERT INTO billing.customers (source_id, external_id, name, remote_updated_at, raw)
                                       VALUES (%s, '1001', 'written by another session', '2000-01-01', '{"other": true}')$q$, :race_id));
