@@ -1,15 +1,20 @@
 /*
  * store.c: every SPI call of a sync. One prepared plan per statement, kept across transactions;
- * each table of a page goes in with one statement (unnest of text[] columns).
+ * each table of a page goes in with one statement (unnest of text[] columns): the upsert, or a plain
+ * INSERT when none of the page's records is stored yet (docs/store.md).
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "access/xact.h"
 #include "executor/spi.h"
+#include "utils/resowner.h"
+#include "utils/guc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 
+#include "pg_billing.h"
 #include "store/store.h"
 #include "store/store_sql.h"
 
@@ -117,14 +122,11 @@ column(PgbRows *rows, int col)
 	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-/* Runs a plan over all columns of rows: $1 source, then (optionally) one extra text[] and the columns. */
-static void
-exec_rows(SPIPlanPtr p, int64 source_id, Datum *extra, PgbRows *rows)
+/* $1 source, then (optionally) one extra text[] and every column of rows as a text[]; returns how many. */
+static int
+row_args(int64 source_id, Datum *extra, PgbRows *rows, Datum *args, char *nulls)
 {
-	Datum		args[40];
-	char		nulls[40];
 	int			n = 0;
-	int			rc;
 
 	args[n++] = Int64GetDatum(source_id);
 	if (extra)
@@ -132,28 +134,292 @@ exec_rows(SPIPlanPtr p, int64 source_id, Datum *extra, PgbRows *rows)
 	for (int c = 0; c < rows->ncols; c++)
 		args[n++] = column(rows, c);
 	memset(nulls, ' ', n);
-	rc = spi_run_plan(p, args, nulls, false, 0);
-	if (rc < 0)
-		elog(ERROR, "pg_billing: store statement failed: %s", SPI_result_code_string(rc));
+	return n;
 }
 
-/* Counts the RETURNING (external_id, inserted) rows of the last statement; returns changed ids. */
+/*
+ * The record of rows a constraint violation's detail ("Failing row contains (id, source or document
+ * id, external_id, ...)") shows: the first two values are numbers, the third the external id, which
+ * must be one of the page's (column idcol of rows). NULL when the detail is another or names none.
+ */
+static const char *
+failing_record(const char *detail, PgbRows *rows, int idcol)
+{
+	const char *p;
+	const char *best = NULL;
+	size_t		best_len = 0;
+
+	if (detail == NULL || strncmp(detail, "Failing row contains (", 22) != 0)
+		return NULL;
+	p = detail + 22;
+	for (int k = 0; k < 2; k++)
+	{
+		p = strstr(p, ", ");
+		if (p == NULL)
+			return NULL;
+		p += 2;
+	}
+	for (int i = 0; i < rows->nrows; i++)
+	{
+		const char *v = rows->v[(size_t) i * rows->ncols + idcol];
+		size_t		len = v ? strlen(v) : 0;
+
+		if (v && len > best_len && strncmp(p, v, len) == 0 && (p[len] == ',' || p[len] == ')'))
+		{
+			best = v;
+			best_len = len;
+		}
+	}
+	return best;
+}
+
+/*
+ * A store statement failed: a constraint violation that shows the failing row is re-raised naming
+ * the record instead (the row's values are the vendor's data, which a run's error never copies).
+ * Called in PG_CATCH with the error data copied and the error state flushed; does not return.
+ */
+static void
+rethrow_naming_record(ErrorData *edata, const char *table, PgbRows *rows, int idcol)
+{
+	const char *id = failing_record(edata->detail, rows, idcol);
+
+	if (id != NULL)
+		edata->detail = psprintf("The record is \"%s\" (billing.%s); the failing row is not shown.", id, table);
+	ReThrowError(edata);
+}
+
+/* Runs a store statement over rows (args as row_args made them); a failing record is named. */
+static void
+run_rows(SPIPlanPtr p, Datum *args, const char *nulls, const char *table, PgbRows *rows, int idcol)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		int			rc = spi_run_plan(p, args, nulls, false, 0);
+
+		if (rc < 0)
+			elog(ERROR, "pg_billing: store statement failed: %s", SPI_result_code_string(rc));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		rethrow_naming_record(edata, table, rows, idcol);
+	}
+	PG_END_TRY();
+}
+
+/* Runs a plan over all columns of rows: $1 source, then (optionally) one extra text[] and the columns. */
+static void
+exec_rows(SPIPlanPtr p, int64 source_id, Datum *extra, PgbRows *rows, const char *table, int idcol)
+{
+	Datum		args[40];
+	char		nulls[40];
+
+	(void) row_args(source_id, extra, rows, args, nulls);
+	run_rows(p, args, nulls, table, rows, idcol);
+}
+
+/*
+ * The new-rows path (docs/store.md; pg_billing.store_fast_path, off by default). Most pages of a sync, and every page of a first one, hold only
+ * records the store has never seen. For those, the upsert's INSERT ... ON CONFLICT DO UPDATE costs
+ * a speculative insertion per row (an extra index probe and WAL record) and fires the table's
+ * statement-level UPDATE triggers besides its INSERT ones, for nothing. So the store first asks,
+ * with one index probe per page, whether any of the page's external ids is stored; when none is,
+ * the same statement without its ON CONFLICT clause inserts them. Its rows are the upsert's rows:
+ * the SELECT is the same text. A row another session stores between the probe and the insert
+ * makes the insert fail with a unique violation: that attempt is rolled back (a subtransaction)
+ * and the page's upsert runs as before, waiting for and then updating that row.
+ */
+#define CONFLICT_CLAUSE " ON CONFLICT (source_id, external_id) DO UPDATE"
+#define RETURNING_UPSERT " RETURNING t.external_id, (t.xmax = 0)"
+
+static bool pgb_store_fast_path = false;
+static SPIPlanPtr insert_plans[P_COUNT];
+static SPIPlanPtr probe_plans[P_COUNT];
+
+void
+pgb_store_init(void)
+{
+	/* off by default: measured, it saved no time (docs/benchmarks.md, "Sync") */
+	DefineCustomBoolVariable("pg_billing.store_fast_path",
+							 "Stores a page whose records are all new with a plain INSERT instead of the upsert.",
+							 "off (the default) runs the upsert (INSERT ... ON CONFLICT DO UPDATE) for every page; "
+							 "the rows stored are the same either way.",
+							 &pgb_store_fast_path, false, PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+/* The upsert's statement without its ON CONFLICT clause, RETURNING every row as inserted (or NULL). */
+static char *
+insert_only_sql(const char *upsert)
+{
+	const char *cut = strstr(upsert, CONFLICT_CLAUSE);
+
+	if (cut == NULL)
+		return NULL;
+	return psprintf("%.*s%s", (int) (cut - upsert), upsert,
+					strstr(cut, RETURNING_UPSERT) ? " RETURNING t.external_id, true" : "");
+}
+
+static SPIPlanPtr
+prepare_kept(const char *sql, int nargs, Oid *types)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+	MemoryContextSwitchTo(cxt);
+	if (p == NULL)
+		elog(ERROR, "pg_billing: could not prepare a store statement: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(p);
+	return p;
+}
+
+/* True when one of ids (text[]) is stored in table for the source, committed or not by this session. */
+static bool
+any_stored(PlanId id, const char *table, int64 source_id, Datum ids)
+{
+	Datum		args[2] = {Int64GetDatum(source_id), ids};
+
+	int			nest;
+	int			rc;
+
+	if (probe_plans[id] == NULL)
+		probe_plans[id] = prepare_kept(psprintf("SELECT 1 FROM pg_catalog.unnest($2::text[]) AS u(x)"
+												" CROSS JOIN LATERAL (SELECT 1 FROM billing.%s t WHERE t.source_id = $1"
+												" AND t.external_id = u.x OFFSET 0) s LIMIT 1", table),
+									   2, (Oid[]) {INT8OID, TEXTARRAYOID});
+
+	/*
+	 * The plan is made when the table is empty (a first sync's first page) and kept: planned for an
+	 * empty table, "external_id = ANY ($2)" became a scan of every index entry of the source with
+	 * the array as a filter, which grows with the site on every page. One probe per id of the
+	 * unique index (the LATERAL subquery, OFFSET 0 so that it stays one), planned (and replanned)
+	 * with sequential scans off, costs the same at any size.
+	 */
+	nest = NewGUCNestLevel();
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	rc = spi_run_plan(probe_plans[id], args, NULL, false, 1);
+	AtEOXact_GUC(true, nest);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "pg_billing: could not look up stored records");
+	return SPI_processed > 0;
+}
+
+/*
+ * Runs the insert-only plan in a subtransaction: false when a unique violation (a row stored
+ * meanwhile by another session) rolled it back. Any other error is raised as it came.
+ */
+static bool
+insert_new(SPIPlanPtr p, Datum *args, const char *nulls, const char *table, PgbRows *rows)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool done = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		int			rc = spi_run_plan(p, args, nulls, false, 0);
+
+		if (rc < 0)
+			elog(ERROR, "pg_billing: store statement failed: %s", SPI_result_code_string(rc));
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		done = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+			rethrow_naming_record(edata, table, rows, 0);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return done;
+}
+
+/*
+ * Stores rows keyed on (source_id, external_id), external id in column 0: the insert-only
+ * statement when none of them is stored yet, else (or when that lost a race) the upsert. Either
+ * way SPI_tuptable holds the statement's RETURNING rows, if it has any.
+ */
+static void
+upsert_rows(PlanId id, const char *sql, int nargs, const char *table, int64 source_id, Datum *extra,
+			PgbRows *rows)
+{
+	Datum		args[40];
+	char		nulls[40];
+
+	(void) row_args(source_id, extra, rows, args, nulls);
+	if (pgb_store_fast_path && rows->nrows > 0)
+	{
+		if (insert_plans[id] == NULL)
+		{
+			char	   *fast = insert_only_sql(sql);
+			Oid			types[40];
+
+			if (fast == NULL)
+				elog(ERROR, "pg_billing: store statement of table %s has no conflict clause", table);
+			types[0] = INT8OID;
+			for (int i = 1; i < nargs; i++)
+				types[i] = TEXTARRAYOID;
+			insert_plans[id] = prepare_kept(fast, nargs, types);
+		}
+		/* the column of external ids is the first after $1 and the optional extra */
+		if (!any_stored(id, table, source_id, args[extra ? 2 : 1]) &&
+			insert_new(insert_plans[id], args, nulls, table, rows))
+			return;
+	}
+	run_rows(plan(id, sql, nargs, 0), args, nulls, table, rows, 0);
+}
+
+/* A text[] of n ids. */
 static Datum
-count_returned(int nrows_in, PgbCounts *counts)
+text_array(Datum *ids, int n)
+{
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	return PointerGetDatum(construct_md_array(ids, NULL, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * Counts the RETURNING (external_id, inserted) rows of the last statement; returns changed ids.
+ * *existed (when asked) gets those of them that were stored before (updated, not inserted): only
+ * a document stored before can have lines to replace.
+ */
+static Datum
+count_returned(int nrows_in, PgbCounts *counts, Datum *existed, int *nexisted)
 {
 	Datum	   *ids = palloc(sizeof(Datum) * Max(SPI_processed, 1));
-	int			dims[1] = {(int) SPI_processed};
-	int			lbs[1] = {1};
+	Datum	   *old = palloc(sizeof(Datum) * Max(SPI_processed, 1));
+	int			nold = 0;
 
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
 		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		inserted = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
 
 		ids[i] = datumCopy(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull), false, -1);
+		if (!inserted)
+			old[nold++] = ids[i];
 		if (counts)
 		{
-			if (DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull)))
+			if (inserted)
 				counts->inserted++;
 			else
 				counts->updated++;
@@ -161,7 +427,12 @@ count_returned(int nrows_in, PgbCounts *counts)
 	}
 	if (counts)
 		counts->unchanged += nrows_in - (int64) SPI_processed;
-	return PointerGetDatum(construct_md_array(ids, NULL, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+	if (existed)
+	{
+		*existed = text_array(old, nold);
+		*nexisted = nold;
+	}
+	return text_array(ids, (int) SPI_processed);
 }
 
 static void
@@ -169,7 +440,12 @@ placeholders(int64 source_id, PgbRows *rows, int col)
 {
 	Datum		args[2];
 
-	if (rows->nrows == 0)
+	bool		any = false;
+
+	/* an INSERT of no rows still fires the table's statement triggers: none is run */
+	for (int i = 0; i < rows->nrows && !any; i++)
+		any = rows->v[(size_t) i * rows->ncols + col] != NULL;
+	if (!any)
 		return;
 	args[0] = Int64GetDatum(source_id);
 	args[1] = column(rows, col);
@@ -191,22 +467,26 @@ store_invoices(int64 source_id, PgbPage *page, PgbCounts *counts)
 {
 	PgbRows    *inv = &page->t[PGB_T_INVOICES];
 	Datum		changed;
+	Datum		existed;
+	int			nexisted;
 
 	placeholders(source_id, inv, C_INV_CUSTOMER);
-	exec_rows(plan(P_INVOICES, SQL_INVOICES, 1 + C_INV_N, 0), source_id, NULL, inv);
-	changed = count_returned(inv->nrows, counts);
+	upsert_rows(P_INVOICES, SQL_INVOICES, 1 + C_INV_N, "invoices", source_id, NULL, inv);
+	changed = count_returned(inv->nrows, counts, &existed, &nexisted);
 	if (SPI_processed == 0)
 		return;
-	exec_ids(plan(P_DEL_INV_LINES, SQL_DELETE_INVOICE_LINES, 2, 0), source_id, changed);
+	/* the lines of a changed document are replaced whole; a document just inserted has none */
+	if (nexisted > 0)
+		exec_ids(plan(P_DEL_INV_LINES, SQL_DELETE_INVOICE_LINES, 2, 0), source_id, existed);
 	/* a line billing another company than its invoice's names it: stored first like the invoice's */
 	placeholders(source_id, &page->t[PGB_T_INVOICE_LINES], C_LIN_CUSTOMER);
 	if (page->t[PGB_T_INVOICE_LINES].nrows > 0)
 		exec_rows(plan(P_INV_LINES, SQL_INVOICE_LINES, 2 + C_LIN_N, 0), source_id, &changed,
-				  &page->t[PGB_T_INVOICE_LINES]);
+				  &page->t[PGB_T_INVOICE_LINES], "invoice_lines", C_LIN_EXT);
 	if (page->t[PGB_T_PAYMENTS].nrows > 0)
-		exec_rows(plan(P_PAYMENTS, SQL_PAYMENTS, 2 + C_PAY_N, 0), source_id, &changed, &page->t[PGB_T_PAYMENTS]);
+		upsert_rows(P_PAYMENTS, SQL_PAYMENTS, 2 + C_PAY_N, "payments", source_id, &changed, &page->t[PGB_T_PAYMENTS]);
 	if (page->t[PGB_T_REFUNDS].nrows > 0)
-		exec_rows(plan(P_REFUNDS, SQL_REFUNDS, 2 + C_REF_N, 0), source_id, &changed, &page->t[PGB_T_REFUNDS]);
+		upsert_rows(P_REFUNDS, SQL_REFUNDS, 2 + C_REF_N, "refunds", source_id, &changed, &page->t[PGB_T_REFUNDS]);
 }
 
 static void
@@ -214,18 +494,22 @@ store_credit_notes(int64 source_id, PgbPage *page, PgbCounts *counts)
 {
 	PgbRows    *cn = &page->t[PGB_T_CREDIT_NOTES];
 	Datum		changed;
+	Datum		existed;
+	int			nexisted;
 
 	placeholders(source_id, cn, C_CN_CUSTOMER);
-	exec_rows(plan(P_CREDIT_NOTES, SQL_CREDIT_NOTES, 1 + C_CN_N, 0), source_id, NULL, cn);
-	changed = count_returned(cn->nrows, counts);
+	upsert_rows(P_CREDIT_NOTES, SQL_CREDIT_NOTES, 1 + C_CN_N, "credit_notes", source_id, NULL, cn);
+	changed = count_returned(cn->nrows, counts, &existed, &nexisted);
 	if (SPI_processed == 0)
 		return;
-	exec_ids(plan(P_DEL_CN_LINES, SQL_DELETE_CREDIT_NOTE_LINES, 2, 0), source_id, changed);
+	/* the lines of a changed document are replaced whole; a document just inserted has none */
+	if (nexisted > 0)
+		exec_ids(plan(P_DEL_CN_LINES, SQL_DELETE_CREDIT_NOTE_LINES, 2, 0), source_id, existed);
 	if (page->t[PGB_T_CREDIT_NOTE_LINES].nrows > 0)
 		exec_rows(plan(P_CN_LINES, SQL_CREDIT_NOTE_LINES, 2 + C_LIN_N, 0), source_id, &changed,
-				  &page->t[PGB_T_CREDIT_NOTE_LINES]);
+				  &page->t[PGB_T_CREDIT_NOTE_LINES], "credit_note_lines", C_LIN_EXT);
 	if (page->t[PGB_T_ALLOCATIONS].nrows > 0)
-		exec_rows(plan(P_ALLOCATIONS, SQL_ALLOCATIONS, 2 + C_ALC_N, 0), source_id, &changed,
+		upsert_rows(P_ALLOCATIONS, SQL_ALLOCATIONS, 2 + C_ALC_N, "credit_note_allocations", source_id, &changed,
 				  &page->t[PGB_T_ALLOCATIONS]);
 }
 
@@ -254,9 +538,9 @@ store_listed_rows(int64 source_id, PlanId id, const char *sql, const char *table
 	int64		changed;
 	int64		stored;
 
-	exec_rows(plan(id, sql, 2 + rows->ncols, 0), source_id, &none, rows);
+	upsert_rows(id, sql, 2 + rows->ncols, table, source_id, &none, rows);
 	changed = (int64) SPI_processed;
-	(void) count_returned((int) changed, counts);
+	(void) count_returned((int) changed, counts, NULL, NULL);
 	stored = stored_count(source_id, table, column(rows, 0));
 	counts->unchanged += stored - changed;
 	counts->skipped += rows->nrows - stored;
@@ -303,8 +587,8 @@ store_statements(int64 source_id, PgbRows *st, PgbCounts *counts)
 		counts->skipped_example = psprintf("statement %s of subscription %s",
 										   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
 										   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
-	exec_rows(plan(P_STATEMENTS, SQL_STATEMENTS, 1 + C_STM_N, 0), source_id, NULL, st);
-	(void) count_returned(st->nrows - (int) skipped, counts);
+	upsert_rows(P_STATEMENTS, SQL_STATEMENTS, 1 + C_STM_N, "statements", source_id, NULL, st);
+	(void) count_returned(st->nrows - (int) skipped, counts, NULL, NULL);
 	counts->skipped += skipped;
 }
 
@@ -315,28 +599,28 @@ pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts)
 
 	if (t[PGB_T_CUSTOMERS].nrows > 0)
 	{
-		exec_rows(plan(P_CUSTOMERS, SQL_CUSTOMERS, 1 + C_CUS_N, 0), source_id, NULL, &t[PGB_T_CUSTOMERS]);
+		upsert_rows(P_CUSTOMERS, SQL_CUSTOMERS, 1 + C_CUS_N, "customers", source_id, NULL, &t[PGB_T_CUSTOMERS]);
 		/* counted when customers are the entity; a customer a document names (Pax8's partner) is not */
-		(void) count_returned(t[PGB_T_CUSTOMERS].nrows, page->primary == PGB_T_CUSTOMERS ? counts : NULL);
+		(void) count_returned(t[PGB_T_CUSTOMERS].nrows, page->primary == PGB_T_CUSTOMERS ? counts : NULL, NULL, NULL);
 	}
 	if (t[PGB_T_PRODUCTS].nrows > 0)
 	{
-		exec_rows(plan(P_PRODUCTS, SQL_PRODUCTS, 1 + C_PRD_N, 0), source_id, NULL, &t[PGB_T_PRODUCTS]);
+		upsert_rows(P_PRODUCTS, SQL_PRODUCTS, 1 + C_PRD_N, "products", source_id, NULL, &t[PGB_T_PRODUCTS]);
 		/* counted when products are the entity; the products a subscription names are not */
-		(void) count_returned(t[PGB_T_PRODUCTS].nrows, page->primary == PGB_T_PRODUCTS ? counts : NULL);
+		(void) count_returned(t[PGB_T_PRODUCTS].nrows, page->primary == PGB_T_PRODUCTS ? counts : NULL, NULL, NULL);
 	}
 	if (t[PGB_T_CONTRACTS].nrows > 0)
 	{
 		placeholders(source_id, &t[PGB_T_CONTRACTS], C_CON_CUSTOMER);
-		exec_rows(plan(P_CONTRACTS, SQL_CONTRACTS, 1 + C_CON_N, 0), source_id, NULL, &t[PGB_T_CONTRACTS]);
-		(void) count_returned(t[PGB_T_CONTRACTS].nrows, counts);
+		upsert_rows(P_CONTRACTS, SQL_CONTRACTS, 1 + C_CON_N, "contracts", source_id, NULL, &t[PGB_T_CONTRACTS]);
+		(void) count_returned(t[PGB_T_CONTRACTS].nrows, counts, NULL, NULL);
 	}
 	if (t[PGB_T_SUBSCRIPTIONS].nrows > 0)
 	{
 		placeholders(source_id, &t[PGB_T_SUBSCRIPTIONS], C_SUB_CUSTOMER);
-		exec_rows(plan(P_SUBSCRIPTIONS, SQL_SUBSCRIPTIONS, 1 + C_SUB_N, 0), source_id, NULL,
+		upsert_rows(P_SUBSCRIPTIONS, SQL_SUBSCRIPTIONS, 1 + C_SUB_N, "subscriptions", source_id, NULL,
 				  &t[PGB_T_SUBSCRIPTIONS]);
-		(void) count_returned(t[PGB_T_SUBSCRIPTIONS].nrows, counts);
+		(void) count_returned(t[PGB_T_SUBSCRIPTIONS].nrows, counts, NULL, NULL);
 	}
 	if (t[PGB_T_INVOICES].nrows > 0)
 		store_invoices(source_id, page, counts);
@@ -348,19 +632,19 @@ pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts)
 		store_listed(source_id, page, counts);
 	if (t[PGB_T_ACCOUNTS].nrows > 0)
 	{
-		exec_rows(plan(P_ACCOUNTS, SQL_ACCOUNTS, 1 + C_ACC_N, 0), source_id, NULL, &t[PGB_T_ACCOUNTS]);
-		(void) count_returned(t[PGB_T_ACCOUNTS].nrows, counts);
+		upsert_rows(P_ACCOUNTS, SQL_ACCOUNTS, 1 + C_ACC_N, "source_accounts", source_id, NULL, &t[PGB_T_ACCOUNTS]);
+		(void) count_returned(t[PGB_T_ACCOUNTS].nrows, counts, NULL, NULL);
 	}
 	if (t[PGB_T_TAX_RATES].nrows > 0)
 	{
-		exec_rows(plan(P_TAX_RATES, SQL_TAX_RATES, 1 + C_TAX_N, 0), source_id, NULL, &t[PGB_T_TAX_RATES]);
-		(void) count_returned(t[PGB_T_TAX_RATES].nrows, counts);
+		upsert_rows(P_TAX_RATES, SQL_TAX_RATES, 1 + C_TAX_N, "source_tax_rates", source_id, NULL, &t[PGB_T_TAX_RATES]);
+		(void) count_returned(t[PGB_T_TAX_RATES].nrows, counts, NULL, NULL);
 	}
 	if (t[PGB_T_TRANSACTIONS].nrows > 0)
 	{
 		placeholders(source_id, &t[PGB_T_TRANSACTIONS], C_TRX_CUSTOMER);
-		exec_rows(plan(P_TRANSACTIONS, SQL_TRANSACTIONS, 1 + C_TRX_N, 0), source_id, NULL, &t[PGB_T_TRANSACTIONS]);
-		(void) count_returned(t[PGB_T_TRANSACTIONS].nrows, counts);
+		upsert_rows(P_TRANSACTIONS, SQL_TRANSACTIONS, 1 + C_TRX_N, "source_transactions", source_id, NULL, &t[PGB_T_TRANSACTIONS]);
+		(void) count_returned(t[PGB_T_TRANSACTIONS].nrows, counts, NULL, NULL);
 	}
 }
 
