@@ -83,7 +83,6 @@ _PG_init(void)
 {
 	pgb_http_init();
 	pgb_engines_init();
-	pgb_store_init();
 	pgb_worker_init();
 	/* Only after every room has defined its settings: reserving drops undefined placeholders. */
 	MarkGUCPrefixReserved("pg_billing");

@@ -7,7 +7,6 @@
 /* Each room registers its own settings (GUCs) and hooks; called once from _PG_init. */
 extern void pgb_http_init(void);
 extern void pgb_engines_init(void);
-extern void pgb_store_init(void);
 extern void pgb_worker_init(void);
 
 #endif							/* PG_BILLING_H */

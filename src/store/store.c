@@ -6,15 +6,11 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "access/xact.h"
 #include "executor/spi.h"
-#include "utils/resowner.h"
-#include "utils/guc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 
-#include "pg_billing.h"
 #include "store/store.h"
 #include "store/store_sql.h"
 
@@ -225,136 +221,8 @@ exec_rows(SPIPlanPtr p, int64 source_id, Datum *extra, PgbRows *rows, const char
 }
 
 /*
- * The new-rows path (docs/store.md; pg_billing.store_fast_path, off by default). Most pages of a sync, and every page of a first one, hold only
- * records the store has never seen. For those, the upsert's INSERT ... ON CONFLICT DO UPDATE costs
- * a speculative insertion per row (an extra index probe and WAL record) and fires the table's
- * statement-level UPDATE triggers besides its INSERT ones, for nothing. So the store first asks,
- * with one index probe per page, whether any of the page's external ids is stored; when none is,
- * the same statement without its ON CONFLICT clause inserts them. Its rows are the upsert's rows:
- * the SELECT is the same text. A row another session stores between the probe and the insert
- * makes the insert fail with a unique violation: that attempt is rolled back (a subtransaction)
- * and the page's upsert runs as before, waiting for and then updating that row.
- */
-#define CONFLICT_CLAUSE " ON CONFLICT (source_id, external_id) DO UPDATE"
-#define RETURNING_UPSERT " RETURNING t.external_id, (t.xmax = 0)"
-
-static bool pgb_store_fast_path = false;
-static SPIPlanPtr insert_plans[P_COUNT];
-static SPIPlanPtr probe_plans[P_COUNT];
-
-void
-pgb_store_init(void)
-{
-	/* off by default: measured, it saved no time (docs/benchmarks.md, "Sync") */
-	DefineCustomBoolVariable("pg_billing.store_fast_path",
-							 "Stores a page whose records are all new with a plain INSERT instead of the upsert.",
-							 "off (the default) runs the upsert (INSERT ... ON CONFLICT DO UPDATE) for every page; "
-							 "the rows stored are the same either way.",
-							 &pgb_store_fast_path, false, PGC_USERSET, 0, NULL, NULL, NULL);
-}
-
-/* The upsert's statement without its ON CONFLICT clause, RETURNING every row as inserted (or NULL). */
-static char *
-insert_only_sql(const char *upsert)
-{
-	const char *cut = strstr(upsert, CONFLICT_CLAUSE);
-
-	if (cut == NULL)
-		return NULL;
-	return psprintf("%.*s%s", (int) (cut - upsert), upsert,
-					strstr(cut, RETURNING_UPSERT) ? " RETURNING t.external_id, true" : "");
-}
-
-static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *types)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
-
-	MemoryContextSwitchTo(cxt);
-	if (p == NULL)
-		elog(ERROR, "pg_billing: could not prepare a store statement: %s", SPI_result_code_string(SPI_result));
-	SPI_keepplan(p);
-	return p;
-}
-
-/* True when one of ids (text[]) is stored in table for the source, committed or not by this session. */
-static bool
-any_stored(PlanId id, const char *table, int64 source_id, Datum ids)
-{
-	Datum		args[2] = {Int64GetDatum(source_id), ids};
-
-	int			nest;
-	int			rc;
-
-	if (probe_plans[id] == NULL)
-		probe_plans[id] = prepare_kept(psprintf("SELECT 1 FROM pg_catalog.unnest($2::text[]) AS u(x)"
-												" CROSS JOIN LATERAL (SELECT 1 FROM billing.%s t WHERE t.source_id = $1"
-												" AND t.external_id = u.x OFFSET 0) s LIMIT 1", table),
-									   2, (Oid[]) {INT8OID, TEXTARRAYOID});
-
-	/*
-	 * The plan is made when the table is empty (a first sync's first page) and kept: planned for an
-	 * empty table, "external_id = ANY ($2)" became a scan of every index entry of the source with
-	 * the array as a filter, which grows with the site on every page. One probe per id of the
-	 * unique index (the LATERAL subquery, OFFSET 0 so that it stays one), planned (and replanned)
-	 * with sequential scans off, costs the same at any size.
-	 */
-	nest = NewGUCNestLevel();
-	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	rc = spi_run_plan(probe_plans[id], args, NULL, false, 1);
-	AtEOXact_GUC(true, nest);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "pg_billing: could not look up stored records");
-	return SPI_processed > 0;
-}
-
-/*
- * Runs the insert-only plan in a subtransaction: false when a unique violation (a row stored
- * meanwhile by another session) rolled it back. Any other error is raised as it came.
- */
-static bool
-insert_new(SPIPlanPtr p, Datum *args, const char *nulls, const char *table, PgbRows *rows)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool done = false;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		int			rc = spi_run_plan(p, args, nulls, false, 0);
-
-		if (rc < 0)
-			elog(ERROR, "pg_billing: store statement failed: %s", SPI_result_code_string(rc));
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		done = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
-			rethrow_naming_record(edata, table, rows, 0);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	return done;
-}
-
-/*
- * Stores rows keyed on (source_id, external_id), external id in column 0: the insert-only
- * statement when none of them is stored yet, else (or when that lost a race) the upsert. Either
- * way SPI_tuptable holds the statement's RETURNING rows, if it has any.
+ * Stores rows keyed on (source_id, external_id), external id in column 0, with the upsert;
+ * SPI_tuptable then holds the statement's RETURNING rows, if it has any.
  */
 static void
 upsert_rows(PlanId id, const char *sql, int nargs, const char *table, int64 source_id, Datum *extra,
@@ -364,25 +232,6 @@ upsert_rows(PlanId id, const char *sql, int nargs, const char *table, int64 sour
 	char		nulls[40];
 
 	(void) row_args(source_id, extra, rows, args, nulls);
-	if (pgb_store_fast_path && rows->nrows > 0)
-	{
-		if (insert_plans[id] == NULL)
-		{
-			char	   *fast = insert_only_sql(sql);
-			Oid			types[40];
-
-			if (fast == NULL)
-				elog(ERROR, "pg_billing: store statement of table %s has no conflict clause", table);
-			types[0] = INT8OID;
-			for (int i = 1; i < nargs; i++)
-				types[i] = TEXTARRAYOID;
-			insert_plans[id] = prepare_kept(fast, nargs, types);
-		}
-		/* the column of external ids is the first after $1 and the optional extra */
-		if (!any_stored(id, table, source_id, args[extra ? 2 : 1]) &&
-			insert_new(insert_plans[id], args, nulls, table, rows))
-			return;
-	}
 	run_rows(plan(id, sql, nargs, 0), args, nulls, table, rows, 0);
 }
 

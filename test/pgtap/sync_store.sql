@@ -1,16 +1,13 @@
--- The store's new-rows path (docs/store.md; off by default): a page whose records are all new is
--- inserted without ON CONFLICT. The same vendor data synced with the path on and off (pg_billing.store_fast_path)
--- gives the same rows in every table -- new rows, changed rows, unchanged and older versions,
--- tombstones, repeated records, lines, payments, credit notes, statements -- and the same run counts;
--- the upsert's statement-level UPDATE triggers fire only on the path that runs the upsert; a row
--- violating a constraint fails its page the same way on both paths, with nothing of the page
--- stored; and a record another session stores between the store's look-up and its insert (a unique
--- violation) is updated by the upsert the page falls back to.
+-- The store (docs/store.md), on the fake vendor's scenarios: new rows, changed rows, unchanged and
+-- older versions, tombstones, repeated records, lines, payments, credit notes and statements hold
+-- what each scenario is about; a row violating a constraint fails its page naming the record (never
+-- its values), with nothing of the page stored; and a record another session stores while a page
+-- is being written is waited for and updated by the page's upsert.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 \ir lib/helpers.sql
 
-SELECT plan(32);
+SELECT plan(11);
 
 CREATE FUNCTION pg_temp.src(name text, key text, options jsonb DEFAULT '{}') RETURNS bigint LANGUAGE sql AS $$
     SELECT billing.add_source(name, 'advanced_billing', current_setting('pgb_test.maxio_url') || '/s/' || key,
@@ -84,19 +81,7 @@ CREATE FUNCTION pg_temp.runs_of(src text) RETURNS text LANGUAGE sql AS $$
       FROM billing.sync_runs WHERE source_id = billing._source_id(src)
 $$;
 
--- The upsert's statement-level UPDATE triggers, counted on one table (customers: nothing else in a
--- sync updates it).
-CREATE TABLE public.update_statements (n integer NOT NULL);
-INSERT INTO public.update_statements VALUES (0);
-CREATE FUNCTION public.count_update_statement() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE public.update_statements SET n = n + 1;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER test_count_updates AFTER UPDATE ON billing.customers
-    FOR EACH STATEMENT EXECUTE FUNCTION public.count_update_statement();
-
--- Each scenario (test/fake/maxio_fake.py) synced twice over, once per path, the runs in the same order.
+-- Each scenario (test/fake/maxio_fake.py) and the runs it makes.
 CREATE TABLE public.scenario (name text, key text, options jsonb, runs boolean[]);
 INSERT INTO public.scenario VALUES
     ('ok', 'ok', '{}', '{false,false}'),                     -- new rows, then an incremental run: unchanged
@@ -123,75 +108,46 @@ BEGIN
     END LOOP;
 END $$;
 
-SET pg_billing.store_fast_path = off;
 CALL pg_temp.sync_all('up');
-SELECT n AS upsert_updates FROM public.update_statements \gset
-UPDATE public.update_statements SET n = 0;
-SET pg_billing.store_fast_path = on;
-CALL pg_temp.sync_all('new');
-SELECT n AS fast_updates FROM public.update_statements \gset
 
--- Rows and counts: the same on both paths, scenario by scenario.
-SELECT is(pg_temp.rows_of(name || '_new'), pg_temp.rows_of(name || '_up'), format('%s: the same rows on both paths', name))
-  FROM public.scenario ORDER BY name;
-SELECT is(pg_temp.runs_of(name || '_new'), pg_temp.runs_of(name || '_up'), format('%s: the same run counts on both paths', name))
-  FROM public.scenario ORDER BY name;
-
--- The comparison compares something: the scenarios hold what they are about.
+-- The scenarios hold what they are about.
 SELECT results_eq($$SELECT count(*) FILTER (WHERE deleted_at IS NOT NULL), count(*) FROM billing.customers
-                    WHERE source_id = billing._source_id('deleted_new')$$,
+                    WHERE source_id = billing._source_id('deleted_up')$$,
                   $$VALUES (1::bigint, 5::bigint)$$, 'deleted: one tombstone among 5 customers');
-SELECT results_eq($$SELECT (SELECT count(*) FROM billing.invoices WHERE source_id = billing._source_id('bench_new')),
+SELECT results_eq($$SELECT (SELECT count(*) FROM billing.invoices WHERE source_id = billing._source_id('bench_up')),
                            (SELECT count(*) FROM billing.invoice_lines l JOIN billing.invoices i ON i.id = l.invoice_id
-                             WHERE i.source_id = billing._source_id('bench_new')),
-                           (SELECT count(*) FROM billing.payments WHERE source_id = billing._source_id('bench_new'))$$,
+                             WHERE i.source_id = billing._source_id('bench_up')),
+                           (SELECT count(*) FROM billing.payments WHERE source_id = billing._source_id('bench_up'))$$,
                   $$VALUES (100::bigint, 233::bigint, 79::bigint)$$, 'bench: 100 invoices, 233 lines, 79 payments');
-SELECT is(pg_temp.runs_of('changing_new'), 'succeeded 19/0/0/0/0 13; succeeded 0/1/5/0/0 6',
+SELECT is(pg_temp.runs_of('changing_up'), 'succeeded 19/0/0/0/0 13; succeeded 0/1/5/0/0 6',
           'changing: 19 new records, then one changed and 5 unchanged');
-SELECT results_eq($$SELECT count(*) FROM billing.invoices WHERE source_id = billing._source_id('stmtsite_new')
+SELECT results_eq($$SELECT count(*) FROM billing.invoices WHERE source_id = billing._source_id('stmtsite_up')
                     AND statement_id IS NOT NULL$$,
                   $$VALUES (3::bigint)$$, 'stmtsite: the statements trigger linked 3 invoices');
 
--- Which path ran: the upsert fires the customers' UPDATE statement triggers once per page of
--- customers, the new-rows path never on a page of new customers (and the reconcile runs, whose
--- pages are all stored already, take the upsert on both).
-SELECT cmp_ok(:upsert_updates, '>', :fast_updates, 'the upsert path fires more UPDATE statement triggers');
--- customers pages of new records: 5 customers in pages of 2 (3 pages) in 7 scenarios, and one page of 10 (bench)
-SELECT is(:upsert_updates - :fast_updates, 7 * 3 + 1, 'the new-rows path spares one per page of new customers (22 pages)');
-
--- A row violating a constraint: the page fails the same way on both paths, nothing of it stored.
+-- A row violating a constraint: the page fails naming the record, nothing of it stored.
 ALTER TABLE billing.invoices ADD CONSTRAINT test_total_below_1000 CHECK (total < 1000) NOT VALID;
-SET pg_billing.store_fast_path = off;
-SELECT pg_temp.src('bad_up', 'ok-bad1');
-CALL pg_temp.run('bad_up');
-SET pg_billing.store_fast_path = on;
-SELECT pg_temp.src('bad_new', 'ok-bad2');
-CALL pg_temp.run('bad_new');
+SELECT pg_temp.src('bad', 'ok-bad1');
+CALL pg_temp.run('bad');
 ALTER TABLE billing.invoices DROP CONSTRAINT test_total_below_1000;
-SELECT results_eq($$SELECT status, error FROM pg_temp.last('bad_new')$$,
+SELECT results_eq($$SELECT status, error FROM pg_temp.last('bad')$$,
                   $$VALUES ('failed', 'new row for relation "invoices" violates check constraint "test_total_below_1000"')$$,
                   'a row violating a constraint fails the run with the constraint''s message');
-SELECT results_eq($$SELECT error_detail, error_context FROM pg_temp.last('bad_new')$$,
+SELECT results_eq($$SELECT error_detail, error_context FROM pg_temp.last('bad')$$,
                   $$VALUES (E'The record is "inv_000002" (billing.invoices); the failing row is not shown.\nSQLSTATE 23514',
-                            'source "bad_new", entity invoices, page 1')$$,
+                            'source "bad", entity invoices, page 1')$$,
                   'the failure names the record and the page, not the row''s values');
-SELECT is((SELECT row(error, error_detail, replace(error_context, 'bad_new', 'bad'))::text FROM pg_temp.last('bad_new')),
-          (SELECT row(error, error_detail, replace(error_context, 'bad_up', 'bad'))::text FROM pg_temp.last('bad_up')),
-          'the same error, detail and place on both paths');
-SELECT is(pg_temp.rows_of('bad_new'), pg_temp.rows_of('bad_up'), 'the same rows stored before the failing page on both paths');
-SELECT is((SELECT count(*)::int FROM billing.invoices WHERE source_id = billing._source_id('bad_new')
+SELECT is((SELECT count(*)::int FROM billing.invoices WHERE source_id = billing._source_id('bad')
            AND external_id IN ('inv_000001', 'inv_000002')), 0, 'nothing of the failing page is stored');
 
--- Another session stores a customer of the page between the store's look-up and its insert: the
--- insert waits for it, fails on the key, and the page's upsert updates that row instead.
+-- Another session stores a customer of the page, uncommitted, while the page is written: the
+-- upsert waits for it, then updates that row.
 CREATE EXTENSION IF NOT EXISTS dblink;
 SELECT pg_temp.src('race', 'ok-race1') AS race_id \gset
 SELECT dblink_connect('other', format('dbname=%s port=%s host=%s', current_database(), current_setting('port'),
                                       split_part(current_setting('unix_socket_directories'), ',', 1)));
-SELECT dblink_connect('syncer', format('dbname=%s port=%s host=%s options=-cpg_billing.store_fast_path=on', current_database(),
+SELECT dblink_connect('syncer', format('dbname=%s port=%s host=%s', current_database(),
                                        current_setting('port'), split_part(current_setting('unix_socket_directories'), ',', 1)));
-SELECT is((SELECT v FROM dblink('syncer', 'SHOW pg_billing.store_fast_path') AS t(v text)), 'on',
-          'the syncing session has the path on (its default is off)');
 SELECT dblink_exec('other', 'BEGIN');
 SELECT dblink_exec('other', format($q$INSERT INTO billing.customers (source_id, external_id, name, remote_updated_at, raw)
                                       VALUES (%s, '1001', 'written by another session', '2000-01-01', '{"other": true}')$q$, :race_id));
@@ -207,17 +163,17 @@ BEGIN
     END LOOP;
     RETURN false;
 END $$;
-SELECT ok(pg_temp.wait_for_lock(), 'the sync''s insert waits for the other session''s uncommitted customer');
+SELECT ok(pg_temp.wait_for_lock(), 'the sync''s upsert waits for the other session''s uncommitted customer');
 SELECT dblink_exec('other', 'COMMIT');
 SELECT * FROM dblink_get_result('syncer') AS t(status text);
 SELECT dblink_disconnect('other');
 SELECT dblink_disconnect('syncer');
 SELECT results_eq($$SELECT status, records_inserted, records_updated FROM pg_temp.last('race')$$,
                   $$SELECT 'succeeded'::text, records_inserted - 1, records_updated + 1 FROM billing.sync_runs
-                    WHERE source_id = billing._source_id('ok_new') ORDER BY id LIMIT 1$$,
+                    WHERE source_id = billing._source_id('ok_up') ORDER BY id LIMIT 1$$,
                   'the run succeeds: the customer the other session stored is counted updated, not inserted');
 SELECT results_eq($$SELECT name, raw ? 'other' FROM billing.customers WHERE source_id = billing._source_id('race') AND external_id = '1001'$$,
-                  $$SELECT name, false FROM billing.customers WHERE source_id = billing._source_id('ok_new') AND external_id = '1001'$$,
+                  $$SELECT name, false FROM billing.customers WHERE source_id = billing._source_id('ok_up') AND external_id = '1001'$$,
                   'the other session''s row now holds the vendor''s record');
 SELECT is(pg_temp.rows_of('race'), pg_temp.rows_of('ok_up'), 'and the source holds the same rows as without the race');
 
