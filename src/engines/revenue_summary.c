@@ -43,6 +43,7 @@ typedef struct MrrEntry
 	int64		moves_n[MV_COUNT];
 	int64		last_customer;	/* reporting rows count distinct customers */
 	int			last_phase;
+	bool		removed;		/* something was subtracted: the stored row exists */
 } MrrEntry;
 
 /* Sums of a journal part; which depends on the part. */
@@ -70,6 +71,7 @@ typedef struct JnlEntry
 	JnlKey		key;
 	int64		n;
 	PgbSum		sums[J1_COUNT];
+	bool		removed;		/* something was subtracted: the stored row exists */
 } JnlEntry;
 
 struct PgbSummary
@@ -169,7 +171,10 @@ mrr_entry(PgbSummary *s, DateADT month, int currency, bool reporting)
 		}
 		e->last_customer = 0;
 		e->last_phase = -1;
+		e->removed = false;
 	}
+	if (s->sign < 0)
+		e->removed = true;
 	return e;
 }
 
@@ -192,8 +197,44 @@ jnl_entry(PgbSummary *s, DateADT month, int currency, int64 source, int part)
 		e->n = 0;
 		for (i = 0; i < J1_COUNT; i++)
 			pgb_sum_init(&e->sums[i]);
+		e->removed = false;
 	}
+	if (s->sign < 0)
+		e->removed = true;
 	return e;
+}
+
+/*
+ * Whether an entry leaves its stored row as it is (see pgb_sum_is_noop): an incremental refresh
+ * mostly recomputes months whose figures did not change, and rewriting each summary row costs a
+ * new row version and an index entry. Only a row known to exist is skipped (one this refresh
+ * subtracted from): the upsert would create a missing one, even of zeros.
+ */
+static bool
+mrr_unchanged(const MrrEntry *e)
+{
+	int			i;
+
+	if (!e->removed || e->customer_rows != 0 || e->mrr_start_n != 0 || e->mrr_end_n != 0 ||
+		e->customers != 0 || !pgb_sum_is_noop(&e->mrr_start) || !pgb_sum_is_noop(&e->mrr_end))
+		return false;
+	for (i = 0; i < MV_COUNT; i++)
+		if (e->moves_n[i] != 0 || !pgb_sum_is_noop(&e->moves[i]))
+			return false;
+	return true;
+}
+
+static bool
+jnl_unchanged(const JnlEntry *e)
+{
+	int			i;
+
+	if (!e->removed || e->n != 0)
+		return false;
+	for (i = 0; i < J1_COUNT; i++)
+		if (!pgb_sum_is_noop(&e->sums[i]))
+			return false;
+	return true;
 }
 
 /* The reporting row of a month: sums of the converted MRR, customers counted once across currencies. */
@@ -437,6 +478,8 @@ apply_mrr(PgbSummary *s)
 		Datum		row[21];
 		int			i;
 
+		if (mrr_unchanged(e))
+			continue;
 		row[0] = DateADTGetDatum(e->key.month);
 		row[1] = s->currencies[e->key.currency];
 		row[2] = BoolGetDatum(e->key.reporting != 0);
@@ -532,7 +575,8 @@ apply_journal(PgbSummary *s)
 	columns_init(&c, types, 8, 5 * (int) hash_get_num_entries(s->jnl));
 	hash_seq_init(&seq, s->jnl);
 	while ((e = hash_seq_search(&seq)) != NULL)
-		jnl_entry_rows(&c, e, s->currencies[e->key.currency]);
+		if (!jnl_unchanged(e))
+			jnl_entry_rows(&c, e, s->currencies[e->key.currency]);
 	columns_execute(&c, jnl_upsert);
 }
 
