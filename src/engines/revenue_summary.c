@@ -224,15 +224,16 @@ mrr_unchanged(const MrrEntry *e)
 	return true;
 }
 
+/* Whether the journal row made of the sums in mask (bits by sum index) keeps its stored values. */
 static bool
-jnl_unchanged(const JnlEntry *e)
+jnl_unchanged(const JnlEntry *e, int mask)
 {
 	int			i;
 
 	if (!e->removed || e->n != 0)
 		return false;
 	for (i = 0; i < J1_COUNT; i++)
-		if (!pgb_sum_is_noop(&e->sums[i]))
+		if ((mask & (1 << i)) != 0 && !pgb_sum_is_noop(&e->sums[i]))
 			return false;
 	return true;
 }
@@ -499,10 +500,16 @@ apply_mrr(PgbSummary *s)
 	columns_execute(&c, mrr_upsert);
 }
 
+#define S(i) (1 << (i))
+
+/* A row of the journal upsert, left out when the sums in mask (its debit and credit) are unchanged. */
 static void
-jnl_row(Columns *c, const JnlEntry *e, Datum currency, const char *account, Numeric debit, Numeric credit)
+jnl_row(Columns *c, const JnlEntry *e, Datum currency, int mask, const char *account, Numeric debit, Numeric credit)
 {
 	Datum		row[8];
+
+	if (jnl_unchanged(e, mask))
+		return;
 
 	row[0] = DateADTGetDatum(e->key.month);
 	row[1] = Int64GetDatum(e->key.source);
@@ -531,13 +538,14 @@ jnl_entry_rows(Columns *c, const JnlEntry *e, Datum currency)
 				PgbDec		def_credit = pgb_dec_add(pgb_dec_add(x[PGB_J_DEFERRED_CREDIT].value, x[J1_REC_NEG].value),
 													 x[J1_UNB_UP].value);
 
-				jnl_row(c, e, currency, "accounts_receivable", pgb_sum_numeric(&x[PGB_J_AR_DEBIT]),
+				jnl_row(c, e, currency, S(PGB_J_AR_DEBIT) | S(PGB_J_AR_CREDIT), "accounts_receivable", pgb_sum_numeric(&x[PGB_J_AR_DEBIT]),
 						pgb_sum_numeric(&x[PGB_J_AR_CREDIT]));
-				jnl_row(c, e, currency, "sales_tax_payable", pgb_sum_numeric(&x[PGB_J_TAX_DEBIT]),
+				jnl_row(c, e, currency, S(PGB_J_TAX_DEBIT) | S(PGB_J_TAX_CREDIT), "sales_tax_payable", pgb_sum_numeric(&x[PGB_J_TAX_DEBIT]),
 						pgb_sum_numeric(&x[PGB_J_TAX_CREDIT]));
-				jnl_row(c, e, currency, "deferred_revenue", pgb_dec_numeric(def_debit), pgb_dec_numeric(def_credit));
-				jnl_row(c, e, currency, "revenue", pgb_sum_numeric(&x[J1_REC_NEG]), pgb_sum_numeric(&x[J1_REC_POS]));
-				jnl_row(c, e, currency, "unbilled_receivables", pgb_sum_numeric(&x[J1_UNB_UP]),
+				jnl_row(c, e, currency, S(PGB_J_DEFERRED_DEBIT) | S(PGB_J_DEFERRED_CREDIT) | S(J1_REC_POS) | S(J1_REC_NEG) | S(J1_UNB_UP) | S(J1_UNB_DOWN),
+						"deferred_revenue", pgb_dec_numeric(def_debit), pgb_dec_numeric(def_credit));
+				jnl_row(c, e, currency, S(J1_REC_NEG) | S(J1_REC_POS), "revenue", pgb_sum_numeric(&x[J1_REC_NEG]), pgb_sum_numeric(&x[J1_REC_POS]));
+				jnl_row(c, e, currency, S(J1_UNB_UP) | S(J1_UNB_DOWN), "unbilled_receivables", pgb_sum_numeric(&x[J1_UNB_UP]),
 						pgb_sum_numeric(&x[J1_UNB_DOWN]));
 				break;
 			}
@@ -545,21 +553,21 @@ jnl_entry_rows(Columns *c, const JnlEntry *e, Datum currency)
 			{
 				PgbDec		ar = pgb_dec_add(pgb_dec_add(x[J2_CONTRA].value, x[J2_EXCESS].value), x[J2_TAX].value);
 
-				jnl_row(c, e, currency, "refunds", pgb_sum_numeric(&x[J2_CONTRA]), zero);
-				jnl_row(c, e, currency, "deferred_revenue", pgb_sum_numeric(&x[J2_EXCESS]), zero);
-				jnl_row(c, e, currency, "sales_tax_payable", pgb_sum_numeric(&x[J2_TAX]), zero);
-				jnl_row(c, e, currency, "accounts_receivable", zero, pgb_dec_numeric(ar));
+				jnl_row(c, e, currency, S(J2_CONTRA), "refunds", pgb_sum_numeric(&x[J2_CONTRA]), zero);
+				jnl_row(c, e, currency, S(J2_EXCESS), "deferred_revenue", pgb_sum_numeric(&x[J2_EXCESS]), zero);
+				jnl_row(c, e, currency, S(J2_TAX), "sales_tax_payable", pgb_sum_numeric(&x[J2_TAX]), zero);
+				jnl_row(c, e, currency, S(J2_CONTRA) | S(J2_EXCESS) | S(J2_TAX), "accounts_receivable", zero, pgb_dec_numeric(ar));
 				break;
 			}
 		case 3:
 			/* payments: Dr cash, Cr accounts receivable */
-			jnl_row(c, e, currency, "cash", pgb_sum_numeric(&x[J3_AMOUNT]), zero);
-			jnl_row(c, e, currency, "accounts_receivable", zero, pgb_sum_numeric(&x[J3_AMOUNT]));
+			jnl_row(c, e, currency, S(J3_AMOUNT), "cash", pgb_sum_numeric(&x[J3_AMOUNT]), zero);
+			jnl_row(c, e, currency, S(J3_AMOUNT), "accounts_receivable", zero, pgb_sum_numeric(&x[J3_AMOUNT]));
 			break;
 		case 4:
 			/* cash refunds: Dr accounts receivable, Cr cash */
-			jnl_row(c, e, currency, "cash", zero, pgb_sum_numeric(&x[J3_AMOUNT]));
-			jnl_row(c, e, currency, "accounts_receivable", pgb_sum_numeric(&x[J3_AMOUNT]), zero);
+			jnl_row(c, e, currency, S(J3_AMOUNT), "cash", zero, pgb_sum_numeric(&x[J3_AMOUNT]));
+			jnl_row(c, e, currency, S(J3_AMOUNT), "accounts_receivable", pgb_sum_numeric(&x[J3_AMOUNT]), zero);
 			break;
 	}
 }
@@ -575,8 +583,7 @@ apply_journal(PgbSummary *s)
 	columns_init(&c, types, 8, 5 * (int) hash_get_num_entries(s->jnl));
 	hash_seq_init(&seq, s->jnl);
 	while ((e = hash_seq_search(&seq)) != NULL)
-		if (!jnl_unchanged(e))
-			jnl_entry_rows(&c, e, s->currencies[e->key.currency]);
+		jnl_entry_rows(&c, e, s->currencies[e->key.currency]);
 	columns_execute(&c, jnl_upsert);
 }
 
