@@ -123,7 +123,7 @@ phase_done(const char *phase)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	getrusage(RUSAGE_SELF, &ru);
-	cpu = ru.ru_utime.tv_sec * 1000.0 + ru.ru_utime.tv_usec / 1000.0 + ru.ru_stime.tv_sec * 1000.0 + ru.ru_stime.tv_usec / 1000.0;
+	cpu = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
 	if (phase != NULL)
 		elog(DEBUG1, "revenue refresh phase %s: %.2f ms CPU, %.2f ms wall", phase, cpu - last_cpu,
 			 (now.tv_sec - last_wall.tv_sec) * 1000.0 + (now.tv_nsec - last_wall.tv_nsec) / 1e6);

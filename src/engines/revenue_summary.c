@@ -504,7 +504,8 @@ apply_mrr(PgbSummary *s)
 
 /* A row of the journal upsert, left out when the sums in mask (its debit and credit) are unchanged. */
 static void
-jnl_row(Columns *c, const JnlEntry *e, Datum currency, int mask, const char *account, Numeric debit, Numeric credit)
+jnl_row(Columns *c, const JnlEntry *e, Datum currency, int mask, const char *account, Numeric debit,
+		Numeric credit)
 {
 	Datum		row[8];
 
@@ -538,15 +539,17 @@ jnl_entry_rows(Columns *c, const JnlEntry *e, Datum currency)
 				PgbDec		def_credit = pgb_dec_add(pgb_dec_add(x[PGB_J_DEFERRED_CREDIT].value, x[J1_REC_NEG].value),
 													 x[J1_UNB_UP].value);
 
-				jnl_row(c, e, currency, S(PGB_J_AR_DEBIT) | S(PGB_J_AR_CREDIT), "accounts_receivable", pgb_sum_numeric(&x[PGB_J_AR_DEBIT]),
-						pgb_sum_numeric(&x[PGB_J_AR_CREDIT]));
-				jnl_row(c, e, currency, S(PGB_J_TAX_DEBIT) | S(PGB_J_TAX_CREDIT), "sales_tax_payable", pgb_sum_numeric(&x[PGB_J_TAX_DEBIT]),
-						pgb_sum_numeric(&x[PGB_J_TAX_CREDIT]));
-				jnl_row(c, e, currency, S(PGB_J_DEFERRED_DEBIT) | S(PGB_J_DEFERRED_CREDIT) | S(J1_REC_POS) | S(J1_REC_NEG) | S(J1_UNB_UP) | S(J1_UNB_DOWN),
-						"deferred_revenue", pgb_dec_numeric(def_debit), pgb_dec_numeric(def_credit));
-				jnl_row(c, e, currency, S(J1_REC_NEG) | S(J1_REC_POS), "revenue", pgb_sum_numeric(&x[J1_REC_NEG]), pgb_sum_numeric(&x[J1_REC_POS]));
-				jnl_row(c, e, currency, S(J1_UNB_UP) | S(J1_UNB_DOWN), "unbilled_receivables", pgb_sum_numeric(&x[J1_UNB_UP]),
-						pgb_sum_numeric(&x[J1_UNB_DOWN]));
+				jnl_row(c, e, currency, S(PGB_J_AR_DEBIT) | S(PGB_J_AR_CREDIT), "accounts_receivable",
+						pgb_sum_numeric(&x[PGB_J_AR_DEBIT]), pgb_sum_numeric(&x[PGB_J_AR_CREDIT]));
+				jnl_row(c, e, currency, S(PGB_J_TAX_DEBIT) | S(PGB_J_TAX_CREDIT), "sales_tax_payable",
+						pgb_sum_numeric(&x[PGB_J_TAX_DEBIT]), pgb_sum_numeric(&x[PGB_J_TAX_CREDIT]));
+				jnl_row(c, e, currency, S(PGB_J_DEFERRED_DEBIT) | S(PGB_J_DEFERRED_CREDIT) | S(J1_REC_POS) |
+						S(J1_REC_NEG) | S(J1_UNB_UP) | S(J1_UNB_DOWN), "deferred_revenue",
+						pgb_dec_numeric(def_debit), pgb_dec_numeric(def_credit));
+				jnl_row(c, e, currency, S(J1_REC_NEG) | S(J1_REC_POS), "revenue",
+						pgb_sum_numeric(&x[J1_REC_NEG]), pgb_sum_numeric(&x[J1_REC_POS]));
+				jnl_row(c, e, currency, S(J1_UNB_UP) | S(J1_UNB_DOWN), "unbilled_receivables",
+						pgb_sum_numeric(&x[J1_UNB_UP]), pgb_sum_numeric(&x[J1_UNB_DOWN]));
 				break;
 			}
 		case 2:
@@ -556,7 +559,8 @@ jnl_entry_rows(Columns *c, const JnlEntry *e, Datum currency)
 				jnl_row(c, e, currency, S(J2_CONTRA), "refunds", pgb_sum_numeric(&x[J2_CONTRA]), zero);
 				jnl_row(c, e, currency, S(J2_EXCESS), "deferred_revenue", pgb_sum_numeric(&x[J2_EXCESS]), zero);
 				jnl_row(c, e, currency, S(J2_TAX), "sales_tax_payable", pgb_sum_numeric(&x[J2_TAX]), zero);
-				jnl_row(c, e, currency, S(J2_CONTRA) | S(J2_EXCESS) | S(J2_TAX), "accounts_receivable", zero, pgb_dec_numeric(ar));
+				jnl_row(c, e, currency, S(J2_CONTRA) | S(J2_EXCESS) | S(J2_TAX), "accounts_receivable", zero,
+						pgb_dec_numeric(ar));
 				break;
 			}
 		case 3:
