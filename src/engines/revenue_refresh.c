@@ -5,17 +5,22 @@
  *
  *   1. (incremental only) deletes the queued customers' stored results, subtracting each deleted
  *      row from the maintained sums as it goes (a full recomputation has truncated them all);
- *   2. writes the rule C2a refund effects (billing._revenue_refund_effects);
- *   3. runs the engine's ordered scan and, for every computed customer month, writes its row and
- *      movements (batched like COPY, revenue_bulk.c) and adds it to the sums;
- *   4. stores the customers' payments and cash refunds per month (billing._revenue_cash) and adds
- *      them to the journal sums, and each customer's source (billing._revenue_customer_source);
- *   5. adds the sums' deltas to billing._mrr_summary and billing._journal_summary.
+ *   2. reads the queued customers' current sources;
+ *   3. stores the customers' payments and cash refunds per month (billing._revenue_cash) and adds
+ *      them to the journal sums, noting whether any customer has a live refund;
+ *   4. only then, writes the rule C2a refund effects (billing._revenue_refund_effects);
+ *   5. runs the engine's ordered scan and, for every computed customer month, writes its row and
+ *      movements (batched like COPY, revenue_bulk.c) and adds it to the sums, and each customer's
+ *      source (billing._revenue_customer_source);
+ *   6. adds the sums' deltas to billing._mrr_summary and billing._journal_summary, leaving out the
+ *      rows whose delta changes nothing.
  *
  * 0.3.0 wrote the results with INSERT ... SELECT from the engine's result set and then read them
  * back in SQL to sum them (billing._revenue_summarise), before and after: most of a full refresh.
  */
 #include "postgres.h"
+
+#include <sys/resource.h>
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -62,6 +67,7 @@ typedef struct RefreshState
 	int64	   *customer_sources;
 	int			ncustomers;
 	int			capacity;
+	bool		any_refund;		/* a queued customer has a live refund (add_cash saw one) */
 } RefreshState;
 
 static const char *const monthly_columns[] = {
@@ -103,6 +109,26 @@ source_of(HTAB *sources, int64 customer_id)
 	SourceEntry *e = hash_search(sources, &customer_id, HASH_FIND, NULL);
 
 	return e != NULL ? &e->source_id : NULL;
+}
+
+/* Logs at DEBUG1 the backend CPU time and wall-clock time since the previous phase. */
+static void
+phase_done(const char *phase)
+{
+	static struct timespec last_wall;
+	static double last_cpu;
+	struct timespec now;
+	struct rusage ru;
+	double		cpu;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	getrusage(RUSAGE_SELF, &ru);
+	cpu = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
+	if (phase != NULL)
+		elog(DEBUG1, "revenue refresh phase %s: %.2f ms CPU, %.2f ms wall", phase, cpu - last_cpu,
+			 (now.tv_sec - last_wall.tv_sec) * 1000.0 + (now.tv_nsec - last_wall.tv_nsec) / 1e6);
+	last_wall = now;
+	last_cpu = cpu;
 }
 
 /* Runs a query with the txid as $1 through a cursor, handing each row to fn. */
@@ -387,15 +413,20 @@ refresh_group(void *arg, const PgbRevGroup *group)
 	MemoryContextSwitchTo(group_cxt);
 }
 
+/* The queued customers' current sources (a customer that no longer exists has none). */
 static void
-compute(RefreshState *st)
+load_sources(RefreshState *st)
 {
 	each_row("SELECT w.customer_id, c.source_id FROM billing._revenue_work w"
 			 "  JOIN billing.customers c ON c.id OPERATOR(pg_catalog.=) w.customer_id"
 			 " WHERE w.txid OPERATOR(pg_catalog.=) $1", st->txid, new_source, st);
+}
+
+static void
+compute(RefreshState *st)
+{
 	st->monthly = pgb_bulk_open("_revenue_monthly", monthly_columns, MONTHLY_COLUMNS, st->full);
 	st->movements = pgb_bulk_open("_mrr_movements", movement_columns, MOVEMENT_COLUMNS, st->full);
-	pgb_summary_sign(st->summary, 1);
 	pgb_revenue_scan(st->txid, refresh_group, st);
 	pgb_bulk_close(st->monthly);
 	pgb_bulk_close(st->movements);
@@ -513,7 +544,7 @@ add_cash(RefreshState *st)
 	MemoryContext customer_cxt = AllocSetContextCreate(cxt, "pg_billing revenue cash", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext row_cxt = AllocSetContextCreate(cxt, "pg_billing revenue cash row", ALLOCSET_SMALL_SIZES);
 
-	plan = SPI_prepare("SELECT x.customer_id, c.source_id, x.month, x.currency, x.part, x.amount FROM ("
+	plan = SPI_prepare("SELECT x.customer_id, x.month, x.currency, x.part, x.amount FROM ("
 					   "  SELECT p.customer_id, pg_catalog.date_trunc('month', p.payment_date::timestamp)::date AS month,"
 					   "         p.currency, 3::smallint AS part, p.amount"
 					   "    FROM billing._revenue_work w JOIN billing.payments p ON p.customer_id OPERATOR(pg_catalog.=) w.customer_id"
@@ -523,7 +554,6 @@ add_cash(RefreshState *st)
 					   "         4::smallint, f.amount"
 					   "    FROM billing._revenue_work w JOIN billing.refunds f ON f.customer_id OPERATOR(pg_catalog.=) w.customer_id"
 					   "   WHERE w.txid OPERATOR(pg_catalog.=) $1 AND f.deleted_at IS NULL) x"
-					   "  JOIN billing.customers c ON c.id OPERATOR(pg_catalog.=) x.customer_id"
 					   " ORDER BY x.customer_id", 1, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for the cash query: %s", SPI_result_code_string(SPI_result));
@@ -543,13 +573,25 @@ add_cash(RefreshState *st)
 			TupleDesc	desc = SPI_tuptable->tupdesc;
 			MemoryContext outer = MemoryContextSwitchTo(row_cxt);
 			int64		customer_id = required_int64(tup, desc, 1);
-			int64		source_id = required_int64(tup, desc, 2);
-			DateADT		month = DatumGetDateADT(pgb_spi_required(tup, desc, 3, "month"));
-			int			currency = pgb_summary_currency(st->summary, pgb_spi_required(tup, desc, 4, "currency"));
-			int16		part = DatumGetInt16(pgb_spi_required(tup, desc, 5, "part"));
-			Numeric		amount = required_numeric(tup, desc, 6);
+			const int64 *source = source_of(st->sources, customer_id);
+			int16		part = DatumGetInt16(pgb_spi_required(tup, desc, 4, "part"));
+			DateADT		month;
+			int			currency;
+			Numeric		amount;
 			MemoryContext old;
 
+			if (part == 4)
+				st->any_refund = true;
+			/* a customer that no longer exists keeps no cash (as it has no source) */
+			if (source == NULL)
+			{
+				MemoryContextSwitchTo(outer);
+				MemoryContextReset(row_cxt);
+				continue;
+			}
+			month = DatumGetDateADT(pgb_spi_required(tup, desc, 2, "month"));
+			currency = pgb_summary_currency(st->summary, pgb_spi_required(tup, desc, 3, "currency"));
+			amount = required_numeric(tup, desc, 5);
 			CHECK_FOR_INTERRUPTS();
 			if (c.nmonths > 0 && customer_id != c.customer_id)
 			{
@@ -561,11 +603,11 @@ add_cash(RefreshState *st)
 				c.capacity = 0;
 			}
 			c.customer_id = customer_id;
-			c.source_id = source_id;
+			c.source_id = *source;
 			old = MemoryContextSwitchTo(customer_cxt);
 			cash_add(&c, month, currency, part, amount);
 			MemoryContextSwitchTo(old);
-			pgb_summary_cash(st->summary, currency, month, source_id, part, 1, amount);
+			pgb_summary_cash(st->summary, currency, month, *source, part, 1, amount);
 			MemoryContextSwitchTo(outer);
 			MemoryContextReset(row_cxt);
 		}
@@ -622,6 +664,7 @@ pgb_revenue_refresh(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("billing._revenue_refresh arguments other than reporting_currency must not be null")));
+	phase_done(NULL);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	cxt = CurrentMemoryContext;
@@ -637,14 +680,26 @@ pgb_revenue_refresh(PG_FUNCTION_ARGS)
 	st->summary = pgb_summary_create();
 	st->sources = source_table();
 	st->full = PG_GETARG_BOOL(4);
+	phase_done("setup");
 	if (!st->full)
 		subtract_old(st);
-	compute_refund_effects(st);
-	compute(st);
+	phase_done("subtract");
+	load_sources(st);
+	phase_done("sources");
+	pgb_summary_sign(st->summary, 1);
 	add_cash(st);
+	phase_done("cash");
+	/* rule C2a applies to refunds only: most refreshes recompute customers without any */
+	if (st->any_refund)
+		compute_refund_effects(st);
+	phase_done("refund effects");
+	compute(st);
+	phase_done("compute");
 	MemoryContextSwitchTo(cxt);
 	write_customer_sources(st);
+	phase_done("customer sources");
 	pgb_summary_apply(st->summary);
+	phase_done("summaries");
 	SPI_finish();
 	PG_RETURN_VOID();
 }

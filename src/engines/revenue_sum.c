@@ -8,6 +8,8 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
@@ -221,12 +223,34 @@ pgb_sum_init(PgbSum *sum)
 	sum->value.units = 0;
 	sum->value.dscale = 0;
 	sum->value.num = NULL;
+	sum->added_scale = -1;
+	sum->removed_scale = -1;
 }
 
 void
 pgb_sum_add(PgbSum *sum, PgbDec value, int sign)
 {
+	/* a term off the integer path counts as any scale: such a sum is never a no-op */
+	int			scale = value.exact ? value.dscale : INT_MAX;
+
+	if (sign < 0)
+		sum->removed_scale = Max(sum->removed_scale, scale);
+	else
+		sum->added_scale = Max(sum->added_scale, scale);
 	sum->value = pgb_dec_add(sum->value, sign < 0 ? pgb_dec_neg(value) : value);
+}
+
+/*
+ * Whether adding this sum, as a delta, to a stored sum that holds every term it subtracts leaves the
+ * stored one as it is, value and display scale: the delta is exactly 0 and no added term has a larger
+ * scale than a subtracted one (the stored sum's scale is at least every subtracted term's, as numeric
+ * addition keeps the larger scale). An incremental refresh then need not rewrite the summary row.
+ */
+bool
+pgb_sum_is_noop(const PgbSum *sum)
+{
+	return sum->value.exact && sum->value.units == 0 &&
+		sum->added_scale <= Max(sum->removed_scale, 0);
 }
 
 Numeric

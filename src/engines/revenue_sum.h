@@ -24,6 +24,8 @@ typedef struct PgbDec
 typedef struct PgbSum
 {
 	PgbDec		value;			/* starts as 0 with scale 0: coalesce(sum(nothing), 0) */
+	int			added_scale;	/* the largest display scale of the terms added; -1 when none */
+	int			removed_scale;	/* of the terms subtracted; -1 when none */
 } PgbSum;
 
 extern PgbDec pgb_dec(Numeric value);
@@ -37,6 +39,7 @@ extern void pgb_sum_init(PgbSum *sum);
 /* Adds sign (1 or -1) times the value. */
 extern void pgb_sum_add(PgbSum *sum, PgbDec value, int sign);
 extern Numeric pgb_sum_numeric(const PgbSum *sum);
+extern bool pgb_sum_is_noop(const PgbSum *sum);
 extern Numeric pgb_dec_numeric(PgbDec value);
 
 #endif							/* PGB_REVENUE_SUM_H */

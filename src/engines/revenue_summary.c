@@ -43,6 +43,7 @@ typedef struct MrrEntry
 	int64		moves_n[MV_COUNT];
 	int64		last_customer;	/* reporting rows count distinct customers */
 	int			last_phase;
+	bool		removed;		/* something was subtracted: the stored row exists */
 } MrrEntry;
 
 /* Sums of a journal part; which depends on the part. */
@@ -70,6 +71,7 @@ typedef struct JnlEntry
 	JnlKey		key;
 	int64		n;
 	PgbSum		sums[J1_COUNT];
+	bool		removed;		/* something was subtracted: the stored row exists */
 } JnlEntry;
 
 struct PgbSummary
@@ -169,7 +171,10 @@ mrr_entry(PgbSummary *s, DateADT month, int currency, bool reporting)
 		}
 		e->last_customer = 0;
 		e->last_phase = -1;
+		e->removed = false;
 	}
+	if (s->sign < 0)
+		e->removed = true;
 	return e;
 }
 
@@ -192,8 +197,45 @@ jnl_entry(PgbSummary *s, DateADT month, int currency, int64 source, int part)
 		e->n = 0;
 		for (i = 0; i < J1_COUNT; i++)
 			pgb_sum_init(&e->sums[i]);
+		e->removed = false;
 	}
+	if (s->sign < 0)
+		e->removed = true;
 	return e;
+}
+
+/*
+ * Whether an entry leaves its stored row as it is (see pgb_sum_is_noop): an incremental refresh
+ * mostly recomputes months whose figures did not change, and rewriting each summary row costs a
+ * new row version and an index entry. Only a row known to exist is skipped (one this refresh
+ * subtracted from): the upsert would create a missing one, even of zeros.
+ */
+static bool
+mrr_unchanged(const MrrEntry *e)
+{
+	int			i;
+
+	if (!e->removed || e->customer_rows != 0 || e->mrr_start_n != 0 || e->mrr_end_n != 0 ||
+		e->customers != 0 || !pgb_sum_is_noop(&e->mrr_start) || !pgb_sum_is_noop(&e->mrr_end))
+		return false;
+	for (i = 0; i < MV_COUNT; i++)
+		if (e->moves_n[i] != 0 || !pgb_sum_is_noop(&e->moves[i]))
+			return false;
+	return true;
+}
+
+/* Whether the journal row made of the sums in mask (bits by sum index) keeps its stored values. */
+static bool
+jnl_unchanged(const JnlEntry *e, int mask)
+{
+	int			i;
+
+	if (!e->removed || e->n != 0)
+		return false;
+	for (i = 0; i < J1_COUNT; i++)
+		if ((mask & (1 << i)) != 0 && !pgb_sum_is_noop(&e->sums[i]))
+			return false;
+	return true;
 }
 
 /* The reporting row of a month: sums of the converted MRR, customers counted once across currencies. */
@@ -437,6 +479,8 @@ apply_mrr(PgbSummary *s)
 		Datum		row[21];
 		int			i;
 
+		if (mrr_unchanged(e))
+			continue;
 		row[0] = DateADTGetDatum(e->key.month);
 		row[1] = s->currencies[e->key.currency];
 		row[2] = BoolGetDatum(e->key.reporting != 0);
@@ -456,10 +500,17 @@ apply_mrr(PgbSummary *s)
 	columns_execute(&c, mrr_upsert);
 }
 
+#define S(i) (1 << (i))
+
+/* A row of the journal upsert, left out when the sums in mask (its debit and credit) are unchanged. */
 static void
-jnl_row(Columns *c, const JnlEntry *e, Datum currency, const char *account, Numeric debit, Numeric credit)
+jnl_row(Columns *c, const JnlEntry *e, Datum currency, int mask, const char *account, Numeric debit,
+		Numeric credit)
 {
 	Datum		row[8];
+
+	if (jnl_unchanged(e, mask))
+		return;
 
 	row[0] = DateADTGetDatum(e->key.month);
 	row[1] = Int64GetDatum(e->key.source);
@@ -488,35 +539,39 @@ jnl_entry_rows(Columns *c, const JnlEntry *e, Datum currency)
 				PgbDec		def_credit = pgb_dec_add(pgb_dec_add(x[PGB_J_DEFERRED_CREDIT].value, x[J1_REC_NEG].value),
 													 x[J1_UNB_UP].value);
 
-				jnl_row(c, e, currency, "accounts_receivable", pgb_sum_numeric(&x[PGB_J_AR_DEBIT]),
-						pgb_sum_numeric(&x[PGB_J_AR_CREDIT]));
-				jnl_row(c, e, currency, "sales_tax_payable", pgb_sum_numeric(&x[PGB_J_TAX_DEBIT]),
-						pgb_sum_numeric(&x[PGB_J_TAX_CREDIT]));
-				jnl_row(c, e, currency, "deferred_revenue", pgb_dec_numeric(def_debit), pgb_dec_numeric(def_credit));
-				jnl_row(c, e, currency, "revenue", pgb_sum_numeric(&x[J1_REC_NEG]), pgb_sum_numeric(&x[J1_REC_POS]));
-				jnl_row(c, e, currency, "unbilled_receivables", pgb_sum_numeric(&x[J1_UNB_UP]),
-						pgb_sum_numeric(&x[J1_UNB_DOWN]));
+				jnl_row(c, e, currency, S(PGB_J_AR_DEBIT) | S(PGB_J_AR_CREDIT), "accounts_receivable",
+						pgb_sum_numeric(&x[PGB_J_AR_DEBIT]), pgb_sum_numeric(&x[PGB_J_AR_CREDIT]));
+				jnl_row(c, e, currency, S(PGB_J_TAX_DEBIT) | S(PGB_J_TAX_CREDIT), "sales_tax_payable",
+						pgb_sum_numeric(&x[PGB_J_TAX_DEBIT]), pgb_sum_numeric(&x[PGB_J_TAX_CREDIT]));
+				jnl_row(c, e, currency, S(PGB_J_DEFERRED_DEBIT) | S(PGB_J_DEFERRED_CREDIT) | S(J1_REC_POS) |
+						S(J1_REC_NEG) | S(J1_UNB_UP) | S(J1_UNB_DOWN), "deferred_revenue",
+						pgb_dec_numeric(def_debit), pgb_dec_numeric(def_credit));
+				jnl_row(c, e, currency, S(J1_REC_NEG) | S(J1_REC_POS), "revenue",
+						pgb_sum_numeric(&x[J1_REC_NEG]), pgb_sum_numeric(&x[J1_REC_POS]));
+				jnl_row(c, e, currency, S(J1_UNB_UP) | S(J1_UNB_DOWN), "unbilled_receivables",
+						pgb_sum_numeric(&x[J1_UNB_UP]), pgb_sum_numeric(&x[J1_UNB_DOWN]));
 				break;
 			}
 		case 2:
 			{
 				PgbDec		ar = pgb_dec_add(pgb_dec_add(x[J2_CONTRA].value, x[J2_EXCESS].value), x[J2_TAX].value);
 
-				jnl_row(c, e, currency, "refunds", pgb_sum_numeric(&x[J2_CONTRA]), zero);
-				jnl_row(c, e, currency, "deferred_revenue", pgb_sum_numeric(&x[J2_EXCESS]), zero);
-				jnl_row(c, e, currency, "sales_tax_payable", pgb_sum_numeric(&x[J2_TAX]), zero);
-				jnl_row(c, e, currency, "accounts_receivable", zero, pgb_dec_numeric(ar));
+				jnl_row(c, e, currency, S(J2_CONTRA), "refunds", pgb_sum_numeric(&x[J2_CONTRA]), zero);
+				jnl_row(c, e, currency, S(J2_EXCESS), "deferred_revenue", pgb_sum_numeric(&x[J2_EXCESS]), zero);
+				jnl_row(c, e, currency, S(J2_TAX), "sales_tax_payable", pgb_sum_numeric(&x[J2_TAX]), zero);
+				jnl_row(c, e, currency, S(J2_CONTRA) | S(J2_EXCESS) | S(J2_TAX), "accounts_receivable", zero,
+						pgb_dec_numeric(ar));
 				break;
 			}
 		case 3:
 			/* payments: Dr cash, Cr accounts receivable */
-			jnl_row(c, e, currency, "cash", pgb_sum_numeric(&x[J3_AMOUNT]), zero);
-			jnl_row(c, e, currency, "accounts_receivable", zero, pgb_sum_numeric(&x[J3_AMOUNT]));
+			jnl_row(c, e, currency, S(J3_AMOUNT), "cash", pgb_sum_numeric(&x[J3_AMOUNT]), zero);
+			jnl_row(c, e, currency, S(J3_AMOUNT), "accounts_receivable", zero, pgb_sum_numeric(&x[J3_AMOUNT]));
 			break;
 		case 4:
 			/* cash refunds: Dr accounts receivable, Cr cash */
-			jnl_row(c, e, currency, "cash", zero, pgb_sum_numeric(&x[J3_AMOUNT]));
-			jnl_row(c, e, currency, "accounts_receivable", pgb_sum_numeric(&x[J3_AMOUNT]), zero);
+			jnl_row(c, e, currency, S(J3_AMOUNT), "cash", zero, pgb_sum_numeric(&x[J3_AMOUNT]));
+			jnl_row(c, e, currency, S(J3_AMOUNT), "accounts_receivable", pgb_sum_numeric(&x[J3_AMOUNT]), zero);
 			break;
 	}
 }

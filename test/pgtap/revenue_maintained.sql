@@ -5,7 +5,7 @@
 -- the same months at once lose no update.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(18);
+SELECT plan(20);
 SELECT billing.set_setting('mrr_through', 'all');
 \set seed 0.29
 \set customers 300
@@ -158,6 +158,25 @@ VALUES ('huge', 'hi1', '1', 'plan', 1234567890123456789012345.67, '2025-03-01', 
        ('huge', 'hi2', '2', 'plan', 92233720368547758.07, '2025-04-01', '2025-05-01', true, 1);
 SELECT is(pg_temp.differences(), 0::bigint, 'amounts above 10^24, with 12 decimals and beyond 64-bit cents: maintained equals from scratch');
 DELETE FROM billing.sources WHERE name = 'huge';
+
+-- An incremental refresh leaves out a summary row whose delta changes nothing (0.4.0): recomputing a
+-- customer whose line amounts changed rewrites the journal rows of its invoices' months, not those
+-- of its unchanged payments (parts 3 and 4). Within one transaction, so xmin tells what it wrote.
+BEGIN;
+UPDATE billing.invoice_lines l SET subtotal = l.subtotal + 5, total = l.total + 5
+  FROM billing.invoices i WHERE i.id = l.invoice_id AND i.customer_id = (SELECT min(customer_id) FROM billing.payments);
+SELECT billing.refresh_revenue();
+SELECT is((SELECT pg_catalog.format('%s part-1 rows rewritten, %s payment rows rewritten',
+                                    (count(*) FILTER (WHERE part = 1) > 0)::text, count(*) FILTER (WHERE part IN (3, 4)))
+             FROM billing._journal_summary
+            WHERE xmin::text = (pg_current_xact_id()::text::bigint % 4294967296)::text),
+          'true part-1 rows rewritten, 0 payment rows rewritten',
+          'a refresh rewrites the summary rows whose figures changed and leaves the others');
+COMMIT;
+-- the same value with more decimals is a change: adding 0.000 to a sum of 0.00 shows 0.000
+UPDATE billing.invoice_lines l SET subtotal = l.subtotal + 0.000, total = l.total + 0.000
+  FROM billing.invoices i WHERE i.id = l.invoice_id AND i.customer_id = (SELECT min(customer_id) FROM billing.payments);
+SELECT is(pg_temp.differences(), 0::bigint, 'amounts unchanged but shown with three decimals: maintained equals from scratch');
 
 -- A full recomputation (indexes rebuilt once after the writes) leaves the same reads, and the sums
 -- stored are those 0.3.0's SQL (billing._revenue_summarise) forms from the same rows, column for column as text.
