@@ -43,7 +43,7 @@ SELECT set_config('pgb.postgres_bin', split_part(encode(pg_read_binary_file('/pr
 -- push lock is held from before the claim until the end of that run).
 DO $$
 BEGIN
-    EXECUTE format('COPY (SELECT 1) TO PROGRAM %L',
+    EXECUTE format('COPY (SELECT 1 WHERE false) TO PROGRAM %L',
         format('%s/psql -X -h %s -p %s -U postgres -d %s -c "CALL billing.push(''books'')" </dev/null >/dev/null 2>&1 &',
                regexp_replace(current_setting('pgb.postgres_bin'), '/postgres$', ''), split_part(current_setting('unix_socket_directories'), ',', 1),
                current_setting('port'), current_database()));

@@ -14,10 +14,11 @@ SELECT billing.add_source('hung', 'advanced_billing', current_setting('pgb_test.
 SELECT split_part(encode(pg_read_binary_file('/proc/' || split_part(pg_read_file('postmaster.pid'), E'\n', 1) || '/cmdline'), 'escape'),
                   '\000', 1) AS postgres_bin \gset
 -- CALL billing.sync(source) in another session, started by the server in the background; returns
--- once that sync has started reading customers (it then waits on the hung fake).
+-- once that sync has started reading customers (it then waits on the hung fake). COPY writes no row
+-- to the shell, which exits at once: a row could meet a closed pipe (EPIPE) on a loaded machine.
 CREATE FUNCTION pg_temp.sync_elsewhere(source text, postgres_bin text) RETURNS void LANGUAGE plpgsql AS $f$
 BEGIN
-    EXECUTE format('COPY (SELECT 1) TO PROGRAM %L',
+    EXECUTE format('COPY (SELECT 1 WHERE false) TO PROGRAM %L',
         format('%s/psql -X -h %s -p %s -U postgres -d %s -c "CALL billing.sync(''%s'')" </dev/null >/dev/null 2>&1 &',
                regexp_replace(postgres_bin, '/postgres$', ''), split_part(current_setting('unix_socket_directories'), ',', 1),
                current_setting('port'), current_database(), source));
@@ -41,7 +42,7 @@ SELECT format('sh -c %L',
               format('(sleep 1; %s/psql -X -h %s -p %s -U postgres -d postgres -c "SELECT pg_cancel_backend(%s)") </dev/null >/dev/null 2>&1 &',
                      regexp_replace(:'postgres_bin', '/postgres$', ''), split_part(current_setting('unix_socket_directories'), ',', 1),
                      current_setting('port'), pg_backend_pid())) AS canceller \gset
-COPY (SELECT 1) TO PROGRAM :'canceller';
+COPY (SELECT 1 WHERE false) TO PROGRAM :'canceller';
 SELECT clock_timestamp() AS t0 \gset
 \set ON_ERROR_STOP 0
 CALL billing.sync('hung');
