@@ -100,6 +100,13 @@ extern int	pgb_http_ahead(const PgbHttpTarget *target);
  */
 extern int	pgb_http_ahead_room(const PgbHttpTarget *target);
 
+/*
+ * Moves the requests in flight on without waiting: reads what has arrived, starts what may start.
+ * A caller busy with something else (the store writing a page) calls it now and then, so that the
+ * next page's answer is read while it works instead of waiting in the socket's buffers.
+ */
+extern void pgb_http_progress(PgbHttpTarget *target);
+
 /* Drops the requests sent ahead that nobody claimed (a list's end was reached before them). */
 extern void pgb_http_drop_prefetched(PgbHttpTarget *target);
 

@@ -328,6 +328,13 @@ pgb_http_kick(PgbHttpTarget *t)
 	drive(t, 0);
 }
 
+void
+pgb_http_progress(PgbHttpTarget *t)
+{
+	if (t->multi != NULL)
+		pgb_http_kick(t);
+}
+
 /*
  * The bound is pgb_http_prefetch's (twice the requests in flight, http_client.c); the answers held
  * are the requests sent ahead and not claimed yet, whatever their state.

@@ -36,6 +36,16 @@ static SPIPlanPtr plans[P_COUNT];
  * (the upsert's RETURNING rows), 16 MB over a sync of 100,000. Every caller here has read (and
  * copied) the previous statement's result before it runs the next, so the wrappers free it first.
  */
+static void (*between_statements) (void *arg) = NULL;
+static void *between_arg = NULL;
+
+void
+pgb_store_set_between_statements(void (*fn) (void *arg), void *arg)
+{
+	between_statements = fn;
+	between_arg = arg;
+}
+
 static int
 spi_run_plan(SPIPlanPtr p, Datum *args, const char *nulls, bool read_only, long count)
 {
@@ -45,6 +55,8 @@ spi_run_plan(SPIPlanPtr p, Datum *args, const char *nulls, bool read_only, long 
 	SPI_freetuptable(SPI_tuptable);
 	rc = SPI_execute_plan(p, args, nulls, read_only, count);
 	MemoryContextSwitchTo(cxt);
+	if (between_statements)
+		between_statements(between_arg);
 	return rc;
 }
 
@@ -57,6 +69,8 @@ spi_run_args(const char *sql, int nargs, Oid *types, Datum *args, const char *nu
 	SPI_freetuptable(SPI_tuptable);
 	rc = SPI_execute_with_args(sql, nargs, types, args, nulls, read_only, count);
 	MemoryContextSwitchTo(cxt);
+	if (between_statements)
+		between_statements(between_arg);
 	return rc;
 }
 

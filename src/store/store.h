@@ -20,6 +20,13 @@ typedef struct PgbCounts
 extern void pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts);
 
 /*
+ * A function the store calls after each of its statements (or none: NULL), for the sync to keep
+ * its requests in flight moving while a page is written (sync.c sets it around pgb_store_page and
+ * always clears it).
+ */
+extern void pgb_store_set_between_statements(void (*fn) (void *arg), void *arg);
+
+/*
  * The run's source as a validated, typed configuration (source_config.c): options checked against
  * the common ones and the connector's own, defaults filled in, allocated in cxt. *secret_json gets
  * the credentials object (the caller wipes it); *reconcile whether this run is a full reconcile.

@@ -23,6 +23,7 @@
 
 #include "connectors/connector.h"
 #include "http/http_auth.h"
+#include "http/http_client.h"
 #include "common/decimal_time.h"
 #include "store/store.h"
 
@@ -310,6 +311,33 @@ seen_ids(Run *run, PgbPage *page)
 	}
 }
 
+static void
+move_requests(void *arg)
+{
+	pgb_http_progress((PgbHttpTarget *) arg);
+}
+
+/*
+ * Stores a page while the requests in flight go on between the store's statements: the next
+ * page's answer (sent ahead) is read as it arrives, instead of waiting in the socket's buffers
+ * for this page's commit (a vendor's sending blocks once they are full, so its transfer did not
+ * overlap the store). The hook is cleared however the store ends.
+ */
+static void
+store_page(Run *run, PgbPage *page, PgbCounts *counts)
+{
+	pgb_store_set_between_statements(move_requests, &run->src.http);
+	PG_TRY();
+	{
+		pgb_store_page(run->src.id, page, counts);
+	}
+	PG_FINALLY();
+	{
+		pgb_store_set_between_statements(NULL, NULL);
+	}
+	PG_END_TRY();
+}
+
 /*
  * Offset paging skips a record when one before it leaves the list during the pass. The list's
  * length (X-Total-Count, when the connector reads it) tells: true when it fell since the pass's
@@ -467,14 +495,14 @@ step_page(Run *run)
 	check_not_repeated(run, &page, this_page);
 	if (p->entity->id_cursor)
 		seen_ids(run, &page);
-	/* the next page's request goes out now; its answer is read after this page commits */
+	/* the next page's request goes out now; its answer is read while this page is stored */
 	if (!page.last)
 		pgb_prefetch_list_page(&run->src, p->entity, p->parent_id, p->run_since >= 0 ? since : NULL, after,
 							   this_page + 1);
 	if (p->parent)
 		send_ahead_parents(run, p->run_since >= 0 ? since : NULL);
 
-	pgb_store_page(run->src.id, &page, &counts);
+	store_page(run, &page, &counts);
 	if (p->reconcile)
 		pgb_store_mark_seen(run->src.id, p->entity->name, &page);
 	if (page.max_updated > p->max_seen)
@@ -575,7 +603,7 @@ step_verify(Run *run)
 		else
 			gone[ngone++] = ids[i];
 	}
-	pgb_store_page(run->src.id, &page, &counts);
+	store_page(run, &page, &counts);
 	pgb_store_mark_seen_ids(run->src.id, p->entity->name, alive, nalive);
 	counts.deleted = pgb_store_tombstone(run->src.id, p->entity, gone, ngone);
 	progress(run, p->page - 1, false, &counts);
