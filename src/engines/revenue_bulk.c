@@ -99,6 +99,9 @@ pgb_bulk_open(const char *table, const char *const *columns, int ncolumns, bool 
 		refuse(b->rel, "has rules");
 	if (b->rel->rd_rel->relrowsecurity)
 		refuse(b->rel, "has row level security");
+	/* NOT NULL is checked row by row below; anything else would go unchecked */
+	if (RelationGetDescr(b->rel)->constr && RelationGetDescr(b->rel)->constr->num_check > 0)
+		refuse(b->rel, "has check constraints");
 	map_columns(b, columns, ncolumns);
 	b->index_later = index_later;
 	b->slot_desc = CreateTupleDescCopy(RelationGetDescr(b->rel));
@@ -152,7 +155,7 @@ pgb_bulk_put(PgbBulk *b, const Datum *values, const bool *nulls)
 		b->values[b->attnos[i]] = values[i];
 		b->nulls[b->attnos[i]] = nulls[i];
 	}
-	/* NOT NULL as the executor checks it (the tables have no CHECK constraints) */
+	/* NOT NULL as the executor checks it (a table with CHECK constraints is refused when opened) */
 	for (a = 0; a < desc->natts; a++)
 		if (b->nulls[a] && TupleDescAttr(desc, a)->attnotnull)
 			ereport(ERROR,
