@@ -35,6 +35,7 @@ extern text *cstring_to_text(const char *s);
 
 #include "http/http_auth.h"
 #include "push/push.h"
+#include "push/push_step.h"
 #include "push/xero_api.h"
 #include "store/store.h"
 
@@ -67,45 +68,28 @@ typedef struct Run
 
 typedef void (*StepFn) (Run *run);
 
-static void
-safe_search_path(void)
+/* A step and its run, for pgb_push_run_step's one argument. */
+typedef struct StepCall
 {
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	StepFn		fn;
+	Run		   *run;
+} StepCall;
+
+static void
+call_step(void *arg)
+{
+	StepCall   *c = (StepCall *) arg;
+
+	c->fn(c->run);
 }
 
 /* Runs fn in a subtransaction; returns its error (copied into the run's context) or NULL. */
 static ErrorData *
 run_step(Run *run, StepFn fn)
 {
-	ResourceOwner owner = CurrentResourceOwner;
-	ErrorData  *volatile err = NULL;
+	StepCall	c = {fn, run};
 
-	MemoryContextReset(run->step_cxt);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(run->step_cxt);
-	PG_TRY();
-	{
-		int			nest = NewGUCNestLevel();
-
-		safe_search_path();
-		fn(run);
-		AtEOXact_GUC(true, nest);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(run->step_cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(run->cxt);
-		err = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(run->step_cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_END_TRY();
-	return err;
+	return pgb_push_run_step(call_step, &c, run->cxt, run->step_cxt);
 }
 
 static char *

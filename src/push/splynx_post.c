@@ -38,6 +38,7 @@ extern text *cstring_to_text(const char *s);
 #include "http/http_auth.h"
 #include "http/http_client.h"
 #include "http/http_transfer.h"
+#include "push/push_step.h"
 
 PG_FUNCTION_INFO_V1(pgb_splynx_post_connector);
 
@@ -85,39 +86,28 @@ col(int row, int n)
 	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, n);
 }
 
+/* A step and its run, for pgb_push_run_step's one argument. */
+typedef struct StepCall
+{
+	StepFn		fn;
+	PostRun    *run;
+} StepCall;
+
+static void
+call_step(void *arg)
+{
+	StepCall   *c = (StepCall *) arg;
+
+	c->fn(c->run);
+}
+
 /* Runs fn in a subtransaction with a safe search_path; returns its error (in the run's context) or NULL. */
 static ErrorData *
 run_step(PostRun *run, StepFn fn)
 {
-	ResourceOwner owner = CurrentResourceOwner;
-	ErrorData  *volatile err = NULL;
+	StepCall	c = {fn, run};
 
-	MemoryContextReset(run->step_cxt);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(run->step_cxt);
-	PG_TRY();
-	{
-		int			nest = NewGUCNestLevel();
-
-		(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		fn(run);
-		AtEOXact_GUC(true, nest);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(run->step_cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(run->cxt);
-		err = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(run->step_cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_END_TRY();
-	return err;
+	return pgb_push_run_step(call_step, &c, run->cxt, run->step_cxt);
 }
 
 /* The source, its options and its authentication (a token is fetched now in token mode). */
