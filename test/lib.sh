@@ -55,7 +55,7 @@ pgb_start_cluster() {
         echo "port = $PGB_PORT"
         echo "listen_addresses = ''"
         echo "unix_socket_directories = '$PGB_RT'"
-        echo "shared_preload_libraries = 'pg_billing'"
+        echo "shared_preload_libraries = '${PGB_PRELOAD:-pg_billing}'"
         echo "fsync = off"
         echo "max_connections = 50"
         echo "logging_collector = off"

@@ -14,6 +14,7 @@ typedef struct PgbCounts
 	int64		deleted;
 	int64		skipped;		/* received but not stored (statement of an unknown subscription) */
 	char	   *skipped_example;	/* the first of them, named for the run's warnings */
+	int64		store_us;		/* wall-clock microseconds spent storing (sync_runs.store_time) */
 } PgbCounts;
 
 /* Upserts every table of a page; counts the entity's own records. Never moves a row backwards. */

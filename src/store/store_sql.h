@@ -175,10 +175,10 @@
 	"                         / pg_catalog.abs(r.subtotal::numeric), 2)" \
 	"  END," \
 	" r.j, r.sku, r.cost::numeric, lc.id, r.term, ls.id, r.tax_code" \
-	" FROM (SELECT u.*, u.raw::jsonb AS j FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]), pg_catalog.unnest($24::text[]), pg_catalog.unnest($25::text[]))" \
+	" FROM (SELECT u.*, u.raw::jsonb AS j FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]), pg_catalog.unnest($24::text[]))" \
 	" AS u(doc, ext, no, kind, product, description, quantity, unit_price, subtotal, discount, tax, total, ps, pe," \
 	" recurring, raw, sku, cost, customer, term, subscription, tax_code, line_months)" \
-	" WHERE u.doc = ANY ($2::text[]) OFFSET 0) r" \
+	" OFFSET 0) r" \
 	" JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.doc" \
 	" LEFT JOIN billing.customers lc ON lc.source_id = $1 AND lc.external_id = r.customer" \
 	" LEFT JOIN billing.subscriptions ls ON ls.source_id = $1 AND ls.external_id = r.subscription" \
@@ -195,9 +195,9 @@
 	" payment_date, received_at, method, reference, prepayment, remote_updated_at, raw, synced_at, deleted_at)" \
 	" SELECT $1, r.ext, c.id, i.id, r.amount::numeric, r.currency, r.day::date, r.received::timestamptz, r.method," \
 	" r.reference, coalesce(r.prepayment::boolean, false), r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]))" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]))" \
 	" AS u(ext, customer, invoice, amount, currency, day, received, method, reference, prepayment, updated, raw)" \
-	" WHERE u.invoice = ANY ($2::text[]) ORDER BY u.ext, u.updated::timestamptz DESC) r" \
+	" ORDER BY u.ext, u.updated::timestamptz DESC) r" \
 	CUSTOMER_OF_ROW \
 	" LEFT JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.invoice" \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET customer_id = excluded.customer_id," \
@@ -211,9 +211,9 @@
 	" refund_date, memo, remote_updated_at, raw, synced_at, deleted_at)" \
 	" SELECT $1, r.ext, c.id, i.id, p.id, r.amount::numeric, r.currency, r.day::date, r.memo, r.updated::timestamptz," \
 	" r.raw::jsonb, pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]))" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]))" \
 	" AS u(ext, customer, invoice, payment, amount, currency, day, memo, updated, raw)" \
-	" WHERE u.invoice = ANY ($2::text[]) AND u.amount::numeric > 0 ORDER BY u.ext, u.updated::timestamptz DESC) r" \
+	" WHERE u.amount::numeric > 0 ORDER BY u.ext, u.updated::timestamptz DESC) r" \
 	CUSTOMER_OF_ROW \
 	" LEFT JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.invoice" \
 	" LEFT JOIN billing.payments p ON p.source_id = $1 AND p.external_id = r.payment" \
@@ -257,21 +257,20 @@
 	" r.total::numeric, n.currency, r.ps::date, r.pe::date," \
 	" r.recurring::boolean AND coalesce(r.line_months::integer, s.interval_months) IS NOT NULL," \
 	" CASE WHEN r.recurring::boolean THEN coalesce(r.line_months::integer, s.interval_months) END, r.raw::jsonb, r.tax_code" \
-	" FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]), pg_catalog.unnest($24::text[]), pg_catalog.unnest($25::text[]))" \
+	" FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]), pg_catalog.unnest($24::text[]))" \
 	" AS r(doc, ext, no, kind, product, description, quantity, unit_price, subtotal, discount, tax, total, ps, pe," \
 	" recurring, raw, sku, cost, customer, term, subscription, tax_code, line_months)" \
 	" JOIN billing.credit_notes n ON n.source_id = $1 AND n.external_id = r.doc" \
 	" LEFT JOIN billing.subscriptions s ON s.id = n.subscription_id" \
-	" WHERE r.doc = ANY ($2::text[])" \
 	" ON CONFLICT (credit_note_id, external_id) DO NOTHING"
 
 #define SQL_ALLOCATIONS \
 	"INSERT INTO billing.credit_note_allocations AS t (source_id, external_id, credit_note_id, invoice_id, customer_id," \
 	" amount, currency, allocated_on, raw)" \
 	" SELECT $1, r.ext, n.id, i.id, n.customer_id, r.amount::numeric, n.currency, r.day::date, r.raw::jsonb" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]))" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]))" \
 	" AS u(ext, note, invoice, customer, amount, currency, day, raw)" \
-	" WHERE u.note = ANY ($2::text[]) AND u.amount::numeric > 0 ORDER BY u.ext) r" \
+	" WHERE u.amount::numeric > 0 ORDER BY u.ext) r" \
 	" JOIN billing.credit_notes n ON n.source_id = $1 AND n.external_id = r.note" \
 	" LEFT JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.invoice" \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET credit_note_id = excluded.credit_note_id," \
@@ -468,7 +467,8 @@
 	" records_inserted = records_inserted + $5, records_updated = records_updated + $6," \
 	" records_unchanged = records_unchanged + $7, records_deleted = records_deleted + $8," \
 	" records_skipped = records_skipped + $10," \
-	" warnings = CASE WHEN $11 IS NULL THEN warnings ELSE pg_catalog.concat_ws(E'\\n', warnings, $11) END" \
+	" warnings = CASE WHEN $11 IS NULL THEN warnings ELSE pg_catalog.concat_ws(E'\\n', warnings, $11) END," \
+	" store_time = coalesce(store_time, interval '0') + $12 * interval '1 microsecond'" \
 	" WHERE id = $1"
 
 #endif

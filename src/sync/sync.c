@@ -15,6 +15,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "portability/instr_time.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -311,22 +312,43 @@ seen_ids(Run *run, PgbPage *page)
 	}
 }
 
+/* The requests in flight moved on between store statements; that time is not the store's. */
+typedef struct StoreWindow
+{
+	PgbHttpTarget *http;
+	instr_time	moving;
+} StoreWindow;
+
 static void
 move_requests(void *arg)
 {
-	pgb_http_progress((PgbHttpTarget *) arg);
+	StoreWindow *w = (StoreWindow *) arg;
+	instr_time	start;
+	instr_time	end;
+
+	INSTR_TIME_SET_CURRENT(start);
+	pgb_http_progress(w->http);
+	INSTR_TIME_SET_CURRENT(end);
+	INSTR_TIME_ACCUM_DIFF(w->moving, end, start);
 }
 
 /*
  * Stores a page while the requests in flight go on between the store's statements: the next
  * page's answer (sent ahead) is read as it arrives, instead of waiting in the socket's buffers
  * for this page's commit (a vendor's sending blocks once they are full, so its transfer did not
- * overlap the store). The hook is cleared however the store ends.
+ * overlap the store). The hook is cleared however the store ends. The time the store took, less
+ * that spent on the requests, is counted for sync_runs.store_time.
  */
 static void
 store_page(Run *run, PgbPage *page, PgbCounts *counts)
 {
-	pgb_store_set_between_statements(move_requests, &run->src.http);
+	StoreWindow window = {&run->src.http};
+	instr_time	start;
+	instr_time	took;
+
+	INSTR_TIME_SET_ZERO(window.moving);
+	INSTR_TIME_SET_CURRENT(start);
+	pgb_store_set_between_statements(move_requests, &window);
 	PG_TRY();
 	{
 		pgb_store_page(run->src.id, page, counts);
@@ -336,6 +358,10 @@ store_page(Run *run, PgbPage *page, PgbCounts *counts)
 		pgb_store_set_between_statements(NULL, NULL);
 	}
 	PG_END_TRY();
+	INSTR_TIME_SET_CURRENT(took);
+	INSTR_TIME_SUBTRACT(took, start);
+	INSTR_TIME_SUBTRACT(took, window.moving);
+	counts->store_us += INSTR_TIME_GET_MICROSEC(took);
 }
 
 /*

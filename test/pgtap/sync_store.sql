@@ -2,12 +2,13 @@
 -- older versions, tombstones, repeated records, lines, payments, credit notes and statements hold
 -- what each scenario is about; a row violating a constraint fails its page naming the record (never
 -- its values), with nothing of the page stored; and a record another session stores while a page
--- is being written is waited for and updated by the page's upsert.
+-- is being written is waited for and updated by the page's upsert. Each run records the time it
+-- spent storing (sync_runs.store_time), which leaves out the time spent waiting for the vendor.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 \ir lib/helpers.sql
 
-SELECT plan(11);
+SELECT plan(14);
 
 CREATE FUNCTION pg_temp.src(name text, key text, options jsonb DEFAULT '{}') RETURNS bigint LANGUAGE sql AS $$
     SELECT billing.add_source(name, 'advanced_billing', current_setting('pgb_test.maxio_url') || '/s/' || key,
@@ -124,6 +125,19 @@ SELECT is(pg_temp.runs_of('changing_up'), 'succeeded 19/0/0/0/0 13; succeeded 0/
 SELECT results_eq($$SELECT count(*) FROM billing.invoices WHERE source_id = billing._source_id('stmtsite_up')
                     AND statement_id IS NOT NULL$$,
                   $$VALUES (3::bigint)$$, 'stmtsite: the statements trigger linked 3 invoices');
+
+-- Each run's store_time: more than nothing, within the run's own duration.
+SELECT is((SELECT count(*)::int FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id
+            WHERE s.name LIKE '%\_up'), 16, 'the scenarios made 16 runs');
+SELECT is((SELECT count(*)::int FROM billing.sync_runs r JOIN billing.sources s ON s.id = r.source_id
+            WHERE s.name LIKE '%\_up' AND NOT coalesce(r.store_time > interval '0'
+                                                      AND r.store_time <= r.finished_at - r.started_at, false)), 0,
+          'each has a store_time above zero and within its duration');
+-- every answer 300 ms late: the run lasts at least that long, none of it storing
+SELECT pg_temp.src('late', 'ok-late1_d300');
+CALL billing.sync('late');
+SELECT ok((SELECT store_time <= (finished_at - started_at) - interval '300 ms' FROM pg_temp.last('late')),
+          'the time spent waiting for the vendor''s answers is not store time');
 
 -- A row violating a constraint: the page fails naming the record, nothing of it stored.
 ALTER TABLE billing.invoices ADD CONSTRAINT test_total_below_1000 CHECK (total < 1000) NOT VALID;
