@@ -56,7 +56,8 @@ SELECT billing.add_source('demo-sandbox', 'advanced_billing', '$url',
 \timing on
 CALL billing.sync('demo-sandbox');
 \timing off
-SELECT id, status, records_inserted, records_updated, records_unchanged, pages, requests, finished_at - started_at AS took, error
+SELECT id, status, records_inserted, records_updated, records_unchanged, pages, requests, finished_at - started_at AS took,
+       store_time, error
 FROM billing.sync_runs;
 SQL
 
