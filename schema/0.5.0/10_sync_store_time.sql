@@ -30,8 +30,9 @@ BEGIN
     v_refresh_start := pg_catalog.clock_timestamp();
     PERFORM billing.refresh_revenue();
     UPDATE billing.sync_runs r
-       SET store_time = r.store_time OPERATOR(pg_catalog.+) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_refresh_start)
-     WHERE r.id OPERATOR(pg_catalog.=) run_id AND r.store_time IS NOT NULL;
+       SET store_time = coalesce(r.store_time, interval '0')
+                        OPERATOR(pg_catalog.+) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_refresh_start)
+     WHERE r.id OPERATOR(pg_catalog.=) run_id;
     COMMIT;
 END
 $fn$;

@@ -85,13 +85,6 @@ typedef struct EngineState
 } EngineState;
 
 static void
-put_optional(Datum *values, bool *nulls, int col, Numeric value)
-{
-	nulls[col] = value == NULL;
-	values[col] = value == NULL ? (Datum) 0 : NumericGetDatum(value);
-}
-
-static void
 emit_row(void *arg, const PgbRevRow *row)
 {
 	EngineState *st = (EngineState *) arg;
@@ -119,11 +112,11 @@ emit_row(void *arg, const PgbRevRow *row)
 	for (j = 0; j < 6; j++)
 		values[12 + j] = NumericGetDatum(row->journal[j]);
 	values[18] = NumericGetDatum(row->unbilled_change);
-	put_optional(values, nulls, 19, row->recognized_reporting);
-	put_optional(values, nulls, 20, row->mrr_reporting);
-	put_optional(values, nulls, 21, row->mrr_reporting_prev);
-	put_optional(values, nulls, 22, row->movement_reporting);
-	put_optional(values, nulls, 23, row->fx);
+	pgb_rev_put_optional(values, nulls, 19, row->recognized_reporting);
+	pgb_rev_put_optional(values, nulls, 20, row->mrr_reporting);
+	pgb_rev_put_optional(values, nulls, 21, row->mrr_reporting_prev);
+	pgb_rev_put_optional(values, nulls, 22, row->movement_reporting);
+	pgb_rev_put_optional(values, nulls, 23, row->fx);
 	tuplestore_putvalues(st->store, st->desc, values, nulls);
 }
 

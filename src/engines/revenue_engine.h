@@ -14,4 +14,12 @@ typedef void (*PgbRevGroupFn) (void *arg, const PgbRevGroup *group);
 
 extern void pgb_revenue_scan(int64 txid, PgbRevGroupFn on_group, void *arg);
 
+/* Puts an optional amount of a computed row into column col of an output row (NULL stays NULL). */
+static inline void
+pgb_rev_put_optional(Datum *values, bool *nulls, int col, Numeric value)
+{
+	nulls[col] = value == NULL;
+	values[col] = value == NULL ? (Datum) 0 : NumericGetDatum(value);
+}
+
 #endif							/* PGB_REVENUE_ENGINE_H */

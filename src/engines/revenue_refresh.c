@@ -68,6 +68,7 @@ typedef struct RefreshState
 	int			ncustomers;
 	int			capacity;
 	bool		any_refund;		/* a queued customer has a live refund (add_cash saw one) */
+	struct CashCustomer *cash;	/* during add_cash: the customer whose cash is being summed */
 } RefreshState;
 
 static const char *const monthly_columns[] = {
@@ -310,13 +311,6 @@ new_source(RefreshState *st, HeapTuple tup, TupleDesc desc)
 }
 
 static void
-put_optional(Datum *values, bool *nulls, int col, Numeric value)
-{
-	nulls[col] = value == NULL;
-	values[col] = value == NULL ? (Datum) 0 : NumericGetDatum(value);
-}
-
-static void
 write_movement(RefreshState *st, const PgbRevRow *row, const char *movement, Numeric amount, Numeric reporting)
 {
 	Datum		values[MOVEMENT_COLUMNS];
@@ -326,8 +320,8 @@ write_movement(RefreshState *st, const PgbRevRow *row, const char *movement, Num
 	values[1] = row->currency;
 	values[2] = DateADTGetDatum(row->month);
 	values[3] = CStringGetTextDatum(movement);
-	put_optional(values, nulls, 4, amount);
-	put_optional(values, nulls, 5, reporting);
+	pgb_rev_put_optional(values, nulls, 4, amount);
+	pgb_rev_put_optional(values, nulls, 5, reporting);
 	pgb_bulk_put(st->movements, values, nulls);
 	pgb_summary_movement(st->summary, st->currency, row->month, movement, amount, reporting);
 }
@@ -351,14 +345,14 @@ write_row(void *arg, const PgbRevRow *row)
 	values[7] = NumericGetDatum(row->unbilled_end);
 	nulls[8] = st->reporting_currency == (Datum) 0;
 	values[8] = st->reporting_currency;
-	put_optional(values, nulls, 9, row->recognized_reporting);
+	pgb_rev_put_optional(values, nulls, 9, row->recognized_reporting);
 	for (j = 0; j < 6; j++)
 		values[10 + j] = NumericGetDatum(row->journal[j]);
 	values[16] = NumericGetDatum(row->unbilled_change);
 	values[17] = NumericGetDatum(row->mrr);
 	values[18] = NumericGetDatum(row->mrr_prev);
-	put_optional(values, nulls, 19, row->mrr_reporting);
-	put_optional(values, nulls, 20, row->mrr_reporting_prev);
+	pgb_rev_put_optional(values, nulls, 19, row->mrr_reporting);
+	pgb_rev_put_optional(values, nulls, 20, row->mrr_reporting_prev);
 	pgb_bulk_put(st->monthly, values, nulls);
 	pgb_summary_month(st->summary, row->customer_id, st->currency, row,
 					  st->reporting_currency != (Datum) 0, st->source);
@@ -448,16 +442,18 @@ typedef struct CashCustomer
 {
 	int64		customer_id;
 	int64		source_id;
-	CashMonth  *months;
+	CashMonth  *months;			/* in cxt, reset for each customer */
 	int			nmonths;
 	int			capacity;
+	MemoryContext cxt;
+	PgbBulk    *bulk;			/* billing._revenue_cash */
 } CashCustomer;
 
 static const char *const cash_columns[] = {"customer_id", "source_id", "month", "currency", "part", "n", "amount"};
 
 /* Writes the customer's row of billing._revenue_cash: its months as parallel arrays. */
 static void
-cash_flush(RefreshState *st, PgbBulk *bulk, CashCustomer *c)
+cash_flush(RefreshState *st, CashCustomer *c)
 {
 	Datum		values[7];
 	bool		nulls[7] = {false};
@@ -490,7 +486,7 @@ cash_flush(RefreshState *st, PgbBulk *bulk, CashCustomer *c)
 	values[4] = PointerGetDatum(construct_array(parts, c->nmonths, INT2OID, sizeof(int16), true, TYPALIGN_SHORT));
 	values[5] = PointerGetDatum(construct_array(ns, c->nmonths, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[6] = PointerGetDatum(construct_array(amounts, c->nmonths, NUMERICOID, -1, false, TYPALIGN_INT));
-	pgb_bulk_put(bulk, values, nulls);
+	pgb_bulk_put(c->bulk, values, nulls);
 	c->nmonths = 0;
 }
 
@@ -525,6 +521,50 @@ cash_add(CashCustomer *c, DateADT month, int currency, int16 part, Numeric amoun
 	pgb_sum_add(&m->amount, pgb_dec(amount), 1);
 }
 
+/* Writes the customer summed so far, if any, and starts afresh. */
+static void
+cash_next_customer(RefreshState *st, CashCustomer *c)
+{
+	MemoryContext old = MemoryContextSwitchTo(c->cxt);
+
+	cash_flush(st, c);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(c->cxt);
+	c->months = NULL;
+	c->capacity = 0;
+}
+
+/* A payment (part 3) or cash refund (part 4) of a queued customer: customer, month, currency, part, amount. */
+static void
+cash_row_in(RefreshState *st, HeapTuple tup, TupleDesc desc)
+{
+	CashCustomer *c = st->cash;
+	int64		customer_id = required_int64(tup, desc, 1);
+	const int64 *source = source_of(st->sources, customer_id);
+	int16		part = DatumGetInt16(pgb_spi_required(tup, desc, 4, "part"));
+	DateADT		month;
+	int			currency;
+	Numeric		amount;
+	MemoryContext old;
+
+	if (part == 4)
+		st->any_refund = true;
+	/* a customer that no longer exists keeps no cash (as it has no source) */
+	if (source == NULL)
+		return;
+	month = DatumGetDateADT(pgb_spi_required(tup, desc, 2, "month"));
+	currency = pgb_summary_currency(st->summary, pgb_spi_required(tup, desc, 3, "currency"));
+	amount = required_numeric(tup, desc, 5);
+	if (c->nmonths > 0 && customer_id != c->customer_id)
+		cash_next_customer(st, c);
+	c->customer_id = customer_id;
+	c->source_id = *source;
+	old = MemoryContextSwitchTo(c->cxt);
+	cash_add(c, month, currency, part, amount);
+	MemoryContextSwitchTo(old);
+	pgb_summary_cash(st->summary, currency, month, *source, part, 1, amount);
+}
+
 /*
  * Step 4: the queued customers' payments (part 3) and cash refunds (part 4), customer by customer:
  * one row of billing._revenue_cash each, and each amount into the journal sums. Summed here rather
@@ -534,93 +574,27 @@ cash_add(CashCustomer *c, DateADT month, int currency, int16 part, Numeric amoun
 static void
 add_cash(RefreshState *st)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(st->txid)};
-	SPIPlanPtr	plan;
-	Portal		portal;
-	PgbBulk    *bulk;
 	CashCustomer c;
-	MemoryContext cxt = CurrentMemoryContext;
-	MemoryContext customer_cxt = AllocSetContextCreate(cxt, "pg_billing revenue cash", ALLOCSET_DEFAULT_SIZES);
-	MemoryContext row_cxt = AllocSetContextCreate(cxt, "pg_billing revenue cash row", ALLOCSET_SMALL_SIZES);
 
-	plan = SPI_prepare("SELECT x.customer_id, x.month, x.currency, x.part, x.amount FROM ("
-					   "  SELECT p.customer_id, pg_catalog.date_trunc('month', p.payment_date::timestamp)::date AS month,"
-					   "         p.currency, 3::smallint AS part, p.amount"
-					   "    FROM billing._revenue_work w JOIN billing.payments p ON p.customer_id OPERATOR(pg_catalog.=) w.customer_id"
-					   "   WHERE w.txid OPERATOR(pg_catalog.=) $1 AND p.deleted_at IS NULL"
-					   "  UNION ALL"
-					   "  SELECT f.customer_id, pg_catalog.date_trunc('month', f.refund_date::timestamp)::date, f.currency,"
-					   "         4::smallint, f.amount"
-					   "    FROM billing._revenue_work w JOIN billing.refunds f ON f.customer_id OPERATOR(pg_catalog.=) w.customer_id"
-					   "   WHERE w.txid OPERATOR(pg_catalog.=) $1 AND f.deleted_at IS NULL) x"
-					   " ORDER BY x.customer_id", 1, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for the cash query: %s", SPI_result_code_string(SPI_result));
-	bulk = pgb_bulk_open("_revenue_cash", cash_columns, lengthof(cash_columns), st->full);
 	memset(&c, 0, sizeof(c));
-	portal = SPI_cursor_open(NULL, plan, args, NULL, false);
-	for (;;)
-	{
-		uint64		i;
-
-		SPI_cursor_fetch(portal, true, FETCH_ROWS);
-		if (SPI_processed == 0)
-			break;
-		for (i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			MemoryContext outer = MemoryContextSwitchTo(row_cxt);
-			int64		customer_id = required_int64(tup, desc, 1);
-			const int64 *source = source_of(st->sources, customer_id);
-			int16		part = DatumGetInt16(pgb_spi_required(tup, desc, 4, "part"));
-			DateADT		month;
-			int			currency;
-			Numeric		amount;
-			MemoryContext old;
-
-			if (part == 4)
-				st->any_refund = true;
-			/* a customer that no longer exists keeps no cash (as it has no source) */
-			if (source == NULL)
-			{
-				MemoryContextSwitchTo(outer);
-				MemoryContextReset(row_cxt);
-				continue;
-			}
-			month = DatumGetDateADT(pgb_spi_required(tup, desc, 2, "month"));
-			currency = pgb_summary_currency(st->summary, pgb_spi_required(tup, desc, 3, "currency"));
-			amount = required_numeric(tup, desc, 5);
-			CHECK_FOR_INTERRUPTS();
-			if (c.nmonths > 0 && customer_id != c.customer_id)
-			{
-				old = MemoryContextSwitchTo(customer_cxt);
-				cash_flush(st, bulk, &c);
-				MemoryContextSwitchTo(old);
-				MemoryContextReset(customer_cxt);
-				c.months = NULL;
-				c.capacity = 0;
-			}
-			c.customer_id = customer_id;
-			c.source_id = *source;
-			old = MemoryContextSwitchTo(customer_cxt);
-			cash_add(&c, month, currency, part, amount);
-			MemoryContextSwitchTo(old);
-			pgb_summary_cash(st->summary, currency, month, *source, part, 1, amount);
-			MemoryContextSwitchTo(outer);
-			MemoryContextReset(row_cxt);
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	MemoryContextSwitchTo(customer_cxt);
-	cash_flush(st, bulk, &c);
-	MemoryContextSwitchTo(cxt);
-	SPI_cursor_close(portal);
-	SPI_freeplan(plan);
-	pgb_bulk_close(bulk);
-	MemoryContextDelete(customer_cxt);
-	MemoryContextDelete(row_cxt);
+	c.cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_billing revenue cash", ALLOCSET_DEFAULT_SIZES);
+	c.bulk = pgb_bulk_open("_revenue_cash", cash_columns, lengthof(cash_columns), st->full);
+	st->cash = &c;
+	each_row("SELECT x.customer_id, x.month, x.currency, x.part, x.amount FROM ("
+			 "  SELECT p.customer_id, pg_catalog.date_trunc('month', p.payment_date::timestamp)::date AS month,"
+			 "         p.currency, 3::smallint AS part, p.amount"
+			 "    FROM billing._revenue_work w JOIN billing.payments p ON p.customer_id OPERATOR(pg_catalog.=) w.customer_id"
+			 "   WHERE w.txid OPERATOR(pg_catalog.=) $1 AND p.deleted_at IS NULL"
+			 "  UNION ALL"
+			 "  SELECT f.customer_id, pg_catalog.date_trunc('month', f.refund_date::timestamp)::date, f.currency,"
+			 "         4::smallint, f.amount"
+			 "    FROM billing._revenue_work w JOIN billing.refunds f ON f.customer_id OPERATOR(pg_catalog.=) w.customer_id"
+			 "   WHERE w.txid OPERATOR(pg_catalog.=) $1 AND f.deleted_at IS NULL) x"
+			 " ORDER BY x.customer_id", st->txid, cash_row_in, st);
+	cash_next_customer(st, &c);
+	st->cash = NULL;
+	pgb_bulk_close(c.bulk);
+	MemoryContextDelete(c.cxt);
 }
 
 static void

@@ -281,27 +281,51 @@ text_array(Datum *ids, int n)
 	return PointerGetDatum(construct_md_array(ids, NULL, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-/*
- * Counts the RETURNING (external_id, inserted) rows of the last statement; returns changed ids.
- * *existed (when asked) gets those of them that were stored before (updated, not inserted): only
- * a document stored before can have lines to replace.
- */
-static Datum
-count_returned(int nrows_in, PgbCounts *counts, Datum *existed, int *nexisted)
+static int
+cmp_cstring(const void *a, const void *b)
 {
-	Datum	   *ids = palloc(sizeof(Datum) * Max(SPI_processed, 1));
-	Datum	   *old = palloc(sizeof(Datum) * Max(SPI_processed, 1));
-	int			nold = 0;
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
 
+/* The documents an upsert wrote (its RETURNING rows), for the rows that belong to them. */
+typedef struct WrittenDocs
+{
+	char	  **ids;			/* external ids, sorted for rows_of_docs */
+	int			n;
+	Datum		existed;		/* text[]: those stored before (updated, not inserted) */
+	int			nexisted;
+} WrittenDocs;
+
+/*
+ * Counts the RETURNING (external_id, inserted) rows of the last statement. *written (when asked)
+ * gets their ids, and those of them stored before: only a document stored before can have lines
+ * to replace.
+ */
+static void
+count_returned(int nrows_in, PgbCounts *counts, WrittenDocs *written)
+{
+	Datum	   *old = written ? palloc(sizeof(Datum) * Max(SPI_processed, 1)) : NULL;
+
+	if (written)
+	{
+		written->ids = palloc(sizeof(char *) * Max(SPI_processed, 1));
+		written->n = (int) SPI_processed;
+		written->nexisted = 0;
+	}
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		bool		inserted = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
 
-		ids[i] = datumCopy(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull), false, -1);
-		if (!inserted)
-			old[nold++] = ids[i];
+		if (written)
+		{
+			Datum		id = datumCopy(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull), false, -1);
+
+			written->ids[i] = TextDatumGetCString(id);
+			if (!inserted)
+				old[written->nexisted++] = id;
+		}
 		if (counts)
 		{
 			if (inserted)
@@ -312,12 +336,11 @@ count_returned(int nrows_in, PgbCounts *counts, Datum *existed, int *nexisted)
 	}
 	if (counts)
 		counts->unchanged += nrows_in - (int64) SPI_processed;
-	if (existed)
+	if (written)
 	{
-		*existed = text_array(old, nold);
-		*nexisted = nold;
+		qsort(written->ids, written->n, sizeof(char *), cmp_cstring);
+		written->existed = text_array(old, written->nexisted);
 	}
-	return text_array(ids, (int) SPI_processed);
 }
 
 static void
@@ -347,34 +370,6 @@ exec_ids(SPIPlanPtr p, int64 source_id, Datum ids)
 		elog(ERROR, "pg_billing: store statement failed");
 }
 
-static int
-cmp_cstring(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/* The external ids of a text[] (count_returned's changed documents), sorted for rows_of_docs. */
-typedef struct DocSet
-{
-	char	  **ids;
-	int			n;
-} DocSet;
-
-static DocSet
-doc_set(Datum ids)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	DocSet		set;
-
-	deconstruct_array(DatumGetArrayTypeP(ids), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &set.n);
-	set.ids = palloc(sizeof(char *) * Max(set.n, 1));
-	for (int i = 0; i < set.n; i++)
-		set.ids[i] = TextDatumGetCString(elems[i]);
-	qsort(set.ids, set.n, sizeof(char *), cmp_cstring);
-	return set;
-}
-
 /*
  * The rows whose column col names one of docs: the lines, payments and refunds of the documents
  * just written (those of a document left unchanged are not written again). Picked here, not with
@@ -382,7 +377,7 @@ doc_set(Datum ids)
  * 100,000 comparisons for a page of 200 invoices, about a seventh of the time of their lines.
  */
 static PgbRows *
-rows_of_docs(PgbRows *rows, int col, const DocSet *docs)
+rows_of_docs(PgbRows *rows, int col, const WrittenDocs *docs)
 {
 	PgbRows    *out = palloc(sizeof(PgbRows));
 	size_t		width = sizeof(char *) * rows->ncols;
@@ -405,23 +400,19 @@ static void
 store_invoices(int64 source_id, PgbPage *page, PgbCounts *counts)
 {
 	PgbRows    *inv = &page->t[PGB_T_INVOICES];
-	Datum		changed;
-	Datum		existed;
-	int			nexisted;
-	DocSet		docs;
+	WrittenDocs docs;
 	PgbRows    *lines;
 	PgbRows    *payments;
 	PgbRows    *refunds;
 
 	placeholders(source_id, inv, C_INV_CUSTOMER);
 	upsert_rows(P_INVOICES, SQL_INVOICES, 1 + C_INV_N, "invoices", source_id, NULL, inv);
-	changed = count_returned(inv->nrows, counts, &existed, &nexisted);
-	if (SPI_processed == 0)
+	count_returned(inv->nrows, counts, &docs);
+	if (docs.n == 0)
 		return;
-	docs = doc_set(changed);
 	/* the lines of a changed document are replaced whole; a document just inserted has none */
-	if (nexisted > 0)
-		exec_ids(plan(P_DEL_INV_LINES, SQL_DELETE_INVOICE_LINES, 2, 0), source_id, existed);
+	if (docs.nexisted > 0)
+		exec_ids(plan(P_DEL_INV_LINES, SQL_DELETE_INVOICE_LINES, 2, 0), source_id, docs.existed);
 	lines = rows_of_docs(&page->t[PGB_T_INVOICE_LINES], C_LIN_DOC, &docs);
 	/* a line billing another company than its invoice's names it: stored first like the invoice's */
 	placeholders(source_id, lines, C_LIN_CUSTOMER);
@@ -440,22 +431,18 @@ static void
 store_credit_notes(int64 source_id, PgbPage *page, PgbCounts *counts)
 {
 	PgbRows    *cn = &page->t[PGB_T_CREDIT_NOTES];
-	Datum		changed;
-	Datum		existed;
-	int			nexisted;
-	DocSet		docs;
+	WrittenDocs docs;
 	PgbRows    *lines;
 	PgbRows    *allocations;
 
 	placeholders(source_id, cn, C_CN_CUSTOMER);
 	upsert_rows(P_CREDIT_NOTES, SQL_CREDIT_NOTES, 1 + C_CN_N, "credit_notes", source_id, NULL, cn);
-	changed = count_returned(cn->nrows, counts, &existed, &nexisted);
-	if (SPI_processed == 0)
+	count_returned(cn->nrows, counts, &docs);
+	if (docs.n == 0)
 		return;
-	docs = doc_set(changed);
 	/* the lines of a changed document are replaced whole; a document just inserted has none */
-	if (nexisted > 0)
-		exec_ids(plan(P_DEL_CN_LINES, SQL_DELETE_CREDIT_NOTE_LINES, 2, 0), source_id, existed);
+	if (docs.nexisted > 0)
+		exec_ids(plan(P_DEL_CN_LINES, SQL_DELETE_CREDIT_NOTE_LINES, 2, 0), source_id, docs.existed);
 	lines = rows_of_docs(&page->t[PGB_T_CREDIT_NOTE_LINES], C_LIN_DOC, &docs);
 	if (lines->nrows > 0)
 		exec_rows(plan(P_CN_LINES, SQL_CREDIT_NOTE_LINES, 1 + C_LIN_N, 0), source_id, NULL, lines,
@@ -493,7 +480,7 @@ store_listed_rows(int64 source_id, PlanId id, const char *sql, const char *table
 
 	upsert_rows(id, sql, 2 + rows->ncols, table, source_id, &none, rows);
 	changed = (int64) SPI_processed;
-	(void) count_returned((int) changed, counts, NULL, NULL);
+	count_returned((int) changed, counts, NULL);
 	stored = stored_count(source_id, table, column(rows, 0));
 	counts->unchanged += stored - changed;
 	counts->skipped += rows->nrows - stored;
@@ -541,7 +528,7 @@ store_statements(int64 source_id, PgbRows *st, PgbCounts *counts)
 										   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
 										   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
 	upsert_rows(P_STATEMENTS, SQL_STATEMENTS, 1 + C_STM_N, "statements", source_id, NULL, st);
-	(void) count_returned(st->nrows - (int) skipped, counts, NULL, NULL);
+	count_returned(st->nrows - (int) skipped, counts, NULL);
 	counts->skipped += skipped;
 }
 
@@ -554,26 +541,26 @@ pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts)
 	{
 		upsert_rows(P_CUSTOMERS, SQL_CUSTOMERS, 1 + C_CUS_N, "customers", source_id, NULL, &t[PGB_T_CUSTOMERS]);
 		/* counted when customers are the entity; a customer a document names (Pax8's partner) is not */
-		(void) count_returned(t[PGB_T_CUSTOMERS].nrows, page->primary == PGB_T_CUSTOMERS ? counts : NULL, NULL, NULL);
+		count_returned(t[PGB_T_CUSTOMERS].nrows, page->primary == PGB_T_CUSTOMERS ? counts : NULL, NULL);
 	}
 	if (t[PGB_T_PRODUCTS].nrows > 0)
 	{
 		upsert_rows(P_PRODUCTS, SQL_PRODUCTS, 1 + C_PRD_N, "products", source_id, NULL, &t[PGB_T_PRODUCTS]);
 		/* counted when products are the entity; the products a subscription names are not */
-		(void) count_returned(t[PGB_T_PRODUCTS].nrows, page->primary == PGB_T_PRODUCTS ? counts : NULL, NULL, NULL);
+		count_returned(t[PGB_T_PRODUCTS].nrows, page->primary == PGB_T_PRODUCTS ? counts : NULL, NULL);
 	}
 	if (t[PGB_T_CONTRACTS].nrows > 0)
 	{
 		placeholders(source_id, &t[PGB_T_CONTRACTS], C_CON_CUSTOMER);
 		upsert_rows(P_CONTRACTS, SQL_CONTRACTS, 1 + C_CON_N, "contracts", source_id, NULL, &t[PGB_T_CONTRACTS]);
-		(void) count_returned(t[PGB_T_CONTRACTS].nrows, counts, NULL, NULL);
+		count_returned(t[PGB_T_CONTRACTS].nrows, counts, NULL);
 	}
 	if (t[PGB_T_SUBSCRIPTIONS].nrows > 0)
 	{
 		placeholders(source_id, &t[PGB_T_SUBSCRIPTIONS], C_SUB_CUSTOMER);
 		upsert_rows(P_SUBSCRIPTIONS, SQL_SUBSCRIPTIONS, 1 + C_SUB_N, "subscriptions", source_id, NULL,
 				  &t[PGB_T_SUBSCRIPTIONS]);
-		(void) count_returned(t[PGB_T_SUBSCRIPTIONS].nrows, counts, NULL, NULL);
+		count_returned(t[PGB_T_SUBSCRIPTIONS].nrows, counts, NULL);
 	}
 	if (t[PGB_T_INVOICES].nrows > 0)
 		store_invoices(source_id, page, counts);
@@ -586,18 +573,18 @@ pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts)
 	if (t[PGB_T_ACCOUNTS].nrows > 0)
 	{
 		upsert_rows(P_ACCOUNTS, SQL_ACCOUNTS, 1 + C_ACC_N, "source_accounts", source_id, NULL, &t[PGB_T_ACCOUNTS]);
-		(void) count_returned(t[PGB_T_ACCOUNTS].nrows, counts, NULL, NULL);
+		count_returned(t[PGB_T_ACCOUNTS].nrows, counts, NULL);
 	}
 	if (t[PGB_T_TAX_RATES].nrows > 0)
 	{
 		upsert_rows(P_TAX_RATES, SQL_TAX_RATES, 1 + C_TAX_N, "source_tax_rates", source_id, NULL, &t[PGB_T_TAX_RATES]);
-		(void) count_returned(t[PGB_T_TAX_RATES].nrows, counts, NULL, NULL);
+		count_returned(t[PGB_T_TAX_RATES].nrows, counts, NULL);
 	}
 	if (t[PGB_T_TRANSACTIONS].nrows > 0)
 	{
 		placeholders(source_id, &t[PGB_T_TRANSACTIONS], C_TRX_CUSTOMER);
 		upsert_rows(P_TRANSACTIONS, SQL_TRANSACTIONS, 1 + C_TRX_N, "source_transactions", source_id, NULL, &t[PGB_T_TRANSACTIONS]);
-		(void) count_returned(t[PGB_T_TRANSACTIONS].nrows, counts, NULL, NULL);
+		count_returned(t[PGB_T_TRANSACTIONS].nrows, counts, NULL);
 	}
 }
 
