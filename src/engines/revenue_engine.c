@@ -47,24 +47,21 @@ enum
 "        AND l.amount OPERATOR(pg_catalog.<>) 0 AND l.period_end OPERATOR(pg_catalog.>) l.period_start)," \
 "       l.interval_months, l.full_period_amount, l.due_date, l.paid_on, NULL::numeric, NULL::numeric, l.tax"
 
-#define QUEUED(alias) \
-"  JOIN billing._revenue_work w ON w.customer_id OPERATOR(pg_catalog.=) " alias ".customer_id" \
-"                              AND w.txid OPERATOR(pg_catalog.=) $1"
-
 /*
  * One branch per document kind, so a few queued customers are found through their indexes; rows of
- * a customer and currency come together, which is all the grouping needs.
+ * a customer and currency come together, which is all the grouping needs. Each %s is the branch's
+ * pgb_rev_queued_join.
  */
-static const char *lines_query =
+static const char *lines_query_format =
 LINE_COLUMNS
-"  FROM billing._revenue_invoice_lines l" QUEUED("l")
+"  FROM billing._revenue_invoice_lines l%s"
 " UNION ALL "
 LINE_COLUMNS
-"  FROM billing._revenue_credit_lines l" QUEUED("l")
+"  FROM billing._revenue_credit_lines l%s"
 " UNION ALL "
 "SELECT e.customer_id, e.currency, true, e.adjust, e.month, e.month, NULL, false,"
 "       NULL, NULL, NULL, NULL, e.contra, e.excess, e.tax"
-"  FROM billing._refund_effects e" QUEUED("e")
+"  FROM billing._refund_effects e%s"
 " ORDER BY 1, 2";
 
 /* The scan: the group being read and what to do with each complete group. */
@@ -218,19 +215,31 @@ same_group(RevScan *st, HeapTuple tup, TupleDesc desc)
 	return false;
 }
 
+const char *
+pgb_rev_queued_join(const PgbRevScope *scope, const char *customer)
+{
+	if (scope->all)
+		return "";
+	return psprintf(" JOIN billing._revenue_work w ON w.customer_id OPERATOR(pg_catalog.=) %s"
+					" AND w.txid OPERATOR(pg_catalog.=) $1", customer);
+}
+
 /*
- * Reads the lines of the customers queued under txid and calls on_group with each customer and
+ * Reads the lines of the scope's customers and calls on_group with each customer and
  * currency's lines, in customer order (all currencies of a customer one after the other). The group
  * and everything allocated while on_group runs live until it returns. Runs inside SPI_connect.
  */
 void
-pgb_revenue_scan(int64 txid, PgbRevGroupFn on_group, void *arg)
+pgb_revenue_scan(const PgbRevScope *scope, PgbRevGroupFn on_group, void *arg)
 {
 	RevScan		scan;
 	RevScan    *st = &scan;
 	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(txid)};
-	SPIPlanPtr	plan = SPI_prepare(lines_query, 1, argtypes);
+	Datum		args[1] = {Int64GetDatum(scope->txid)};
+	SPIPlanPtr	plan = SPI_prepare(psprintf(lines_query_format, pgb_rev_queued_join(scope, "l.customer_id"),
+											pgb_rev_queued_join(scope, "l.customer_id"),
+											pgb_rev_queued_join(scope, "e.customer_id")),
+								   1, argtypes);
 	Portal		portal;
 	MemoryContext spi_cxt = CurrentMemoryContext;
 
@@ -281,6 +290,7 @@ pgb_revenue_engine(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	EngineState st;
+	PgbRevScope scope = {0, false};
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -297,7 +307,8 @@ pgb_revenue_engine(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	if (!PG_ARGISNULL(3) && VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(3)) > 0)
 		st.options.fx = pgb_fx_load(text_to_cstring(PG_GETARG_TEXT_PP(3)));
-	pgb_revenue_scan(PG_GETARG_INT64(0), compute_group, &st);
+	scope.txid = PG_GETARG_INT64(0);
+	pgb_revenue_scan(&scope, compute_group, &st);
 	SPI_finish();
 	return (Datum) 0;
 }

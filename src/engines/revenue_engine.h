@@ -12,7 +12,23 @@
 
 typedef void (*PgbRevGroupFn) (void *arg, const PgbRevGroup *group);
 
-extern void pgb_revenue_scan(int64 txid, PgbRevGroupFn on_group, void *arg);
+/*
+ * The customers a computation reads: those queued under txid in billing._revenue_work, or all of
+ * them (a full recomputation, which queues none: every document's customer is a customer).
+ */
+typedef struct PgbRevScope
+{
+	int64		txid;
+	bool		all;
+} PgbRevScope;
+
+/*
+ * The join that keeps a query's rows to the queued customers, given the expression of a row's
+ * customer ($1 of the query is the txid); "" when the scope is every customer.
+ */
+extern const char *pgb_rev_queued_join(const PgbRevScope *scope, const char *customer);
+
+extern void pgb_revenue_scan(const PgbRevScope *scope, PgbRevGroupFn on_group, void *arg);
 
 /* Puts an optional amount of a computed row into column col of an output row (NULL stays NULL). */
 static inline void

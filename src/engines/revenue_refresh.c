@@ -1,11 +1,12 @@
 /*
  * revenue_refresh.c: billing._revenue_refresh(txid, monthly_even, past_due_days, reporting_currency,
  * full_recompute), everything a refresh does once the customers to recompute are queued in
- * billing._revenue_work under txid, in one pass over each thing it reads:
+ * billing._revenue_work under txid (or, for a full recomputation, for every customer, none queued),
+ * in one pass over each thing it reads:
  *
  *   1. (incremental only) deletes the queued customers' stored results, subtracting each deleted
  *      row from the maintained sums as it goes (a full recomputation has truncated them all);
- *   2. reads the queued customers' current sources;
+ *   2. reads the customers' current sources;
  *   3. stores the customers' payments and cash refunds per month (billing._revenue_cash) and adds
  *      them to the journal sums, noting whether any customer has a live refund;
  *   4. only then, writes the rule C2a refund effects (billing._revenue_refund_effects);
@@ -35,6 +36,7 @@
 #include "engines/revenue_customer.h"
 #include "engines/revenue_engine.h"
 #include "engines/revenue_fx.h"
+#include "engines/revenue_refund_effects.h"
 #include "engines/revenue_spi.h"
 #include "engines/revenue_sum.h"
 #include "engines/revenue_summary.h"
@@ -51,8 +53,7 @@ typedef struct SourceEntry
 
 typedef struct RefreshState
 {
-	int64		txid;
-	bool		full;			/* the caller truncated the results and summaries */
+	PgbRevScope scope;			/* all: a full recomputation, the caller truncated the results */
 	PgbRevOptions options;
 	Datum		reporting_currency;	/* text; 0 when none */
 	PgbSummary *summary;
@@ -134,10 +135,10 @@ phase_done(const char *phase)
 
 /* Runs a query with the txid as $1 through a cursor, handing each row to fn. */
 static void
-each_row(const char *sql, int64 txid, void (*fn) (RefreshState *, HeapTuple, TupleDesc), RefreshState *st)
+each_row(const char *sql, void (*fn) (RefreshState *, HeapTuple, TupleDesc), RefreshState *st)
 {
 	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(txid)};
+	Datum		args[1] = {Int64GetDatum(st->scope.txid)};
 	SPIPlanPtr	plan = SPI_prepare(sql, 1, argtypes);
 	Portal		portal;
 	/* what reading a row copies lives until the next row: a large refresh deletes millions */
@@ -265,43 +266,51 @@ subtract_old(RefreshState *st)
 {
 	pgb_summary_sign(st->summary, -1);
 	each_row("DELETE FROM billing._revenue_customer_source cs" QUEUED("cs")
-			 " RETURNING cs.customer_id, cs.source_id", st->txid, old_source, st);
+			 " RETURNING cs.customer_id, cs.source_id", old_source, st);
 	/* customer by customer: the reporting rows count distinct customers */
 	each_row("WITH d AS (DELETE FROM billing._revenue_monthly t" QUEUED("t")
 			 "  RETURNING t.customer_id, t.currency, t.month, t.mrr_prev, t.mrr, t.mrr_reporting_prev,"
 			 "            t.mrr_reporting, t.reporting_currency IS NOT NULL, t.ar_debit, t.ar_credit,"
 			 "            t.deferred_debit, t.deferred_credit, t.tax_debit, t.tax_credit, t.recognized,"
 			 "            t.contra, t.unbilled_change)"
-			 " SELECT * FROM d ORDER BY 1", st->txid, old_month, st);
+			 " SELECT * FROM d ORDER BY 1", old_month, st);
 	each_row("DELETE FROM billing._mrr_movements t" QUEUED("t")
-			 " RETURNING t.currency, t.month, t.movement, t.amount, t.reporting_amount", st->txid, old_movement, st);
+			 " RETURNING t.currency, t.month, t.movement, t.amount, t.reporting_amount", old_movement, st);
 	each_row("DELETE FROM billing._refund_effects t" QUEUED("t")
-			 " RETURNING t.customer_id, t.currency, t.month, t.contra, t.excess, t.tax", st->txid, old_effect, st);
+			 " RETURNING t.customer_id, t.currency, t.month, t.contra, t.excess, t.tax", old_effect, st);
 	each_row("WITH d AS (DELETE FROM billing._revenue_cash k" QUEUED("k") " RETURNING k.*)"
 			 " SELECT u.month, d.source_id, u.currency, u.part, pg_catalog.sum(u.n)::bigint, pg_catalog.sum(u.amount)"
 			 "   FROM d CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(d.month), pg_catalog.unnest(d.currency),"
 			 "        pg_catalog.unnest(d.part), pg_catalog.unnest(d.n), pg_catalog.unnest(d.amount))"
 			 "        u(month, currency, part, n, amount)"
-			 "  GROUP BY 1, 2, 3, 4", st->txid, cash_row, st);
+			 "  GROUP BY 1, 2, 3, 4", cash_row, st);
 	hash_destroy(st->sources);
 	st->sources = source_table();
 }
 
 /* Steps 2 and 3 ---------------------------------------------------------------------------- */
 
+static const char *const effect_columns[PGB_EFFECT_COLUMNS] = {
+	"customer_id", "currency", "invoice_id", "refund_id", "month", "contra", "excess", "tax", "adjust"
+};
+
+static void
+write_effect(void *arg, const PgbRefundEffect *e)
+{
+	Datum		values[PGB_EFFECT_COLUMNS];
+	bool		nulls[PGB_EFFECT_COLUMNS];
+
+	pgb_refund_effect_values(e, values, nulls);
+	pgb_bulk_put((PgbBulk *) arg, values, nulls);
+}
+
 static void
 compute_refund_effects(RefreshState *st)
 {
-	Oid			argtypes[2] = {INT8OID, BOOLOID};
-	Datum		args[2] = {Int64GetDatum(st->txid), BoolGetDatum(st->options.monthly_even)};
+	PgbBulk    *effects = pgb_bulk_open("_refund_effects", effect_columns, PGB_EFFECT_COLUMNS, st->scope.all);
 
-	if (SPI_execute_with_args("INSERT INTO billing._refund_effects (customer_id, currency, invoice_id, refund_id,"
-							  "       month, contra, excess, tax, adjust)"
-							  " SELECT e.customer_id, e.currency, e.invoice_id, e.refund_id, e.month, e.contra,"
-							  "        e.excess, e.tax, e.adjust"
-							  "   FROM billing._revenue_refund_effects($1, $2) e",
-							  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "writing the refund effects failed: %s", SPI_result_code_string(SPI_result));
+	pgb_refund_effects(&st->scope, st->options.monthly_even, write_effect, effects);
+	pgb_bulk_close(effects);
 }
 
 static void
@@ -407,21 +416,20 @@ refresh_group(void *arg, const PgbRevGroup *group)
 	MemoryContextSwitchTo(group_cxt);
 }
 
-/* The queued customers' current sources (a customer that no longer exists has none). */
+/* The customers' current sources (a queued customer that no longer exists has none). */
 static void
 load_sources(RefreshState *st)
 {
-	each_row("SELECT w.customer_id, c.source_id FROM billing._revenue_work w"
-			 "  JOIN billing.customers c ON c.id OPERATOR(pg_catalog.=) w.customer_id"
-			 " WHERE w.txid OPERATOR(pg_catalog.=) $1", st->txid, new_source, st);
+	each_row(psprintf("SELECT c.id, c.source_id FROM billing.customers c%s",
+					  pgb_rev_queued_join(&st->scope, "c.id")), new_source, st);
 }
 
 static void
 compute(RefreshState *st)
 {
-	st->monthly = pgb_bulk_open("_revenue_monthly", monthly_columns, MONTHLY_COLUMNS, st->full);
-	st->movements = pgb_bulk_open("_mrr_movements", movement_columns, MOVEMENT_COLUMNS, st->full);
-	pgb_revenue_scan(st->txid, refresh_group, st);
+	st->monthly = pgb_bulk_open("_revenue_monthly", monthly_columns, MONTHLY_COLUMNS, st->scope.all);
+	st->movements = pgb_bulk_open("_mrr_movements", movement_columns, MOVEMENT_COLUMNS, st->scope.all);
+	pgb_revenue_scan(&st->scope, refresh_group, st);
 	pgb_bulk_close(st->monthly);
 	pgb_bulk_close(st->movements);
 }
@@ -566,10 +574,10 @@ cash_row_in(RefreshState *st, HeapTuple tup, TupleDesc desc)
 }
 
 /*
- * Step 4: the queued customers' payments (part 3) and cash refunds (part 4), customer by customer:
- * one row of billing._revenue_cash each, and each amount into the journal sums. Summed here rather
- * than by GROUP BY: nearly every customer month is its own group, and a numeric sum() per group
- * cost more than the rest of the refresh's SQL together.
+ * Step 4: the customers' payments (part 3) and cash refunds (part 4), customer by customer: one row
+ * of billing._revenue_cash each (its months in order, whatever plan reads them), and each amount into
+ * the journal sums. Summed here rather than by GROUP BY: nearly every customer month is its own
+ * group, and a numeric sum() per group cost more than the rest of the refresh's SQL together.
  */
 static void
 add_cash(RefreshState *st)
@@ -578,27 +586,49 @@ add_cash(RefreshState *st)
 
 	memset(&c, 0, sizeof(c));
 	c.cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_billing revenue cash", ALLOCSET_DEFAULT_SIZES);
-	c.bulk = pgb_bulk_open("_revenue_cash", cash_columns, lengthof(cash_columns), st->full);
+	c.bulk = pgb_bulk_open("_revenue_cash", cash_columns, lengthof(cash_columns), st->scope.all);
 	st->cash = &c;
-	each_row("SELECT x.customer_id, x.month, x.currency, x.part, x.amount FROM ("
-			 "  SELECT p.customer_id, pg_catalog.date_trunc('month', p.payment_date::timestamp)::date AS month,"
-			 "         p.currency, 3::smallint AS part, p.amount"
-			 "    FROM billing._revenue_work w JOIN billing.payments p ON p.customer_id OPERATOR(pg_catalog.=) w.customer_id"
-			 "   WHERE w.txid OPERATOR(pg_catalog.=) $1 AND p.deleted_at IS NULL"
-			 "  UNION ALL"
-			 "  SELECT f.customer_id, pg_catalog.date_trunc('month', f.refund_date::timestamp)::date, f.currency,"
-			 "         4::smallint, f.amount"
-			 "    FROM billing._revenue_work w JOIN billing.refunds f ON f.customer_id OPERATOR(pg_catalog.=) w.customer_id"
-			 "   WHERE w.txid OPERATOR(pg_catalog.=) $1 AND f.deleted_at IS NULL) x"
-			 " ORDER BY x.customer_id", st->txid, cash_row_in, st);
+	each_row(psprintf("SELECT x.customer_id, x.month, x.currency, x.part, x.amount FROM ("
+					  "  SELECT p.customer_id, pg_catalog.date_trunc('month', p.payment_date::timestamp)::date AS month,"
+					  "         p.currency, 3::smallint AS part, p.amount"
+					  "    FROM billing.payments p%s WHERE p.deleted_at IS NULL"
+					  "  UNION ALL"
+					  "  SELECT f.customer_id, pg_catalog.date_trunc('month', f.refund_date::timestamp)::date, f.currency,"
+					  "         4::smallint, f.amount"
+					  "    FROM billing.refunds f%s WHERE f.deleted_at IS NULL) x"
+					  " ORDER BY x.customer_id, x.month, x.part, x.currency",
+					  pgb_rev_queued_join(&st->scope, "p.customer_id"),
+					  pgb_rev_queued_join(&st->scope, "f.customer_id")),
+			 cash_row_in, st);
 	cash_next_customer(st, &c);
 	st->cash = NULL;
 	pgb_bulk_close(c.bulk);
 	MemoryContextDelete(c.cxt);
 }
 
+static const char *const customer_source_columns[] = {"customer_id", "source_id"};
+
+/* After a full recomputation's truncation: every customer once, in order, as COPY would. */
 static void
-write_customer_sources(RefreshState *st)
+insert_customer_sources(RefreshState *st)
+{
+	PgbBulk    *bulk = pgb_bulk_open("_revenue_customer_source", customer_source_columns,
+									 lengthof(customer_source_columns), true);
+	Datum		values[2];
+	bool		nulls[2] = {false};
+	int			i;
+
+	for (i = 0; i < st->ncustomers; i++)
+	{
+		values[0] = Int64GetDatum(st->customers[i]);
+		values[1] = Int64GetDatum(st->customer_sources[i]);
+		pgb_bulk_put(bulk, values, nulls);
+	}
+	pgb_bulk_close(bulk);
+}
+
+static void
+upsert_customer_sources(RefreshState *st)
 {
 	Oid			argtypes[2] = {INT8ARRAYOID, INT8ARRAYOID};
 	Datum		args[2];
@@ -606,8 +636,6 @@ write_customer_sources(RefreshState *st)
 	Datum	   *customers,
 			   *sources;
 
-	if (st->ncustomers == 0)
-		return;
 	customers = palloc(sizeof(Datum) * st->ncustomers);
 	sources = palloc(sizeof(Datum) * st->ncustomers);
 	for (i = 0; i < st->ncustomers; i++)
@@ -622,6 +650,17 @@ write_customer_sources(RefreshState *st)
 							  " ON CONFLICT (customer_id) DO UPDATE SET source_id = excluded.source_id",
 							  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "writing the customers' sources failed: %s", SPI_result_code_string(SPI_result));
+}
+
+static void
+write_customer_sources(RefreshState *st)
+{
+	if (st->ncustomers == 0)
+		return;
+	if (st->scope.all)
+		insert_customer_sources(st);
+	else
+		upsert_customer_sources(st);
 }
 
 /*
@@ -643,7 +682,7 @@ pgb_revenue_refresh(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	cxt = CurrentMemoryContext;
 	st = palloc0(sizeof(RefreshState));
-	st->txid = PG_GETARG_INT64(0);
+	st->scope.txid = PG_GETARG_INT64(0);
 	st->options.monthly_even = PG_GETARG_BOOL(1);
 	st->options.past_due_days = PG_GETARG_INT32(2);
 	if (!PG_ARGISNULL(3) && VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(3)) > 0)
@@ -653,9 +692,9 @@ pgb_revenue_refresh(PG_FUNCTION_ARGS)
 	}
 	st->summary = pgb_summary_create();
 	st->sources = source_table();
-	st->full = PG_GETARG_BOOL(4);
+	st->scope.all = PG_GETARG_BOOL(4);
 	phase_done("setup");
-	if (!st->full)
+	if (!st->scope.all)
 		subtract_old(st);
 	phase_done("subtract");
 	load_sources(st);

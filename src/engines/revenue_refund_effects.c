@@ -1,6 +1,7 @@
 /*
- * revenue_refund_effects.c: billing._revenue_refund_effects(txid, monthly_even), the rule C2a effects
- * of the cash refunds of the customers queued under txid, as rows of billing._refund_effects.
+ * revenue_refund_effects.c: the rule C2a effects of the cash refunds of a computation's customers, as
+ * rows of billing._refund_effects: for the refresh, which writes them, and as the set-returning
+ * billing._revenue_refund_effects(txid, monthly_even) for the customers queued under txid.
  *
  * A refund counts here when it is not deleted and its credit note (if any) has no live lines with
  * service periods (those lines carry the revenue, rule C2). Against what it is applied:
@@ -24,13 +25,11 @@
 
 #include "engines/revenue_calendar.h"
 #include "engines/revenue_money.h"
-#include "engines/revenue_refunds.h"
+#include "engines/revenue_refund_effects.h"
 #include "engines/revenue_schedule.h"
 #include "engines/revenue_spi.h"
 
 PG_FUNCTION_INFO_V1(pgb_revenue_refund_effects);
-
-#define EFFECT_COLUMNS 9
 
 typedef enum RefundTarget
 {
@@ -57,8 +56,8 @@ typedef struct InvoiceLine
 
 typedef struct EffectsState
 {
-	Tuplestorestate *store;
-	TupleDesc	desc;
+	PgbEffectEmit emit;
+	void	   *arg;
 	bool		monthly_even;
 	RefundRow  *refunds;
 	int			nrefunds;
@@ -66,18 +65,16 @@ typedef struct EffectsState
 	int			nlines;
 } EffectsState;
 
-#define QUEUED_REFUNDS \
-"  FROM billing.refunds f" \
-"  JOIN billing._revenue_work w ON w.txid OPERATOR(pg_catalog.=) $1" \
-"                              AND w.customer_id OPERATOR(pg_catalog.=) f.customer_id"
+/* The scope's refunds (%s: pgb_rev_queued_join) */
+#define SCOPED_REFUNDS "  FROM billing.refunds f%s"
 
 /* Ordered by invoice (no invoice last), then as rule C2a applies them: date, then id. */
-static const char *refunds_query =
+static const char *refunds_query_format =
 "SELECT f.customer_id, f.currency, f.id, f.invoice_id, f.amount, f.refund_date,"
 "       i.status OPERATOR(pg_catalog.<>) ALL (ARRAY['draft', 'voided', 'canceled']::text[])"
 "         AND i.deleted_at IS NULL AS invoice_counts,"
 "       i.customer_id OPERATOR(pg_catalog.=) f.customer_id AS own_invoice"
-QUEUED_REFUNDS
+SCOPED_REFUNDS
 "  LEFT JOIN billing.invoices i ON i.id OPERATOR(pg_catalog.=) f.invoice_id"
 " WHERE f.deleted_at IS NULL"
 "   AND NOT EXISTS (SELECT 1 FROM billing.credit_note_lines l"
@@ -87,11 +84,11 @@ QUEUED_REFUNDS
 "                      AND c.status OPERATOR(pg_catalog.<>) ALL (ARRAY['draft', 'voided']::text[]))"
 " ORDER BY f.invoice_id, f.refund_date, f.id";
 
-/* The counting lines of every invoice a queued refund names, by invoice. */
-static const char *lines_query =
+/* The counting lines of every invoice a refund of the scope names, by invoice. */
+static const char *lines_query_format =
 "SELECT l.doc_id, l.amount, l.tax, l.period_start, l.period_end"
 "  FROM billing._revenue_invoice_lines l"
-" WHERE l.doc_id OPERATOR(pg_catalog.=) ANY (SELECT f.invoice_id" QUEUED_REFUNDS
+" WHERE l.doc_id OPERATOR(pg_catalog.=) ANY (SELECT f.invoice_id" SCOPED_REFUNDS
 "                                            WHERE f.deleted_at IS NULL)"
 " ORDER BY l.doc_id";
 
@@ -137,12 +134,13 @@ read_line(InvoiceLine *l, HeapTuple tup, TupleDesc desc)
 				 errmsg("a line of invoice %lld has no amount, tax or service period", (long long) l->invoice_id)));
 }
 
-/* Runs one of the two queries with txid and returns its rows; SPI keeps them until SPI_finish. */
+/* Runs one of the two queries for the scope and returns its rows; SPI keeps them until SPI_finish. */
 static SPITupleTable *
-run_query(const char *query, int64 txid, uint64 *nrows)
+run_query(const char *format, const PgbRevScope *scope, uint64 *nrows)
 {
 	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(txid)};
+	Datum		args[1] = {Int64GetDatum(scope->txid)};
+	char	   *query = psprintf(format, pgb_rev_queued_join(scope, "f.customer_id"));
 
 	if (SPI_execute_with_args(query, 1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed for a revenue refund query");
@@ -155,30 +153,27 @@ run_query(const char *query, int64 txid, uint64 *nrows)
 }
 
 static void
-load_inputs(EffectsState *st, int64 txid)
+load_inputs(EffectsState *st, const PgbRevScope *scope)
 {
 	uint64		n,
 				i;
-	SPITupleTable *tt = run_query(refunds_query, txid, &n);
+	SPITupleTable *tt = run_query(refunds_query_format, scope, &n);
 
 	st->refunds = palloc(sizeof(RefundRow) * Max(n, 1));
 	for (i = 0; i < n; i++)
 		read_refund(&st->refunds[i], tt->vals[i], tt->tupdesc);
 	st->nrefunds = (int) n;
-	tt = run_query(lines_query, txid, &n);
+	tt = run_query(lines_query_format, scope, &n);
 	st->lines = palloc(sizeof(InvoiceLine) * Max(n, 1));
 	for (i = 0; i < n; i++)
 		read_line(&st->lines[i], tt->vals[i], tt->tupdesc);
 	st->nlines = (int) n;
 }
 
-static void
-emit_effect(void *arg, const PgbRefundEffect *e)
+void
+pgb_refund_effect_values(const PgbRefundEffect *e, Datum *values, bool *nulls)
 {
-	EffectsState *st = (EffectsState *) arg;
-	Datum		values[EFFECT_COLUMNS];
-	bool		nulls[EFFECT_COLUMNS] = {false};
-
+	memset(nulls, 0, sizeof(bool) * PGB_EFFECT_COLUMNS);
 	values[0] = Int64GetDatum(e->refund->customer_id);
 	values[1] = e->refund->currency;
 	values[2] = Int64GetDatum(e->refund->invoice_id);
@@ -189,7 +184,6 @@ emit_effect(void *arg, const PgbRefundEffect *e)
 	values[6] = NumericGetDatum(e->excess);
 	values[7] = NumericGetDatum(e->tax);
 	values[8] = NumericGetDatum(e->adjust);
-	tuplestore_putvalues(st->store, st->desc, values, nulls);
 }
 
 /* Months of the invoice's lines[from .. to), and which of them a line touches. */
@@ -266,7 +260,7 @@ invoice_refunds(EffectsState *st, int from, int to, int *next)
 	for (i = from; i < to; i++)
 	{
 		if (st->refunds[i].target == TARGET_UNATTACHED)
-			pgb_refund_unattached(&st->refunds[i].refund, emit_effect, st);
+			pgb_refund_unattached(&st->refunds[i].refund, st->emit, st->arg);
 		else if (st->refunds[i].target == TARGET_INVOICE)
 			own[nown++] = &st->refunds[i].refund;
 	}
@@ -280,7 +274,7 @@ invoice_refunds(EffectsState *st, int from, int to, int *next)
 		PgbInvoiceSchedule schedule;
 
 		build_schedule(st, first_line, *next, own[0]->customer_id, &schedule);
-		pgb_refunds_of_invoice(&schedule, own, nown, emit_effect, st);
+		pgb_refunds_of_invoice(&schedule, own, nown, st->emit, st->arg);
 	}
 }
 
@@ -300,7 +294,7 @@ compute_effects(EffectsState *st)
 		CHECK_FOR_INTERRUPTS();
 		old = MemoryContextSwitchTo(work);
 		if (!st->refunds[i].refund.has_invoice)
-			pgb_refund_unattached(&st->refunds[i].refund, emit_effect, st);
+			pgb_refund_unattached(&st->refunds[i].refund, st->emit, st->arg);
 		else
 		{
 			while (j < st->nrefunds && st->refunds[j].refund.has_invoice &&
@@ -314,6 +308,36 @@ compute_effects(EffectsState *st)
 	}
 }
 
+void
+pgb_refund_effects(const PgbRevScope *scope, bool monthly_even, PgbEffectEmit emit, void *arg)
+{
+	EffectsState st;
+
+	memset(&st, 0, sizeof(st));
+	st.emit = emit;
+	st.arg = arg;
+	st.monthly_even = monthly_even;
+	load_inputs(&st, scope);
+	compute_effects(&st);
+}
+
+typedef struct EffectsResult
+{
+	Tuplestorestate *store;
+	TupleDesc	desc;
+} EffectsResult;
+
+static void
+return_effect(void *arg, const PgbRefundEffect *e)
+{
+	EffectsResult *result = (EffectsResult *) arg;
+	Datum		values[PGB_EFFECT_COLUMNS];
+	bool		nulls[PGB_EFFECT_COLUMNS];
+
+	pgb_refund_effect_values(e, values, nulls);
+	tuplestore_putvalues(result->store, result->desc, values, nulls);
+}
+
 /*
  * billing._revenue_refund_effects(txid bigint, monthly_even boolean) RETURNS SETOF billing._refund_effects
  */
@@ -321,21 +345,20 @@ Datum
 pgb_revenue_refund_effects(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	EffectsState st;
+	EffectsResult result;
+	PgbRevScope scope = {0, false};
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("billing._revenue_refund_effects arguments must not be null")));
 	InitMaterializedSRF(fcinfo, 0);
-	memset(&st, 0, sizeof(st));
-	st.store = rsinfo->setResult;
-	st.desc = rsinfo->setDesc;
-	st.monthly_even = PG_GETARG_BOOL(1);
+	result.store = rsinfo->setResult;
+	result.desc = rsinfo->setDesc;
+	scope.txid = PG_GETARG_INT64(0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	load_inputs(&st, PG_GETARG_INT64(0));
-	compute_effects(&st);
+	pgb_refund_effects(&scope, PG_GETARG_BOOL(1), return_effect, &result);
 	SPI_finish();
 	return (Datum) 0;
 }
