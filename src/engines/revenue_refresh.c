@@ -459,7 +459,31 @@ typedef struct CashCustomer
 
 static const char *const cash_columns[] = {"customer_id", "source_id", "month", "currency", "part", "n", "amount"};
 
-/* Writes the customer's row of billing._revenue_cash: its months as parallel arrays. */
+/* Month, then part, then currency: the order of a customer's months in billing._revenue_cash. */
+static int
+cash_month_order(const void *a, const void *b, void *arg)
+{
+	const CashMonth *x = (const CashMonth *) a;
+	const CashMonth *y = (const CashMonth *) b;
+	text	   *cx,
+			   *cy;
+	int			c;
+
+	if (x->month != y->month)
+		return x->month < y->month ? -1 : 1;
+	if (x->part != y->part)
+		return x->part - y->part;
+	cx = DatumGetTextPP(pgb_summary_currency_text((PgbSummary *) arg, x->currency));
+	cy = DatumGetTextPP(pgb_summary_currency_text((PgbSummary *) arg, y->currency));
+	c = memcmp(VARDATA_ANY(cx), VARDATA_ANY(cy), Min(VARSIZE_ANY_EXHDR(cx), VARSIZE_ANY_EXHDR(cy)));
+	return c != 0 ? c : VARSIZE_ANY_EXHDR(cx) - VARSIZE_ANY_EXHDR(cy);
+}
+
+/*
+ * Writes the customer's row of billing._revenue_cash: its months as parallel arrays, in order
+ * whatever order the plan read them in (sorting the read by more than the customer cost ~0.4 s at
+ * 100k customers; a customer has a few months).
+ */
 static void
 cash_flush(RefreshState *st, CashCustomer *c)
 {
@@ -474,6 +498,7 @@ cash_flush(RefreshState *st, CashCustomer *c)
 
 	if (c->nmonths == 0)
 		return;
+	qsort_arg(c->months, c->nmonths, sizeof(CashMonth), cash_month_order, st->summary);
 	months = palloc(sizeof(Datum) * c->nmonths);
 	currencies = palloc(sizeof(Datum) * c->nmonths);
 	parts = palloc(sizeof(Datum) * c->nmonths);
@@ -575,8 +600,7 @@ cash_row_in(RefreshState *st, HeapTuple tup, TupleDesc desc)
 
 /*
  * Step 4: the customers' payments (part 3) and cash refunds (part 4), customer by customer: one row
- * of billing._revenue_cash each (its months in order, whatever plan reads them), and each amount into
- * the journal sums. Summed here rather than by GROUP BY: nearly every customer month is its own
+ * of billing._revenue_cash each, and each amount into the journal sums. Summed here rather than by GROUP BY: nearly every customer month is its own
  * group, and a numeric sum() per group cost more than the rest of the refresh's SQL together.
  */
 static void
@@ -596,7 +620,7 @@ add_cash(RefreshState *st)
 					  "  SELECT f.customer_id, pg_catalog.date_trunc('month', f.refund_date::timestamp)::date, f.currency,"
 					  "         4::smallint, f.amount"
 					  "    FROM billing.refunds f%s WHERE f.deleted_at IS NULL) x"
-					  " ORDER BY x.customer_id, x.month, x.part, x.currency",
+					  " ORDER BY x.customer_id",
 					  pgb_rev_queued_join(&st->scope, "p.customer_id"),
 					  pgb_rev_queued_join(&st->scope, "f.customer_id")),
 			 cash_row_in, st);

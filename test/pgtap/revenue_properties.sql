@@ -4,7 +4,7 @@
 -- without a reporting currency.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(34);
+SELECT plan(35);
 
 -- the book runs to 2026-12: every month of it is checked, past today or not
 SELECT billing.set_setting('mrr_through', 'all');
@@ -12,6 +12,23 @@ SELECT billing.set_setting('mrr_through', 'all');
 \set customers 400
 \ir ../fixtures/revenue_gen.sql
 \ir ../oracle/revenue_oracle.sql
+
+-- every 40th customer is billed in a second currency too, a day after each of its invoices: the
+-- engine reads a customer's lines sorted by customer only and tells its currencies apart in memory
+INSERT INTO billing.invoices (source_id, external_id, customer_id, status, issue_date, due_date, paid_date, currency,
+                              subtotal, discount, tax, total, paid, due)
+SELECT i.source_id, i.external_id || '-x', i.customer_id, i.status, i.issue_date + 1, i.due_date + 1, i.paid_date + 1,
+       CASE i.currency WHEN 'USD' THEN 'EUR' ELSE 'USD' END, i.subtotal, i.discount, i.tax, i.total, i.paid, i.due
+  FROM billing.invoices i WHERE i.customer_id % 40 = 3;
+INSERT INTO billing.invoice_lines (invoice_id, external_id, kind, quantity, unit_price, subtotal, discount, tax, total,
+                                   currency, period_start, period_end, recurring, interval_months)
+SELECT x.id, l.external_id, l.kind, l.quantity, l.unit_price, l.subtotal, l.discount, l.tax, l.total, x.currency,
+       l.period_start + 1, l.period_end + 1, l.recurring, l.interval_months
+  FROM billing.invoices i JOIN billing.invoices x ON x.source_id = i.source_id AND x.external_id = i.external_id || '-x'
+  JOIN billing.invoice_lines l ON l.invoice_id = i.id;
+SELECT cmp_ok((SELECT count(*) FROM (SELECT customer_id FROM billing.monthly_revenue GROUP BY 1
+                                      HAVING count(DISTINCT currency) = 2) x), '>=', 5::bigint,
+              'the book has customers billed in two currencies');
 
 CREATE FUNCTION pg_temp.snapshot(p_name text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -205,8 +222,10 @@ SELECT is((SELECT count(*) FROM (
               SELECT m.customer_id, m.month, m.currency FROM
                      (SELECT c.*, coalesce(lag(c.mrr_reporting) OVER (PARTITION BY c.customer_id, c.currency ORDER BY c.month), 0) AS prev
                         FROM billing.customer_mrr c) m
-                LEFT JOIN billing.mrr_movements v ON v.customer_id = m.customer_id AND v.month = m.month
-                      AND (v.currency = m.currency OR v.movement = 'fx')
+                -- the stored movements keep the fx row under the customer's currency it converts (the
+                -- view shows it in the reporting currency), which tells a customer's two currencies apart
+                LEFT JOIN billing._mrr_movements v ON v.customer_id = m.customer_id AND v.month = m.month
+                      AND v.currency = m.currency
                GROUP BY m.customer_id, m.month, m.currency, m.mrr_reporting, m.prev
               HAVING m.mrr_reporting - m.prev <> coalesce(sum(CASE WHEN v.movement IN ('new', 'expansion', 'reactivation', 'fx')
                                                                    THEN v.reporting_amount ELSE -v.reporting_amount END), 0)) x),
