@@ -70,7 +70,12 @@ for n in "${sizes[@]}"; do
 
     ms "$db" "SELECT 1" "SELECT count(*), sum(amount) FROM billing.invoice_lines" >/dev/null   # warm the cache
     read -r scan scan_cpu <<< "$(ms "$db" "SELECT 1" "SELECT count(*), sum(amount) FROM billing.invoice_lines")"
+    # each full computation starts from a vacuumed, checkpointed database: otherwise the second one
+    # shares the two cores with autovacuum and the checkpointer working off the first one's writes
+    settle() { pgb_psql -d "$db" -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null; }
+    settle
     read -r full_sql full_sql_cpu <<< "$(ms "$db" "SELECT 1" "SELECT revenue_oracle.refresh_revenue(true)")"
+    settle
     read -r full_c full_c_cpu <<< "$(ms "$db" "SELECT 1" "SELECT billing.refresh_revenue(true)")"
 
     # touch 1% of the customers (those whose id ends in slice $1, a line amount changes); the
