@@ -134,7 +134,7 @@ read_line(InvoiceLine *l, HeapTuple tup, TupleDesc desc)
 				 errmsg("a line of invoice %lld has no amount, tax or service period", (long long) l->invoice_id)));
 }
 
-/* Runs one of the two queries for the scope and returns its rows; SPI keeps them until SPI_finish. */
+/* Runs one of the two queries for the scope and returns its rows (the caller frees them). */
 static SPITupleTable *
 run_query(const char *format, const PgbRevScope *scope, uint64 *nrows)
 {
@@ -163,11 +163,13 @@ load_inputs(EffectsState *st, const PgbRevScope *scope)
 	for (i = 0; i < n; i++)
 		read_refund(&st->refunds[i], tt->vals[i], tt->tupdesc);
 	st->nrefunds = (int) n;
+	SPI_freetuptable(tt);
 	tt = run_query(lines_query_format, scope, &n);
 	st->lines = palloc(sizeof(InvoiceLine) * Max(n, 1));
 	for (i = 0; i < n; i++)
 		read_line(&st->lines[i], tt->vals[i], tt->tupdesc);
 	st->nlines = (int) n;
+	SPI_freetuptable(tt);
 }
 
 void
