@@ -140,23 +140,13 @@ check_line_dates(const PgbRevLine *l, int64 customer_id)
 				 errmsg("a line of customer %lld ends before it starts", (long long) customer_id)));
 }
 
-static bool
-same_text(Datum a, Datum b)
-{
-	text	   *x = DatumGetTextPP(a);
-	text	   *y = DatumGetTextPP(b);
-
-	return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
-		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
-}
-
 /* The line's currency, shared with the line before when they are the same (the usual case). */
 static Datum
 line_currency(RevScan *st, HeapTuple tup, TupleDesc desc)
 {
 	Datum		currency = pgb_spi_required(tup, desc, COL_CURRENCY, "currency");
 
-	if (st->group.nlines > 0 && same_text(currency, st->currencies[st->group.nlines - 1]))
+	if (st->group.nlines > 0 && pgb_rev_text_cmp(currency, st->currencies[st->group.nlines - 1]) == 0)
 		return st->currencies[st->group.nlines - 1];
 	return PointerGetDatum(PG_DETOAST_DATUM_COPY(currency));
 }
@@ -214,11 +204,8 @@ static int
 currency_order(const void *a, const void *b, void *arg)
 {
 	const Datum *currencies = (const Datum *) arg;
-	text	   *x = DatumGetTextPP(currencies[*(const int *) a]);
-	text	   *y = DatumGetTextPP(currencies[*(const int *) b]);
-	int			c = memcmp(VARDATA_ANY(x), VARDATA_ANY(y), Min(VARSIZE_ANY_EXHDR(x), VARSIZE_ANY_EXHDR(y)));
 
-	return c != 0 ? c : VARSIZE_ANY_EXHDR(x) - VARSIZE_ANY_EXHDR(y);
+	return pgb_rev_text_cmp(currencies[*(const int *) a], currencies[*(const int *) b]);
 }
 
 /* A customer billed in several currencies: one group per currency, in the currencies' byte order. */

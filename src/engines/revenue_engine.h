@@ -8,6 +8,8 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
+
 #include "engines/revenue_customer.h"
 
 typedef void (*PgbRevGroupFn) (void *arg, const PgbRevGroup *group);
@@ -29,6 +31,17 @@ typedef struct PgbRevScope
 extern const char *pgb_rev_queued_join(const PgbRevScope *scope, const char *customer);
 
 extern void pgb_revenue_scan(const PgbRevScope *scope, PgbRevGroupFn on_group, void *arg);
+
+/* Orders two text values byte by byte, as a C collation does (currency codes). */
+static inline int
+pgb_rev_text_cmp(Datum a, Datum b)
+{
+	text	   *x = DatumGetTextPP(a);
+	text	   *y = DatumGetTextPP(b);
+	int			c = memcmp(VARDATA_ANY(x), VARDATA_ANY(y), Min(VARSIZE_ANY_EXHDR(x), VARSIZE_ANY_EXHDR(y)));
+
+	return c != 0 ? c : VARSIZE_ANY_EXHDR(x) - VARSIZE_ANY_EXHDR(y);
+}
 
 /* Puts an optional amount of a computed row into column col of an output row (NULL stays NULL). */
 static inline void

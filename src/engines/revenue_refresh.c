@@ -465,18 +465,13 @@ cash_month_order(const void *a, const void *b, void *arg)
 {
 	const CashMonth *x = (const CashMonth *) a;
 	const CashMonth *y = (const CashMonth *) b;
-	text	   *cx,
-			   *cy;
-	int			c;
 
 	if (x->month != y->month)
 		return x->month < y->month ? -1 : 1;
 	if (x->part != y->part)
 		return x->part - y->part;
-	cx = DatumGetTextPP(pgb_summary_currency_text((PgbSummary *) arg, x->currency));
-	cy = DatumGetTextPP(pgb_summary_currency_text((PgbSummary *) arg, y->currency));
-	c = memcmp(VARDATA_ANY(cx), VARDATA_ANY(cy), Min(VARSIZE_ANY_EXHDR(cx), VARSIZE_ANY_EXHDR(cy)));
-	return c != 0 ? c : VARSIZE_ANY_EXHDR(cx) - VARSIZE_ANY_EXHDR(cy);
+	return pgb_rev_text_cmp(pgb_summary_currency_text((PgbSummary *) arg, x->currency),
+							pgb_summary_currency_text((PgbSummary *) arg, y->currency));
 }
 
 /*
