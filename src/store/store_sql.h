@@ -283,7 +283,7 @@
  * invoice's record. The customer is the row's own (Splynx; stored first as a placeholder) or else
  * that of the invoice paid (Xero); the currency likewise. A payment of a supplier's (payable) bill
  * is not money received and is not stored, nor one whose customer is unknown (no customer of its
- * own and its invoice not stored); the caller counts those as skipped. $2 is unused.
+ * own and its invoice not stored); the caller counts those as skipped.
  */
 #define SQL_PAYMENTS_LISTED \
 	"INSERT INTO billing.payments AS t (source_id, external_id, customer_id, invoice_id, amount, currency," \
@@ -291,7 +291,7 @@
 	" SELECT $1, r.ext, coalesce(c.id, i.customer_id), i.id, r.amount::numeric, coalesce(r.currency, i.currency)," \
 	" r.day::date, r.received::timestamptz, r.method, r.reference, coalesce(r.prepayment::boolean, false)," \
 	" r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]))" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]))" \
 	" AS u(ext, customer, invoice, amount, currency, day, received, method, reference, prepayment, updated, raw)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
 	" LEFT JOIN billing.customers c ON c.source_id = $1 AND c.external_id = r.customer" \
@@ -305,13 +305,13 @@
 	" RETURNING t.external_id, (t.xmax = 0)"
 
 /* Cash refunds listed on their own (Xero payments of a credit note): customer and currency from the
- * credit note, which must be a stored receivable one. $2 is unused. */
+ * credit note, which must be a stored receivable one. */
 #define SQL_REFUNDS_LISTED \
 	"INSERT INTO billing.refunds AS t (source_id, external_id, customer_id, invoice_id, credit_note_id, amount, currency," \
 	" refund_date, memo, remote_updated_at, raw, synced_at, deleted_at)" \
 	" SELECT $1, r.ext, n.customer_id, NULL, n.id, r.amount::numeric, n.currency, r.day::date, r.memo, r.updated::timestamptz," \
 	" r.raw::jsonb, pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]))" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]))" \
 	" AS u(ext, customer, invoice, payment, amount, currency, day, memo, updated, raw, note)" \
 	" WHERE u.amount::numeric > 0 ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
 	" JOIN billing.credit_notes n ON n.source_id = $1 AND n.external_id = r.note AND n.direction = 'receivable'" \
