@@ -195,6 +195,7 @@ required_numeric(HeapTuple tup, TupleDesc desc, int col)
 
 /* Step 1 ------------------------------------------------------------------------------------- */
 
+/* The queued customers' rows of a DELETE (USING, as pgb_rev_queued_join's JOIN cannot be used there). */
 #define QUEUED(alias) \
 " USING billing._revenue_work w WHERE w.txid OPERATOR(pg_catalog.=) $1" \
 "   AND " alias ".customer_id OPERATOR(pg_catalog.=) w.customer_id"
@@ -562,7 +563,7 @@ cash_next_customer(RefreshState *st, CashCustomer *c)
 	c->capacity = 0;
 }
 
-/* A payment (part 3) or cash refund (part 4) of a queued customer: customer, month, currency, part, amount. */
+/* A payment (part 3) or cash refund (part 4) of a customer: customer, month, currency, part, amount. */
 static void
 cash_row_in(RefreshState *st, HeapTuple tup, TupleDesc desc)
 {
@@ -595,8 +596,9 @@ cash_row_in(RefreshState *st, HeapTuple tup, TupleDesc desc)
 
 /*
  * Step 4: the customers' payments (part 3) and cash refunds (part 4), customer by customer: one row
- * of billing._revenue_cash each, and each amount into the journal sums. Summed here rather than by GROUP BY: nearly every customer month is its own
- * group, and a numeric sum() per group cost more than the rest of the refresh's SQL together.
+ * of billing._revenue_cash each, and each amount into the journal sums. Summed here rather than by
+ * GROUP BY: nearly every customer month is its own group, and a numeric sum() per group cost more
+ * than the rest of the refresh's SQL together.
  */
 static void
 add_cash(RefreshState *st)
