@@ -16,13 +16,22 @@
 	" AND (t.raw IS DISTINCT FROM excluded.raw OR t.deleted_at IS NOT NULL" also ")"
 
 /*
- * A document's customer is looked up by one index probe per row (OFFSET 0 keeps the subquery a
- * parameterised scan): a join would let the planner hash every customer of the source on every
- * page, which grows with the site.
+ * A row names the records it belongs to by external id; each is found by one index probe per row
+ * (OFFSET 0 keeps the subquery a parameterised scan). A join would let the cached plan, made while
+ * the tables were small, hash every invoice or customer of the source on every page: at page 50 of
+ * a 20,000-invoice sync the lines' join read 10,000 invoices to find 200, a cost that grows with
+ * the square of the site. PROBE requires the record (the row is not stored without it); PROBE_LEFT
+ * leaves its columns NULL when there is none. "also" adds conditions on the record (x).
  */
-#define CUSTOMER_OF_ROW \
-	" CROSS JOIN LATERAL (SELECT c.id FROM billing.customers c WHERE c.source_id = $1" \
-	" AND c.external_id = r.customer OFFSET 0) c"
+#define PROBE_ALSO(alias, cols, table, key, also) \
+	" CROSS JOIN LATERAL (SELECT " cols " FROM billing." table " x WHERE x.source_id = $1" \
+	" AND x.external_id = " key also " OFFSET 0) " alias
+#define PROBE(alias, cols, table, key) PROBE_ALSO(alias, cols, table, key, "")
+#define PROBE_LEFT(alias, cols, table, key) \
+	" LEFT JOIN LATERAL (SELECT " cols " FROM billing." table " x WHERE x.source_id = $1" \
+	" AND x.external_id = " key " OFFSET 0) " alias " ON true"
+
+#define CUSTOMER_OF_ROW PROBE("c", "x.id", "customers", "r.customer")
 
 #define SQL_PLACEHOLDER_CUSTOMERS \
 	"INSERT INTO billing.customers (source_id, external_id)" \
@@ -78,9 +87,9 @@
 	" AS u(ext, customer, product_ext, product, sku, state, quantity, unit_price, currency, months, term, ps, pe," \
 	" started, canceled, ends, updated, raw, cost, contract, included, billable)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
-	" LEFT JOIN billing.customers c ON c.source_id = $1 AND c.external_id = r.customer" \
-	" LEFT JOIN billing.contracts k ON k.source_id = $1 AND k.external_id = r.contract" \
-	" LEFT JOIN billing.products p ON p.source_id = $1 AND p.external_id = r.product_ext" \
+	PROBE_LEFT("c", "x.id", "customers", "r.customer") \
+	PROBE_LEFT("k", "x.id, x.customer_id", "contracts", "r.contract") \
+	PROBE_LEFT("p", "x.id, x.sku", "products", "r.product_ext") \
 	" WHERE coalesce(c.id, k.customer_id) IS NOT NULL" \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET customer_id = excluded.customer_id," \
 	" product_id = excluded.product_id, product = excluded.product, sku = excluded.sku, state = excluded.state," \
@@ -129,7 +138,7 @@
 	" discount, tax, total, credit, refunded, paid, due, updated, raw, direction)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
 	CUSTOMER_OF_ROW \
-	" LEFT JOIN billing.subscriptions s ON s.source_id = $1 AND s.external_id = r.subscription" \
+	PROBE_LEFT("s", "x.id", "subscriptions", "r.subscription") \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET number = excluded.number, customer_id = excluded.customer_id," \
 	" subscription_id = excluded.subscription_id, status = excluded.status, issue_date = excluded.issue_date," \
 	" due_date = excluded.due_date, paid_date = excluded.paid_date, period_start = excluded.period_start," \
@@ -179,11 +188,12 @@
 	" AS u(doc, ext, no, kind, product, description, quantity, unit_price, subtotal, discount, tax, total, ps, pe," \
 	" recurring, raw, sku, cost, customer, term, subscription, tax_code, line_months)" \
 	" OFFSET 0) r" \
-	" JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.doc" \
-	" LEFT JOIN billing.customers lc ON lc.source_id = $1 AND lc.external_id = r.customer" \
-	" LEFT JOIN billing.subscriptions ls ON ls.source_id = $1 AND ls.external_id = r.subscription" \
-	" LEFT JOIN billing.subscriptions s ON s.id = i.subscription_id" \
-	" LEFT JOIN billing.products p ON p.source_id = $1 AND p.external_id = r.j ->> 'product_id'" \
+	PROBE("i", "x.id, x.currency, x.subscription_id", "invoices", "r.doc") \
+	PROBE_LEFT("lc", "x.id", "customers", "r.customer") \
+	PROBE_LEFT("ls", "x.id", "subscriptions", "r.subscription") \
+	" LEFT JOIN LATERAL (SELECT x.interval_months, x.unit_price, x.product_id FROM billing.subscriptions x" \
+	" WHERE x.id = i.subscription_id OFFSET 0) s ON true" \
+	PROBE_LEFT("p", "x.id, x.interval_months, x.currency, x.price", "products", "r.j ->> 'product_id'") \
 	" CROSS JOIN LATERAL (SELECT coalesce(r.line_months::integer," \
 	"   CASE WHEN p.id IS NULL THEN s.interval_months ELSE p.interval_months END) AS months," \
 	"   CASE WHEN p.id IS NULL OR p.id = s.product_id THEN s.unit_price" \
@@ -199,7 +209,7 @@
 	" AS u(ext, customer, invoice, amount, currency, day, received, method, reference, prepayment, updated, raw)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC) r" \
 	CUSTOMER_OF_ROW \
-	" LEFT JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.invoice" \
+	PROBE_LEFT("i", "x.id", "invoices", "r.invoice") \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET customer_id = excluded.customer_id," \
 	" invoice_id = excluded.invoice_id, amount = excluded.amount, currency = excluded.currency," \
 	" payment_date = excluded.payment_date, received_at = excluded.received_at, method = excluded.method," \
@@ -215,8 +225,8 @@
 	" AS u(ext, customer, invoice, payment, amount, currency, day, memo, updated, raw)" \
 	" WHERE u.amount::numeric > 0 ORDER BY u.ext, u.updated::timestamptz DESC) r" \
 	CUSTOMER_OF_ROW \
-	" LEFT JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.invoice" \
-	" LEFT JOIN billing.payments p ON p.source_id = $1 AND p.external_id = r.payment" \
+	PROBE_LEFT("i", "x.id", "invoices", "r.invoice") \
+	PROBE_LEFT("p", "x.id", "payments", "r.payment") \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET customer_id = excluded.customer_id," \
 	" invoice_id = excluded.invoice_id, payment_id = excluded.payment_id, amount = excluded.amount," \
 	" currency = excluded.currency, memo = excluded.memo, remote_updated_at = excluded.remote_updated_at," \
@@ -234,8 +244,8 @@
 	" AS u(ext, number, customer, subscription, invoice, status, issue, applied_date, currency, subtotal, discount," \
 	" tax, total, applied, remaining, memo, updated, raw, direction) ORDER BY u.ext) r" \
 	CUSTOMER_OF_ROW \
-	" LEFT JOIN billing.subscriptions s ON s.source_id = $1 AND s.external_id = r.subscription" \
-	" LEFT JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.invoice" \
+	PROBE_LEFT("s", "x.id", "subscriptions", "r.subscription") \
+	PROBE_LEFT("i", "x.id", "invoices", "r.invoice") \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET number = excluded.number, customer_id = excluded.customer_id," \
 	" subscription_id = excluded.subscription_id, invoice_id = excluded.invoice_id, status = excluded.status," \
 	" issue_date = excluded.issue_date, applied_date = excluded.applied_date, currency = excluded.currency," \
@@ -260,8 +270,9 @@
 	" FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]), pg_catalog.unnest($24::text[]))" \
 	" AS r(doc, ext, no, kind, product, description, quantity, unit_price, subtotal, discount, tax, total, ps, pe," \
 	" recurring, raw, sku, cost, customer, term, subscription, tax_code, line_months)" \
-	" JOIN billing.credit_notes n ON n.source_id = $1 AND n.external_id = r.doc" \
-	" LEFT JOIN billing.subscriptions s ON s.id = n.subscription_id" \
+	PROBE("n", "x.id, x.currency, x.subscription_id", "credit_notes", "r.doc") \
+	" LEFT JOIN LATERAL (SELECT x.interval_months FROM billing.subscriptions x WHERE x.id = n.subscription_id" \
+	" OFFSET 0) s ON true" \
 	" ON CONFLICT (credit_note_id, external_id) DO NOTHING"
 
 #define SQL_ALLOCATIONS \
@@ -271,8 +282,8 @@
 	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]))" \
 	" AS u(ext, note, invoice, customer, amount, currency, day, raw)" \
 	" WHERE u.amount::numeric > 0 ORDER BY u.ext) r" \
-	" JOIN billing.credit_notes n ON n.source_id = $1 AND n.external_id = r.note" \
-	" LEFT JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.invoice" \
+	PROBE("n", "x.id, x.customer_id, x.currency", "credit_notes", "r.note") \
+	PROBE_LEFT("i", "x.id", "invoices", "r.invoice") \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET credit_note_id = excluded.credit_note_id," \
 	" invoice_id = excluded.invoice_id, customer_id = excluded.customer_id, amount = excluded.amount," \
 	" currency = excluded.currency, allocated_on = excluded.allocated_on, raw = excluded.raw" \
@@ -294,8 +305,8 @@
 	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]))" \
 	" AS u(ext, customer, invoice, amount, currency, day, received, method, reference, prepayment, updated, raw)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
-	" LEFT JOIN billing.customers c ON c.source_id = $1 AND c.external_id = r.customer" \
-	" LEFT JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.invoice" \
+	PROBE_LEFT("c", "x.id", "customers", "r.customer") \
+	PROBE_LEFT("i", "x.id, x.customer_id, x.currency, x.direction", "invoices", "r.invoice") \
 	" WHERE (i.id IS NULL OR i.direction = 'receivable') AND coalesce(c.id, i.customer_id) IS NOT NULL" \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET customer_id = excluded.customer_id," \
 	" invoice_id = excluded.invoice_id, amount = excluded.amount, currency = excluded.currency," \
@@ -314,7 +325,7 @@
 	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]))" \
 	" AS u(ext, customer, invoice, payment, amount, currency, day, memo, updated, raw, note)" \
 	" WHERE u.amount::numeric > 0 ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
-	" JOIN billing.credit_notes n ON n.source_id = $1 AND n.external_id = r.note AND n.direction = 'receivable'" \
+	PROBE_ALSO("n", "x.id, x.customer_id, x.currency", "credit_notes", "r.note", " AND x.direction = 'receivable'") \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET customer_id = excluded.customer_id," \
 	" credit_note_id = excluded.credit_note_id, amount = excluded.amount, currency = excluded.currency," \
 	" refund_date = excluded.refund_date, memo = excluded.memo, remote_updated_at = excluded.remote_updated_at," \
@@ -357,9 +368,9 @@
 	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]))" \
 	" AS u(ext, customer, type, category, description, quantity, price, tax, total, currency, day, ps, pe, invoice, payment, note, raw) ORDER BY u.ext) r" \
 	CUSTOMER_OF_ROW \
-	" LEFT JOIN billing.invoices i ON i.source_id = $1 AND i.external_id = r.invoice" \
-	" LEFT JOIN billing.payments p ON p.source_id = $1 AND p.external_id = r.payment" \
-	" LEFT JOIN billing.credit_notes n ON n.source_id = $1 AND n.external_id = r.note" \
+	PROBE_LEFT("i", "x.id", "invoices", "r.invoice") \
+	PROBE_LEFT("p", "x.id", "payments", "r.payment") \
+	PROBE_LEFT("n", "x.id", "credit_notes", "r.note") \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET customer_id = excluded.customer_id," \
 	" entry_type = excluded.entry_type, category = excluded.category, description = excluded.description," \
 	" quantity = excluded.quantity, unit_price = excluded.unit_price, tax_percent = excluded.tax_percent," \
@@ -381,7 +392,7 @@
 	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]))" \
 	" AS u(ext, subscription, opened, closed, settled, start_bal, end_bal, total, updated, raw)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
-	" JOIN billing.subscriptions s ON s.source_id = $1 AND s.external_id = r.subscription AND s.currency IS NOT NULL" \
+	PROBE_ALSO("s", "x.id, x.customer_id, x.currency", "subscriptions", "r.subscription", " AND x.currency IS NOT NULL") \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET customer_id = excluded.customer_id," \
 	" subscription_id = excluded.subscription_id, opened_at = excluded.opened_at, closed_at = excluded.closed_at," \
 	" settled_at = excluded.settled_at, starting_balance = excluded.starting_balance," \

@@ -1,9 +1,9 @@
--- The upgrade chain: installing the first release (0.2.0) or any later one (0.3.0 to 0.5.0), and walking
+-- The upgrade chain: installing the first release (0.2.0) or any later one (0.3.0 to 0.6.0), and walking
 -- ALTER EXTENSION ... UPDATE to the newest gives exactly the objects, definitions, comments and
 -- privileges of a fresh install (compared with the same description of the catalog as the 0.2.0
 -- fixture test).
 SET client_min_messages = warning;
-SELECT plan(10);
+SELECT plan(12);
 
 \ir ../fixtures/describe_catalog.sql
 CREATE TEMP TABLE signature (install text, item text);
@@ -42,11 +42,11 @@ BEGIN
 END $$;
 SELECT is(pg_temp.walk_from(r), r || ' -> ' || (SELECT default_version FROM pg_available_extensions WHERE name = 'pg_billing'),
           'release ' || r || ' installs and ALTER EXTENSION UPDATE walks it to the default version')
-  FROM unnest(ARRAY['0.3.0', '0.4.0', '0.5.0']) r;
+  FROM unnest(ARRAY['0.3.0', '0.4.0', '0.5.0', '0.6.0']) r;
 SELECT set_eq(format('SELECT item FROM signature WHERE install = %L', 'from ' || r),
               $$SELECT item FROM signature WHERE install = 'fresh'$$,
               'an install updated from ' || r || ' equals a fresh one')
-  FROM unnest(ARRAY['0.3.0', '0.4.0', '0.5.0']) r;
+  FROM unnest(ARRAY['0.3.0', '0.4.0', '0.5.0', '0.6.0']) r;
 DROP EXTENSION pg_billing CASCADE;
 CREATE EXTENSION pg_billing;
 
