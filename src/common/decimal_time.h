@@ -34,14 +34,6 @@ extern bool pgb_int_to_decimal(int64_t v, char *out, size_t outlen);
  */
 extern bool pgb_real_shortest(double d, char *out, size_t outlen);
 
-/*
- * Rewrites every number with a fraction or exponent in compact JSON text (as json_dumps writes it
- * with JSON_REAL_PRECISION(17)) in its shortest round-trip form: 19.99 stays 19.99 instead of
- * 19.989999999999998. Strings and integers are copied as they are. Returns a malloc'd,
- * NUL-terminated string (its length in *outlen when not NULL), or NULL when out of memory.
- */
-extern char *pgb_json_shorten_reals(const char *in, size_t inlen, size_t *outlen);
-
 /* Integer cents as decimal text ("-12.05"). out needs 32 bytes. */
 extern void pgb_cents_to_decimal(int64_t cents, char *out, size_t outlen);
 

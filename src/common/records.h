@@ -1,6 +1,6 @@
 /*
- * records.h: what a connector hands the store for one page: rows of text values per table, each
- * value ready for a SQL cast (or NULL). Column orders are fixed here and used by the store's SQL.
+ * records.h: what a connector hands the store for one page: rows of values per table, each value
+ * text ready for a SQL cast (or NULL), and the record itself as jsonb. Column orders are fixed here and used by the store's SQL.
  */
 #ifndef PGB_RECORDS_H
 #define PGB_RECORDS_H
@@ -64,11 +64,16 @@ enum {C_TRX_EXT, C_TRX_CUSTOMER, C_TRX_TYPE, C_TRX_CATEGORY, C_TRX_DESCRIPTION, 
 	C_TRX_TAX_PERCENT, C_TRX_TOTAL, C_TRX_CURRENCY, C_TRX_DATE, C_TRX_PERIOD_START, C_TRX_PERIOD_END, C_TRX_INVOICE,
 C_TRX_PAYMENT, C_TRX_CREDIT_NOTE, C_TRX_RAW, C_TRX_N};
 
+/*
+ * A table's rows. Each value is text, except in the raw column, which holds the record as a jsonb
+ * datum (pgb_j_raw): the store passes that column as jsonb[] and never parses it again.
+ */
 typedef struct PgbRows
 {
 	int			ncols;
 	int			nrows;
 	int			cap;
+	int			raw_col;		/* the raw column (C_..._RAW) */
 	char	  **v;				/* nrows * ncols values, row-major; NULL = SQL null */
 } PgbRows;
 

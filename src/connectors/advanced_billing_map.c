@@ -67,7 +67,7 @@ pgb_ab_map_customer(PgbJsonCtx *ctx, json_t *c, PgbPage *page)
 	SET(row, C_CUS_PARENT, pgb_j_id(ctx, c, "parent_id", false));
 	SET(row, C_CUS_CREATED, pgb_j_timestamp(ctx, c, "created_at", false, NULL));
 	SET(row, C_CUS_UPDATED, pgb_j_timestamp(ctx, c, "updated_at", false, &upd));
-	SET(row, C_CUS_RAW, pgb_j_dump(ctx, c));
+	SET(row, C_CUS_RAW, pgb_j_raw(ctx, c));
 	seen_updated(page, upd);
 }
 
@@ -108,7 +108,7 @@ product_row(PgbJsonCtx *ctx, json_t *p, const char *currency, PgbPage *page)
 	SET(row, C_PRD_INTERVAL, months);
 	SET(row, C_PRD_RECURRING, months ? "true" : "false");
 	SET(row, C_PRD_UPDATED, pgb_j_timestamp(ctx, p, "updated_at", false, NULL));
-	SET(row, C_PRD_RAW, pgb_j_dump(ctx, p));
+	SET(row, C_PRD_RAW, pgb_j_raw(ctx, p));
 	return ext;
 }
 
@@ -163,7 +163,7 @@ pgb_ab_map_subscription(PgbJsonCtx *ctx, json_t *s, PgbPage *page)
 	SET(row, C_SUB_ENDS, ends);
 	SET(row, C_SUB_UPDATED, pgb_j_timestamp(ctx, s, "updated_at", false, &upd));
 	(void) pgb_j_array(ctx, s, "coupons", false);	/* kept in raw; checked to be a list */
-	SET(row, C_SUB_RAW, pgb_j_dump(ctx, s));
+	SET(row, C_SUB_RAW, pgb_j_raw(ctx, s));
 	seen_updated(page, upd);
 }
 
@@ -324,7 +324,7 @@ map_lines(PgbJsonCtx *ctx, json_t *doc, const char *doc_ext, const char *fallbac
 		SET(row, C_LIN_PERIOD_END, pe);
 		SET(row, C_LIN_RECURRING, recurring ? "true" : "false");
 		SET(row, C_LIN_TAX_CODE, line_tax_code(ctx, taxes, row[C_LIN_EXT]));
-		SET(row, C_LIN_RAW, pgb_j_dump(ctx, li));
+		SET(row, C_LIN_RAW, pgb_j_raw(ctx, li));
 		if (*pstart == NULL || strcmp(ps, *pstart) < 0)
 			*pstart = ps;
 		if (*pend == NULL || strcmp(pe, *pend) > 0)
@@ -368,7 +368,7 @@ map_payments(PgbJsonCtx *ctx, json_t *inv, char **irow, PgbPage *page)
 			SET(row, C_PAY_REFERENCE, pgb_j_str(ctx, p, "memo", false));
 		SET(row, C_PAY_PREPAYMENT, pgb_j_bool(ctx, p, "prepayment", false));
 		SET(row, C_PAY_UPDATED, irow[C_INV_UPDATED]);
-		SET(row, C_PAY_RAW, pgb_j_dump(ctx, p));
+		SET(row, C_PAY_RAW, pgb_j_raw(ctx, p));
 	}
 	ctx->record = doc_record;
 }
@@ -401,7 +401,7 @@ map_refunds(PgbJsonCtx *ctx, json_t *inv, char **irow, PgbPage *page)
 		SET(row, C_REF_DATE, irow[C_INV_UPDATED] ? pnstrdup(irow[C_INV_UPDATED], 10) : irow[C_INV_ISSUE]);
 		SET(row, C_REF_MEMO, pgb_j_str(ctx, r, "memo", false));
 		SET(row, C_REF_UPDATED, irow[C_INV_UPDATED]);
-		SET(row, C_REF_RAW, pgb_j_dump(ctx, r));
+		SET(row, C_REF_RAW, pgb_j_raw(ctx, r));
 	}
 	ctx->record = doc_record;
 }
@@ -445,7 +445,7 @@ pgb_ab_map_invoice(PgbJsonCtx *ctx, json_t *inv, PgbPage *page)
 	(void) pgb_j_array(ctx, inv, "credits", false);
 	map_payments(ctx, inv, row, page);
 	map_refunds(ctx, inv, row, page);
-	SET(row, C_INV_RAW, pgb_j_dump(ctx, inv));
+	SET(row, C_INV_RAW, pgb_j_raw(ctx, inv));
 	seen_updated(page, upd);
 }
 
@@ -476,7 +476,7 @@ map_applications(PgbJsonCtx *ctx, json_t *cn, char **crow, PgbPage *page)
 		SET(row, C_ALC_AMOUNT, pgb_j_money(ctx, a, "applied_amount", true));
 		SET(row, C_ALC_CURRENCY, crow[C_CN_CURRENCY]);
 		SET(row, C_ALC_DATE, pnstrdup(when, 10));
-		SET(row, C_ALC_RAW, pgb_j_dump(ctx, a));
+		SET(row, C_ALC_RAW, pgb_j_raw(ctx, a));
 	}
 	ctx->record = doc_record;
 }
@@ -513,7 +513,7 @@ pgb_ab_map_credit_note(PgbJsonCtx *ctx, json_t *cn, PgbPage *page)
 	SET(row, C_CN_UPDATED, NULL);	/* credit notes carry no updated_at */
 	map_lines(ctx, cn, row[C_CN_EXT], row[C_CN_ISSUE], &page->t[PGB_T_CREDIT_NOTE_LINES], &ps, &pe);
 	map_applications(ctx, cn, row, page);
-	SET(row, C_CN_RAW, pgb_j_dump(ctx, cn));
+	SET(row, C_CN_RAW, pgb_j_raw(ctx, cn));
 }
 
 void
@@ -533,6 +533,6 @@ pgb_ab_map_statement(PgbJsonCtx *ctx, json_t *st, PgbPage *page)
 	SET(row, C_STM_END_BAL, pgb_j_cents(ctx, st, "ending_balance_in_cents", false));
 	SET(row, C_STM_TOTAL, pgb_j_cents(ctx, st, "total_in_cents", false));
 	SET(row, C_STM_UPDATED, pgb_j_timestamp(ctx, st, "updated_at", false, &upd));
-	SET(row, C_STM_RAW, pgb_j_dump(ctx, st));
+	SET(row, C_STM_RAW, pgb_j_raw(ctx, st));
 	seen_updated(page, upd);
 }

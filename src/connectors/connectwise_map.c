@@ -183,7 +183,7 @@ pgb_cw_map_company(PgbJsonCtx *ctx, json_t *c, const char *vendor_ref_field, Pgb
 	SET(row, C_CUS_CREATED, info_time(ctx, c, "dateEntered", NULL));
 	SET(row, C_CUS_UPDATED, info_time(ctx, c, "lastUpdated", &upd));
 	SET(row, C_CUS_VENDOR_REF, vendor_ref(ctx, c, vendor_ref_field));
-	SET(row, C_CUS_RAW, pgb_j_dump(ctx, c));
+	SET(row, C_CUS_RAW, pgb_j_raw(ctx, c));
 	seen_updated(page, upd);
 }
 
@@ -206,7 +206,7 @@ pgb_cw_map_catalog_item(PgbJsonCtx *ctx, json_t *item, PgbPage *page)
 	SET(row, C_PRD_RECURRING, recurring ? recurring : "false");
 	SET(row, C_PRD_CYCLE, trimmed_or_null(ref_str(ctx, item, "recurringBillCycle", "name")));
 	SET(row, C_PRD_UPDATED, info_time(ctx, item, "lastUpdated", &upd));
-	SET(row, C_PRD_RAW, pgb_j_dump(ctx, item));
+	SET(row, C_PRD_RAW, pgb_j_raw(ctx, item));
 	seen_updated(page, upd);
 }
 
@@ -258,7 +258,7 @@ pgb_cw_map_agreement(PgbJsonCtx *ctx, json_t *a, PgbPage *page)
 	SET(row, C_CON_CYCLE, ref_str(ctx, a, "billingCycle", "name"));
 	SET(row, C_CON_CURRENCY, currency_code(ctx, a));
 	SET(row, C_CON_UPDATED, info_time(ctx, a, "lastUpdated", &upd));
-	SET(row, C_CON_RAW, pgb_j_dump(ctx, a));
+	SET(row, C_CON_RAW, pgb_j_raw(ctx, a));
 	seen_updated(page, upd);
 }
 
@@ -312,6 +312,6 @@ pgb_cw_map_addition(PgbJsonCtx *ctx, json_t *a, PgbPage *page)
 	SET(row, C_SUB_STARTED, pgb_j_timestamp(ctx, a, "effectiveDate", false, NULL));
 	SET(row, C_SUB_CANCELED, pgb_j_timestamp(ctx, a, "cancelledDate", false, NULL));
 	SET(row, C_SUB_UPDATED, info_time(ctx, a, "lastUpdated", &upd));
-	SET(row, C_SUB_RAW, pgb_j_dump(ctx, a));
+	SET(row, C_SUB_RAW, pgb_j_raw(ctx, a));
 	seen_updated(page, upd);
 }

@@ -51,7 +51,7 @@ map_company(PgbSource *src, PgbJsonCtx *ctx, json_t *c, PgbPage *page)
 	SET(row, C_CUS_NAME, pgb_j_str(ctx, c, "name", true));
 	SET(row, C_CUS_ORG, row[C_CUS_NAME]);
 	SET(row, C_CUS_UPDATED, pgb_j_timestamp(ctx, c, "updatedDate", false, &upd));
-	SET(row, C_CUS_RAW, pgb_j_dump(ctx, c));
+	SET(row, C_CUS_RAW, pgb_j_raw(ctx, c));
 	seen_updated(page, upd);
 }
 
@@ -66,7 +66,7 @@ map_product(PgbSource *src, PgbJsonCtx *ctx, json_t *p, PgbPage *page)
 	SET(row, C_PRD_SKU, pgb_j_str(ctx, p, "sku", false));
 	SET(row, C_PRD_NAME, pgb_j_str(ctx, p, "name", true));
 	SET(row, C_PRD_FAMILY, pgb_j_str(ctx, p, "vendorName", false));
-	SET(row, C_PRD_RAW, pgb_j_dump(ctx, p));
+	SET(row, C_PRD_RAW, pgb_j_raw(ctx, p));
 }
 
 /* Months of a billing term; NULL for terms that do not repeat (One-Time, Trial, Activation). */
@@ -137,7 +137,7 @@ map_subscription(PgbSource *src, PgbJsonCtx *ctx, json_t *s, PgbPage *page)
 	if (commitment)
 		SET(row, C_SUB_ENDS, pax8_when(ctx, commitment, "endDate"));
 	SET(row, C_SUB_UPDATED, pgb_j_timestamp(ctx, s, "updatedDate", false, &upd));
-	SET(row, C_SUB_RAW, pgb_j_dump(ctx, s));
+	SET(row, C_SUB_RAW, pgb_j_raw(ctx, s));
 	seen_updated(page, upd);
 }
 
@@ -344,7 +344,7 @@ map_item(PgbJsonCtx *ctx, json_t *it, size_t i, char **inv, PgbPage *page, char 
 	SET(row, C_LIN_CUSTOMER, pax8_id(ctx, it, "companyId", false));
 	SET(row, C_LIN_TERM, pgb_j_str(ctx, it, "term", false));
 	SET(row, C_LIN_SUBSCRIPTION, pax8_id(ctx, it, "subscriptionId", false));
-	SET(row, C_LIN_RAW, pgb_j_dump(ctx, it));
+	SET(row, C_LIN_RAW, pgb_j_raw(ctx, it));
 	if (cur && strcmp(cur, inv[C_INV_CURRENCY]) != 0)
 		pgb_json_fail(ctx, "currencyCode", "differs from the invoice's currency");
 	if (*ps == NULL || strcmp(row[C_LIN_PERIOD_START], *ps) < 0)
@@ -370,7 +370,7 @@ partner_row(PgbJsonCtx *ctx, json_t *inv, PgbPage *page)
 	raw = json_pack("{ss}", "partnerName", name);
 	if (raw == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	SET(row, C_CUS_RAW, pgb_j_dump(ctx, raw));
+	SET(row, C_CUS_RAW, pgb_j_raw(ctx, raw));
 	json_decref(raw);
 	return row[C_CUS_EXT];
 }
@@ -413,7 +413,7 @@ map_invoice(PgbSource *src, PgbJsonCtx *ctx, json_t *inv, PgbPage *page)
 	ctx->record = id;
 	SET(row, C_INV_PERIOD_START, ps);
 	SET(row, C_INV_PERIOD_END, pe);
-	SET(row, C_INV_RAW, pgb_j_dump(ctx, inv));
+	SET(row, C_INV_RAW, pgb_j_raw(ctx, inv));
 }
 
 /*

@@ -185,7 +185,7 @@ pgb_splynx_map_customer(PgbSource *src, PgbJsonCtx *ctx, json_t *c, PgbPage *pag
 	if (row[C_CUS_CREATED])
 		SET(row, C_CUS_CREATED, psprintf("%sT00:00:00Z", row[C_CUS_CREATED]));
 	SET(row, C_CUS_UPDATED, updated_at(ctx, c, "date_updated", &upd));
-	SET(row, C_CUS_RAW, pgb_j_dump(ctx, c));
+	SET(row, C_CUS_RAW, pgb_j_raw(ctx, c));
 	seen_updated(page, upd);
 }
 
@@ -280,7 +280,7 @@ map_items(PgbJsonCtx *ctx, json_t *doc, const char *doc_ext, const char *issue, 
 		}
 		SET(row, C_LIN_KIND, credit ? "credit" : recurring ? "plan" : "one_time");
 		SET(row, C_LIN_RECURRING, recurring ? "true" : "false");
-		SET(row, C_LIN_RAW, pgb_j_dump(ctx, it));
+		SET(row, C_LIN_RAW, pgb_j_raw(ctx, it));
 		*subtotal = pgb_splynx_add(*subtotal, s);
 		*tax = pgb_splynx_add(*tax, t);
 		*total = pgb_splynx_add(*total, tot);
@@ -321,7 +321,7 @@ pgb_splynx_map_invoice(PgbSource *src, PgbJsonCtx *ctx, json_t *inv, PgbPage *pa
 	SET(row, C_INV_DUE, strcmp(row[C_INV_STATUS], "open") == 0 || strcmp(row[C_INV_STATUS], "pending") == 0 ?
 		total : "0");
 	SET(row, C_INV_UPDATED, updated_at(ctx, inv, "date_updated", &upd));
-	SET(row, C_INV_RAW, pgb_j_dump(ctx, inv));
+	SET(row, C_INV_RAW, pgb_j_raw(ctx, inv));
 	seen_updated(page, upd);
 }
 
@@ -352,7 +352,7 @@ pgb_splynx_map_credit_note(PgbSource *src, PgbJsonCtx *ctx, json_t *cn, PgbPage 
 	SET(row, C_CN_TOTAL, total);
 	SET(row, C_CN_MEMO, pgb_j_str(ctx, cn, "note", false));
 	SET(row, C_CN_UPDATED, updated_at(ctx, cn, "date_updated", &upd));
-	SET(row, C_CN_RAW, pgb_j_dump(ctx, cn));
+	SET(row, C_CN_RAW, pgb_j_raw(ctx, cn));
 	seen_updated(page, upd);
 }
 
@@ -373,7 +373,7 @@ pgb_splynx_map_payment(PgbSource *src, PgbJsonCtx *ctx, json_t *p, PgbPage *page
 	SET(row, C_PAY_METHOD, pgb_j_id(ctx, p, "payment_type", false));
 	SET(row, C_PAY_REFERENCE, pgb_j_str(ctx, p, "receipt_number", false));
 	SET(row, C_PAY_PREPAYMENT, row[C_PAY_INVOICE] ? "false" : "true");
-	SET(row, C_PAY_RAW, pgb_j_dump(ctx, p));
+	SET(row, C_PAY_RAW, pgb_j_raw(ctx, p));
 }
 
 static const char *const trx_types[] = {"debit", "credit"};
@@ -433,5 +433,5 @@ pgb_splynx_map_transaction(PgbSource *src, PgbJsonCtx *ctx, json_t *t, PgbPage *
 	SET(row, C_TRX_INVOICE, splynx_id(ctx, t, "invoice_id", false));
 	SET(row, C_TRX_PAYMENT, splynx_id(ctx, t, "payment_id", false));
 	SET(row, C_TRX_CREDIT_NOTE, splynx_id(ctx, t, "credit_note_id", false));
-	SET(row, C_TRX_RAW, pgb_j_dump(ctx, t));
+	SET(row, C_TRX_RAW, pgb_j_raw(ctx, t));
 }

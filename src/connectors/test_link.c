@@ -22,7 +22,7 @@ map_customer(PgbSource *src, PgbJsonCtx *ctx, json_t *c, PgbPage *page)
 	row[C_CUS_EXT] = (char *) ctx->record;
 	row[C_CUS_NAME] = pgb_j_str(ctx, c, "name", true);
 	row[C_CUS_EMAIL] = pgb_j_str(ctx, c, "email", false);
-	row[C_CUS_RAW] = pgb_j_dump(ctx, c);
+	row[C_CUS_RAW] = pgb_j_raw(ctx, c);
 }
 
 static const PgbEntity header_entities[] = {

@@ -237,7 +237,7 @@ pgb_xero_map_account(PgbSource *src, PgbJsonCtx *ctx, json_t *a, PgbPage *page)
 	SET(row, C_ACC_TYPE, short_text(ctx, a, "Type", false));
 	SET(row, C_ACC_STATUS, short_text(ctx, a, "Status", false));
 	SET(row, C_ACC_UPDATED, ms_timestamp(ctx, a, "UpdatedDateUTC", false, &upd));
-	SET(row, C_ACC_RAW, pgb_j_dump(ctx, a));
+	SET(row, C_ACC_RAW, pgb_j_raw(ctx, a));
 }
 
 void
@@ -252,7 +252,7 @@ pgb_xero_map_tax_rate(PgbSource *src, PgbJsonCtx *ctx, json_t *t, PgbPage *page)
 	SET(row, C_TAX_RATE, pgb_j_money(ctx, t, "EffectiveRate", false));
 	SET(row, C_TAX_REPORT_TYPE, short_text(ctx, t, "ReportTaxType", false));
 	SET(row, C_TAX_STATUS, short_text(ctx, t, "Status", false));
-	SET(row, C_TAX_RAW, pgb_j_dump(ctx, t));
+	SET(row, C_TAX_RAW, pgb_j_raw(ctx, t));
 }
 
 void
@@ -270,7 +270,7 @@ pgb_xero_map_contact(PgbSource *src, PgbJsonCtx *ctx, json_t *c, PgbPage *page)
 	SET(row, C_CUS_EMAIL, short_text(ctx, c, "EmailAddress", false));
 	SET(row, C_CUS_STATUS, coded(ctx, c, "ContactStatus", false, contact_statuses, "contact status"));
 	SET(row, C_CUS_UPDATED, ms_timestamp(ctx, c, "UpdatedDateUTC", false, &upd));
-	SET(row, C_CUS_RAW, pgb_j_dump(ctx, c));
+	SET(row, C_CUS_RAW, pgb_j_raw(ctx, c));
 	seen_updated(page, upd);
 }
 
@@ -324,7 +324,7 @@ map_lines(PgbJsonCtx *ctx, json_t *doc, const char *doc_id, const char *day, Pgb
 		SET(row, C_LIN_PERIOD_START, (char *) day);
 		SET(row, C_LIN_PERIOD_END, (char *) day);
 		SET(row, C_LIN_RECURRING, "false");
-		SET(row, C_LIN_RAW, pgb_j_dump(ctx, li));
+		SET(row, C_LIN_RAW, pgb_j_raw(ctx, li));
 		SET(row, C_LIN_TAX_CODE, xero_id(ctx, li, "TaxType", false));
 	}
 	ctx->record = id;
@@ -356,7 +356,7 @@ pgb_xero_map_invoice(PgbSource *src, PgbJsonCtx *ctx, json_t *inv, PgbPage *page
 	SET(row, C_INV_PAID, pgb_j_money(ctx, inv, "AmountPaid", false));
 	SET(row, C_INV_DUE, pgb_j_money(ctx, inv, "AmountDue", false));
 	SET(row, C_INV_UPDATED, ms_timestamp(ctx, inv, "UpdatedDateUTC", false, &upd));
-	SET(row, C_INV_RAW, pgb_j_dump(ctx, inv));
+	SET(row, C_INV_RAW, pgb_j_raw(ctx, inv));
 	map_lines(ctx, inv, row[C_INV_EXT], row[C_INV_ISSUE], &page->t[PGB_T_INVOICE_LINES]);
 	seen_updated(page, upd);
 }
@@ -390,7 +390,7 @@ map_allocations(PgbJsonCtx *ctx, json_t *cn, const char *note_id, PgbRows *rows)
 		SET(row, C_ALC_INVOICE, ref_id(ctx, a, "Invoice", "InvoiceID", true));
 		SET(row, C_ALC_AMOUNT, pgb_j_money(ctx, a, "Amount", true));
 		SET(row, C_ALC_DATE, ms_date(ctx, a, "Date", true));
-		SET(row, C_ALC_RAW, pgb_j_dump(ctx, a));
+		SET(row, C_ALC_RAW, pgb_j_raw(ctx, a));
 	}
 	ctx->record = id;
 }
@@ -420,7 +420,7 @@ pgb_xero_map_credit_note(PgbSource *src, PgbJsonCtx *ctx, json_t *cn, PgbPage *p
 	SET(row, C_CN_REMAINING, pgb_j_money(ctx, cn, "RemainingCredit", false));
 	SET(row, C_CN_MEMO, short_text(ctx, cn, "Reference", false));
 	SET(row, C_CN_UPDATED, ms_timestamp(ctx, cn, "UpdatedDateUTC", false, &upd));
-	SET(row, C_CN_RAW, pgb_j_dump(ctx, cn));
+	SET(row, C_CN_RAW, pgb_j_raw(ctx, cn));
 	map_lines(ctx, cn, row[C_CN_EXT], row[C_CN_ISSUE], &page->t[PGB_T_CREDIT_NOTE_LINES]);
 	map_allocations(ctx, cn, row[C_CN_EXT], &page->t[PGB_T_ALLOCATIONS]);
 	seen_updated(page, upd);
@@ -454,7 +454,7 @@ pgb_xero_map_payment(PgbSource *src, PgbJsonCtx *ctx, json_t *p, PgbPage *page)
 	updated = ms_timestamp(ctx, p, "UpdatedDateUTC", false, &upd);
 	invoice = ref_id(ctx, p, "Invoice", "InvoiceID", false);
 	note = invoice ? NULL : ref_id(ctx, p, "CreditNote", "CreditNoteID", false);
-	raw = pgb_j_dump(ctx, p);
+	raw = pgb_j_raw(ctx, p);
 	seen_updated(page, upd);
 	if (status && strcmp(status, "DELETED") == 0)
 		return;

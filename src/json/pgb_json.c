@@ -264,34 +264,3 @@ pgb_j_array(const PgbJsonCtx *ctx, json_t *obj, const char *field, bool required
 		wrong_type(ctx, field, "an array", v);
 	return v;
 }
-
-/*
- * jansson keeps a JSON number with a fraction or exponent as a double and writes it with 17
- * significant digits (19.99 becomes 19.989999999999998): the text is rewritten with the shortest
- * digits that read back as the same double, which is the vendor's text for every number of at most
- * 15 significant digits (docs/fuzzing.md, "Raw numbers").
- */
-char *
-pgb_j_dump(const PgbJsonCtx *ctx, json_t *value)
-{
-	char	   *s;
-	char	   *shortened;
-	char	   *r;
-	size_t		len;
-
-	pgb_json_mem_cap = json_cap();
-	s = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
-	if (s == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("%s: out of memory encoding a record, page rejected", where(ctx)),
-				 errdetail("Encoding needed more than pg_billing.json_max_memory (%d kB) or more than the system had.",
-						   pgb_json_max_memory_kb)));
-	shortened = pgb_json_shorten_reals(s, strlen(s), &len);
-	pgb_json_free(s);
-	if (shortened == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory encoding JSON")));
-	r = pnstrdup(shortened, len);
-	free(shortened);
-	return r;
-}

@@ -42,7 +42,10 @@ extern char *pgb_j_timestamp(const PgbJsonCtx *ctx, json_t *obj, const char *fie
 extern json_t *pgb_j_object(const PgbJsonCtx *ctx, json_t *obj, const char *field, bool required);
 extern json_t *pgb_j_array(const PgbJsonCtx *ctx, json_t *obj, const char *field, bool required);
 
-/* Compact JSON text of a value, palloc'd. */
-extern char *pgb_j_dump(const PgbJsonCtx *ctx, json_t *value);
+/*
+ * A record as it is stored in a raw column: a palloc'd jsonb datum (a varlena), which a PgbRows
+ * raw cell holds in place of text (common/records.h).
+ */
+extern char *pgb_j_raw(const PgbJsonCtx *ctx, json_t *value);
 
 #endif

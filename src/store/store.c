@@ -113,6 +113,39 @@ plan_typed(PlanId id, const char *sql, int nargs, Oid *types)
 	return plans[id];
 }
 
+/* Prepares (once per session) a statement over rows: $1 source, each column a text[], raw a jsonb[]. */
+static SPIPlanPtr
+rows_plan(PlanId id, const char *sql, const PgbRows *rows)
+{
+	Oid			types[40];
+
+	Assert(rows->ncols < 40);
+	types[0] = INT8OID;
+	for (int c = 0; c < rows->ncols; c++)
+		types[1 + c] = c == rows->raw_col ? JSONBARRAYOID : TEXTARRAYOID;
+	return plan_typed(id, sql, 1 + rows->ncols, types);
+}
+
+/* The raw column of rows as a jsonb[] datum: its cells are jsonb already (pgb_j_raw). */
+static Datum
+raw_column(PgbRows *rows)
+{
+	int			n = rows->nrows;
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	for (int i = 0; i < n; i++)
+	{
+		char	   *v = rows->v[(size_t) i * rows->ncols + rows->raw_col];
+
+		nulls[i] = v == NULL;
+		d[i] = PointerGetDatum(v);
+	}
+	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, JSONBOID, -1, false, TYPALIGN_INT));
+}
+
 /*
  * One column of rows as a text[] datum. The values are laid out as text in one buffer first (a
  * page has thousands of them: one allocation each cost more than the copy).
@@ -129,6 +162,8 @@ column(PgbRows *rows, int col)
 	Size		total = 0;
 	char	   *buf;
 
+	if (col == rows->raw_col)
+		return raw_column(rows);
 	for (int i = 0; i < n; i++)
 	{
 		char	   *v = rows->v[(size_t) i * rows->ncols + col];
@@ -259,13 +294,13 @@ exec_rows(SPIPlanPtr p, int64 source_id, PgbRows *rows, const char *table, int i
  * SPI_tuptable then holds the statement's RETURNING rows, if it has any.
  */
 static void
-upsert_rows(PlanId id, const char *sql, int nargs, const char *table, int64 source_id, PgbRows *rows)
+upsert_rows(PlanId id, const char *sql, const char *table, int64 source_id, PgbRows *rows)
 {
 	Datum		args[40];
 	char		nulls[40];
 
 	(void) row_args(source_id, rows, args, nulls);
-	run_rows(plan(id, sql, nargs, 0), args, nulls, table, rows, 0);
+	run_rows(rows_plan(id, sql, rows), args, nulls, table, rows, 0);
 }
 
 /* A text[] of n ids. */
@@ -403,7 +438,7 @@ store_invoices(int64 source_id, PgbPage *page, PgbCounts *counts)
 	PgbRows    *refunds;
 
 	placeholders(source_id, inv, C_INV_CUSTOMER);
-	upsert_rows(P_INVOICES, SQL_INVOICES, 1 + C_INV_N, "invoices", source_id, inv);
+	upsert_rows(P_INVOICES, SQL_INVOICES, "invoices", source_id, inv);
 	count_returned(inv->nrows, counts, &docs);
 	if (docs.n == 0)
 		return;
@@ -414,14 +449,14 @@ store_invoices(int64 source_id, PgbPage *page, PgbCounts *counts)
 	/* a line billing another company than its invoice's names it: stored first like the invoice's */
 	placeholders(source_id, lines, C_LIN_CUSTOMER);
 	if (lines->nrows > 0)
-		exec_rows(plan(P_INV_LINES, SQL_INVOICE_LINES, 1 + C_LIN_N, 0), source_id, lines, "invoice_lines",
+		exec_rows(rows_plan(P_INV_LINES, SQL_INVOICE_LINES, lines), source_id, lines, "invoice_lines",
 				  C_LIN_EXT);
 	payments = rows_of_docs(&page->t[PGB_T_PAYMENTS], C_PAY_INVOICE, &docs);
 	if (payments->nrows > 0)
-		upsert_rows(P_PAYMENTS, SQL_PAYMENTS, 1 + C_PAY_N, "payments", source_id, payments);
+		upsert_rows(P_PAYMENTS, SQL_PAYMENTS, "payments", source_id, payments);
 	refunds = rows_of_docs(&page->t[PGB_T_REFUNDS], C_REF_INVOICE, &docs);
 	if (refunds->nrows > 0)
-		upsert_rows(P_REFUNDS, SQL_REFUNDS, 1 + C_REF_N, "refunds", source_id, refunds);
+		upsert_rows(P_REFUNDS, SQL_REFUNDS, "refunds", source_id, refunds);
 }
 
 static void
@@ -433,7 +468,7 @@ store_credit_notes(int64 source_id, PgbPage *page, PgbCounts *counts)
 	PgbRows    *allocations;
 
 	placeholders(source_id, cn, C_CN_CUSTOMER);
-	upsert_rows(P_CREDIT_NOTES, SQL_CREDIT_NOTES, 1 + C_CN_N, "credit_notes", source_id, cn);
+	upsert_rows(P_CREDIT_NOTES, SQL_CREDIT_NOTES, "credit_notes", source_id, cn);
 	count_returned(cn->nrows, counts, &docs);
 	if (docs.n == 0)
 		return;
@@ -442,11 +477,11 @@ store_credit_notes(int64 source_id, PgbPage *page, PgbCounts *counts)
 		exec_ids(plan(P_DEL_CN_LINES, SQL_DELETE_CREDIT_NOTE_LINES, 2, 0), source_id, docs.existed);
 	lines = rows_of_docs(&page->t[PGB_T_CREDIT_NOTE_LINES], C_LIN_DOC, &docs);
 	if (lines->nrows > 0)
-		exec_rows(plan(P_CN_LINES, SQL_CREDIT_NOTE_LINES, 1 + C_LIN_N, 0), source_id, lines,
+		exec_rows(rows_plan(P_CN_LINES, SQL_CREDIT_NOTE_LINES, lines), source_id, lines,
 				  "credit_note_lines", C_LIN_EXT);
 	allocations = rows_of_docs(&page->t[PGB_T_ALLOCATIONS], C_ALC_NOTE, &docs);
 	if (allocations->nrows > 0)
-		upsert_rows(P_ALLOCATIONS, SQL_ALLOCATIONS, 1 + C_ALC_N, "credit_note_allocations", source_id,
+		upsert_rows(P_ALLOCATIONS, SQL_ALLOCATIONS, "credit_note_allocations", source_id,
 					allocations);
 }
 
@@ -474,7 +509,7 @@ store_listed_rows(int64 source_id, PlanId id, const char *sql, const char *table
 	int64		changed;
 	int64		stored;
 
-	upsert_rows(id, sql, 1 + rows->ncols, table, source_id, rows);
+	upsert_rows(id, sql, table, source_id, rows);
 	changed = (int64) SPI_processed;
 	count_returned((int) changed, counts, NULL);
 	stored = stored_count(source_id, table, column(rows, 0));
@@ -523,7 +558,7 @@ store_statements(int64 source_id, PgbRows *st, PgbCounts *counts)
 		counts->skipped_example = psprintf("statement %s of subscription %s",
 										   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
 										   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
-	upsert_rows(P_STATEMENTS, SQL_STATEMENTS, 1 + C_STM_N, "statements", source_id, st);
+	upsert_rows(P_STATEMENTS, SQL_STATEMENTS, "statements", source_id, st);
 	count_returned(st->nrows - (int) skipped, counts, NULL);
 	counts->skipped += skipped;
 }
@@ -535,26 +570,26 @@ pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts)
 
 	if (t[PGB_T_CUSTOMERS].nrows > 0)
 	{
-		upsert_rows(P_CUSTOMERS, SQL_CUSTOMERS, 1 + C_CUS_N, "customers", source_id, &t[PGB_T_CUSTOMERS]);
+		upsert_rows(P_CUSTOMERS, SQL_CUSTOMERS, "customers", source_id, &t[PGB_T_CUSTOMERS]);
 		/* counted when customers are the entity; a customer a document names (Pax8's partner) is not */
 		count_returned(t[PGB_T_CUSTOMERS].nrows, page->primary == PGB_T_CUSTOMERS ? counts : NULL, NULL);
 	}
 	if (t[PGB_T_PRODUCTS].nrows > 0)
 	{
-		upsert_rows(P_PRODUCTS, SQL_PRODUCTS, 1 + C_PRD_N, "products", source_id, &t[PGB_T_PRODUCTS]);
+		upsert_rows(P_PRODUCTS, SQL_PRODUCTS, "products", source_id, &t[PGB_T_PRODUCTS]);
 		/* counted when products are the entity; the products a subscription names are not */
 		count_returned(t[PGB_T_PRODUCTS].nrows, page->primary == PGB_T_PRODUCTS ? counts : NULL, NULL);
 	}
 	if (t[PGB_T_CONTRACTS].nrows > 0)
 	{
 		placeholders(source_id, &t[PGB_T_CONTRACTS], C_CON_CUSTOMER);
-		upsert_rows(P_CONTRACTS, SQL_CONTRACTS, 1 + C_CON_N, "contracts", source_id, &t[PGB_T_CONTRACTS]);
+		upsert_rows(P_CONTRACTS, SQL_CONTRACTS, "contracts", source_id, &t[PGB_T_CONTRACTS]);
 		count_returned(t[PGB_T_CONTRACTS].nrows, counts, NULL);
 	}
 	if (t[PGB_T_SUBSCRIPTIONS].nrows > 0)
 	{
 		placeholders(source_id, &t[PGB_T_SUBSCRIPTIONS], C_SUB_CUSTOMER);
-		upsert_rows(P_SUBSCRIPTIONS, SQL_SUBSCRIPTIONS, 1 + C_SUB_N, "subscriptions", source_id,
+		upsert_rows(P_SUBSCRIPTIONS, SQL_SUBSCRIPTIONS, "subscriptions", source_id,
 				  &t[PGB_T_SUBSCRIPTIONS]);
 		count_returned(t[PGB_T_SUBSCRIPTIONS].nrows, counts, NULL);
 	}
@@ -568,18 +603,18 @@ pgb_store_page(int64 source_id, PgbPage *page, PgbCounts *counts)
 		store_listed(source_id, page, counts);
 	if (t[PGB_T_ACCOUNTS].nrows > 0)
 	{
-		upsert_rows(P_ACCOUNTS, SQL_ACCOUNTS, 1 + C_ACC_N, "source_accounts", source_id, &t[PGB_T_ACCOUNTS]);
+		upsert_rows(P_ACCOUNTS, SQL_ACCOUNTS, "source_accounts", source_id, &t[PGB_T_ACCOUNTS]);
 		count_returned(t[PGB_T_ACCOUNTS].nrows, counts, NULL);
 	}
 	if (t[PGB_T_TAX_RATES].nrows > 0)
 	{
-		upsert_rows(P_TAX_RATES, SQL_TAX_RATES, 1 + C_TAX_N, "source_tax_rates", source_id, &t[PGB_T_TAX_RATES]);
+		upsert_rows(P_TAX_RATES, SQL_TAX_RATES, "source_tax_rates", source_id, &t[PGB_T_TAX_RATES]);
 		count_returned(t[PGB_T_TAX_RATES].nrows, counts, NULL);
 	}
 	if (t[PGB_T_TRANSACTIONS].nrows > 0)
 	{
 		placeholders(source_id, &t[PGB_T_TRANSACTIONS], C_TRX_CUSTOMER);
-		upsert_rows(P_TRANSACTIONS, SQL_TRANSACTIONS, 1 + C_TRX_N, "source_transactions", source_id, &t[PGB_T_TRANSACTIONS]);
+		upsert_rows(P_TRANSACTIONS, SQL_TRANSACTIONS, "source_transactions", source_id, &t[PGB_T_TRANSACTIONS]);
 		count_returned(t[PGB_T_TRANSACTIONS].nrows, counts, NULL);
 	}
 }

@@ -1,6 +1,6 @@
 /*
- * store_sql.h: the upsert statements, one per table. $1 is the source id; $2... are text[] columns
- * in the order of common/records.h. An update applies only when the incoming version is not older
+ * store_sql.h: the upsert statements, one per table. $1 is the source id; $2... are the columns
+ * in the order of common/records.h, as text[] and the raw one as jsonb[]. An update applies only when the incoming version is not older
  * (remote_updated_at) and differs (raw) or revives a tombstone; RETURNING says inserted or updated.
  */
 #ifndef PGB_STORE_SQL_H
@@ -43,8 +43,8 @@
 	" remote_created_at, remote_updated_at, raw, synced_at, deleted_at, vendor_ref, status)" \
 	" SELECT $1, r.ext, r.reference, r.name, r.org, r.email," \
 	" (SELECT p.id FROM billing.customers p WHERE p.source_id = $1 AND p.external_id = r.parent)," \
-	" r.created::timestamptz, r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL, r.vendor_ref, r.status" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]))" \
+	" r.created::timestamptz, r.updated::timestamptz, r.raw, pg_catalog.now(), NULL, r.vendor_ref, r.status" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::jsonb[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]))" \
 	" AS u(ext, reference, name, org, email, parent, created, updated, raw, vendor_ref, status)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET reference = excluded.reference, name = excluded.name," \
@@ -58,8 +58,8 @@
 	"INSERT INTO billing.products AS t (source_id, external_id, sku, name, family, price, currency, interval_months," \
 	" recurring, remote_updated_at, raw, synced_at, deleted_at, cost, billing_cycle)" \
 	" SELECT $1, r.ext, r.sku, r.name, r.family, r.price::numeric, r.currency, r.months::integer, r.recurring::boolean," \
-	" r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL, r.cost::numeric, r.cycle" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]))" \
+	" r.updated::timestamptz, r.raw, pg_catalog.now(), NULL, r.cost::numeric, r.cycle" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::jsonb[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]))" \
 	" AS u(ext, sku, name, family, price, currency, months, recurring, updated, raw, cost, cycle)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET sku = excluded.sku, name = excluded.name," \
@@ -81,9 +81,9 @@
 	" included_quantity, billable)" \
 	" SELECT $1, r.ext, coalesce(c.id, k.customer_id), p.id, r.product, coalesce(r.sku, p.sku), r.state, r.quantity::numeric, r.unit_price::numeric, r.currency," \
 	" r.months::integer, r.term, r.ps::timestamptz, r.pe::timestamptz, r.started::timestamptz, r.canceled::timestamptz," \
-	" r.ends::timestamptz, r.updated::timestamptz, r.raw::jsonb, r.cost::numeric, pg_catalog.now(), NULL, k.id," \
+	" r.ends::timestamptz, r.updated::timestamptz, r.raw, r.cost::numeric, pg_catalog.now(), NULL, k.id," \
 	" coalesce(r.included::numeric, 0), coalesce(r.billable::boolean, true)" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]))" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::jsonb[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]))" \
 	" AS u(ext, customer, product_ext, product, sku, state, quantity, unit_price, currency, months, term, ps, pe," \
 	" started, canceled, ends, updated, raw, cost, contract, included, billable)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
@@ -107,8 +107,8 @@
 	"INSERT INTO billing.contracts AS t (source_id, external_id, customer_id, name, type, start_date, end_date," \
 	" canceled_on, billing_cycle, currency, remote_updated_at, raw, synced_at, deleted_at)" \
 	" SELECT $1, r.ext, c.id, r.name, r.type, r.start::date, r.finish::date, r.canceled::date, r.cycle, r.currency," \
-	" r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]))" \
+	" r.updated::timestamptz, r.raw, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::jsonb[]))" \
 	" AS u(ext, customer, name, type, start, finish, canceled, cycle, currency, updated, raw)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
 	CUSTOMER_OF_ROW \
@@ -132,8 +132,8 @@
 	" r.ps::date, r.pe::date, r.currency, coalesce(r.subtotal::numeric, 0), coalesce(r.discount::numeric, 0)," \
 	" coalesce(r.tax::numeric, 0), coalesce(r.total::numeric, 0), coalesce(r.credit::numeric, 0)," \
 	" coalesce(r.refunded::numeric, 0), coalesce(r.paid::numeric, 0), coalesce(r.due::numeric, 0)," \
-	" r.updated::timestamptz, r.raw::jsonb, coalesce(r.direction, 'receivable'), pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]))" \
+	" r.updated::timestamptz, r.raw, coalesce(r.direction, 'receivable'), pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::jsonb[]), pg_catalog.unnest($23::text[]))" \
 	" AS u(ext, number, customer, subscription, status, issue, due_date, paid_date, ps, pe, currency, subtotal," \
 	" discount, tax, total, credit, refunded, paid, due, updated, raw, direction)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
@@ -184,7 +184,7 @@
 	"                         / pg_catalog.abs(r.subtotal::numeric), 2)" \
 	"  END," \
 	" r.j, r.sku, r.cost::numeric, lc.id, r.term, ls.id, r.tax_code" \
-	" FROM (SELECT u.*, u.raw::jsonb AS j FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]), pg_catalog.unnest($24::text[]))" \
+	" FROM (SELECT u.*, u.raw AS j FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::jsonb[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]), pg_catalog.unnest($24::text[]))" \
 	" AS u(doc, ext, no, kind, product, description, quantity, unit_price, subtotal, discount, tax, total, ps, pe," \
 	" recurring, raw, sku, cost, customer, term, subscription, tax_code, line_months)" \
 	" OFFSET 0) r" \
@@ -204,8 +204,8 @@
 	"INSERT INTO billing.payments AS t (source_id, external_id, customer_id, invoice_id, amount, currency," \
 	" payment_date, received_at, method, reference, prepayment, remote_updated_at, raw, synced_at, deleted_at)" \
 	" SELECT $1, r.ext, c.id, i.id, r.amount::numeric, r.currency, r.day::date, r.received::timestamptz, r.method," \
-	" r.reference, coalesce(r.prepayment::boolean, false), r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]))" \
+	" r.reference, coalesce(r.prepayment::boolean, false), r.updated::timestamptz, r.raw, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::jsonb[]))" \
 	" AS u(ext, customer, invoice, amount, currency, day, received, method, reference, prepayment, updated, raw)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC) r" \
 	CUSTOMER_OF_ROW \
@@ -220,8 +220,8 @@
 	"INSERT INTO billing.refunds AS t (source_id, external_id, customer_id, invoice_id, payment_id, amount, currency," \
 	" refund_date, memo, remote_updated_at, raw, synced_at, deleted_at)" \
 	" SELECT $1, r.ext, c.id, i.id, p.id, r.amount::numeric, r.currency, r.day::date, r.memo, r.updated::timestamptz," \
-	" r.raw::jsonb, pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]))" \
+	" r.raw, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::jsonb[]))" \
 	" AS u(ext, customer, invoice, payment, amount, currency, day, memo, updated, raw)" \
 	" WHERE u.amount::numeric > 0 ORDER BY u.ext, u.updated::timestamptz DESC) r" \
 	CUSTOMER_OF_ROW \
@@ -239,8 +239,8 @@
 	" SELECT $1, r.ext, r.number, c.id, s.id, i.id, r.status, r.issue::date, r.applied_date::date, r.currency," \
 	" coalesce(r.subtotal::numeric, 0), coalesce(r.discount::numeric, 0), coalesce(r.tax::numeric, 0)," \
 	" coalesce(r.total::numeric, 0), coalesce(r.applied::numeric, 0), coalesce(r.remaining::numeric, 0), r.memo," \
-	" r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL, coalesce(r.direction, 'receivable')" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]))" \
+	" r.updated::timestamptz, r.raw, pg_catalog.now(), NULL, coalesce(r.direction, 'receivable')" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::jsonb[]), pg_catalog.unnest($20::text[]))" \
 	" AS u(ext, number, customer, subscription, invoice, status, issue, applied_date, currency, subtotal, discount," \
 	" tax, total, applied, remaining, memo, updated, raw, direction) ORDER BY u.ext) r" \
 	CUSTOMER_OF_ROW \
@@ -266,8 +266,8 @@
 	" r.unit_price::numeric, r.subtotal::numeric, coalesce(r.discount::numeric, 0), coalesce(r.tax::numeric, 0)," \
 	" r.total::numeric, n.currency, r.ps::date, r.pe::date," \
 	" r.recurring::boolean AND coalesce(r.line_months::integer, s.interval_months) IS NOT NULL," \
-	" CASE WHEN r.recurring::boolean THEN coalesce(r.line_months::integer, s.interval_months) END, r.raw::jsonb, r.tax_code" \
-	" FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]), pg_catalog.unnest($24::text[]))" \
+	" CASE WHEN r.recurring::boolean THEN coalesce(r.line_months::integer, s.interval_months) END, r.raw, r.tax_code" \
+	" FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::jsonb[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]), pg_catalog.unnest($24::text[]))" \
 	" AS r(doc, ext, no, kind, product, description, quantity, unit_price, subtotal, discount, tax, total, ps, pe," \
 	" recurring, raw, sku, cost, customer, term, subscription, tax_code, line_months)" \
 	PROBE("n", "x.id, x.currency, x.subscription_id", "credit_notes", "r.doc") \
@@ -278,8 +278,8 @@
 #define SQL_ALLOCATIONS \
 	"INSERT INTO billing.credit_note_allocations AS t (source_id, external_id, credit_note_id, invoice_id, customer_id," \
 	" amount, currency, allocated_on, raw)" \
-	" SELECT $1, r.ext, n.id, i.id, n.customer_id, r.amount::numeric, n.currency, r.day::date, r.raw::jsonb" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]))" \
+	" SELECT $1, r.ext, n.id, i.id, n.customer_id, r.amount::numeric, n.currency, r.day::date, r.raw" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::jsonb[]))" \
 	" AS u(ext, note, invoice, customer, amount, currency, day, raw)" \
 	" WHERE u.amount::numeric > 0 ORDER BY u.ext) r" \
 	PROBE("n", "x.id, x.customer_id, x.currency", "credit_notes", "r.note") \
@@ -301,8 +301,8 @@
 	" payment_date, received_at, method, reference, prepayment, remote_updated_at, raw, synced_at, deleted_at)" \
 	" SELECT $1, r.ext, coalesce(c.id, i.customer_id), i.id, r.amount::numeric, coalesce(r.currency, i.currency)," \
 	" r.day::date, r.received::timestamptz, r.method, r.reference, coalesce(r.prepayment::boolean, false)," \
-	" r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]))" \
+	" r.updated::timestamptz, r.raw, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::jsonb[]))" \
 	" AS u(ext, customer, invoice, amount, currency, day, received, method, reference, prepayment, updated, raw)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
 	PROBE_LEFT("c", "x.id", "customers", "r.customer") \
@@ -321,8 +321,8 @@
 	"INSERT INTO billing.refunds AS t (source_id, external_id, customer_id, invoice_id, credit_note_id, amount, currency," \
 	" refund_date, memo, remote_updated_at, raw, synced_at, deleted_at)" \
 	" SELECT $1, r.ext, n.customer_id, NULL, n.id, r.amount::numeric, n.currency, r.day::date, r.memo, r.updated::timestamptz," \
-	" r.raw::jsonb, pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]))" \
+	" r.raw, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::jsonb[]), pg_catalog.unnest($12::text[]))" \
 	" AS u(ext, customer, invoice, payment, amount, currency, day, memo, updated, raw, note)" \
 	" WHERE u.amount::numeric > 0 ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
 	PROBE_ALSO("n", "x.id, x.customer_id, x.currency", "credit_notes", "r.note", " AND x.direction = 'receivable'") \
@@ -335,8 +335,8 @@
 #define SQL_ACCOUNTS \
 	"INSERT INTO billing.source_accounts AS t (source_id, external_id, code, name, account_type, status," \
 	" remote_updated_at, raw, synced_at, deleted_at)" \
-	" SELECT $1, r.ext, r.code, r.name, r.type, r.status, r.updated::timestamptz, r.raw::jsonb, pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]))" \
+	" SELECT $1, r.ext, r.code, r.name, r.type, r.status, r.updated::timestamptz, r.raw, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::jsonb[]))" \
 	" AS u(ext, code, name, type, status, updated, raw) ORDER BY u.ext) r" \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET code = excluded.code, name = excluded.name," \
 	" account_type = excluded.account_type, status = excluded.status, remote_updated_at = excluded.remote_updated_at," \
@@ -346,8 +346,8 @@
 #define SQL_TAX_RATES \
 	"INSERT INTO billing.source_tax_rates AS t (source_id, external_id, name, rate, report_type, status, raw," \
 	" synced_at, deleted_at)" \
-	" SELECT $1, r.ext, r.name, r.rate::numeric, r.report, r.status, r.raw::jsonb, pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]))" \
+	" SELECT $1, r.ext, r.name, r.rate::numeric, r.report, r.status, r.raw, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::jsonb[]))" \
 	" AS u(ext, name, rate, report, status, raw) ORDER BY u.ext) r" \
 	" ON CONFLICT (source_id, external_id) DO UPDATE SET name = excluded.name, rate = excluded.rate," \
 	" report_type = excluded.report_type, status = excluded.status, raw = excluded.raw," \
@@ -364,8 +364,8 @@
 	" description, quantity, unit_price, tax_percent, total, currency, entry_date, period_start, period_end," \
 	" invoice_id, payment_id, credit_note_id, raw, synced_at, deleted_at)" \
 	" SELECT $1, r.ext, c.id, r.type, r.category, r.description, r.quantity::numeric, r.price::numeric, r.tax::numeric," \
-	" r.total::numeric, r.currency, r.day::date, r.ps::date, r.pe::date, i.id, p.id, n.id, r.raw::jsonb, pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::text[]))" \
+	" r.total::numeric, r.currency, r.day::date, r.ps::date, r.pe::date, i.id, p.id, n.id, r.raw, pg_catalog.now(), NULL" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::jsonb[]))" \
 	" AS u(ext, customer, type, category, description, quantity, price, tax, total, currency, day, ps, pe, invoice, payment, note, raw) ORDER BY u.ext) r" \
 	CUSTOMER_OF_ROW \
 	PROBE_LEFT("i", "x.id", "invoices", "r.invoice") \
@@ -387,9 +387,9 @@
 	"INSERT INTO billing.statements AS t (source_id, external_id, customer_id, subscription_id, opened_at, closed_at," \
 	" settled_at, starting_balance, ending_balance, total, currency, remote_updated_at, raw, synced_at, deleted_at)" \
 	" SELECT $1, r.ext, s.customer_id, s.id, r.opened::timestamptz, r.closed::timestamptz, r.settled::timestamptz," \
-	" r.start_bal::numeric, r.end_bal::numeric, r.total::numeric, s.currency, r.updated::timestamptz, r.raw::jsonb," \
+	" r.start_bal::numeric, r.end_bal::numeric, r.total::numeric, s.currency, r.updated::timestamptz, r.raw," \
 	" pg_catalog.now(), NULL" \
-	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]))" \
+	" FROM (SELECT DISTINCT ON (u.ext) u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::jsonb[]))" \
 	" AS u(ext, subscription, opened, closed, settled, start_bal, end_bal, total, updated, raw)" \
 	" ORDER BY u.ext, u.updated::timestamptz DESC NULLS LAST) r" \
 	PROBE_ALSO("s", "x.id, x.customer_id, x.currency", "subscriptions", "r.subscription", " AND x.currency IS NOT NULL") \
