@@ -60,7 +60,9 @@ Scenarios:
     manyobjs    invoices page 2: 6 MB of tiny objects, {"invoices":[{},{},...]}, uncompressed (costly to decode)
     deepjson    invoices page 2: arrays nested 100000 deep
     tinynum     invoices page 2: one subtotal_amount is the JSON number 1e-100
-    rawnum      customer 1001 carries numbers as text the vendor chose (19.99, 0.1, 1e-7, 12345.6789...)
+    rawnum      customer 1001 carries numbers as text the vendor chose (19.99, 0.1, 1e-7, 12345.6789...),
+                and every other kind of JSON value (escaped and raw UTF-8 text, literals, empty containers,
+                the 64-bit integer limits, -0.0)
     fuzz<S>     every page: about one value in twenty replaced by an odd one (seeded by S); some
                 seeds also truncate the body or flip a byte
 
@@ -699,7 +701,9 @@ class Handler(BaseHTTPRequestHandler):
             data = fuzz(data, s.seed, entity, page)
         if s.scenario == "rawnum" and entity == "customers":
             data = data.replace(b'"id":1001,', b'"id":1001,"n":{"a":19.99,"b":0.1,"c":1e-7,"d":12345.6789,"e":1.0,'
-                                b'"f":-0.5,"g":100,"h":2.50,"i":1E+21,"j":123456789012.34,"k":[0.3,-1.5e-10]},', 1)
+                                b'"f":-0.5,"g":100,"h":2.50,"i":1E+21,"j":123456789012.34,"k":[0.3,-1.5e-10]},'
+                                b'"o":{"u":"\\u00e9 \xe2\x9c\x93 \\ud83d\\ude00","q":"a\\"b\\\\c\\n","t":true,"f":false,"z":null,'
+                                b'"e":{},"a":[[],[{}]],"big":9223372036854775807,"neg":-9223372036854775808,"nz":-0.0},', 1)
         self.reply(key, 200, data)
         mutate_after(s, entity, page)
 

@@ -46,7 +46,7 @@ CREATE FUNCTION pg_temp.outcome(run bigint) RETURNS TABLE (status text, error te
     SELECT status, error FROM billing.sync_runs WHERE id = run
 $$;
 
-SELECT plan(30);
+SELECT plan(31);
 SELECT pg_postmaster_start_time() AS started \gset
 
 -- 0. The baseline: a whole healthy sync in a fresh backend (catalogs, plans, shared buffers
@@ -162,6 +162,10 @@ SELECT is((SELECT array_agg(v ORDER BY k) FROM billing.customers c, jsonb_each_t
           'raw: their text is the text sent');
 SELECT is((SELECT raw->'n'->>'c' FROM billing.customers WHERE source_id = billing._source_id('rawnum') AND external_id = '1001'),
           '0.0000001', '1e-7 reads back as 0.0000001 (not 9.9999999999999995e-08)');
+SELECT is((SELECT raw->'o' FROM billing.customers WHERE source_id = billing._source_id('rawnum') AND external_id = '1001'),
+          jsonb_build_object('u', 'é ✓ 😀', 'q', E'a"b\\c\n', 't', true, 'f', false, 'z', null, 'e', '{}'::jsonb,
+                             'a', '[[], [{}]]'::jsonb, 'big', 9223372036854775807, 'neg', -9223372036854775808, 'nz', 0.0),
+          'raw: escaped and raw UTF-8 text, literals, empty containers and the 64-bit limits as sent');
 
 SELECT diag(format('peak growth in kB: %s', (SELECT string_agg(label || ' ' || pg_temp.grew(label), ', ' ORDER BY label)
                                               FROM public.mem WHERE stage = 'after')));
