@@ -3,7 +3,8 @@
 # times, in a private throwaway cluster,
 #   - one sequential scan of the invoice lines (the floor),
 #   - a full computation with the C engine and with the SQL formulation (the test oracle,
-#     test/oracle/revenue_oracle.sql, loaded into each database),
+#     test/oracle/revenue_oracle.sql, loaded into each database), alternating, three pairs up to
+#     20,000 customers and one above (PGB_BENCH_PAIRS sets it), the medians judged,
 #   - an incremental refresh after touching 1% of the customers, with each engine, in a new session,
 #     and with the C engine as the sync worker or a pooled connection runs it: the median of five
 #     slices of 1% refreshed one after another in one session, each committed,
@@ -49,11 +50,20 @@ scratch_view() {
     echo ';'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[++n] = $1 } END { printf "%.0f", n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }'; }
 
 # ratio of two measures; verdict: "target met" when a / b <= the target ratio (of wall-clock times)
 verdict() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN{ if (b > 0 && a / b <= t) print "target met"; else print "not met" }'; }
 row() { printf '%-9s %-9s %-38s %9s %9s %11s  %s\n' "$@"; }
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+# PostgreSQL's default huge_pages = try uses huge pages when the kernel has them reserved; without
+# them a new backend takes a page fault on each 4 kB of shared buffers it touches for the first time
+read -r hp_total hp_free hp_rsvd <<< "$(awk '/^HugePages_(Total|Free|Rsvd):/ { printf "%s ", $2 }' /proc/meminfo)"
+if [ "${hp_total:-0}" -gt 0 ] && { [ "${hp_rsvd:-0}" -gt 0 ] || [ "${hp_free:-0}" -lt "$hp_total" ]; }; then
+    echo "huge pages for shared memory: in use ($((hp_total - hp_free + hp_rsvd)) of $hp_total reserved or used on this machine)"
+else
+    echo "huge pages for shared memory: not in use (vm.nr_hugepages = ${hp_total:-0}); a new session's first refresh pays a page fault per shared buffer page it touches"
+fi
 row customers lines measure wall_ms cpu_ms ratio "(wall/cpu) against"
 for n in "${sizes[@]}"; do
     db=bench_$n
@@ -73,10 +83,22 @@ for n in "${sizes[@]}"; do
     # each full computation starts from a vacuumed, checkpointed database: otherwise the second one
     # shares the two cores with autovacuum and the checkpointer working off the first one's writes
     settle() { pgb_psql -d "$db" -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null; }
-    settle
-    read -r full_sql full_sql_cpu <<< "$(ms "$db" "SELECT 1" "SELECT revenue_oracle.refresh_revenue(true)")"
-    settle
-    read -r full_c full_c_cpu <<< "$(ms "$db" "SELECT 1" "SELECT billing.refresh_revenue(true)")"
+    # the two full computations alternate, each pair in a row, and the medians are judged: on a shared
+    # machine one run of the C engine at 10,000 customers (about a second) moved from 0.21 to 0.36 of
+    # the SQL formulation between runs of the same build
+    pairs=${PGB_BENCH_PAIRS:-$([ "$n" -le 20000 ] && echo 3 || echo 1)}
+    sql_runs=() c_runs=() sql_cpus=() c_cpus=() pair_ratios=()
+    for _ in $(seq "$pairs"); do
+        settle
+        read -r w c <<< "$(ms "$db" "SELECT 1" "SELECT revenue_oracle.refresh_revenue(true)")"
+        sql_runs+=("$w"); sql_cpus+=("$c")
+        settle
+        read -r w c <<< "$(ms "$db" "SELECT 1" "SELECT billing.refresh_revenue(true)")"
+        c_runs+=("$w"); c_cpus+=("$c")
+        pair_ratios+=("$(ratio "$w" "${sql_runs[-1]}")")
+    done
+    full_sql=$(median "${sql_runs[@]}"); full_sql_cpu=$(median "${sql_cpus[@]}")
+    full_c=$(median "${c_runs[@]}"); full_c_cpu=$(median "${c_cpus[@]}")
 
     # touch 1% of the customers (those whose id ends in slice $1, a line amount changes); the
     # statement trigger queues them, and the refresh is timed on its own, before the COMMIT
@@ -121,9 +143,9 @@ for n in "${sizes[@]}"; do
     touched=$(pgb_psql -d "$db" -At -c "SELECT count(DISTINCT customer_id) FROM billing.invoices WHERE customer_id % 100 = 7")
 
     row "$n" "$lines" "sequential scan of the lines" "$scan" "$scan_cpu" "" ""
-    row "$n" "$lines" "full, SQL formulation (baseline)" "$full_sql" "$full_sql_cpu" "" ""
+    row "$n" "$lines" "full, SQL formulation (baseline)" "$full_sql" "$full_sql_cpu" "" "median of $pairs: ${sql_runs[*]} ms"
     row "$n" "$lines" "full, C engine" "$full_c" "$full_c_cpu" "$(ratio "$full_c" "$full_sql")/$(ratio "$full_c_cpu" "$full_sql_cpu")" \
-        "of full SQL; target <= 0.25 (4x faster): $(verdict "$full_c" "$full_sql" 0.25)"
+        "of full SQL; target <= 0.25 (4x faster): $(verdict "$full_c" "$full_sql" 0.25); median of $pairs: ${c_runs[*]} ms, pairs ${pair_ratios[*]}"
     row "$n" "$lines" "incremental $touched cust., SQL" "$incr_sql" "$incr_sql_cpu" "$(ratio "$incr_sql" "$full_sql")/$(ratio "$incr_sql_cpu" "$full_sql_cpu")" "of full SQL"
     row "$n" "$lines" "incremental $touched cust., C, new session" "$incr_c" "$incr_c_cpu" "$(ratio "$incr_c" "$full_c")/$(ratio "$incr_c_cpu" "$full_c_cpu")" \
         "of full C"
