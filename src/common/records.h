@@ -1,6 +1,7 @@
 /*
  * records.h: what a connector hands the store for one page: rows of values per table, each value
- * text ready for a SQL cast (or NULL), and the record itself as jsonb. Column orders are fixed here and used by the store's SQL.
+ * text ready for a SQL cast (or NULL), and the record itself as jsonb. Column orders are fixed here
+ * and used by the store's SQL.
  */
 #ifndef PGB_RECORDS_H
 #define PGB_RECORDS_H

@@ -16,11 +16,14 @@
 
 static void push_value(const PgbJsonCtx *ctx, JsonbParseState **state, json_t *v, JsonbIteratorToken as);
 
+/* jsonb_in refuses such a string too; built here, its length would overflow the container's entry */
 static JsonbValue
-string_value(const char *s, size_t len)
+string_value(const PgbJsonCtx *ctx, const char *s, size_t len)
 {
 	JsonbValue	jv;
 
+	if (len > JENTRY_OFFLENMASK)
+		pgb_json_fail(ctx, "(raw record)", "holds a string too long for jsonb (more than 256 MB)");
 	jv.type = jbvString;
 	jv.val.string.val = unconstify(char *, s);
 	jv.val.string.len = (int) len;
@@ -36,7 +39,7 @@ scalar_value(const PgbJsonCtx *ctx, json_t *v)
 	switch (json_typeof(v))
 	{
 		case JSON_STRING:
-			return string_value(json_string_value(v), json_string_length(v));
+			return string_value(ctx, json_string_value(v), json_string_length(v));
 		case JSON_INTEGER:
 			jv.type = jbvNumeric;
 			jv.val.numeric = int64_to_numeric((int64) json_integer_value(v));
@@ -68,7 +71,7 @@ push_object(const PgbJsonCtx *ctx, JsonbParseState **state, json_t *obj)
 	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
 	json_object_foreach(obj, key, member)
 	{
-		JsonbValue	k = string_value(key, strlen(key));
+		JsonbValue	k = string_value(ctx, key, strlen(key));
 
 		pushJsonbValue(state, WJB_KEY, &k);
 		push_value(ctx, state, member, WJB_VALUE);

@@ -1,7 +1,8 @@
 /*
  * store_sql.h: the upsert statements, one per table. $1 is the source id; $2... are the columns
- * in the order of common/records.h, as text[] and the raw one as jsonb[]. An update applies only when the incoming version is not older
- * (remote_updated_at) and differs (raw) or revives a tombstone; RETURNING says inserted or updated.
+ * in the order of common/records.h, as text[] and the raw one as jsonb[]. An update applies only
+ * when the incoming version is not older (remote_updated_at) and differs (raw) or revives a
+ * tombstone; RETURNING says inserted or updated.
  */
 #ifndef PGB_STORE_SQL_H
 #define PGB_STORE_SQL_H
@@ -183,8 +184,8 @@
 	"   THEN pg_catalog.round(m.price * (r.subtotal::numeric - coalesce(r.discount::numeric, 0))" \
 	"                         / pg_catalog.abs(r.subtotal::numeric), 2)" \
 	"  END," \
-	" r.j, r.sku, r.cost::numeric, lc.id, r.term, ls.id, r.tax_code" \
-	" FROM (SELECT u.*, u.raw AS j FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::jsonb[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]), pg_catalog.unnest($24::text[]))" \
+	" r.raw, r.sku, r.cost::numeric, lc.id, r.term, ls.id, r.tax_code" \
+	" FROM (SELECT u.* FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]), pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]), pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]), pg_catalog.unnest($9::text[]), pg_catalog.unnest($10::text[]), pg_catalog.unnest($11::text[]), pg_catalog.unnest($12::text[]), pg_catalog.unnest($13::text[]), pg_catalog.unnest($14::text[]), pg_catalog.unnest($15::text[]), pg_catalog.unnest($16::text[]), pg_catalog.unnest($17::jsonb[]), pg_catalog.unnest($18::text[]), pg_catalog.unnest($19::text[]), pg_catalog.unnest($20::text[]), pg_catalog.unnest($21::text[]), pg_catalog.unnest($22::text[]), pg_catalog.unnest($23::text[]), pg_catalog.unnest($24::text[]))" \
 	" AS u(doc, ext, no, kind, product, description, quantity, unit_price, subtotal, discount, tax, total, ps, pe," \
 	" recurring, raw, sku, cost, customer, term, subscription, tax_code, line_months)" \
 	" OFFSET 0) r" \
@@ -193,7 +194,7 @@
 	PROBE_LEFT("ls", "x.id", "subscriptions", "r.subscription") \
 	" LEFT JOIN LATERAL (SELECT x.interval_months, x.unit_price, x.product_id FROM billing.subscriptions x" \
 	" WHERE x.id = i.subscription_id OFFSET 0) s ON true" \
-	PROBE_LEFT("p", "x.id, x.interval_months, x.currency, x.price", "products", "r.j ->> 'product_id'") \
+	PROBE_LEFT("p", "x.id, x.interval_months, x.currency, x.price", "products", "r.raw ->> 'product_id'") \
 	" CROSS JOIN LATERAL (SELECT coalesce(r.line_months::integer," \
 	"   CASE WHEN p.id IS NULL THEN s.interval_months ELSE p.interval_months END) AS months," \
 	"   CASE WHEN p.id IS NULL OR p.id = s.product_id THEN s.unit_price" \
