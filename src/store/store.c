@@ -162,8 +162,6 @@ column(PgbRows *rows, int col)
 	Size		total = 0;
 	char	   *buf;
 
-	if (col == rows->raw_col)
-		return raw_column(rows);
 	for (int i = 0; i < n; i++)
 	{
 		char	   *v = rows->v[(size_t) i * rows->ncols + col];
@@ -189,7 +187,7 @@ column(PgbRows *rows, int col)
 	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
-/* $1 source, then every column of rows as a text[]; returns how many. */
+/* $1 source, then every column of rows, as rows_plan types them; returns how many. */
 static int
 row_args(int64 source_id, PgbRows *rows, Datum *args, char *nulls)
 {
@@ -197,7 +195,7 @@ row_args(int64 source_id, PgbRows *rows, Datum *args, char *nulls)
 
 	args[n++] = Int64GetDatum(source_id);
 	for (int c = 0; c < rows->ncols; c++)
-		args[n++] = column(rows, c);
+		args[n++] = c == rows->raw_col ? raw_column(rows) : column(rows, c);
 	memset(nulls, ' ', n);
 	return n;
 }

@@ -24,13 +24,14 @@
  * the square of the site. PROBE requires the record (the row is not stored without it); PROBE_LEFT
  * leaves its columns NULL when there is none. "also" adds conditions on the record (x).
  */
+#define PROBE_SUBQUERY(cols, table, key, also) \
+	" (SELECT " cols " FROM billing." table " x WHERE x.source_id = $1" \
+	" AND x.external_id = " key also " OFFSET 0) "
 #define PROBE_ALSO(alias, cols, table, key, also) \
-	" CROSS JOIN LATERAL (SELECT " cols " FROM billing." table " x WHERE x.source_id = $1" \
-	" AND x.external_id = " key also " OFFSET 0) " alias
+	" CROSS JOIN LATERAL" PROBE_SUBQUERY(cols, table, key, also) alias
 #define PROBE(alias, cols, table, key) PROBE_ALSO(alias, cols, table, key, "")
 #define PROBE_LEFT(alias, cols, table, key) \
-	" LEFT JOIN LATERAL (SELECT " cols " FROM billing." table " x WHERE x.source_id = $1" \
-	" AND x.external_id = " key " OFFSET 0) " alias " ON true"
+	" LEFT JOIN LATERAL" PROBE_SUBQUERY(cols, table, key, "") alias " ON true"
 
 #define CUSTOMER_OF_ROW PROBE("c", "x.id", "customers", "r.customer")
 
