@@ -10,36 +10,34 @@ CREATE OR REPLACE FUNCTION billing._revenue_capture() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     v_ids bigint[] := '{}';
+    v_docs bigint[] := '{}';  -- a line's customer is its document's: the documents, probed once below
 BEGIN
     IF TG_OP OPERATOR(pg_catalog.=) ANY (ARRAY['INSERT', 'UPDATE']) THEN
         IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'invoice_lines' THEN
-            v_ids := v_ids OPERATOR(pg_catalog.||) ARRAY(
-                SELECT i.customer_id FROM (SELECT DISTINCT n.invoice_id FROM new_rows n) n
-                 CROSS JOIN LATERAL (SELECT x.customer_id FROM billing.invoices x
-                                      WHERE x.id OPERATOR(pg_catalog.=) n.invoice_id OFFSET 0) i);
+            v_docs := ARRAY(SELECT n.invoice_id FROM new_rows n);
         ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'credit_note_lines' THEN
-            v_ids := v_ids OPERATOR(pg_catalog.||) ARRAY(
-                SELECT c.customer_id FROM (SELECT DISTINCT n.credit_note_id FROM new_rows n) n
-                 CROSS JOIN LATERAL (SELECT x.customer_id FROM billing.credit_notes x
-                                      WHERE x.id OPERATOR(pg_catalog.=) n.credit_note_id OFFSET 0) c);
+            v_docs := ARRAY(SELECT n.credit_note_id FROM new_rows n);
         ELSE
-            v_ids := v_ids OPERATOR(pg_catalog.||) ARRAY(SELECT DISTINCT n.customer_id FROM new_rows n);
+            v_ids := ARRAY(SELECT DISTINCT n.customer_id FROM new_rows n);
         END IF;
     END IF;
     IF TG_OP OPERATOR(pg_catalog.=) ANY (ARRAY['UPDATE', 'DELETE']) THEN
         IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'invoice_lines' THEN
-            v_ids := v_ids OPERATOR(pg_catalog.||) ARRAY(
-                SELECT i.customer_id FROM (SELECT DISTINCT o.invoice_id FROM old_rows o) o
-                 CROSS JOIN LATERAL (SELECT x.customer_id FROM billing.invoices x
-                                      WHERE x.id OPERATOR(pg_catalog.=) o.invoice_id OFFSET 0) i);
+            v_docs := v_docs OPERATOR(pg_catalog.||) ARRAY(SELECT o.invoice_id FROM old_rows o);
         ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'credit_note_lines' THEN
-            v_ids := v_ids OPERATOR(pg_catalog.||) ARRAY(
-                SELECT c.customer_id FROM (SELECT DISTINCT o.credit_note_id FROM old_rows o) o
-                 CROSS JOIN LATERAL (SELECT x.customer_id FROM billing.credit_notes x
-                                      WHERE x.id OPERATOR(pg_catalog.=) o.credit_note_id OFFSET 0) c);
+            v_docs := v_docs OPERATOR(pg_catalog.||) ARRAY(SELECT o.credit_note_id FROM old_rows o);
         ELSE
             v_ids := v_ids OPERATOR(pg_catalog.||) ARRAY(SELECT DISTINCT o.customer_id FROM old_rows o);
         END IF;
+    END IF;
+    IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'invoice_lines' THEN
+        v_ids := ARRAY(SELECT x.customer_id FROM (SELECT DISTINCT u.id FROM pg_catalog.unnest(v_docs) u(id)) d
+                        CROSS JOIN LATERAL (SELECT i.customer_id FROM billing.invoices i
+                                             WHERE i.id OPERATOR(pg_catalog.=) d.id OFFSET 0) x);
+    ELSIF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'credit_note_lines' THEN
+        v_ids := ARRAY(SELECT x.customer_id FROM (SELECT DISTINCT u.id FROM pg_catalog.unnest(v_docs) u(id)) d
+                        CROSS JOIN LATERAL (SELECT c.customer_id FROM billing.credit_notes c
+                                             WHERE c.id OPERATOR(pg_catalog.=) d.id OFFSET 0) x);
     END IF;
     PERFORM billing._revenue_queue(v_ids);
     RETURN NULL;
