@@ -13,7 +13,9 @@
 # and prints each figure with its ratio to its baseline measured in the same run (the SQL formulation
 # for the full C computation, the full C computation for the incremental one, the from-scratch
 # aggregate for the reads), as wall-clock and backend CPU time, with the target and whether it is met
-# (judged on wall-clock time).
+# (judged on wall-clock time). It also measures what a first touch of a page of memory costs on this
+# machine and prints the page faults of each refresh: a new session's refresh faults on every page of
+# shared buffers and of its own memory it uses, and on a virtual machine that is a share of its time.
 # Usage: tools/bench/revenue.sh [customers ...]   (default: 10000 100000)
 set -euo pipefail
 . "$(dirname "$0")/../../test/lib.sh"
@@ -106,17 +108,17 @@ for n in "${sizes[@]}"; do
     # machine one run of the C engine at 10,000 customers (about a second) moved from 0.21 to 0.36 of
     # the SQL formulation between runs of the same build
     pairs=${PGB_BENCH_PAIRS:-$([ "$n" -le 20000 ] && echo 3 || echo 1)}
-    sql_runs=() c_runs=() sql_cpus=() c_cpus=() c_faults=() pair_ratios=()
+    sql_runs=() c_runs=() sql_cpus=() c_cpus=() sql_faults=() c_faults=() pair_ratios=()
     for _ in $(seq "$pairs"); do
         settle
-        read -r w c _ <<< "$(ms "$db" "SELECT 1" "SELECT revenue_oracle.refresh_revenue(true)")"
-        sql_runs+=("$w"); sql_cpus+=("$c")
+        read -r w c f <<< "$(ms "$db" "SELECT 1" "SELECT revenue_oracle.refresh_revenue(true)")"
+        sql_runs+=("$w"); sql_cpus+=("$c"); sql_faults+=("$f")
         settle
         read -r w c f <<< "$(ms "$db" "SELECT 1" "SELECT billing.refresh_revenue(true)")"
         c_runs+=("$w"); c_cpus+=("$c"); c_faults+=("$f")
         pair_ratios+=("$(ratio "$w" "${sql_runs[-1]}")")
     done
-    full_sql=$(median "${sql_runs[@]}"); full_sql_cpu=$(median "${sql_cpus[@]}")
+    full_sql=$(median "${sql_runs[@]}"); full_sql_cpu=$(median "${sql_cpus[@]}"); full_sql_faults=$(median "${sql_faults[@]}")
     full_c=$(median "${c_runs[@]}"); full_c_cpu=$(median "${c_cpus[@]}"); full_c_faults=$(median "${c_faults[@]}")
 
     # touch 1% of the customers (those whose id ends in slice $1, a line amount changes); the
@@ -160,7 +162,7 @@ for n in "${sizes[@]}"; do
     touched=$(pgb_psql -d "$db" -At -c "SELECT count(DISTINCT customer_id) FROM billing.invoices WHERE customer_id % 100 = 7")
 
     row "$n" "$lines" "sequential scan of the lines" "$scan" "$scan_cpu" "" ""
-    row "$n" "$lines" "full, SQL formulation (baseline)" "$full_sql" "$full_sql_cpu" "" "median of $pairs: ${sql_runs[*]} ms"
+    row "$n" "$lines" "full, SQL formulation (baseline)" "$full_sql" "$full_sql_cpu" "" "median of $pairs: ${sql_runs[*]} ms; $full_sql_faults page faults"
     row "$n" "$lines" "full, C engine" "$full_c" "$full_c_cpu" "$(ratio "$full_c" "$full_sql")/$(ratio "$full_c_cpu" "$full_sql_cpu")" \
         "of full SQL; target <= 0.25 (4x faster): $(verdict "$full_c" "$full_sql" 0.25); median of $pairs: ${c_runs[*]} ms, pairs ${pair_ratios[*]}"
     row "$n" "$lines" "  its page faults, at $touch_us us each" "$(awk -v f="$full_c_faults" -v u="$touch_us" 'BEGIN { printf "%.0f", f * u / 1000 }')" "" \
