@@ -35,6 +35,7 @@ struct PgbBulk
 	int			nused;
 	TupleDesc	slot_desc;		/* an unpinned copy: pinning one per slot costs resource-owner work */
 	bool		index_later;	/* the table was emptied: build its indexes once, at the end */
+	int			insert_options; /* table_multi_insert's: frozen rows into a table emptied here */
 	int			ncolumns;
 	int		   *attnos;			/* column i of a row -> attribute index */
 	Datum	   *values;			/* one tuple's worth, every attribute */
@@ -78,6 +79,21 @@ map_columns(PgbBulk *b, const char *const *columns, int ncolumns)
 	b->nulls = palloc(sizeof(bool) * desc->natts);
 }
 
+/*
+ * Whether the table's storage was created (TRUNCATE) in the current subtransaction, as a full
+ * recomputation's are: its rows can then be written frozen and its pages all-visible, as COPY FREEZE
+ * writes them, so that the first readers after the commit do not dirty every page setting hint bits
+ * and VACUUM has nothing to freeze. An abort of this subtransaction discards the storage with the
+ * rows, and no earlier scan in the transaction can be reading it (TRUNCATE refuses a table in use).
+ */
+static bool
+emptied_here(Relation rel)
+{
+	SubTransactionId current = GetCurrentSubTransactionId();
+
+	return rel->rd_createSubid == current || rel->rd_newRelfilenodeSubid == current;
+}
+
 PgbBulk *
 pgb_bulk_open(const char *table, const char *const *columns, int ncolumns, bool index_later)
 {
@@ -104,6 +120,8 @@ pgb_bulk_open(const char *table, const char *const *columns, int ncolumns, bool 
 		refuse(b->rel, "has check constraints");
 	map_columns(b, columns, ncolumns);
 	b->index_later = index_later;
+	/* only a full recomputation: its TRUNCATE came just before, no cursor of the caller can be open */
+	b->insert_options = index_later && emptied_here(b->rel) ? TABLE_INSERT_SKIP_FSM | TABLE_INSERT_FROZEN : 0;
 	b->slot_desc = CreateTupleDescCopy(RelationGetDescr(b->rel));
 
 	b->estate = CreateExecutorState();
@@ -126,7 +144,7 @@ flush(PgbBulk *b)
 	if (b->nused == 0)
 		return;
 	old = MemoryContextSwitchTo(b->batch_cxt);
-	table_multi_insert(b->rel, b->slots, b->nused, b->cid, 0, b->bistate);
+	table_multi_insert(b->rel, b->slots, b->nused, b->cid, b->insert_options, b->bistate);
 	for (i = 0; i < b->nused; i++)
 	{
 		if (b->rri->ri_NumIndices > 0 && !b->index_later)

@@ -13,7 +13,8 @@ typedef struct PgbBulk PgbBulk;
 
 /*
  * The table billing.<table>, with the columns each row gives, in that order. index_later: the table
- * was truncated in this transaction, so its indexes are rebuilt at close instead of row by row.
+ * was truncated in this transaction, so its indexes are rebuilt at close instead of row by row (and,
+ * when the truncation was in the current subtransaction, its rows are written frozen).
  */
 extern PgbBulk *pgb_bulk_open(const char *table, const char *const *columns, int ncolumns, bool index_later);
 extern void pgb_bulk_put(PgbBulk *bulk, const Datum *values, const bool *nulls);

@@ -5,7 +5,7 @@
 -- the same months at once lose no update.
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
-SELECT plan(21);
+SELECT plan(23);
 SELECT billing.set_setting('mrr_through', 'all');
 \set seed 0.29
 \set customers 300
@@ -253,5 +253,33 @@ SELECT * FROM dblink_get_result('b') AS t(status text);
 SELECT dblink_disconnect('a');
 SELECT dblink_disconnect('b');
 SELECT is(pg_temp.differences(), 0::bigint, 'two sessions committing changes to the same months lose no update');
+
+-- A full recomputation writes into the tables it has just truncated, so it writes frozen rows on
+-- all-visible pages, as COPY FREEZE does: its first readers set no hint bits, VACUUM has nothing to
+-- freeze. An incremental refresh writes ordinary rows: a snapshot taken before it commits keeps
+-- seeing each customer month once, the old version.
+CREATE EXTENSION IF NOT EXISTS pg_visibility;
+SELECT billing.refresh_revenue(true);
+SELECT is((SELECT string_agg(format('%s %s/%s', t, (pg_visibility_map_summary(t)).all_frozen,
+                                    pg_relation_size(t) / current_setting('block_size')::bigint), ', ' ORDER BY t::text)
+             FROM unnest('{billing._revenue_monthly,billing._mrr_movements,billing._revenue_cash}'::regclass[]) t),
+          (SELECT string_agg(format('%s %s/%s', t, pg_relation_size(t) / current_setting('block_size')::bigint,
+                                    pg_relation_size(t) / current_setting('block_size')::bigint), ', ' ORDER BY t::text)
+             FROM unnest('{billing._revenue_monthly,billing._mrr_movements,billing._revenue_cash}'::regclass[]) t
+            WHERE pg_relation_size(t) > 0
+           HAVING count(*) = 3),
+          'a full recomputation leaves every page of its tables all-frozen');
+SELECT dblink_connect('a', format('dbname=%s port=%s host=%s', current_database(), current_setting('port'),
+                                  split_part(current_setting('unix_socket_directories'), ',', 1)));
+SELECT dblink_exec('a', 'BEGIN ISOLATION LEVEL REPEATABLE READ');
+SELECT n AS rows_seen FROM dblink('a', 'SELECT count(*) FROM billing._revenue_monthly') AS t(n bigint) \gset
+UPDATE billing.invoice_lines l SET subtotal = l.subtotal + 5, total = l.total + 5
+  FROM billing.invoices i WHERE i.id = l.invoice_id AND i.customer_id = (SELECT c1 FROM pair);
+SELECT is((SELECT ARRAY[n, keys] FROM dblink('a', 'SELECT count(*), count(DISTINCT (customer_id, currency, month)) FROM billing._revenue_monthly')
+                                       AS t(n bigint, keys bigint)),
+          ARRAY[:rows_seen, :rows_seen]::bigint[],
+          'an incremental refresh''s rows are not frozen: an older snapshot sees each customer month once');
+SELECT dblink_exec('a', 'COMMIT');
+SELECT dblink_disconnect('a');
 
 SELECT * FROM finish();

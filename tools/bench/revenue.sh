@@ -165,8 +165,9 @@ for n in "${sizes[@]}"; do
     row "$n" "$lines" "full, SQL formulation (baseline)" "$full_sql" "$full_sql_cpu" "" "median of $pairs: ${sql_runs[*]} ms; $full_sql_faults page faults"
     row "$n" "$lines" "full, C engine" "$full_c" "$full_c_cpu" "$(ratio "$full_c" "$full_sql")/$(ratio "$full_c_cpu" "$full_sql_cpu")" \
         "of full SQL; target <= 0.25 (4x faster): $(verdict "$full_c" "$full_sql" 0.25); median of $pairs: ${c_runs[*]} ms, pairs ${pair_ratios[*]}"
-    row "$n" "$lines" "  its page faults, at $touch_us us each" "$(awk -v f="$full_c_faults" -v u="$touch_us" 'BEGIN { printf "%.0f", f * u / 1000 }')" "" \
-        "$(ratio "$(awk -v f="$full_c_faults" -v u="$touch_us" 'BEGIN { print f * u / 1000 }')" "$full_c")" "of full C: $full_c_faults faults (median), first touches of memory in a new session"
+    faults_ms=$(awk -v f="$full_c_faults" -v u="$touch_us" 'BEGIN { printf "%.0f", f * u / 1000 }')
+    row "$n" "$lines" "  its page faults, at $touch_us us each" "$faults_ms" "" "$(ratio "$faults_ms" "$full_c")" \
+        "of full C: $full_c_faults faults (median), first touches of memory in a new session"
     row "$n" "$lines" "incremental $touched cust., SQL" "$incr_sql" "$incr_sql_cpu" "$(ratio "$incr_sql" "$full_sql")/$(ratio "$incr_sql_cpu" "$full_sql_cpu")" "of full SQL"
     row "$n" "$lines" "incremental $touched cust., C, new session" "$incr_c" "$incr_c_cpu" "$(ratio "$incr_c" "$full_c")/$(ratio "$incr_c_cpu" "$full_c_cpu")" \
         "of full C; $incr_c_faults page faults"
