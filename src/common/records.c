@@ -5,40 +5,27 @@
 
 #include "common/records.h"
 
-static const int ncols[PGB_T_COUNT] = {
-	[PGB_T_CUSTOMERS] = C_CUS_N,
-	[PGB_T_PRODUCTS] = C_PRD_N,
-	[PGB_T_SUBSCRIPTIONS] = C_SUB_N,
-	[PGB_T_INVOICES] = C_INV_N,
-	[PGB_T_INVOICE_LINES] = C_LIN_N,
-	[PGB_T_PAYMENTS] = C_PAY_N,
-	[PGB_T_REFUNDS] = C_REF_N,
-	[PGB_T_CREDIT_NOTES] = C_CN_N,
-	[PGB_T_CREDIT_NOTE_LINES] = C_LIN_N,
-	[PGB_T_ALLOCATIONS] = C_ALC_N,
-	[PGB_T_STATEMENTS] = C_STM_N,
-	[PGB_T_CONTRACTS] = C_CON_N,
-	[PGB_T_ACCOUNTS] = C_ACC_N,
-	[PGB_T_TAX_RATES] = C_TAX_N,
-	[PGB_T_TRANSACTIONS] = C_TRX_N,
-};
-
-static const int raw_col[PGB_T_COUNT] = {
-	[PGB_T_CUSTOMERS] = C_CUS_RAW,
-	[PGB_T_PRODUCTS] = C_PRD_RAW,
-	[PGB_T_SUBSCRIPTIONS] = C_SUB_RAW,
-	[PGB_T_INVOICES] = C_INV_RAW,
-	[PGB_T_INVOICE_LINES] = C_LIN_RAW,
-	[PGB_T_PAYMENTS] = C_PAY_RAW,
-	[PGB_T_REFUNDS] = C_REF_RAW,
-	[PGB_T_CREDIT_NOTES] = C_CN_RAW,
-	[PGB_T_CREDIT_NOTE_LINES] = C_LIN_RAW,
-	[PGB_T_ALLOCATIONS] = C_ALC_RAW,
-	[PGB_T_STATEMENTS] = C_STM_RAW,
-	[PGB_T_CONTRACTS] = C_CON_RAW,
-	[PGB_T_ACCOUNTS] = C_ACC_RAW,
-	[PGB_T_TAX_RATES] = C_TAX_RAW,
-	[PGB_T_TRANSACTIONS] = C_TRX_RAW,
+/* Each table's column count and raw column (the one holding jsonb, see records.h). */
+static const struct
+{
+	int			ncols;
+	int			raw_col;
+}			shape[PGB_T_COUNT] = {
+	[PGB_T_CUSTOMERS] = {C_CUS_N, C_CUS_RAW},
+	[PGB_T_PRODUCTS] = {C_PRD_N, C_PRD_RAW},
+	[PGB_T_SUBSCRIPTIONS] = {C_SUB_N, C_SUB_RAW},
+	[PGB_T_INVOICES] = {C_INV_N, C_INV_RAW},
+	[PGB_T_INVOICE_LINES] = {C_LIN_N, C_LIN_RAW},
+	[PGB_T_PAYMENTS] = {C_PAY_N, C_PAY_RAW},
+	[PGB_T_REFUNDS] = {C_REF_N, C_REF_RAW},
+	[PGB_T_CREDIT_NOTES] = {C_CN_N, C_CN_RAW},
+	[PGB_T_CREDIT_NOTE_LINES] = {C_LIN_N, C_LIN_RAW},
+	[PGB_T_ALLOCATIONS] = {C_ALC_N, C_ALC_RAW},
+	[PGB_T_STATEMENTS] = {C_STM_N, C_STM_RAW},
+	[PGB_T_CONTRACTS] = {C_CON_N, C_CON_RAW},
+	[PGB_T_ACCOUNTS] = {C_ACC_N, C_ACC_RAW},
+	[PGB_T_TAX_RATES] = {C_TAX_N, C_TAX_RAW},
+	[PGB_T_TRANSACTIONS] = {C_TRX_N, C_TRX_RAW},
 };
 
 void
@@ -47,8 +34,8 @@ pgb_page_init(PgbPage *page)
 	memset(page, 0, sizeof(*page));
 	for (int i = 0; i < PGB_T_COUNT; i++)
 	{
-		page->t[i].ncols = ncols[i];
-		page->t[i].raw_col = raw_col[i];
+		page->t[i].ncols = shape[i].ncols;
+		page->t[i].raw_col = shape[i].raw_col;
 	}
 	page->max_updated = -1;
 	page->remote_date = -1;
